@@ -1,0 +1,55 @@
+# One entry point for every routine task. Everything installs from nothing:
+# `make test` and `make run` create the virtual environments on first use.
+SHELL := /bin/bash
+PYTHON ?= python3.13
+VENV := .venv
+SAMVENV := .venv-sam
+BIN := $(VENV)/bin
+export SAM_CLI_TELEMETRY := 0
+export AWS_EC2_METADATA_DISABLED := true
+export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)/local:$(CURDIR)
+
+.PHONY: install run test test-unit lint format token simulator chaos clean
+
+$(BIN)/.installed: requirements-dev.txt layers/core/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+$(SAMVENV)/bin/.installed:
+	$(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install -q aws-sam-cli==1.170.0
+	touch $@
+
+install: $(BIN)/.installed
+
+## run: the whole system on loopback (API :3000, local AWS :4566, Leonardo simulator :8090)
+run: install
+	$(BIN)/python -m stackrunner
+
+## test: unit, integration, contract and end-to-end suites
+test: install
+	$(BIN)/python -m pytest -n 2 -q
+
+## lint: ruff, then sam validate --lint and sam build (offline, no Docker)
+lint: install $(SAMVENV)/bin/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(SAMVENV)/bin/sam validate --lint
+	$(SAMVENV)/bin/sam build
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## token: a JWT the local stack accepts, e.g. make token USER=alice
+token: install
+	@$(BIN)/python -m stackrunner.token $(or $(USER_ID),$(USER))
+
+## simulator: the Leonardo API simulator on its own
+simulator: install
+	$(BIN)/python -m leonardo_simulator
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .ruff_cache

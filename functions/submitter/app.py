@@ -1,0 +1,5 @@
+"""Placeholder until the pipeline lands."""
+
+
+def lambda_handler(event, context):
+    raise NotImplementedError

@@ -1,0 +1,1 @@
+"""gencore: domain, adapters and the Leonardo client shared by every function."""
