@@ -1,11 +1,90 @@
-"""HTTP API handler (placeholder until the pipeline lands)."""
+"""Public HTTP API: accept generations, read them, list them. Routes are validated from their types
+(Powertools Event Handler with OpenAPI validation); the work happens in gencore.domain."""
 
-import json
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.logging import correlation_paths
+
+from gencore import wiring
+from gencore.domain.errors import DomainError
+from gencore.domain.models import TextToImageRequest
+from gencore.observability import MetricUnit, logger, metrics, tracer
+from gencore.views import JobPage, JobView, error_body, job_view, status_for
+
+app = APIGatewayHttpResolver(enable_validation=True)
 
 
-def lambda_handler(event, context):
-    return {
-        "statusCode": 200,
-        "headers": {"content-type": "application/json"},
-        "body": json.dumps({"status": "ok"}),
-    }
+def _json(status: int, body: object) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _caller() -> str:
+    # The JWT authorizer has verified the token; `sub` is the user.
+    return app.current_event.request_context.authorizer.jwt_claim["sub"]
+
+
+@app.get("/health")
+def health() -> dict:
+    return {"status": "ok"}
+
+
+@app.post("/v1/generations")
+def create_generation(
+    request: TextToImageRequest,
+    idempotency_key: Annotated[
+        str | None, Header(alias="idempotency-key", min_length=1, max_length=128)
+    ] = None,
+) -> Response[JobView]:
+    job, created = wiring.generations().create(_caller(), request, idempotency_key=idempotency_key)
+    logger.append_keys(job_id=job.id)
+    metrics.add_metric(name="JobsAccepted" if created else "JobsDeduplicated", unit=MetricUnit.Count, value=1)
+    view = job_view(job, wiring.outputs().presign)
+    return _json(202 if created else 200, view.model_dump(mode="json"))
+
+
+@app.get("/v1/generations")
+def list_generations(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> JobPage:
+    page = wiring.generations().list(_caller(), limit=limit, cursor=cursor)
+    presign = wiring.outputs().presign
+    return JobPage(items=[job_view(job, presign) for job in page.jobs], next_cursor=page.next_cursor)
+
+
+@app.get("/v1/generations/<job_id>")
+def get_generation(job_id: Annotated[str, Path(min_length=1, max_length=64)]) -> JobView:
+    logger.append_keys(job_id=job_id)
+    return job_view(wiring.generations().get(_caller(), job_id), wiring.outputs().presign)
+
+
+@app.exception_handler(DomainError)
+def domain_error(error: DomainError) -> Response:
+    return _json(status_for(error), error_body(error.code, error.message))
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response:
+    problems = error.errors()
+    if any(p.get("type") == "json_invalid" for p in problems):
+        return _json(400, error_body("malformed_json", "The request body is not valid JSON"))
+    # Locations and messages only: never echo the input back.
+    details = [{"loc": list(p.get("loc", ())), "type": p.get("type"), "msg": p.get("msg")} for p in problems]
+    return _json(422, error_body("validation_error", "The request is not valid", details))
+
+
+@app.not_found
+def not_found(_error: Exception) -> Response:
+    return _json(404, error_body("not_found", "No such route"))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

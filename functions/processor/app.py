@@ -1,5 +1,74 @@
-"""Placeholder until the pipeline lands."""
+"""Events-queue consumer: one path for completions learned by webhook or by the reconciler.
+
+Duplicates are absorbed twice over: Powertools Idempotency keyed on the business event
+(generation id + event type + status, not the SQS message id), and conditional job transitions.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import cache
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from gencore import wiring
+from gencore.domain.errors import OutputRejected, UnknownGeneration
+from gencore.domain.models import GenerationEvent
+from gencore.observability import MetricUnit, logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+# A completion for a generation we have not recorded yet can overtake our own write; after this
+# long an unknown generation is somebody else's and is dropped (the reconciler covers our jobs).
+UNKNOWN_GENERATION_GRACE_SECONDS = 600
+IDEMPOTENCY_CONFIG = IdempotencyConfig(
+    event_key_jmespath="[generation_id, event_type, status]", expires_after_seconds=24 * 3600
+)
 
 
-def lambda_handler(event, context):
-    raise NotImplementedError
+@cache
+def _handle_once():
+    persistence = DynamoDBPersistenceLayer(
+        table_name=wiring.settings().idempotency_table, boto3_client=wiring.aws("dynamodb")
+    )
+
+    @idempotent_function(
+        data_keyword_argument="event", persistence_store=persistence, config=IDEMPOTENCY_CONFIG
+    )
+    def handle(event: dict) -> str:
+        return wiring.processor().handle(GenerationEvent.model_validate(event))
+
+    return handle
+
+
+def process(record: SQSRecord) -> str:
+    event = GenerationEvent.model_validate_json(record.body)  # malformed: retried, then the DLQ
+    logger.append_keys(generation_id=event.generation_id, source=event.source)
+    try:
+        outcome = _handle_once()(event=event.model_dump(mode="json"))
+    except UnknownGeneration:
+        age = time.time() - int(record.attributes.sent_timestamp) / 1000
+        if age < UNKNOWN_GENERATION_GRACE_SECONDS:
+            raise  # our own submission may not be recorded yet: retry after the visibility timeout
+        outcome = "unknown_generation_dropped"
+    except OutputRejected as rejected:
+        # Only webhook events get here: a callback pointing elsewhere is not trusted; the
+        # reconciler will ask Leonardo directly.
+        logger.warning("callback outputs rejected", extra={"code": rejected.code})
+        outcome = "rejected_outputs"
+    metrics.add_metric(name=f"Process_{outcome}", unit=MetricUnit.Count, value=1)
+    logger.info("processed", extra={"outcome": outcome})
+    return outcome
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    IDEMPOTENCY_CONFIG.register_lambda_context(context)
+    return process_partial_response(event=event, record_handler=process, processor=processor, context=context)

@@ -1,5 +1,36 @@
-"""Placeholder until the pipeline lands."""
+"""Submit-queue consumer: starts QUEUED jobs at Leonardo under the concurrency cap."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from pydantic import BaseModel, ConfigDict, Field
+
+from gencore import wiring
+from gencore.observability import MetricUnit, logger, metrics, tracer
+
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def lambda_handler(event, context):
-    raise NotImplementedError
+class SubmitMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    job_id: str = Field(min_length=1, max_length=64)
+    attempt: int = Field(default=0, ge=0)
+
+
+def submit(record: SQSRecord) -> str:
+    # A malformed message raises: it is retried, then parked in the DLQ where it can be inspected.
+    message = SubmitMessage.model_validate_json(record.body)
+    logger.append_keys(job_id=message.job_id)
+    outcome = wiring.submitter().submit(message.job_id, attempt=message.attempt)
+    metrics.add_metric(name=f"Submit_{outcome}", unit=MetricUnit.Count, value=1)
+    logger.info("submit", extra={"outcome": outcome, "attempt": message.attempt})
+    return outcome
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return process_partial_response(event=event, record_handler=submit, processor=processor, context=context)

@@ -1,5 +1,80 @@
-"""Placeholder until the pipeline lands."""
+"""Leonardo's callback: verify the bearer token, enqueue a secret-free event, acknowledge fast.
+
+No job lookups and no downloads here: the processor does the work, so Leonardo never waits on us.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from pydantic import ValidationError
+
+from gencore import wiring
+from gencore.adapters.secrets import SecretMissing
+from gencore.domain.models import GenerationEvent, LeonardoImage
+from gencore.leonardo.callbacks import CallbackError, parse_callback
+from gencore.observability import MetricUnit, logger, metrics, tracer
+from gencore.views import error_body
+
+app = APIGatewayHttpResolver()
 
 
-def lambda_handler(event, context):
-    raise NotImplementedError
+def _json(status: int, body: dict) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+
+
+def _authorized(header: str | None, expected: str) -> bool:
+    scheme, _, token = (header or "").partition(" ")
+    # Both sides as bytes so compare_digest stays constant-time for any input.
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
+
+
+@app.post("/webhooks/leonardo")
+def leonardo_callback() -> Response:
+    event = app.current_event
+    try:
+        expected = wiring.webhook_key()
+    except SecretMissing:
+        logger.error("webhook key unavailable; rejecting callbacks")  # fail closed
+        return _json(503, error_body("webhook_unavailable", "Webhook verification is unavailable"))
+    if not _authorized(event.headers.get("authorization"), expected):
+        metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
+        return _json(401, error_body("unauthorized", "Missing or invalid bearer token"))
+    body = event.decoded_body or ""
+    raw = body.encode() if isinstance(body, str) else body
+    if len(raw) > wiring.settings().webhook_max_body_bytes:
+        return _json(413, error_body("payload_too_large", "The callback body is too large"))
+    try:
+        callback = parse_callback(raw)
+    except CallbackError as error:
+        return _json(400, error_body(error.code, error.message))
+    logger.append_keys(generation_id=callback.generation_id)
+    if callback.status == "PENDING":
+        return _json(202, {"status": "ignored"})  # nothing to do until it is terminal
+    try:
+        generation_event = GenerationEvent(
+            source="webhook",
+            event_type=callback.event_type,
+            generation_id=callback.generation_id,
+            status=callback.status,
+            images=[LeonardoImage(id=i.id, url=i.url, nsfw=i.nsfw) for i in callback.images],
+            api_credit_cost=callback.api_credit_cost,
+        )
+    except ValidationError:
+        return _json(400, error_body("invalid_payload", "The callback is outside the accepted limits"))
+    wiring.event_queue().send(generation_event)
+    metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
+    return _json(202, {"status": "accepted"})
+
+
+@app.not_found
+def not_found(_error: Exception) -> Response:
+    return _json(404, error_body("not_found", "No such route"))
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: object) -> dict:
+    return app.resolve(event, context)

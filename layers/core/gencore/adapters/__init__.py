@@ -1,0 +1,1 @@
+"""The adapter ring: AWS services and Leonardo behind the domain's ports."""

@@ -1,0 +1,415 @@
+"""DynamoDB single-table job store. Every state change is a conditional write.
+
+Items (pk / sk):
+- JOB#<id> / JOB           the job; UserJobs index (gsi1pk=USER#<sub>, gsi1sk=<created>#<id>);
+                           DueJobs index (due_pk=DUE#<shard>, due_at) only while not terminal (sparse)
+- GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
+- DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
+- SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import zlib
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from gencore.domain.errors import InvalidCursor, TransitionConflict
+from gencore.domain.models import TRANSITIONS, Job, JobStatus
+from gencore.domain.ports import Page, SlotClaim
+
+DUE_SHARDS = 4  # spreads the sparse due index over a few partitions; the reconciler reads them all
+SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}
+_JOB_FIELDS = set(Job.model_fields)
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def _ddb(value: Any) -> dict:
+    """Python value -> DynamoDB attribute value (floats become Decimals via a JSON round trip)."""
+    return _serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal))
+
+
+def _values(**values: Any) -> dict:
+    return {f":{k}": _ddb(v) for k, v in values.items()}
+
+
+def _plain(item: dict) -> dict:
+    def norm(v: Any) -> Any:
+        if isinstance(v, Decimal):
+            return int(v) if v == v.to_integral_value() else float(v)
+        if isinstance(v, dict):
+            return {k: norm(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [norm(x) for x in v]
+        return v
+
+    return {k: norm(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def _job_key(job_id: str) -> dict:
+    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
+
+
+def _due_shard(job_id: str) -> str:
+    return f"DUE#{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
+
+
+def _cancelled_reasons(error: ClientError) -> list[str]:
+    return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    code = error.response["Error"]["Code"]
+    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+class DynamoJobStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    # --- reads -------------------------------------------------------------------------------
+    def get(self, job_id: str) -> Job | None:
+        item = self._db.get_item(TableName=self._table, Key=_job_key(job_id), ConsistentRead=True).get("Item")
+        return self._to_job(item) if item else None
+
+    def job_for_generation(self, generation_id: str) -> Job | None:
+        key = {"pk": {"S": f"GEN#{generation_id}"}, "sk": {"S": "GEN"}}
+        item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        return self.get(item["job_id"]["S"]) if item else None
+
+    def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page:
+        partition = f"USER#{user_id}"
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "UserJobs",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": partition}},
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if cursor:
+            query["ExclusiveStartKey"] = self._decode_cursor(cursor, partition)
+        result = self._db.query(**query)
+        last = result.get("LastEvaluatedKey")
+        return Page(jobs=[self._to_job(i) for i in result["Items"]], next_cursor=self._encode_cursor(last))
+
+    def due_job_ids(self, *, now: int, limit: int) -> list[str]:
+        ids: list[str] = []
+        for shard in range(DUE_SHARDS):
+            result = self._db.query(
+                TableName=self._table,
+                IndexName="DueJobs",
+                KeyConditionExpression="due_pk = :p AND due_at <= :now",
+                ExpressionAttributeValues={":p": {"S": f"DUE#{shard}"}, ":now": {"N": str(now)}},
+                Limit=limit,
+            )
+            ids.extend(item["pk"]["S"].removeprefix("JOB#") for item in result["Items"])
+        return ids[:limit]
+
+    def in_flight(self) -> int:
+        item = self._db.get_item(TableName=self._table, Key=SEMAPHORE_KEY, ConsistentRead=True).get("Item")
+        return int(item["in_flight"]["N"]) if item and "in_flight" in item else 0
+
+    # --- writes ------------------------------------------------------------------------------
+    def create(
+        self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None
+    ) -> Job | None:
+        dedupe_item_key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "DEDUPE"}}
+        condition = "attribute_not_exists(pk) OR expires_at < :now"
+        values = _values(now=int(job.created_at.timestamp()))
+        if replace_job_id:
+            condition += " OR job_id = :replace"
+            values |= _values(replace=replace_job_id)
+        dedupe_item = dedupe_item_key | {
+            "job_id": {"S": job.id},
+            "expires_at": {"N": str(dedupe_expires_at)},
+        }
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": dedupe_item,
+                            "ConditionExpression": condition,
+                            "ExpressionAttributeValues": values,
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": self._to_item(job),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                ]
+            )
+            return None
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+        holder = self._db.get_item(TableName=self._table, Key=dedupe_item_key, ConsistentRead=True)["Item"]
+        existing = self.get(holder["job_id"]["S"])
+        if existing is None:  # dedupe entry points at nothing (should not happen): take it over
+            return self.create(
+                job,
+                dedupe_key=dedupe_key,
+                dedupe_expires_at=dedupe_expires_at,
+                replace_job_id=holder["job_id"]["S"],
+            )
+        return existing
+
+    def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
+        job = self.get(job_id)
+        if job is None or job.status != JobStatus.QUEUED:
+            return SlotClaim(granted=False, job=job)
+        stamp = now.isoformat()
+        if job.slot_held:
+            held_since = job.slot_acquired_at
+            if held_since and (now - held_since).total_seconds() <= lease_seconds:
+                return SlotClaim(granted=False, job=job)
+            # The previous submitter's lease expired (it crashed): take the slot over, keep the count.
+            try:
+                self._db.update_item(
+                    TableName=self._table,
+                    Key=_job_key(job_id),
+                    UpdateExpression="SET slot_acquired_at = :now, submit_attempts = submit_attempts + :one",
+                    ConditionExpression="#s = :queued AND slot_acquired_at = :old",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues=_values(
+                        now=stamp, one=1, queued="QUEUED", old=held_since.isoformat() if held_since else ""
+                    ),
+                )
+            except ClientError as error:
+                if not _is_condition_failure(error):
+                    raise
+                return SlotClaim(granted=False, job=self.get(job_id))
+            return SlotClaim(granted=True, job=job.model_copy(update={"slot_acquired_at": now}))
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": SEMAPHORE_KEY,
+                            "UpdateExpression": "ADD in_flight :one",
+                            "ConditionExpression": "attribute_not_exists(in_flight) OR in_flight < :max",
+                            "ExpressionAttributeValues": _values(one=1, max=max_in_flight),
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._table,
+                            "Key": _job_key(job_id),
+                            "UpdateExpression": "SET slot_held = :t, slot_acquired_at = :now, "
+                            "submit_attempts = submit_attempts + :one",
+                            "ConditionExpression": "#s = :queued AND attribute_not_exists(slot_held)",
+                            "ExpressionAttributeNames": {"#s": "status"},
+                            "ExpressionAttributeValues": _values(t=True, now=stamp, one=1, queued="QUEUED"),
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            reasons = _cancelled_reasons(error)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                return SlotClaim(granted=False, job=job)  # cap reached
+            return SlotClaim(granted=False, job=self.get(job_id))
+        return SlotClaim(
+            granted=True, job=job.model_copy(update={"slot_held": True, "slot_acquired_at": now})
+        )
+
+    def mark_submitted(
+        self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
+    ) -> Job:
+        updates = {
+            "status": JobStatus.SUBMITTED,
+            "generation_id": generation_id,
+            "api_credit_cost": api_credit_cost,
+            "updated_at": now,
+            "due_at": due_at,
+        }
+        mapping = {
+            "pk": {"S": f"GEN#{generation_id}"},
+            "sk": {"S": "GEN"},
+            "job_id": {"S": job.id},
+            "user_id": {"S": job.user_id},
+        }
+        update = self._update_for(job, updates, release=False)
+        try:
+            self._db.transact_write_items(
+                TransactItems=[{"Update": update}, {"Put": {"TableName": self._table, "Item": mapping}}]
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            raise TransitionConflict(f"job {job.id} is no longer {job.status}") from error
+        return job.model_copy(update=updates)
+
+    def transition(
+        self,
+        job: Job,
+        to: JobStatus,
+        *,
+        now: datetime,
+        release_slot: bool = False,
+        due_at: int | None = None,
+        **fields: object,
+    ) -> Job:
+        if to not in TRANSITIONS[job.status]:
+            raise TransitionConflict(f"job {job.id} cannot move from {job.status} to {to}")
+        unknown = set(fields) - _JOB_FIELDS
+        if unknown:
+            raise ValueError(f"unknown job fields {sorted(unknown)}")
+        release = release_slot and job.slot_held
+        updates: dict[str, Any] = {"status": to, "updated_at": now, "due_at": due_at, **fields}
+        if release:
+            updates |= {"slot_held": False, "slot_acquired_at": None}
+        self._write(job, updates, release=release)
+        return job.model_copy(update=updates)
+
+    def release_slot(self, job: Job, *, now: datetime) -> Job:
+        if not job.slot_held:
+            return job
+        updates = {"slot_held": False, "slot_acquired_at": None, "updated_at": now, "due_at": job.due_at}
+        try:
+            self._write(job, updates, release=True)
+        except TransitionConflict:
+            return self.get(job.id) or job
+        return job.model_copy(update=updates)
+
+    def reschedule(self, job: Job, *, due_at: int, checks: int | None = None) -> None:
+        names = {"#s": "status"}
+        expression = "SET due_at = :due, due_pk = :shard"
+        values = _values(due=due_at, shard=_due_shard(job.id), status=str(job.status))
+        if checks is not None:
+            expression += ", checks = :checks"
+            values |= _values(checks=checks)
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_job_key(job.id),
+                UpdateExpression=expression,
+                ConditionExpression="#s = :status",  # never put a job that moved on back in the due index
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+
+    # --- helpers -----------------------------------------------------------------------------
+    def _write(self, job: Job, updates: dict[str, Any], *, release: bool) -> None:
+        update = self._update_for(job, updates, release=release)
+        items = [{"Update": update}]
+        if release:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": SEMAPHORE_KEY,
+                        "UpdateExpression": "ADD in_flight :minus",
+                        "ConditionExpression": "in_flight > :zero",
+                        "ExpressionAttributeValues": _values(minus=-1, zero=0),
+                    }
+                }
+            )
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from error
+
+    def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool) -> dict:
+        """An Update conditioned on the job still being in the status (and slot state) we read."""
+        sets, removes = [], []
+        names: dict[str, str] = {"#status": "status"}
+        values: dict[str, Any] = {":expected": _ddb(str(job.status))}
+        encoded = Job.model_validate(job.model_dump() | updates).model_dump(mode="json")
+        for i, field in enumerate(updates):
+            names[f"#f{i}"] = field
+            if encoded.get(field) is None or (encoded.get(field) is False and field == "slot_held"):
+                removes.append(f"#f{i}")
+            else:
+                sets.append(f"#f{i} = :v{i}")
+                values[f":v{i}"] = _ddb(encoded[field])
+        if "due_at" in updates:
+            if updates["due_at"] is None:
+                removes.append("due_pk")
+            else:
+                sets.append("due_pk = :shard")
+                values[":shard"] = _ddb(_due_shard(job.id))
+        expression = ""
+        if sets:
+            expression += "SET " + ", ".join(sets)
+        if removes:
+            expression += " REMOVE " + ", ".join(removes)
+        condition = "#status = :expected"
+        if release:
+            condition += " AND slot_held = :held"
+            values[":held"] = _ddb(True)
+        return {
+            "TableName": self._table,
+            "Key": _job_key(job.id),
+            "UpdateExpression": expression.strip(),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+
+    def _to_item(self, job: Job) -> dict:
+        data = job.model_dump(mode="json", exclude_none=True)
+        if not job.slot_held:
+            data.pop("slot_held", None)
+        data |= {
+            "pk": f"JOB#{job.id}",
+            "sk": "JOB",
+            "gsi1pk": f"USER#{job.user_id}",
+            "gsi1sk": f"{data['created_at']}#{job.id}",
+        }
+        if job.due_at is not None and not job.status.terminal:
+            data["due_pk"] = _due_shard(job.id)
+        return {k: _ddb(v) for k, v in data.items()}
+
+    @staticmethod
+    def _to_job(item: dict) -> Job:
+        data = _plain(item)
+        return Job.model_validate({k: v for k, v in data.items() if k in _JOB_FIELDS})
+
+    @staticmethod
+    def _encode_cursor(last_key: dict | None) -> str | None:
+        if not last_key:
+            return None
+        plain = {k: v["S"] for k, v in last_key.items()}
+        return (
+            base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+        )
+
+    @staticmethod
+    def _decode_cursor(cursor: str, partition: str) -> dict:
+        try:
+            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+            plain = json.loads(raw)
+        except (binascii.Error, ValueError) as error:
+            raise InvalidCursor("The cursor is not valid") from error
+        expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
+        if (
+            not isinstance(plain, dict)
+            or set(plain) != expected
+            or not all(isinstance(v, str) for v in plain.values())
+            or plain["gsi1pk"] != partition  # a cursor only pages through its own user's jobs
+        ):
+            raise InvalidCursor("The cursor is not valid")
+        return {k: {"S": v} for k, v in plain.items()}

@@ -1,0 +1,1 @@
+"""The domain ring: models, the job state machine and policies. No boto3, no httpx, no os.environ."""

@@ -1,0 +1,154 @@
+"""Domain models: the public generation request, the job record and the events that move it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class JobStatus(StrEnum):
+    QUEUED = "QUEUED"  # accepted here, waiting for a Leonardo concurrency slot
+    SUBMITTED = "SUBMITTED"  # accepted by Leonardo (PENDING there)
+    FINALIZING = "FINALIZING"  # Leonardo finished; outputs being copied to our bucket
+    COMPLETE = "COMPLETE"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED})
+
+# Forward-only lifecycle: a late or repeated event can never move a job backwards.
+TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
+    JobStatus.QUEUED: frozenset({JobStatus.SUBMITTED, JobStatus.FAILED, JobStatus.CANCELLED}),
+    JobStatus.SUBMITTED: frozenset({JobStatus.FINALIZING, JobStatus.FAILED, JobStatus.CANCELLED}),
+    JobStatus.FINALIZING: frozenset({JobStatus.COMPLETE, JobStatus.FAILED}),
+    JobStatus.COMPLETE: frozenset(),
+    JobStatus.FAILED: frozenset(),
+    JobStatus.CANCELLED: frozenset(),
+}
+
+
+def sources_of(target: JobStatus) -> frozenset[JobStatus]:
+    """The statuses a job may move to `target` from."""
+    return frozenset(s for s, targets in TRANSITIONS.items() if target in targets)
+
+
+PresetStyle = Literal[
+    "ANIME", "BOKEH", "CINEMATIC", "CINEMATIC_CLOSEUP", "CREATIVE", "DYNAMIC", "ENVIRONMENT", "FASHION",
+    "FILM", "FOOD", "GENERAL", "HDR", "ILLUSTRATION", "LEONARDO", "LONG_EXPOSURE", "MACRO", "MINIMALISTIC",
+    "MONOCHROME", "MOODY", "NONE", "NEUTRAL", "PHOTOGRAPHY", "PORTRAIT", "RAYTRACED", "RENDER_3D", "RETRO",
+    "SKETCH_BW", "SKETCH_COLOR", "STOCK_PHOTO", "VIBRANT", "UNPROCESSED",
+]  # fmt: skip
+
+DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # Leonardo Lightning XL
+Dimension = Annotated[int, Field(ge=32, le=1536, multiple_of=8)]
+
+
+class TextToImageRequest(BaseModel):
+    """The body of POST /v1/generations (text-to-image). Limits follow Leonardo's documented ranges."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    prompt: str = Field(min_length=1, max_length=1500)
+    negative_prompt: str | None = Field(default=None, max_length=1500)
+    model_id: str = Field(default=DEFAULT_MODEL_ID, pattern=r"^[0-9a-fA-F-]{36}$")
+    width: Dimension = 1024
+    height: Dimension = 1024
+    num_images: int = Field(default=1, ge=1, le=8)
+    seed: int | None = Field(default=None, ge=0, le=2147483637)
+    preset_style: PresetStyle | None = None
+    alchemy: bool | None = None
+    photo_real: bool | None = None
+    guidance_scale: float | None = Field(default=None, ge=1, le=20)
+    num_inference_steps: int | None = Field(default=None, ge=10, le=60)
+
+    @field_validator("model_id")
+    @classmethod
+    def _lower_model_id(cls, value: str) -> str:
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _few_images_when_large(self) -> TextToImageRequest:
+        # Leonardo: "If either width or height is over 768, must be between 1 and 4."
+        if (self.width > 768 or self.height > 768) and self.num_images > 4:
+            raise ValueError("num_images must be at most 4 when width or height is over 768")
+        return self
+
+    def normalized(self) -> dict:
+        """The request with defaults applied, as stored and echoed back."""
+        return self.model_dump(mode="json")
+
+    def dedupe_hash(self, user_id: str) -> str:
+        """Same user + same normalized parameters = same hash (the double-click key)."""
+        canonical = json.dumps({"user": user_id, "kind": "text_to_image", "request": self.normalized()},
+                               sort_keys=True, separators=(",", ":"))  # fmt: skip
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class OutputImage(BaseModel):
+    index: int
+    key: str
+    content_type: str
+    size: int
+    width: int | None = None
+    height: int | None = None
+    leonardo_image_id: str
+
+
+class Job(BaseModel):
+    """The job record, independent of how it is stored."""
+
+    id: str
+    user_id: str
+    kind: Literal["text_to_image"] = "text_to_image"
+    status: JobStatus
+    request: dict
+    created_at: datetime
+    updated_at: datetime
+    generation_id: str | None = None
+    slot_held: bool = False
+    slot_acquired_at: datetime | None = None
+    submit_attempts: int = 0
+    checks: int = 0  # reconciler polls so far (drives the adaptive interval)
+    due_at: int | None = None  # epoch seconds of the next reconciler check; None once terminal
+    api_credit_cost: float | None = None
+    images: list[OutputImage] = Field(default_factory=list)
+    error_code: str | None = None
+    error_message: str | None = None
+    idempotency_key_hash: str | None = None
+
+
+class LeonardoImage(BaseModel):
+    id: str
+    url: str
+    nsfw: bool | None = None
+
+
+class GenerationEvent(BaseModel):
+    """What the processor consumes: a terminal state of a Leonardo generation, secret-free.
+
+    Produced by the webhook (from a verified callback) and by the reconciler (from polling);
+    one processing path for both.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["webhook", "reconciler"]
+    event_type: str = "image_generation.complete"
+    generation_id: str = Field(min_length=1, max_length=64)
+    status: Literal["COMPLETE", "FAILED"]
+    images: list[LeonardoImage] = Field(default_factory=list, max_length=16)
+    api_credit_cost: float | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        return f"{self.generation_id}:{self.event_type}:{self.status}"

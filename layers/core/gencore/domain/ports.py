@@ -1,0 +1,102 @@
+"""What the domain needs from the outside world. Adapters implement these; tests may fake them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from .models import GenerationEvent, Job, JobStatus, LeonardoImage, OutputImage
+
+
+@dataclass(frozen=True)
+class Page:
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class SlotClaim:
+    """Outcome of asking for a Leonardo concurrency slot for a job."""
+
+    granted: bool  # the job now holds a slot and may be submitted by this caller
+    job: Job | None  # the job as it stands (None if it does not exist)
+
+
+@dataclass(frozen=True)
+class RemoteGeneration:
+    status: str  # PENDING | COMPLETE | FAILED
+    images: list[LeonardoImage]
+    api_credit_cost: float | None = None
+
+
+class JobStore(Protocol):
+    def create(
+        self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None
+    ) -> Job | None:
+        """Store a new job unless a live job holds `dedupe_key`: then return that one instead.
+
+        With `replace_job_id`, the dedupe entry may be taken over only from that job.
+        """
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page: ...
+
+    def job_for_generation(self, generation_id: str) -> Job | None: ...
+
+    def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
+        """Atomically take a slot (or take over an expired lease) for a QUEUED job."""
+
+    def mark_submitted(
+        self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
+    ) -> Job: ...
+
+    def transition(
+        self,
+        job: Job,
+        to: JobStatus,
+        *,
+        now: datetime,
+        release_slot: bool = False,
+        due_at: int | None = None,
+        **fields: object,
+    ) -> Job:
+        """Move `job` to `to` if it is still in `job.status`; raise TransitionConflict otherwise.
+
+        With release_slot the job's concurrency slot (if it holds one) is returned in the same
+        transaction. `due_at=None` on a terminal status removes the job from the due index.
+        """
+
+    def release_slot(self, job: Job, *, now: datetime) -> Job: ...
+
+    def reschedule(self, job: Job, *, due_at: int, checks: int | None = None) -> None: ...
+
+    def due_job_ids(self, *, now: int, limit: int) -> list[str]: ...
+
+    def in_flight(self) -> int: ...
+
+
+class SubmitQueue(Protocol):
+    def send(self, job_id: str, *, delay_seconds: int = 0, attempt: int = 0) -> None: ...
+
+
+class EventQueue(Protocol):
+    def send(self, event: GenerationEvent) -> None: ...
+
+
+class Leonardo(Protocol):
+    def start_generation(self, request: dict) -> tuple[str, float | None]:
+        """Start a generation from our normalized request; returns (generation id, credit cost)."""
+
+    def generation(self, generation_id: str) -> RemoteGeneration: ...
+
+
+class OutputStore(Protocol):
+    def existing(self, key_prefix: str, *, index: int, source_id: str) -> OutputImage | None:
+        """The output stored for `index` if it was copied from `source_id` already (crash recovery)."""
+
+    def copy(self, url: str, key_prefix: str, *, index: int, source_id: str) -> OutputImage:
+        """Stream `url` into the bucket under `key_prefix`/<index>.<ext>; never holds the whole file."""
+
+    def presign(self, key: str) -> str: ...

@@ -1,0 +1,339 @@
+"""Use cases: accept a job, submit it under the concurrency cap, finish it from an event, reconcile.
+
+Every collaborator comes in through a port, so each use case is tested with moto-backed adapters
+or with fakes, and the same code runs on AWS and on the local stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .errors import (
+    GenerationMissing,
+    InvalidRequest,
+    JobNotFound,
+    LeonardoBusy,
+    LeonardoRejected,
+    OutputRejected,
+    TransitionConflict,
+    UnknownGeneration,
+)
+from .models import GenerationEvent, Job, JobStatus, OutputImage, TextToImageRequest
+from .ports import EventQueue, JobStore, Leonardo, OutputStore, Page, SubmitQueue
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Tuning of the pipeline; read from settings once per cold start."""
+
+    max_in_flight: int = 10
+    dedupe_window_seconds: int = 60
+    max_job_age_seconds: int = 3600
+    submit_lease_seconds: int = 120  # longer than the submitter's timeout: a lease older than this was lost
+    queued_check_seconds: int = 120  # a QUEUED job untouched this long has lost its submit message
+    first_poll_seconds: int = 30  # webhooks normally win; polling is the safety net
+    max_poll_interval_seconds: int = 300
+    finalize_check_seconds: int = 120
+    requeue_base_seconds: float = 2.0
+    requeue_max_seconds: int = 120
+    reconcile_batch: int = 100
+    reconcile_workers: int = 4
+    rng: random.Random = field(default_factory=random.Random, compare=False)
+
+    def requeue_delay(self, attempt: int, retry_after: float | None = None) -> int:
+        """Exponential backoff with full jitter, never shorter than Leonardo's Retry-After."""
+        ceiling = min(self.requeue_max_seconds, self.requeue_base_seconds * 2 ** min(attempt, 16))
+        delay = self.rng.uniform(0, ceiling)
+        if retry_after:
+            delay = max(delay, retry_after)
+        return max(1, min(900, round(delay)))  # SQS DelaySeconds caps at 900
+
+    def poll_interval(self, checks: int) -> int:
+        return int(min(self.max_poll_interval_seconds, self.first_poll_seconds * 2 ** min(checks, 16)))
+
+
+def _epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def output_prefix(job: Job) -> str:
+    return f"outputs/{job.user_id}/{job.id}"
+
+
+class Generations:
+    """The public API's use cases: accept, read, list."""
+
+    def __init__(self, store: JobStore, submit_queue: SubmitQueue, clock: Clock, policy: Policy) -> None:
+        self._store, self._queue, self._clock, self._policy = store, submit_queue, clock, policy
+
+    def create(
+        self, user_id: str, request: TextToImageRequest, *, idempotency_key: str | None = None
+    ) -> tuple[Job, bool]:
+        """Accept a text-to-image job. Returns (job, created); a duplicate returns the live original."""
+        now = self._clock()
+        if idempotency_key:
+            dedupe_key = "idem:" + hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).hexdigest()
+            expires = _epoch(now) + IDEMPOTENCY_KEY_TTL_SECONDS
+        else:
+            dedupe_key = "req:" + request.dedupe_hash(user_id)
+            expires = _epoch(now) + self._policy.dedupe_window_seconds
+        job = Job(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            status=JobStatus.QUEUED,
+            request=request.normalized(),
+            created_at=now,
+            updated_at=now,
+            due_at=_epoch(now) + self._policy.queued_check_seconds,
+        )
+        existing = self._store.create(job, dedupe_key=dedupe_key, dedupe_expires_at=expires)
+        if existing is not None:
+            if idempotency_key and existing.request != job.request:
+                raise InvalidRequest(
+                    "Idempotency-Key was already used with different parameters",
+                    code="idempotency_key_reused",
+                )
+            if existing.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+                return existing, False
+            # The earlier attempt failed: a retry is a new (paid) job, as the user intends.
+            existing = self._store.create(
+                job, dedupe_key=dedupe_key, dedupe_expires_at=expires, replace_job_id=existing.id
+            )
+            if existing is not None:  # lost a race with a concurrent retry: answer with the winner
+                return existing, False
+        try:
+            self._queue.send(job.id)
+        except Exception:
+            # The job is stored and due: the reconciler re-sends lost submissions. Accepted is never lost.
+            log.exception("submit enqueue failed; reconciler will retry", extra={"job_id": job.id})
+        return job, True
+
+    def get(self, user_id: str, job_id: str) -> Job:
+        job = self._store.get(job_id)
+        if job is None or job.user_id != user_id:  # another user's job does not exist for this caller
+            raise JobNotFound("No such generation")
+        return job
+
+    def list(self, user_id: str, *, limit: int, cursor: str | None) -> Page:
+        return self._store.list_for_user(user_id, limit=limit, cursor=cursor)
+
+
+class Submitter:
+    """Starts QUEUED jobs at Leonardo without exceeding the concurrency cap."""
+
+    def __init__(
+        self, store: JobStore, leonardo: Leonardo, submit_queue: SubmitQueue, clock: Clock, policy: Policy
+    ) -> None:
+        self._store, self._leonardo, self._queue = store, leonardo, submit_queue
+        self._clock, self._policy = clock, policy
+
+    def submit(self, job_id: str, *, attempt: int = 0) -> str:
+        now = self._clock()
+        claim = self._store.claim_slot(
+            job_id,
+            max_in_flight=self._policy.max_in_flight,
+            now=now,
+            lease_seconds=self._policy.submit_lease_seconds,
+        )
+        job = claim.job
+        if job is None:
+            return "missing"
+        if not claim.granted:
+            if job.status != JobStatus.QUEUED or job.slot_held:
+                return "skipped"  # already submitted, terminal, or another submitter holds a live lease
+            return self._wait(job, attempt, None, "waiting")
+        try:
+            generation_id, cost = self._leonardo.start_generation(job.request)
+        except LeonardoBusy as busy:
+            job = self._store.release_slot(job, now=self._clock())
+            return self._wait(job, attempt, busy.retry_after, "throttled")
+        except LeonardoRejected as rejected:
+            self._store.transition(
+                job, JobStatus.FAILED, now=self._clock(), release_slot=True,
+                error_code=rejected.code, error_message=rejected.message,
+            )  # fmt: skip
+            return "failed"
+        now = self._clock()
+        self._store.mark_submitted(
+            job,
+            generation_id=generation_id,
+            api_credit_cost=cost,
+            now=now,
+            due_at=_epoch(now) + self._policy.first_poll_seconds,
+        )
+        return "submitted"
+
+    def _wait(self, job: Job, attempt: int, retry_after: float | None, outcome: str) -> str:
+        """Keep the job QUEUED in our own queue and come back later."""
+        delay = self._policy.requeue_delay(attempt, retry_after)
+        self._queue.send(job.id, delay_seconds=delay, attempt=attempt + 1)
+        # A live submit message exists: keep the reconciler from sending another one.
+        self._store.reschedule(job, due_at=_epoch(self._clock()) + delay + self._policy.queued_check_seconds)
+        return outcome
+
+
+class Processor:
+    """Finishes jobs from generation events (webhook or reconciler): copy outputs, then complete."""
+
+    def __init__(self, store: JobStore, outputs: OutputStore, clock: Clock, policy: Policy) -> None:
+        self._store, self._outputs, self._clock, self._policy = store, outputs, clock, policy
+
+    def handle(self, event: GenerationEvent) -> str:
+        job = self._store.job_for_generation(event.generation_id)
+        if job is None:
+            raise UnknownGeneration(f"No job for generation {event.generation_id}")
+        if job.status.terminal:
+            return "already_terminal"
+        if event.status == "FAILED":
+            return self._finish(
+                job,
+                JobStatus.FAILED,
+                error_code="generation_failed",
+                error_message="Leonardo reported FAILED",
+            )
+        if not event.images:
+            return self._finish(
+                job,
+                JobStatus.FAILED,
+                error_code="no_outputs",
+                error_message="Leonardo completed without images",
+            )
+        if job.status == JobStatus.SUBMITTED:
+            # The submit answer already recorded the cost; a callback only refines it when it has one.
+            cost = {"api_credit_cost": event.api_credit_cost} if event.api_credit_cost is not None else {}
+            job = self._advance(job, JobStatus.FINALIZING, release_slot=True, **cost)
+            if job.status.terminal:
+                return "already_terminal"
+        try:
+            images = self._copy_all(job, event)
+        except OutputRejected as rejected:
+            if event.source == "webhook":
+                raise  # a callback is a hint: the reconciler asks Leonardo itself before anything fails
+            return self._finish(
+                job, JobStatus.FAILED, error_code=rejected.code, error_message=rejected.message
+            )
+        cost = event.api_credit_cost if event.api_credit_cost is not None else job.api_credit_cost
+        job = self._advance(job, JobStatus.COMPLETE, images=images, api_credit_cost=cost)
+        return "completed" if job.status == JobStatus.COMPLETE else "already_terminal"
+
+    def _copy_all(self, job: Job, event: GenerationEvent) -> list[OutputImage]:
+        prefix = output_prefix(job)
+        copied = []
+        for index, image in enumerate(event.images):
+            existing = self._outputs.existing(prefix, index=index, source_id=image.id)
+            copied.append(existing or self._outputs.copy(image.url, prefix, index=index, source_id=image.id))
+        return copied
+
+    def _finish(self, job: Job, status: JobStatus, **fields: object) -> str:
+        job = self._advance(job, status, release_slot=True, **fields)
+        return "failed" if job.status == JobStatus.FAILED else "already_terminal"
+
+    def _advance(self, job: Job, to: JobStatus, *, release_slot: bool = False, **fields: object) -> Job:
+        """Transition with a conditional write; on a lost race, re-read and accept what won."""
+        due_at = None if to.terminal else _epoch(self._clock()) + self._policy.finalize_check_seconds
+        try:
+            return self._store.transition(
+                job, to, now=self._clock(), release_slot=release_slot, due_at=due_at, **fields
+            )
+        except TransitionConflict:
+            current = self._store.get(job.id)
+            if current is None or not (current.status.terminal or current.status == to):
+                raise
+            return current
+
+
+class Reconciler:
+    """Finds due jobs through the index and makes sure each one moves on."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        leonardo: Leonardo,
+        events: EventQueue,
+        submit_queue: SubmitQueue,
+        clock: Clock,
+        policy: Policy,
+    ) -> None:
+        self._store, self._leonardo, self._events, self._queue = store, leonardo, events, submit_queue
+        self._clock, self._policy = clock, policy
+
+    def run(self) -> dict[str, int]:
+        now = _epoch(self._clock())
+        job_ids = self._store.due_job_ids(now=now, limit=self._policy.reconcile_batch)
+        outcomes: dict[str, int] = {}
+        with ThreadPoolExecutor(max_workers=self._policy.reconcile_workers) as pool:
+            for outcome in pool.map(self._check_safely, job_ids):
+                outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        return outcomes
+
+    def _check_safely(self, job_id: str) -> str:
+        try:
+            return self.check(job_id)
+        except TransitionConflict:
+            return "raced"
+        except Exception:
+            log.exception("reconcile check failed", extra={"job_id": job_id})
+            return "error"
+
+    def check(self, job_id: str) -> str:
+        job = self._store.get(job_id)
+        if job is None or job.status.terminal:
+            return "gone"
+        now = self._clock()
+        if (now - job.created_at).total_seconds() > self._policy.max_job_age_seconds:
+            self._store.transition(
+                job, JobStatus.FAILED, now=now, release_slot=True,
+                error_code="timeout", error_message="The generation did not finish in time",
+            )  # fmt: skip
+            return "timed_out"
+        if job.status == JobStatus.QUEUED:
+            # Either the submit message or the submitter itself was lost; the submitter's lease
+            # check keeps a re-sent message from submitting twice while a submission is live.
+            self._queue.send(job.id)
+            self._store.reschedule(job, due_at=_epoch(now) + self._policy.queued_check_seconds)
+            return "resubmitted"
+        return self._poll(job)
+
+    def _poll(self, job: Job) -> str:
+        assert job.generation_id
+        now = _epoch(self._clock())
+        try:
+            remote = self._leonardo.generation(job.generation_id)
+        except LeonardoBusy:
+            self._store.reschedule(job, due_at=now + self._policy.first_poll_seconds)
+            return "busy"
+        except GenerationMissing:
+            self._store.transition(
+                job, JobStatus.FAILED, now=self._clock(), release_slot=True,
+                error_code="generation_missing", error_message="Leonardo no longer knows this generation",
+            )  # fmt: skip
+            return "missing"
+        if remote.status == "PENDING":
+            self._store.reschedule(
+                job, due_at=now + self._policy.poll_interval(job.checks), checks=job.checks + 1
+            )
+            return "pending"
+        self._events.send(
+            GenerationEvent(
+                source="reconciler",
+                generation_id=job.generation_id,
+                status="COMPLETE" if remote.status == "COMPLETE" else "FAILED",
+                images=remote.images,
+                api_credit_cost=remote.api_credit_cost,
+            )
+        )
+        # If that event is lost too, look again later.
+        self._store.reschedule(job, due_at=now + self._policy.finalize_check_seconds, checks=job.checks + 1)
+        return "recovered"

@@ -1,0 +1,93 @@
+"""Errors raised by the Leonardo client.
+
+Callers branch on two things only: the class (``RetryableError`` or not) and
+the stable ``code`` string, which is safe to store, log and return to API
+clients. Exception args hold the human message only, never the request
+headers or the raw body, so ``str(exc)``/``repr(exc)`` cannot leak the API key;
+Leonardo's parsed error body is kept on ``.body`` (with the key redacted).
+"""
+
+from typing import Any
+
+
+class LeonardoError(Exception):
+    """Base class: every failure talking to Leonardo."""
+
+    code: str = "leonardo_error"
+    #: True when the same call may succeed if repeated later.
+    retryable: bool = False
+
+    def __init__(
+        self, message: str, *, status: int | None = None, code: str | None = None, body: Any = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        if code is not None:
+            self.code = code
+        self.body = body
+
+
+class RetryableError(LeonardoError):
+    """Transient: 5xx, connection failure or timeout. Repeating the call is safe.
+
+    ``retry_after`` is Leonardo's Retry-After in seconds (uncapped), when it sent one.
+    """
+
+    code = "leonardo_unavailable"
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class RateLimitedError(RetryableError):
+    """429: Leonardo's per-minute or queue limit."""
+
+    code = "leonardo_rate_limited"
+
+
+class PermanentError(LeonardoError):
+    """A 4xx Leonardo will answer the same way again (validation, bad id...)."""
+
+    code = "leonardo_rejected"
+
+
+class NotFoundError(PermanentError):
+    """404, or a 200 whose ``*_by_pk`` object is null (Hasura's way of saying 404)."""
+
+    code = "leonardo_not_found"
+
+
+class AuthError(PermanentError):
+    """401/403: the API key is wrong, revoked or lacks access. Retrying cannot help."""
+
+    code = "leonardo_auth"
+
+
+class BadResponseError(LeonardoError):
+    """A 2xx whose body is not JSON or does not match the model we rely on.
+
+    Not retryable by itself: after ``POST /generations`` a paid generation may
+    already exist, so repeating blindly could pay twice. Idempotent calls
+    raise :class:`RetryableBadResponseError` instead.
+    """
+
+    code = "leonardo_bad_response"
+
+
+class RetryableBadResponseError(BadResponseError, RetryableError):
+    """A malformed answer to an idempotent call (GET/DELETE): asking again is safe."""
+
+    code = "leonardo_bad_response"
+
+
+class OutcomeUnknownError(LeonardoError):
+    """``POST /generations`` was sent but no answer arrived (read timeout, dropped
+    connection). The generation may or may not exist and may already be billed,
+    so the client does not resend it; the caller must reconcile (e.g. list the
+    user's recent generations) instead of resubmitting.
+    """
+
+    code = "leonardo_outcome_unknown"

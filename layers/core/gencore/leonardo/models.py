@@ -1,0 +1,174 @@
+"""Typed views of Leonardo's request and response bodies.
+
+Field aliases copy Leonardo's wire names exactly, including its mix of
+camelCase and snake_case (``modelId`` next to ``num_images``); Python
+attributes are always snake_case. The request model forbids unknown fields so
+a typo fails here rather than being silently ignored by Leonardo after we
+have paid for the generation; response models ignore unknown fields because
+Leonardo adds fields without notice, but require every field we read.
+"""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+GenerationStatus = Literal["PENDING", "COMPLETE", "FAILED"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
+
+
+class _Response(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+
+
+class GenerationRequest(_Request):
+    """Body of ``POST /generations``. Bounds are the ones Leonardo documents, so
+    an impossible request fails before it costs a round trip (or credits)."""
+
+    prompt: str = Field(min_length=1)
+    negative_prompt: str | None = None
+    model_id: str | None = Field(default=None, alias="modelId")
+    width: int | None = Field(default=None, ge=32, le=1536, multiple_of=8)
+    height: int | None = Field(default=None, ge=32, le=1536, multiple_of=8)
+    num_images: int | None = Field(default=None, ge=1, le=8)
+    seed: int | None = Field(default=None, ge=0, le=9_999_999_998)
+    init_image_id: str | None = None
+    init_generation_image_id: str | None = None
+    init_strength: float | None = Field(default=None, ge=0.1, le=0.9)
+    alchemy: bool | None = None
+    photo_real: bool | None = Field(default=None, alias="photoReal")
+    photo_real_version: str | None = Field(default=None, alias="photoRealVersion")
+    photo_real_strength: float | None = Field(default=None, alias="photoRealStrength")
+    preset_style: str | None = Field(default=None, alias="presetStyle")
+    guidance_scale: float | None = Field(default=None, ge=1, le=20)
+    num_inference_steps: int | None = Field(default=None, ge=10, le=60)
+    public: bool | None = None
+    scheduler: str | None = None
+    sd_version: str | None = None
+    tiling: bool | None = None
+    contrast: float | None = Field(default=None, ge=1, le=4.5)
+    ultra: bool | None = None
+    enhance_prompt: bool | None = Field(default=None, alias="enhancePrompt")
+    enhance_prompt_instruction: str | None = Field(default=None, alias="enhancePromptInstruction")
+
+    @model_validator(mode="after")
+    def _large_images_limit_count(self) -> "GenerationRequest":
+        # Documented: "If either width or height is over 768, must be between 1 and 4."
+        large = (self.width or 0) > 768 or (self.height or 0) > 768
+        if large and self.num_images is not None and self.num_images > 4:
+            raise ValueError("num_images must be at most 4 when width or height is over 768")
+        return self
+
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body Leonardo expects: wire names, unset fields omitted."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class Cost(_Response):
+    amount: str | None = None
+    unit: str | None = None
+
+
+class GenerationJob(_Response):
+    """``sdGenerationJob``: the accepted, still asynchronous generation."""
+
+    generation_id: str = Field(alias="generationId", min_length=1)
+    # The documents and the SDK say integer, the published examples are
+    # fractional (see shared/leonardo/SOURCE.md): accept both.
+    api_credit_cost: float | None = Field(default=None, alias="apiCreditCost")
+    cost: Cost | None = None
+
+
+class GeneratedImage(_Response):
+    id: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    nsfw: bool
+
+
+class Generation(_Response):
+    """``generations_by_pk`` (and each item of a user's generations)."""
+
+    id: str = Field(min_length=1)
+    status: GenerationStatus
+    # ISO-8601 text exactly as Leonardo sends it (its Hasura timestamps are
+    # not always zone-qualified); parsing is left to the domain layer.
+    created_at: str = Field(alias="createdAt")
+    model_id: str | None = Field(default=None, alias="modelId")
+    prompt: str
+    negative_prompt: str | None = Field(default=None, alias="negativePrompt")
+    image_width: int = Field(alias="imageWidth")
+    image_height: int = Field(alias="imageHeight")
+    generated_images: list[GeneratedImage] = Field(default_factory=list)
+
+
+class UserDetails(_Response):
+    """One item of ``GET /me``'s ``user_details``, with the nested ``user``
+    object flattened into ``user_id``/``username``."""
+
+    user_id: str = Field(min_length=1)
+    username: str | None = None
+    api_paid_tokens: float | None = Field(default=None, alias="apiPaidTokens")
+    api_subscription_tokens: float | None = Field(default=None, alias="apiSubscriptionTokens")
+    api_concurrency_slots: int | None = Field(default=None, alias="apiConcurrencySlots")
+    api_plan_token_renewal_date: str | None = Field(default=None, alias="apiPlanTokenRenewalDate")
+    paid_tokens: float | None = Field(default=None, alias="paidTokens")
+    subscription_tokens: float | None = Field(default=None, alias="subscriptionTokens")
+    token_renewal_date: str | None = Field(default=None, alias="tokenRenewalDate")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flatten_user(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("user"), dict):
+            user = data["user"]
+            data = {**data, "user_id": user.get("id"), "username": user.get("username")}
+        return data
+
+
+class PreviewImage(_Response):
+    id: str | None = None
+    url: str
+
+
+class PlatformModel(_Response):
+    """One item of ``GET /platformModels``'s ``custom_models``."""
+
+    id: str = Field(min_length=1)
+    name: str
+    description: str | None = None
+    nsfw: bool | None = None
+    featured: bool | None = None
+    generated_image: PreviewImage | None = None
+
+
+# Envelopes: the top-level wrappers Leonardo puts around each answer. Nullable
+# payloads are typed as such; the client maps a null ``*_by_pk`` to 404.
+
+
+class CreateGenerationEnvelope(_Response):
+    sd_generation_job: GenerationJob = Field(alias="sdGenerationJob")
+
+
+class GetGenerationEnvelope(_Response):
+    generations_by_pk: Generation | None
+
+
+class DeletedGeneration(_Response):
+    id: str = Field(min_length=1)
+
+
+class DeleteGenerationEnvelope(_Response):
+    delete_generations_by_pk: DeletedGeneration | None
+
+
+class UserGenerationsEnvelope(_Response):
+    generations: list[Generation]
+
+
+class MeEnvelope(_Response):
+    user_details: list[UserDetails] = Field(min_length=1)
+
+
+class PlatformModelsEnvelope(_Response):
+    custom_models: list[PlatformModel]

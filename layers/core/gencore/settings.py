@@ -1,0 +1,52 @@
+"""Configuration, read once per cold start from the environment the template sets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gencore.domain.service import Policy
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    jobs_table: str
+    idempotency_table: str
+    output_bucket: str
+    submit_queue_url: str
+    events_queue_url: str
+    leonardo_base_url: str = "https://cloud.leonardo.ai/api/rest/v1"
+    leonardo_api_key_secret: str
+    webhook_secret: str
+    leonardo_max_concurrency: int = Field(default=10, ge=1)
+    allowed_output_origins: str = "https://cdn.leonardo.ai"
+    dedupe_window_seconds: int = Field(default=60, ge=0)
+    max_job_age_seconds: int = Field(default=3600, ge=60)
+    poll_first_seconds: int = Field(default=30, ge=1)
+    poll_max_interval_seconds: int = Field(default=300, ge=1)
+    queued_check_seconds: int = Field(default=120, ge=1)
+    finalize_check_seconds: int = Field(default=120, ge=1)
+    submit_lease_seconds: int = Field(default=120, ge=1)
+    webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
+    output_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    output_url_ttl_seconds: int = Field(default=3600, ge=60)
+    secret_cache_seconds: int = Field(default=300, ge=0)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        values = {name: environ[name.upper()] for name in cls.model_fields if name.upper() in environ}
+        return cls.model_validate(values)
+
+    def policy(self) -> Policy:
+        return Policy(
+            max_in_flight=self.leonardo_max_concurrency,
+            dedupe_window_seconds=self.dedupe_window_seconds,
+            max_job_age_seconds=self.max_job_age_seconds,
+            submit_lease_seconds=self.submit_lease_seconds,
+            queued_check_seconds=self.queued_check_seconds,
+            first_poll_seconds=self.poll_first_seconds,
+            max_poll_interval_seconds=self.poll_max_interval_seconds,
+            finalize_check_seconds=self.finalize_check_seconds,
+        )

@@ -1,0 +1,280 @@
+"""HTTP surface: the Leonardo REST routes, the fake CDN and the admin routes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from . import errors, views
+from .catalog import BY_ID
+from .config import SimulatorConfig
+from .errors import ApiError
+from .images import render_png
+from .simulator import Simulator
+from .validation import validate_generation_request
+
+API_PREFIX = "/api/rest/v1"
+CDN_CHUNKS = 8  # a slow CDN download arrives in this many pieces
+
+Handler = Callable[[Request, Simulator], Awaitable[Response]]
+
+
+def _sim(request: Request) -> Simulator:
+    return request.app.state.simulator
+
+
+def _authorized(request: Request, api_key: str) -> bool:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    # compare_digest: no timing side channel on the key, even in a simulator.
+    return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), api_key.encode())
+
+
+def _api(method: str, path: str, handler: Handler, *, creates: bool = False) -> Route:
+    """Wrap a REST handler with what every Leonardo route has: request counting,
+    auth, injected faults, rate limits, and (optionally) malformed bodies."""
+    template = API_PREFIX + path
+
+    async def endpoint(request: Request) -> Response:
+        sim = _sim(request)
+        sim.stats.count_request(method, template)
+        if not _authorized(request, sim.cfg.api_key):
+            raise errors.unauthorized()
+        if sim.faults.roll("http_429"):
+            sim.stats.incr("injected_429")
+            raise errors.rate_limited(1)
+        if sim.faults.roll("http_5xx"):
+            sim.stats.incr("injected_5xx")
+            raise ApiError(500, "Internal server error (injected by the simulator)", "unexpected")
+        for limiter, applies in ((sim.all_limiter, True), (sim.create_limiter, creates)):
+            if applies and (wait := limiter.acquire()) is not None:
+                sim.stats.incr("rate_limited")
+                raise errors.rate_limited(wait)
+        response = await handler(request, sim)
+        if response.status_code == 200 and sim.faults.roll("malformed_json"):
+            sim.stats.incr("injected_malformed_json")
+            return Response(response.body[: len(response.body) // 2], media_type="application/json")
+        return response
+
+    return Route(template, endpoint, methods=[method])
+
+
+def _counted(method: str, template: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        _sim(request).stats.count_request(method, template)
+        return await handler(request)
+
+    return Route(template, endpoint, methods=[method])
+
+
+# -- REST handlers -------------------------------------------------------------
+
+
+async def _read_json(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError as exc:
+        raise ApiError(400, "Error in $: Failed reading: not a valid json value", "invalid-json") from exc
+
+
+async def create_generation(request: Request, sim: Simulator) -> Response:
+    accepted = validate_generation_request(await _read_json(request), strict=sim.cfg.strict)
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    record = sim.create_generation(accepted, origin)
+    return JSONResponse(
+        {
+            "sdGenerationJob": {
+                "generationId": record.id,
+                "apiCreditCost": record.cost,
+                "cost": {"amount": str(record.cost), "unit": "CREDITS"},
+            }
+        }
+    )
+
+
+async def get_generation(request: Request, sim: Simulator) -> Response:
+    generation_id = request.path_params["id"]
+    record = sim.store.get(generation_id)
+    if record is None:
+        raise errors.not_found(f"generation {generation_id} not found")
+    return JSONResponse({"generations_by_pk": views.generation_rest(record)})
+
+
+async def delete_generation(request: Request, sim: Simulator) -> Response:
+    record = sim.delete_generation(request.path_params["id"])
+    return JSONResponse({"delete_generations_by_pk": {"id": record.id}})
+
+
+def _int_param(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.validation(f"expected Int for '{name}', got {raw!r}", name) from None
+    if value < 0:
+        raise errors.validation(f"'{name}' must not be negative", name)
+    return value
+
+
+async def list_user_generations(request: Request, sim: Simulator) -> Response:
+    offset = _int_param(request, "offset", 0)
+    limit = _int_param(request, "limit", 10)
+    records = sim.store.by_user(request.path_params["userId"])[offset : offset + limit]
+    return JSONResponse({"generations": [views.generation_rest(r) for r in records]})
+
+
+async def get_me(request: Request, sim: Simulator) -> Response:
+    return JSONResponse(views.me(sim.cfg, sim.ledger.paid, sim.ledger.subscription))
+
+
+async def list_platform_models(request: Request, sim: Simulator) -> Response:
+    return JSONResponse(views.platform_models(f"{request.url.scheme}://{request.url.netloc}"))
+
+
+# -- CDN (no auth, like cdn.leonardo.ai) -------------------------------------------
+
+
+async def _png_response(sim: Simulator, png: bytes) -> Response:
+    sim.stats.incr("cdn_downloads")
+    headers = {"content-length": str(len(png)), "cache-control": "public, max-age=31536000, immutable"}
+    delay = sim.faults.config.cdn_delay_seconds
+    if delay <= 0:
+        return Response(png, media_type="image/png", headers=headers)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        size = math.ceil(len(png) / CDN_CHUNKS)
+        for start in range(0, len(png), size):
+            await asyncio.sleep(delay / CDN_CHUNKS)
+            yield png[start : start + size]
+
+    return StreamingResponse(trickle(), media_type="image/png", headers=headers)
+
+
+async def cdn_generation_image(request: Request) -> Response:
+    sim = _sim(request)
+    params = request.path_params
+    image_id, dot, ext = params["image_file"].partition(".")
+    if not dot or ext != "png":
+        raise errors.not_found("image not found")
+    record, image = sim.find_image(params["generation_id"], image_id)
+    if record.user_id != params["user_id"]:
+        raise errors.not_found("image not found")
+    png = await run_in_threadpool(
+        render_png, record.prompt, record.seed, image.index, record.width, record.height
+    )
+    return await _png_response(sim, png)
+
+
+async def cdn_model_preview(request: Request) -> Response:
+    sim = _sim(request)
+    model = BY_ID.get(request.path_params["model_id"])
+    if model is None:
+        raise errors.not_found("image not found")
+    png = await run_in_threadpool(render_png, model.name, 0, 0, 256, 256)
+    return await _png_response(sim, png)
+
+
+# -- admin (no Leonardo auth; loopback clients only) ---------------------------------
+
+
+def _loopback_only(request: Request) -> None:
+    host = request.client.host if request.client else ""
+    if not (host.startswith("127.") or host in {"::1", "localhost"}):
+        raise ApiError(403, "admin routes are for loopback clients only", "forbidden")
+
+
+async def admin_get_faults(request: Request) -> Response:
+    _loopback_only(request)
+    return JSONResponse(_sim(request).faults.config.to_dict())
+
+
+async def admin_set_faults(request: Request) -> Response:
+    """Partial update: only the fields in the body change; the RNGs are reseeded."""
+    _loopback_only(request)
+    sim = _sim(request)
+    changes = await _read_json(request)
+    if not isinstance(changes, dict):
+        raise errors.validation("expected an object of fault settings")
+    try:
+        faults = sim.faults.config.updated(changes)
+    except ValueError as exc:
+        raise errors.validation(str(exc)) from None
+    sim.set_faults(faults)
+    return JSONResponse(faults.to_dict())
+
+
+async def admin_stats(request: Request) -> Response:
+    _loopback_only(request)
+    return JSONResponse(_sim(request).stats.snapshot())
+
+
+async def admin_reset(request: Request) -> Response:
+    _loopback_only(request)
+    await _sim(request).reset()
+    return JSONResponse({"reset": True})
+
+
+# -- application ---------------------------------------------------------------
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return errors.error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Unknown routes and wrong methods answer in the same shape as everything else.
+    assert isinstance(exc, HTTPException)
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "unexpected")
+    return errors.error_response(ApiError(exc.status_code, str(exc.detail), code))
+
+
+def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
+    sim = Simulator(cfg or SimulatorConfig())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await sim.start()
+        try:
+            yield
+        finally:
+            await sim.stop()
+
+    routes = [
+        _api("POST", "/generations", create_generation, creates=True),
+        _api("GET", "/generations/{id}", get_generation),
+        _api("DELETE", "/generations/{id}", delete_generation),
+        _api("GET", "/generations/user/{userId}", list_user_generations),
+        _api("GET", "/me", get_me),
+        _api("GET", "/platformModels", list_platform_models),
+        _counted(
+            "GET",
+            "/cdn/users/{user_id}/generations/{generation_id}/{image_file}",
+            cdn_generation_image,
+        ),
+        _counted("GET", "/cdn/models/{model_id}/preview.png", cdn_model_preview),
+        _counted("GET", "/_admin/faults", admin_get_faults),
+        _counted("POST", "/_admin/faults", admin_set_faults),
+        _counted("GET", "/_admin/stats", admin_stats),
+        _counted("POST", "/_admin/reset", admin_reset),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+    )
+    app.state.simulator = sim
+    return app

@@ -1,0 +1,170 @@
+"""Generation records, credit accounting and the concurrency-limited job queue."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    id: str
+    index: int
+    url: str
+
+
+@dataclass
+class GenerationRecord:
+    id: str
+    user_id: str
+    request: dict[str, Any]  # the accepted request body, as sent
+    prompt: str
+    negative_prompt: str | None
+    model_id: str
+    sd_version: str
+    width: int
+    height: int
+    num_images: int
+    seed: int
+    public: bool
+    alchemy: bool
+    photo_real: bool
+    cost: int
+    origin: str  # scheme://host:port the image URLs are built on
+    created_at: datetime
+    updated_at: datetime
+    status: str = PENDING
+    images: list[GeneratedImage] = field(default_factory=list)
+
+
+def credit_cost(width: int, height: int, num_images: int, alchemy: bool, photo_real: bool) -> int:
+    """Integer credits for a generation: a made-up but monotone formula.
+
+    Per image, 2 credits per started 512x512 block (4 with Alchemy), plus 4 for
+    PhotoReal. The real price list is not public in machine-readable form.
+    """
+    blocks = math.ceil(width * height / (512 * 512))
+    per_image = blocks * (4 if alchemy else 2) + (4 if photo_real else 0)
+    return per_image * num_images
+
+
+class GenerationStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._records: dict[str, GenerationRecord] = {}
+
+    def add(self, record: GenerationRecord) -> None:
+        with self._lock:
+            self._records[record.id] = record
+
+    def get(self, generation_id: str) -> GenerationRecord | None:
+        with self._lock:
+            return self._records.get(generation_id)
+
+    def delete(self, generation_id: str) -> GenerationRecord | None:
+        with self._lock:
+            return self._records.pop(generation_id, None)
+
+    def update(self, record: GenerationRecord, **changes: Any) -> None:
+        with self._lock:
+            for name, value in changes.items():
+                setattr(record, name, value)
+
+    def snapshot(self) -> dict[str, GenerationRecord]:
+        with self._lock:
+            return dict(self._records)
+
+    def by_user(self, user_id: str) -> list[GenerationRecord]:
+        """Newest first, as Leonardo lists them."""
+        with self._lock:
+            records = [r for r in self._records.values() if r.user_id == user_id]
+        return sorted(records, key=lambda r: r.created_at, reverse=True)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+
+class CreditLedger:
+    """Subscription tokens are spent first, then paid tokens."""
+
+    def __init__(self, paid: int, subscription: int) -> None:
+        self._lock = threading.Lock()
+        self._start = (paid, subscription)
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.paid, self.subscription = self._start
+
+    def charge(self, cost: int) -> bool:
+        with self._lock:
+            if cost > self.paid + self.subscription:
+                return False
+            from_subscription = min(cost, self.subscription)
+            self.subscription -= from_subscription
+            self.paid -= cost - from_subscription
+            return True
+
+    def refund(self, cost: int) -> None:
+        with self._lock:
+            self.paid += cost
+
+
+class JobScheduler:
+    """At most `max_concurrency` jobs run; up to `queue_limit` more wait in FIFO
+    order; admission beyond that is refused (the caller answers 429).
+
+    Only touched from the server's event loop, so plain counters are enough.
+    """
+
+    def __init__(
+        self,
+        max_concurrency: int,
+        queue_limit: int,
+        run: Callable[[str], Coroutine[Any, Any, None]],
+        spawn: Callable[[Coroutine[Any, Any, None]], Any],
+    ) -> None:
+        self.max_concurrency = max_concurrency
+        self.queue_limit = queue_limit
+        self._run = run
+        self._spawn = spawn
+        self.running = 0
+        self.waiting: deque[str] = deque()
+        # Bumped by reset(): jobs cancelled by a reset must not touch the new counters.
+        self._epoch = 0
+
+    def has_room(self) -> bool:
+        return self.running < self.max_concurrency or len(self.waiting) < self.queue_limit
+
+    def submit(self, generation_id: str) -> None:
+        if self.running < self.max_concurrency:
+            self._start(generation_id)
+        else:
+            self.waiting.append(generation_id)
+
+    def _start(self, generation_id: str) -> None:
+        self.running += 1
+        self._spawn(self._guarded(generation_id, self._epoch))
+
+    async def _guarded(self, generation_id: str, epoch: int) -> None:
+        try:
+            await self._run(generation_id)
+        finally:
+            if epoch == self._epoch:
+                self.running -= 1
+                if self.waiting:
+                    self._start(self.waiting.popleft())
+
+    def reset(self) -> None:
+        # The job tasks themselves are cancelled by the owner.
+        self._epoch += 1
+        self.running = 0
+        self.waiting.clear()

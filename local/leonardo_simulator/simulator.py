@@ -1,0 +1,185 @@
+"""The simulator's state and job lifecycle, independent of HTTP routing.
+
+Everything here runs on the server's event loop, except the read-only
+snapshots (`stats()`, `generations`) and `set_faults()`, which test threads
+call; those go through locks in the pieces they touch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Coroutine
+from types import MappingProxyType
+from typing import Any
+
+from . import errors, views
+from .catalog import BY_ID
+from .config import DEFAULT_MODEL_ID, FaultConfig, SimulatorConfig
+from .faults import FaultInjector
+from .jobs import (
+    COMPLETE,
+    FAILED,
+    CreditLedger,
+    GeneratedImage,
+    GenerationRecord,
+    GenerationStore,
+    JobScheduler,
+    credit_cost,
+)
+from .ratelimit import RollingWindowLimiter
+from .stats import Stats
+from .webhooks import WebhookDispatcher
+
+
+class Simulator:
+    def __init__(self, cfg: SimulatorConfig) -> None:
+        self.cfg = cfg
+        self.faults = FaultInjector(cfg.faults)
+        self.store = GenerationStore()
+        self.ledger = CreditLedger(cfg.starting_credits, cfg.starting_subscription_credits)
+        self.scheduler = JobScheduler(cfg.max_concurrency, cfg.queue_limit, self._run_job, self.spawn)
+        self.stats = Stats(self._gauges)
+        self.webhooks = WebhookDispatcher(cfg, self.faults, self.stats, self.spawn)
+        self.all_limiter = RollingWindowLimiter(cfg.rate_limit_per_minute, cfg.rate_limit_window_seconds)
+        self.create_limiter = RollingWindowLimiter(
+            cfg.create_rate_limit_per_minute, cfg.rate_limit_window_seconds
+        )
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.webhooks.start()
+
+    async def stop(self) -> None:
+        await self._cancel_tasks()
+        await self.webhooks.close()
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Keep a reference: the loop only holds weak references to tasks.
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _cancel_tasks(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def reset(self) -> None:
+        """Forget generations, counters, rate windows and credits; reseed faults."""
+        self.scheduler.reset()
+        await self._cancel_tasks()
+        self.store.clear()
+        self.stats.reset()
+        self.ledger.reset()
+        self.all_limiter.reset()
+        self.create_limiter.reset()
+        self.faults.configure(self.faults.config)
+
+    # -- views for tests and the admin routes --------------------------------
+
+    def _gauges(self) -> dict[str, int]:
+        return {"in_flight": self.scheduler.running, "queued": len(self.scheduler.waiting)}
+
+    @property
+    def generations(self) -> MappingProxyType[str, GenerationRecord]:
+        return MappingProxyType(self.store.snapshot())
+
+    def set_faults(self, faults: FaultConfig) -> None:
+        self.faults.configure(faults)
+
+    # -- generations -------------------------------------------------------
+
+    def create_generation(self, accepted: dict[str, Any], origin: str) -> GenerationRecord:
+        if not self.scheduler.has_room():
+            self.stats.incr("queue_rejected")
+            raise errors.ApiError(
+                429,
+                "Too many pending generations: the queue is full",
+                "rate-limit-exceeded",
+                headers={"Retry-After": str(max(1, round(self.cfg.pending_seconds)))},
+            )
+        width = accepted.get("width") or 1024
+        height = accepted.get("height") or 768
+        num_images = accepted.get("num_images") or 4
+        alchemy = accepted.get("alchemy")
+        alchemy = True if alchemy is None else alchemy  # the document's default
+        photo_real = bool(accepted.get("photoReal"))
+        model_id = accepted.get("modelId") or DEFAULT_MODEL_ID
+        model = BY_ID.get(model_id)
+        cost = credit_cost(width, height, num_images, alchemy, photo_real)
+        if not self.ledger.charge(cost):
+            raise errors.ApiError(400, "Not enough API tokens to run this generation", "insufficient-credits")
+        seed = accepted.get("seed")
+        if seed is None:
+            # Leonardo picks a random seed; deriving it from the request keeps
+            # "same request -> same images" true in the simulator.
+            digest = hashlib.sha256(repr(sorted(accepted.items())).encode()).digest()
+            seed = int.from_bytes(digest[:4]) % 2_147_483_637
+        moment = views.now()
+        record = GenerationRecord(
+            id=str(uuid.uuid4()),
+            user_id=self.cfg.user_id,
+            request=accepted,
+            prompt=accepted["prompt"],
+            negative_prompt=accepted.get("negative_prompt"),
+            model_id=model_id,
+            sd_version=accepted.get("sd_version") or (model.sd_version if model else "v1_5"),
+            width=width,
+            height=height,
+            num_images=num_images,
+            seed=seed,
+            public=bool(accepted.get("public")),
+            alchemy=alchemy,
+            photo_real=photo_real,
+            cost=cost,
+            origin=(self.cfg.public_url or origin).rstrip("/"),
+            created_at=moment,
+            updated_at=moment,
+        )
+        self.store.add(record)
+        self.stats.incr("generations_created")
+        self.stats.incr("credits_spent", cost)
+        self.scheduler.submit(record.id)
+        return record
+
+    async def _run_job(self, generation_id: str) -> None:
+        await asyncio.sleep(self.cfg.pending_seconds)
+        record = self.store.get(generation_id)
+        if record is None:  # deleted while pending: nothing to finish or announce
+            return
+        failed = self.faults.roll("failed_generation")
+        images = []
+        if not failed:
+            base = f"{record.origin}/cdn/users/{record.user_id}/generations/{record.id}"
+            for index in range(record.num_images):
+                image_id = str(uuid.uuid4())
+                images.append(GeneratedImage(image_id, index, f"{base}/{image_id}.png"))
+        self.store.update(
+            record, status=FAILED if failed else COMPLETE, images=images, updated_at=views.now()
+        )
+        if failed:
+            self.ledger.refund(record.cost)  # Leonardo does not charge for failed jobs
+            self.stats.incr("generations_failed")
+        else:
+            self.stats.incr("generations_completed")
+        self.webhooks.dispatch(views.callback_envelope(record, self.cfg))
+
+    def delete_generation(self, generation_id: str) -> GenerationRecord:
+        record = self.store.delete(generation_id)
+        if record is None:
+            raise errors.not_found(f"generation {generation_id} not found")
+        self.stats.incr("generations_deleted")
+        return record
+
+    def find_image(self, generation_id: str, image_id: str) -> tuple[GenerationRecord, GeneratedImage]:
+        record = self.store.get(generation_id)
+        if record is not None:
+            for image in record.images:
+                if image.id == image_id:
+                    return record, image
+        raise errors.not_found("image not found")

@@ -1,0 +1,213 @@
+"""Validation of the POST /generations body, field by field as the image openapi
+document names them (mixed snake_case and camelCase, exactly like Leonardo).
+
+Every field but `prompt` is nullable in the document, so `null` always passes
+the type check; range rules come from the field descriptions.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import errors
+
+PRESET_STYLES = frozenset(
+    [
+        "ANIME",
+        "BOKEH",
+        "CINEMATIC",
+        "CINEMATIC_CLOSEUP",
+        "CREATIVE",
+        "DYNAMIC",
+        "ENVIRONMENT",
+        "FASHION",
+        "FILM",
+        "FOOD",
+        "GENERAL",
+        "HDR",
+        "ILLUSTRATION",
+        "LEONARDO",
+        "LONG_EXPOSURE",
+        "MACRO",
+        "MINIMALISTIC",
+        "MONOCHROME",
+        "MOODY",
+        "NONE",
+        "NEUTRAL",
+        "PHOTOGRAPHY",
+        "PORTRAIT",
+        "RAYTRACED",
+        "RENDER_3D",
+        "RETRO",
+        "SKETCH_BW",
+        "SKETCH_COLOR",
+        "STOCK_PHOTO",
+        "VIBRANT",
+        "UNPROCESSED",
+    ]
+)
+SCHEDULERS = frozenset(
+    ["KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO"]
+)
+SD_VERSIONS = frozenset(
+    [
+        "v1_5",
+        "v2",
+        "v3",
+        "SDXL_0_8",
+        "SDXL_0_9",
+        "SDXL_1_0",
+        "SDXL_LIGHTNING",
+        "PHOENIX",
+        "FLUX",
+        "FLUX_DEV",
+        "KINO_2_0",
+    ]
+)
+MAX_SEED = 9_999_999_998
+
+
+@dataclass(frozen=True)
+class Field:
+    kind: str  # string | integer | number | boolean | array
+    minimum: float | None = None
+    maximum: float | None = None
+    enum: frozenset[str] | None = None
+    check: Callable[[Any], str | None] | None = None  # extra rule -> error message or None
+    items: str | None = None  # "string" or "object" for arrays
+    item_required: tuple[str, ...] = ()
+
+
+def _multiple_of_8(value: Any) -> str | None:
+    return None if value % 8 == 0 else "must be a multiple of 8"
+
+
+def _uuid(value: Any) -> str | None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return "must be a UUID"
+    return None
+
+
+FIELDS: dict[str, Field] = {
+    "alchemy": Field("boolean"),
+    "contrastRatio": Field("number", 0, 1),
+    "contrast": Field("number", 1, 4.5),
+    "controlnets": Field("array", items="object", item_required=("initImageId", "preprocessorId")),
+    "elements": Field("array", items="object", item_required=("akUUID",)),
+    "userElements": Field("array", items="object"),
+    "expandedDomain": Field("boolean"),
+    "fantasyAvatar": Field("boolean"),
+    "guidance_scale": Field("number", 1, 20),
+    "height": Field("integer", 32, 1536, check=_multiple_of_8),
+    "highContrast": Field("boolean"),
+    "highResolution": Field("boolean"),
+    "imagePrompts": Field("array", items="string"),
+    "imagePromptWeight": Field("number"),
+    "init_generation_image_id": Field("string"),
+    "init_image_id": Field("string"),
+    "init_strength": Field("number", 0.1, 0.9),
+    "modelId": Field("string", check=_uuid),
+    "negative_prompt": Field("string"),
+    "num_images": Field("integer", 1, 8),
+    "num_inference_steps": Field("integer", 10, 60),
+    "photoReal": Field("boolean"),
+    "photoRealVersion": Field("string", enum=frozenset({"v1", "v2"})),
+    "photoRealStrength": Field(
+        "number", enum=None, check=lambda v: None if v in (0.55, 0.5, 0.45) else "must be 0.55, 0.5 or 0.45"
+    ),
+    "presetStyle": Field("string", enum=PRESET_STYLES),
+    "prompt": Field("string"),
+    "promptMagic": Field("boolean"),
+    "promptMagicStrength": Field("number", 0.1, 1.0),
+    "promptMagicVersion": Field("string"),
+    "public": Field("boolean"),
+    "scheduler": Field("string", enum=SCHEDULERS),
+    "sd_version": Field("string", enum=SD_VERSIONS),
+    "seed": Field("integer", 0, MAX_SEED),
+    "tiling": Field("boolean"),
+    "transparency": Field("string", enum=frozenset({"disabled", "foreground_only"})),
+    "ultra": Field("boolean"),
+    "unzoom": Field("boolean"),
+    "unzoomAmount": Field("number"),
+    "upscaleRatio": Field("number"),
+    "width": Field("integer", 32, 1536, check=_multiple_of_8),
+    "controlNet": Field("boolean"),
+    "controlNetType": Field("string", enum=frozenset({"POSE", "CANNY", "DEPTH"})),
+    "weighting": Field("number"),
+    "canvasRequest": Field("boolean"),
+    "canvasRequestType": Field("string", enum=frozenset({"INPAINT", "OUTPAINT", "SKETCH2IMG", "IMG2IMG"})),
+    "canvasInitId": Field("string"),
+    "canvasMaskId": Field("string"),
+    "enhancePrompt": Field("boolean"),
+    "enhancePromptInstruction": Field("string"),
+}
+
+_JSON_TYPE = {"string": "String", "integer": "Int", "number": "Float", "boolean": "Boolean", "array": "List"}
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    # bool is an int subclass in Python but never a number in JSON.
+    if kind == "string":
+        return isinstance(value, str)
+    if kind == "boolean":
+        return isinstance(value, bool)
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "array":
+        return isinstance(value, list)
+    raise AssertionError(kind)
+
+
+def _check_field(name: str, spec: Field, value: Any) -> None:
+    if not _type_ok(spec.kind, value):
+        raise errors.validation(
+            f"expected {_JSON_TYPE[spec.kind]} for field '{name}', got {type(value).__name__}", name
+        )
+    if spec.enum is not None and value not in spec.enum:
+        raise errors.validation(f"unexpected value {value!r} for enum field '{name}'", name)
+    if spec.minimum is not None and value < spec.minimum:
+        raise errors.validation(f"'{name}' must be at least {spec.minimum:g}", name)
+    if spec.maximum is not None and value > spec.maximum:
+        raise errors.validation(f"'{name}' must be at most {spec.maximum:g}", name)
+    if spec.check is not None and (problem := spec.check(value)):
+        raise errors.validation(f"'{name}' {problem}", name)
+    if spec.kind == "array":
+        for i, item in enumerate(value):
+            ok = isinstance(item, str) if spec.items == "string" else isinstance(item, dict)
+            if not ok:
+                raise errors.validation(f"unexpected item type in '{name}'", f"{name}[{i}]")
+            for key in spec.item_required:
+                if key not in item:
+                    raise errors.validation(f"missing required field '{key}'", f"{name}[{i}].{key}")
+
+
+def validate_generation_request(body: Any, strict: bool) -> dict[str, Any]:
+    """Return the accepted fields (unknown ones dropped when not strict) or raise ApiError 400."""
+    if not isinstance(body, dict):
+        raise errors.validation("expected an object for the request body")
+    unknown = [key for key in body if key not in FIELDS]
+    if strict and unknown:
+        # Hasura's wording for an unknown input field.
+        raise errors.validation(f"field '{unknown[0]}' not found in type: 'SDGenerationInput'", unknown[0])
+    if body.get("prompt") is None:
+        raise errors.validation("missing required field 'prompt'", "prompt")
+    accepted = {key: value for key, value in body.items() if key in FIELDS}
+    for name, value in accepted.items():
+        if value is not None:
+            _check_field(name, FIELDS[name], value)
+    if not accepted["prompt"].strip():
+        raise errors.validation("'prompt' must not be empty", "prompt")
+    width, height = accepted.get("width") or 1024, accepted.get("height") or 768
+    num_images = accepted.get("num_images") or 4
+    if (width > 768 or height > 768) and num_images > 4:
+        raise errors.validation(
+            "'num_images' must be between 1 and 4 when width or height is over 768", "num_images"
+        )
+    return accepted

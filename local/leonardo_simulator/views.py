@@ -1,0 +1,273 @@
+"""JSON shapes of the REST responses and of the webhook callback.
+
+REST bodies follow the openapi documents (Hasura-style snake_case wrappers
+around camelCase columns); the callback follows webhooks-asyncapi.yml, whose
+generation object differs in places (e.g. `seed` is a string there, an integer
+in REST; images are under `images`, not `generated_images`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from .catalog import BY_ID, PLATFORM_MODELS
+from .config import SimulatorConfig
+from .jobs import COMPLETE, GenerationRecord
+
+# Fixed, so the apiKey snapshot is stable across runs.
+_API_KEY_NAMESPACE = uuid.UUID("7f0c6a52-1d55-4b8e-9f3a-6c2b8e1d4a90")
+_EPOCH = "2024-01-01T00:00:00.000Z"
+DEFAULT_PRESET_STYLE = "DYNAMIC"  # the image document's default
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def uuid4_from(name: str) -> str:
+    """A stable id that still matches the documents' UUIDv4 pattern."""
+    raw = bytearray(uuid.uuid5(_API_KEY_NAMESPACE, name).bytes)
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return str(uuid.UUID(bytes=bytes(raw)))
+
+
+def _image_rest(record: GenerationRecord) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": image.id,
+            "url": image.url,
+            "nsfw": False,
+            "likeCount": 0,
+            "motionMP4URL": None,
+            "generated_image_variation_generics": [],
+        }
+        for image in record.images
+    ]
+
+
+def generation_rest(record: GenerationRecord) -> dict[str, Any]:
+    body = record.request
+    return {
+        "id": record.id,
+        "status": record.status,
+        "createdAt": iso(record.created_at),
+        "modelId": record.model_id,
+        "prompt": record.prompt,
+        "negativePrompt": record.negative_prompt,
+        "imageWidth": record.width,
+        "imageHeight": record.height,
+        "inferenceSteps": body.get("num_inference_steps") or 15,
+        "guidanceScale": body.get("guidance_scale") or 7,
+        "seed": record.seed,
+        "public": record.public,
+        "scheduler": body.get("scheduler") or "EULER_DISCRETE",
+        "sdVersion": record.sd_version,
+        # The document's enum is nullable but omits null, so a value is always given.
+        "presetStyle": body.get("presetStyle") or DEFAULT_PRESET_STYLE,
+        "initStrength": body.get("init_strength"),
+        "photoReal": record.photo_real,
+        "photoRealStrength": body.get("photoRealStrength"),
+        "promptMagic": body.get("promptMagic"),
+        "promptMagicStrength": body.get("promptMagicStrength"),
+        "promptMagicVersion": body.get("promptMagicVersion"),
+        "ultra": body.get("ultra"),
+        "generated_images": _image_rest(record),
+        "generation_elements": [],
+    }
+
+
+def me(cfg: SimulatorConfig, paid: int, subscription: int) -> dict[str, Any]:
+    return {
+        "user_details": [
+            {
+                "user": {"id": cfg.user_id, "username": cfg.username},
+                "tokenRenewalDate": None,
+                "paidTokens": 0,
+                "subscriptionTokens": 0,
+                "subscriptionGptTokens": 0,
+                "subscriptionModelTokens": 0,
+                "apiConcurrencySlots": cfg.max_concurrency,
+                "apiPaidTokens": paid,
+                "apiSubscriptionTokens": subscription,
+                "apiPlanTokenRenewalDate": None,
+            }
+        ]
+    }
+
+
+def platform_models(origin: str) -> dict[str, Any]:
+    return {
+        "custom_models": [
+            {
+                "id": model.id,
+                "name": model.name,
+                "description": model.description,
+                "featured": model.featured,
+                "nsfw": False,
+                "generated_image": {
+                    "id": uuid4_from(f"preview:{model.id}"),
+                    "url": f"{origin}/cdn/models/{model.id}/preview.png",
+                },
+            }
+            for model in PLATFORM_MODELS
+        ]
+    }
+
+
+def _model_snapshot(record: GenerationRecord, cfg: SimulatorConfig) -> dict[str, Any]:
+    model = BY_ID.get(record.model_id)
+    return {
+        "id": record.model_id,
+        "createdAt": _EPOCH,
+        "updatedAt": _EPOCH,
+        "name": model.name if model else "Custom model",
+        "description": model.description if model else "",
+        "public": model is not None,
+        "userId": cfg.user_id,
+        "flagged": False,
+        "nsfw": False,
+        "official": model is not None,
+        "status": "COMPLETE",
+        "classPrompt": None,
+        "coreModel": "SD",
+        "initDatasetId": None,
+        "instancePrompt": None,
+        "sdVersion": record.sd_version,
+        "trainingEpoch": None,
+        "trainingSteps": None,
+        "tokenCost": None,
+        "batchSize": 4,
+        "learningRate": None,
+        "type": "GENERAL",
+        "modelHeight": model.height if model else 512,
+        "modelWidth": model.width if model else 512,
+        "leonardoInstancePrompt": None,
+        "trainingStrength": "MEDIUM",
+        "featured": bool(model and model.featured),
+        "featuredImageId": None,
+        "featuredPosition": 0,
+        "api": False,
+        "favouriteCount": 0,
+        "imageCount": 0,
+        "enhancedModeration": False,
+        "apiDollarCost": None,
+        "apiKeyId": None,
+        "modelLRN": None,
+    }
+
+
+def api_key_snapshot(cfg: SimulatorConfig) -> dict[str, Any]:
+    """Like the published sample, this echoes the API key and the webhook key:
+    consumers must strip it before logging or storing the callback."""
+    snapshot: dict[str, Any] = {
+        "id": uuid4_from(f"api-key:{cfg.api_key}"),
+        "createdAt": _EPOCH,
+        "userId": cfg.user_id,
+        "key": cfg.api_key,
+        "lastUsed": iso(now()),
+        "name": "leonardo-simulator",
+        "type": "PRODUCTION",
+    }
+    if cfg.webhook_url:
+        snapshot["webhookCallbackUrl"] = cfg.webhook_url
+    if cfg.webhook_key:
+        snapshot["webhookCallbackApiKey"] = cfg.webhook_key
+    return snapshot
+
+
+def callback_envelope(record: GenerationRecord, cfg: SimulatorConfig) -> dict[str, Any]:
+    """The `image_generation.complete` envelope. FAILED jobs get the same type
+    with status FAILED and no images (the real API documents COMPLETE only)."""
+    body = record.request
+    updated = iso(record.updated_at)
+    images = [
+        {
+            "id": image.id,
+            "createdAt": updated,
+            "updatedAt": updated,
+            "userId": record.user_id,
+            "url": image.url,
+            "generationId": record.id,
+            "nobgId": None,
+            "nsfw": False,
+            "likeCount": 0,
+            "trendingScore": 0,
+            "public": record.public,
+        }
+        for image in record.images
+        if record.status == COMPLETE
+    ]
+    generation = {
+        "id": record.id,
+        "createdAt": iso(record.created_at),
+        "updatedAt": updated,
+        "userId": record.user_id,
+        "public": record.public,
+        "flagged": False,
+        "nsfw": False,
+        "status": record.status,
+        "coreModel": "SD",
+        "guidanceScale": body.get("guidance_scale") or 7,
+        "imageHeight": record.height,
+        "imageWidth": record.width,
+        "inferenceSteps": body.get("num_inference_steps") or 15,
+        "initGeneratedImageId": body.get("init_generation_image_id"),
+        "initImageId": body.get("init_image_id"),
+        "initStrength": body.get("init_strength"),
+        "initType": "UPLOADED" if body.get("init_image_id") else None,
+        "initUpscaledImageId": None,
+        "modelId": record.model_id,
+        "negativePrompt": record.negative_prompt or "",
+        "prompt": record.prompt,
+        "quantity": record.num_images,
+        "sdVersion": record.sd_version,
+        "tiling": bool(body.get("tiling")),
+        "imageAspectRatio": None,
+        "tokenCost": record.cost,
+        "negativeStylePrompt": "",
+        "seed": str(record.seed),
+        "scheduler": body.get("scheduler") or "EULER_DISCRETE",
+        "presetStyle": body.get("presetStyle") or DEFAULT_PRESET_STYLE,
+        "promptMagic": bool(body.get("promptMagic")),
+        "canvasInitImageId": body.get("canvasInitId"),
+        "canvasMaskImageId": body.get("canvasMaskId"),
+        "canvasRequest": bool(body.get("canvasRequest")),
+        "api": True,
+        "poseImage2Image": False,
+        "imagePromptStrength": None,
+        "category": None,
+        "poseImage2ImageType": None,
+        "highContrast": body.get("highContrast"),
+        "apiDollarCost": "0",
+        "poseImage2ImageWeight": None,
+        "alchemy": record.alchemy,
+        "contrastRatio": body.get("contrastRatio"),
+        "highResolution": body.get("highResolution"),
+        "expandedDomain": body.get("expandedDomain"),
+        "promptMagicVersion": body.get("promptMagicVersion"),
+        "unzoom": body.get("unzoom"),
+        "unzoomAmount": body.get("unzoomAmount"),
+        "apiKeyId": uuid4_from(f"api-key:{cfg.api_key}"),
+        "photoReal": record.photo_real,
+        "promptMagicStrength": body.get("promptMagicStrength"),
+        "photoRealStrength": body.get("photoRealStrength"),
+        "imageToImage": bool(body.get("init_image_id") or body.get("init_generation_image_id")),
+        "controlnetsUsed": bool(body.get("controlnets")),
+        "model": _model_snapshot(record, cfg),
+        "images": images,
+        "apiKey": api_key_snapshot(cfg),
+    }
+    return {
+        "type": "image_generation.complete",
+        "object": "generation",
+        "timestamp": int(record.updated_at.timestamp() * 1000),
+        "api_version": "v1",
+        "data": {"object": generation},
+    }

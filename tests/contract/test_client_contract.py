@@ -1,0 +1,194 @@
+"""The client against Leonardo's published documents in ../shared/leonardo.
+
+* What we SEND: serialized GenerationRequests validate against the request
+  body schema of POST /generations (OpenAPI 3.0 rules, $refs resolved), and
+  use only property names that schema declares.
+* What we READ: every wire name our response models rely on is declared in
+  the matching response schema, and the published examples parse.
+"""
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator, oas30_format_checker
+
+from gencore.leonardo.callbacks import parse_callback
+from gencore.leonardo.models import (
+    CreateGenerationEnvelope,
+    Generation,
+    GenerationRequest,
+    GetGenerationEnvelope,
+    MeEnvelope,
+    PlatformModel,
+    UserDetails,
+)
+
+pytestmark = pytest.mark.contract
+
+MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "leonardo"
+OPENAPI = SHARED / "openapi"
+
+
+def _load(name: str) -> dict:
+    return yaml.safe_load((OPENAPI / name).read_text())
+
+
+IMAGE_API = _load("leonardo-ai-image-api-openapi.yml")
+USER_API = _load("leonardo-ai-user-api-openapi.yml")
+MODELS_API = _load("leonardo-ai-models-api-openapi.yml")
+
+
+def _with_components(schema: dict, document: dict) -> dict:
+    """The schema as a root document, so its '#/components/...' $refs resolve."""
+    return {**schema, "components": document["components"]}
+
+
+def _request_schema(*, closed: bool = False) -> dict:
+    schema = copy.deepcopy(
+        IMAGE_API["paths"]["/generations"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
+    if closed:  # Leonardo's schema is open; closing it catches names it does not declare.
+        schema["additionalProperties"] = False
+    return _with_components(schema, IMAGE_API)
+
+
+def _response_schema(document: dict, path: str, method: str = "get") -> dict:
+    return document["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+
+
+def _wire_names(model) -> set[str]:
+    return {field.alias or name for name, field in model.model_fields.items()}
+
+
+REPRESENTATIVE_REQUESTS = {
+    "minimal": GenerationRequest(prompt="a cat"),
+    "text_to_image": GenerationRequest(
+        prompt="a lake",
+        model_id=MODEL_ID,
+        width=512,
+        height=512,
+        num_images=1,
+        seed=42,
+    ),
+    "alchemy_style": GenerationRequest(
+        prompt="a lake at dusk",
+        negative_prompt="blurry",
+        model_id=MODEL_ID,
+        width=1024,
+        height=1024,
+        num_images=4,
+        alchemy=True,
+        preset_style="CINEMATIC",
+        guidance_scale=7,
+        num_inference_steps=30,
+        public=False,
+    ),
+    "photoreal": GenerationRequest(
+        prompt="portrait", photo_real=True, photo_real_version="v2", photo_real_strength=0.5, alchemy=True
+    ),
+    "image_to_image": GenerationRequest(
+        prompt="repaint", init_image_id="img-1", init_strength=0.4, width=768, height=512, seed=9_999_999_998
+    ),
+    "from_generated_image": GenerationRequest(
+        prompt="variation",
+        init_generation_image_id="gen-img-1",
+        init_strength=0.6,
+        scheduler="EULER_DISCRETE",
+        sd_version="SDXL_1_0",
+        tiling=False,
+        contrast=3.5,
+        enhance_prompt=True,
+        enhance_prompt_instruction="more detail",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REPRESENTATIVE_REQUESTS))
+def test_serialized_requests_validate_against_post_generations(name):
+    payload = json.loads(
+        json.dumps(REPRESENTATIVE_REQUESTS[name].to_payload())
+    )  # exactly what goes on the wire
+    for schema in (_request_schema(), _request_schema(closed=True)):
+        OAS30Validator(schema, format_checker=oas30_format_checker).validate(payload)
+
+
+def test_every_request_field_is_declared_by_leonardo():
+    declared = set(_request_schema()["properties"])
+    assert _wire_names(GenerationRequest) <= declared
+
+
+def test_the_validator_is_not_vacuous():
+    validator = OAS30Validator(_request_schema(closed=True), format_checker=oas30_format_checker)
+    assert not validator.is_valid({"modelId": "m"})  # prompt is required
+    assert not validator.is_valid({"prompt": "p", "modelID": "typo"})
+    assert not validator.is_valid({"prompt": "p", "presetStyle": "NOT_A_STYLE"})
+
+
+def test_example_request_body_round_trips_through_the_request_model():
+    example = json.loads((SHARED / "examples" / "leonardo-ai-create-generation-example.json").read_text())
+    body = example["request"]["body"]
+    assert GenerationRequest.model_validate(body).to_payload() == body
+
+
+def test_create_generation_example_and_openapi_example_parse():
+    example = json.loads((SHARED / "examples" / "leonardo-ai-create-generation-example.json").read_text())
+    job = CreateGenerationEnvelope.model_validate(example["response"]["body"]).sd_generation_job
+    assert job.generation_id == "f3e95b9a-37a4-4f3a-9c40-2c1a3c0a2dd1"
+    assert job.api_credit_cost == pytest.approx(0.024)  # fractional in the example, integer in the schema
+
+    ok = IMAGE_API["paths"]["/generations"]["post"]["responses"]["200"]
+    documented = ok["content"]["application/json"]["example"]
+    job = CreateGenerationEnvelope.model_validate(documented).sd_generation_job
+    assert job.api_credit_cost is None and job.cost is not None and job.cost.unit == "DOLLARS"
+
+
+def test_get_generation_example_parses():
+    example = json.loads((SHARED / "examples" / "leonardo-ai-get-generation-example.json").read_text())
+    gen = GetGenerationEnvelope.model_validate(example["response"]["body"]).generations_by_pk
+    assert gen is not None
+    assert (gen.status, gen.image_width, gen.image_height) == ("COMPLETE", 1024, 1024)
+    assert [i.id for i in gen.generated_images] == ["img-abc123", "img-abc124"]
+    assert all(i.url.startswith("https://cdn.leonardo.ai/") for i in gen.generated_images)
+
+
+def test_me_example_parses():
+    example = json.loads((SHARED / "examples" / "leonardo-ai-me-example.json").read_text())
+    [me] = MeEnvelope.model_validate(example["response"]["body"]).user_details
+    assert (me.user_id, me.username, me.api_concurrency_slots) == (
+        "11111111-2222-3333-4444-555555555555",
+        "example-user",
+        5,
+    )
+    assert me.api_paid_tokens == pytest.approx(12.4567)
+
+
+def test_generation_fields_we_read_are_documented():
+    schema = _response_schema(IMAGE_API, "/generations/{id}")["properties"]["generations_by_pk"]
+    assert _wire_names(Generation) <= set(schema["properties"])
+    image_props = set(schema["properties"]["generated_images"]["items"]["properties"])
+    assert {"id", "url", "nsfw"} <= image_props
+    listed = _response_schema(IMAGE_API, "/generations/user/{userId}")["properties"]["generations"]["items"]
+    assert _wire_names(Generation) <= set(listed["properties"])
+    deleted = _response_schema(IMAGE_API, "/generations/{id}", "delete")["properties"]
+    assert set(deleted["delete_generations_by_pk"]["properties"]) == {"id"}
+
+
+def test_user_and_model_fields_we_read_are_documented():
+    item = _response_schema(USER_API, "/me")["properties"]["user_details"]["items"]["properties"]
+    flattened = {"user_id", "username"}  # lifted from the nested "user" object
+    assert _wire_names(UserDetails) - flattened <= set(item)
+    assert {"id", "username"} <= set(item["user"]["properties"])
+    models = _response_schema(MODELS_API, "/platformModels")["properties"]["custom_models"]["items"]
+    assert _wire_names(PlatformModel) <= set(models["properties"])
+
+
+def test_published_webhook_sample_parses():
+    spec = yaml.safe_load((SHARED / "webhooks-asyncapi.yml").read_text())
+    payload = spec["components"]["messages"]["ImageGenerationComplete"]["examples"][0]["payload"]
+    event = parse_callback(json.dumps(payload).encode())
+    assert (event.event_type, event.status, len(event.images)) == ("image_generation.complete", "COMPLETE", 1)
+    assert "webhookCallbackApiKey" not in json.dumps(event.to_message())

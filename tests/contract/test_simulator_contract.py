@@ -1,0 +1,276 @@
+"""The simulator's real responses and callbacks against the shared Leonardo documents.
+
+Schemas are OpenAPI 3.0 (`nullable`), so validation uses openapi-schema-validator's
+OAS30Validator. Each validator's root is the whole document plus a `$ref` to the
+schema under test, so the document's internal `#/components/...` refs resolve.
+The documents never forbid extra properties, so a separate check reports any
+key the simulator emits that the schema does not list (typos would otherwise pass).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+from openapi_schema_validator import OAS30Validator
+
+from leonardo_simulator import FaultConfig, SimulatorConfig, SimulatorHandle, serve_in_thread
+from leonardo_simulator.validation import FIELDS
+from tests.simulator.helpers import AUTH, WEBHOOK_KEY, WebhookReceiver, create, wait_done, wait_for
+
+pytestmark = pytest.mark.contract
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "leonardo"
+IMAGE_DOC = "openapi/leonardo-ai-image-api-openapi.yml"
+USER_DOC = "openapi/leonardo-ai-user-api-openapi.yml"
+MODELS_DOC = "openapi/leonardo-ai-models-api-openapi.yml"
+BLUEPRINTS_DOC = "openapi/leonardo-ai-blueprints-api-openapi.yml"
+WEBHOOK_DOC = "webhooks-asyncapi.yml"
+
+if not SHARED.is_dir():
+    pytest.skip(f"shared Leonardo documents not found at {SHARED}", allow_module_level=True)
+
+
+@cache
+def load(name: str) -> dict[str, Any]:
+    return yaml.safe_load((SHARED / name).read_text())
+
+
+def pointer(*parts: str) -> str:
+    return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def response_ref(path: str, method: str, status: str = "200") -> str:
+    return pointer("paths", path, method, "responses", status, "content", "application/json", "schema")
+
+
+def resolve(doc: dict[str, Any], ref: str) -> Any:
+    node: Any = doc
+    for part in ref.removeprefix("#/").split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def validate(doc_name: str, ref: str, instance: Any) -> None:
+    doc = load(doc_name)
+    validator = OAS30Validator({**doc, "$ref": ref}, format_checker=OAS30Validator.FORMAT_CHECKER)
+    problems = [
+        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)
+    ]
+    assert not problems, "\n".join(problems)
+    extra = undocumented(doc, resolve(doc, ref), instance)
+    assert not extra, f"keys not in the schema: {extra}"
+
+
+def undocumented(doc: dict[str, Any], schema: dict[str, Any], instance: Any, at: str = "$") -> list[str]:
+    while "$ref" in schema:
+        schema = resolve(doc, schema["$ref"])
+    found: list[str] = []
+    if isinstance(instance, dict) and "properties" in schema:
+        for key, value in instance.items():
+            if key not in schema["properties"]:
+                found.append(f"{at}.{key}")
+            else:
+                found += undocumented(doc, schema["properties"][key], value, f"{at}.{key}")
+    elif isinstance(instance, list) and "items" in schema:
+        for i, item in enumerate(instance):
+            found += undocumented(doc, schema["items"], item, f"{at}[{i}]")
+    return found
+
+
+class Scenario:
+    """One simulator run that produced everything the tests below inspect."""
+
+    def __init__(self, sim: SimulatorHandle, receiver: WebhookReceiver) -> None:
+        self.sim = sim
+        self.receiver = receiver
+        self.client = httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10)
+
+
+RICH_REQUEST = {
+    "prompt": "A serene mountain lake at golden hour",
+    "negative_prompt": "low quality",
+    "modelId": "6bef9f1b-29cb-40c7-b9df-32b51c1f67d3",
+    "width": 512,
+    "height": 384,
+    "num_images": 2,
+    "seed": 905778432,
+    "alchemy": False,
+    "presetStyle": "CINEMATIC",
+    "guidance_scale": 7,
+    "num_inference_steps": 30,
+    "public": False,
+    "scheduler": "DPM_SOLVER",
+    "init_image_id": "d1c7a3f0-61d6-4b3c-9a0e-3b8f3f5d2c11",
+    "init_strength": 0.5,
+}
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Iterator[Scenario]:
+    with WebhookReceiver() as receiver:
+        cfg = SimulatorConfig(
+            api_key="sim-key", webhook_url=receiver.url, webhook_key=WEBHOOK_KEY, pending_seconds=0.05
+        )
+        with serve_in_thread(cfg) as sim:
+            s = Scenario(sim, receiver)
+            with s.client:
+                yield s
+
+
+def test_create_generation_response(scenario):
+    response = scenario.client.post("/generations", json=RICH_REQUEST)
+    assert response.status_code == 200
+    validate(IMAGE_DOC, response_ref("/generations", "post"), response.json())
+
+
+def test_get_generation_response_pending():
+    with (
+        serve_in_thread(SimulatorConfig(pending_seconds=5)) as sim,
+        httpx.Client(base_url=sim.base_url, headers=AUTH) as c,
+    ):
+        pending = c.get(f"/generations/{create(c)}").json()
+    assert pending["generations_by_pk"]["status"] == "PENDING"
+    validate(IMAGE_DOC, response_ref("/generations/{id}", "get"), pending)
+
+
+def test_get_generation_response_complete(scenario):
+    generation_id = create(scenario.client, **RICH_REQUEST)
+    done = wait_done(scenario.client, generation_id)
+    assert done["status"] == "COMPLETE"
+    body = scenario.client.get(f"/generations/{generation_id}").json()
+    validate(IMAGE_DOC, response_ref("/generations/{id}", "get"), body)
+
+
+def test_failed_generation_response(scenario):
+    scenario.sim.set_faults(FaultConfig(failed_generation_rate=1.0))
+    try:
+        generation_id = create(scenario.client)
+        assert wait_done(scenario.client, generation_id)["status"] == "FAILED"
+    finally:
+        scenario.sim.set_faults(FaultConfig())
+    body = scenario.client.get(f"/generations/{generation_id}").json()
+    validate(IMAGE_DOC, response_ref("/generations/{id}", "get"), body)
+
+
+def test_list_generations_response(scenario):
+    wait_done(scenario.client, create(scenario.client, **RICH_REQUEST))
+    body = scenario.client.get(
+        f"/generations/user/{scenario.sim.config.user_id}", params={"limit": 50}
+    ).json()
+    assert body["generations"]
+    validate(IMAGE_DOC, response_ref("/generations/user/{userId}", "get"), body)
+
+
+def test_delete_generation_response(scenario):
+    generation_id = create(scenario.client)
+    body = scenario.client.delete(f"/generations/{generation_id}").json()
+    validate(IMAGE_DOC, response_ref("/generations/{id}", "delete"), body)
+
+
+def test_me_response(scenario):
+    validate(USER_DOC, response_ref("/me", "get"), scenario.client.get("/me").json())
+
+
+def test_platform_models_response(scenario):
+    validate(
+        MODELS_DOC, response_ref("/platformModels", "get"), scenario.client.get("/platformModels").json()
+    )
+
+
+def test_error_bodies_fit_the_documented_error_shape(scenario):
+    """The only REST error body in the documents: blueprints' 400 `{"error": string}`."""
+    ref = response_ref("/blueprint-executions", "post", "400")
+    bad = scenario.client.post("/generations", json={"prompt": 1})
+    missing = scenario.client.get("/generations/0b8e4f57-2c1d-4e8a-9b6f-3a2d1c0e9f87")
+    unauthorized = httpx.get(scenario.sim.base_url + "/me")
+    for response, status in ((bad, 400), (missing, 404), (unauthorized, 401)):
+        assert response.status_code == status
+        body = response.json()
+        OAS30Validator({**load(BLUEPRINTS_DOC), "$ref": ref}).validate(body)
+        assert set(body) == {"error", "path", "code"}
+
+
+def test_request_fields_match_the_documented_request_schema():
+    schema = load(IMAGE_DOC)["paths"]["/generations"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
+    assert set(FIELDS) == set(schema["properties"])
+    assert schema["required"] == ["prompt"]
+
+
+def test_documented_example_request_is_accepted(scenario):
+    example = json.loads((SHARED / "examples/leonardo-ai-create-generation-example.json").read_text())
+    response = scenario.client.post("/generations", json=example["request"]["body"])
+    assert response.status_code == 200, response.text
+
+
+def _callbacks_for(scenario: Scenario, generation_id: str) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        for delivery in scenario.receiver.successful():
+            if delivery.body["data"]["object"]["id"] == generation_id:
+                assert delivery.headers["authorization"] == f"Bearer {WEBHOOK_KEY}"
+                return delivery.body
+        return None
+
+    return wait_for(find)
+
+
+def test_callback_envelope_complete(scenario):
+    generation_id = create(scenario.client, **RICH_REQUEST)
+    envelope = _callbacks_for(scenario, generation_id)
+    validate(WEBHOOK_DOC, "#/components/schemas/ImageGenerationCompleteEnvelope", envelope)
+    # Same field set as the verbatim sample from Leonardo's guide.
+    sample = load(WEBHOOK_DOC)["components"]["messages"]["ImageGenerationComplete"]["examples"][0]["payload"]
+    ours, theirs = envelope["data"]["object"], sample["data"]["object"]
+    assert set(envelope) == set(sample)
+    assert set(ours) == set(theirs)
+    assert set(ours["model"]) == set(theirs["model"])
+    assert set(ours["images"][0]) == set(theirs["images"][0])
+    assert set(ours["apiKey"]) == set(theirs["apiKey"])
+
+
+def test_callback_envelope_failed(scenario):
+    scenario.sim.set_faults(FaultConfig(failed_generation_rate=1.0))
+    try:
+        generation_id = create(scenario.client)
+        envelope = _callbacks_for(scenario, generation_id)
+    finally:
+        scenario.sim.set_faults(FaultConfig())
+    assert envelope["data"]["object"]["status"] == "FAILED"
+    validate(WEBHOOK_DOC, "#/components/schemas/ImageGenerationCompleteEnvelope", envelope)
+
+
+def test_known_disagreements_between_examples_and_schemas():
+    """SOURCE.md: the examples are illustrative; the schemas win. Pin what differs,
+    so a change in the shared documents shows up here (and in docs/leonardo-simulator.md)."""
+
+    def errors(doc_name: str, ref: str, instance: Any) -> set[str]:
+        doc = load(doc_name)
+        validator = OAS30Validator({**doc, "$ref": ref})
+        invalid = {"/".join(map(str, e.absolute_path)) for e in validator.iter_errors(instance)}
+        return invalid | {f"undocumented {key}" for key in undocumented(doc, resolve(doc, ref), instance)}
+
+    def example(name: str) -> Any:
+        return json.loads((SHARED / "examples" / name).read_text())["response"]["body"]
+
+    assert errors(
+        IMAGE_DOC, response_ref("/generations", "post"), example("leonardo-ai-create-generation-example.json")
+    ) == {"sdGenerationJob/apiCreditCost"}
+    assert errors(
+        IMAGE_DOC,
+        response_ref("/generations/{id}", "get"),
+        example("leonardo-ai-get-generation-example.json"),
+    ) == {"generations_by_pk/generated_images/0/id", "generations_by_pk/generated_images/1/id"}
+    assert errors(USER_DOC, response_ref("/me", "get"), example("leonardo-ai-me-example.json")) == {
+        "user_details/0/paidTokens",
+        "user_details/0/apiPaidTokens",
+        "user_details/0/user/id",
+        "undocumented $.user_details[0].usedAPIBoosters",
+    }

@@ -1,0 +1,371 @@
+"""The generation pipeline, function by function, against moto and the Leonardo simulator."""
+
+from __future__ import annotations
+
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from leonardo_simulator import FaultConfig
+
+from .conftest import WEBHOOK_KEY, load_event
+
+pytestmark = pytest.mark.integration
+
+PROMPT = {
+    "prompt": "A lighthouse on a cliff at dawn",
+    "width": 256,
+    "height": 192,
+    "num_images": 2,
+    "seed": 7,
+}
+
+
+def callback_for(pipeline, generation_id: str) -> dict:
+    """Leonardo's callback envelope for a generation the simulator has finished (sample shape)."""
+    record = pipeline.stack.simulator.generations[generation_id]
+    body = load_event("webhook-callback.json")["body"]
+    import json
+
+    envelope = json.loads(body)
+    envelope["data"]["object"] |= {
+        "id": generation_id,
+        "status": record.status,
+        "images": [
+            {"id": image.id, "url": image.url, "nsfw": False, "generationId": generation_id, "likeCount": 0}
+            for image in record.images
+        ],
+    }
+    return envelope
+
+
+def submit_one(pipeline, body=PROMPT, user="alice") -> dict:
+    status, job = pipeline.api("POST", "/v1/generations", user=user, body=body)
+    assert status == 202, job
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    item = pipeline.job_item(job["id"])
+    assert item["status"] == "SUBMITTED"
+    pipeline.wait_for_leonardo(item["generation_id"])
+    return item
+
+
+def test_health_needs_no_token(pipeline):
+    status, body = pipeline.api("GET", "/health", user=None)
+    assert (status, body) == (200, {"status": "ok"})
+
+
+def test_create_answers_202_with_the_normalized_job(pipeline):
+    status, job = pipeline.api("POST", "/v1/generations", body={"prompt": "  a cat  "})
+    assert status == 202
+    assert job["status"] == "QUEUED"
+    assert job["request"]["prompt"] == "a cat"
+    assert job["request"]["width"] == 1024 and job["request"]["num_images"] == 1
+    assert job["created_at"] and job["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "status"),
+    [
+        ({"prompt": ""}, "validation_error", 422),
+        ({"prompt": "x", "width": 33}, "validation_error", 422),
+        ({"prompt": "x", "num_images": 9}, "validation_error", 422),
+        ({"prompt": "x", "width": 1024, "num_images": 5}, "validation_error", 422),
+        ({"prompt": "x", "surprise": 1}, "validation_error", 422),
+        ("{not json", "malformed_json", 400),
+    ],
+)
+def test_invalid_create_requests_get_a_stable_code_and_store_nothing(pipeline, body, code, status):
+    got_status, answer = pipeline.api("POST", "/v1/generations", body=body)
+    assert got_status == status
+    assert answer["error"]["code"] == code
+    assert pipeline.receive("SubmitQueue") == []
+
+
+def test_double_click_returns_the_same_job(pipeline):
+    _, first = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    status, second = pipeline.api("POST", "/v1/generations", body=dict(PROMPT))
+    assert status == 200
+    assert second["id"] == first["id"]
+
+
+def test_idempotency_key_returns_the_same_job_and_rejects_other_parameters(pipeline):
+    headers = {"idempotency-key": "click-1"}
+    _, first = pipeline.api("POST", "/v1/generations", body=PROMPT, headers=headers)
+    _, again = pipeline.api("POST", "/v1/generations", body=PROMPT, headers=headers)
+    assert again["id"] == first["id"]
+    status, error = pipeline.api("POST", "/v1/generations", body=PROMPT | {"seed": 8}, headers=headers)
+    assert status == 422 and error["error"]["code"] == "idempotency_key_reused"
+
+
+def test_other_users_do_not_share_dedupe(pipeline):
+    _, alice = pipeline.api("POST", "/v1/generations", body=PROMPT, user="alice")
+    _, bob = pipeline.api("POST", "/v1/generations", body=PROMPT, user="bob")
+    assert alice["id"] != bob["id"]
+
+
+def test_webhook_completion_copies_outputs_and_completes(pipeline):
+    item = submit_one(pipeline)
+    assert pipeline.in_flight() == 1
+    status, _ = pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    assert status == 202
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+
+    status, job = pipeline.api("GET", f"/v1/generations/{item['id']}")
+    assert status == 200 and job["status"] == "COMPLETE", job
+    assert len(job["images"]) == 2
+    assert job["cost"]["credits"] > 0
+    for image in job["images"]:
+        png = Image.open(io.BytesIO(httpx.get(image["url"]).content))
+        assert png.size == (256, 192) == (image["width"], image["height"])
+    assert sorted(pipeline.outputs()) == [
+        f"outputs/alice/{item['id']}/0.png",
+        f"outputs/alice/{item['id']}/1.png",
+    ]
+    assert pipeline.in_flight() == 0
+
+
+def test_duplicate_webhook_gives_one_copy(pipeline):
+    item = submit_one(pipeline)
+    callback = callback_for(pipeline, item["generation_id"])
+    pipeline.webhook(callback)
+    pipeline.webhook(callback)
+    responses = pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert all(not r["batchItemFailures"] for r in responses)
+    assert len(pipeline.outputs()) == 2
+    assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
+    assert pipeline.in_flight() == 0
+
+
+def test_dropped_webhook_is_recovered_by_the_reconciler(pipeline, monkeypatch):
+    item = submit_one(pipeline)
+    monkeypatch.setenv("POLL_FIRST_SECONDS", "1")
+    # Nothing arrives; the job becomes due, the reconciler polls Leonardo and feeds the same queue.
+    _make_due(pipeline, item["id"])
+    result = pipeline.reconcile()
+    assert result["outcomes"].get("recovered") == 1
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
+    assert len(pipeline.outputs()) == 2
+
+
+def test_bad_webhook_token_is_401_and_enqueues_nothing(pipeline):
+    item = submit_one(pipeline)
+    callback = callback_for(pipeline, item["generation_id"])
+    for token in (None, "wrong", WEBHOOK_KEY.upper(), WEBHOOK_KEY + "x"):
+        status, body = pipeline.webhook(callback, token=token)
+        assert status == 401 and body["error"]["code"] == "unauthorized"
+    assert pipeline.receive("EventsQueue") == []
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ("{truncated", 400, "malformed_json"),
+        ({"type": "image_generation.complete"}, 400, "invalid_payload"),
+        ("x" * (300 * 1024), 413, "payload_too_large"),
+    ],
+)
+def test_bad_webhook_bodies_are_rejected(pipeline, body, status, code):
+    got, answer = pipeline.webhook(body)
+    assert got == status and answer["error"]["code"] == code
+    assert pipeline.receive("EventsQueue") == []
+
+
+def test_webhook_strips_secrets_before_enqueueing(pipeline):
+    item = submit_one(pipeline)
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    [message] = pipeline.receive("EventsQueue")
+    assert "SAMPLE-API-KEY-DO-NOT-STORE" not in message["Body"]
+    assert "SAMPLE-WEBHOOK-KEY" not in message["Body"]
+    assert "apiKey" not in message["Body"]
+
+
+def test_user_b_cannot_read_user_a_job(pipeline):
+    _, job = pipeline.api("POST", "/v1/generations", body=PROMPT, user="alice")
+    status, body = pipeline.api("GET", f"/v1/generations/{job['id']}", user="bob")
+    assert status == 404 and body["error"]["code"] == "not_found"
+    status, _ = pipeline.api("GET", "/v1/generations/does-not-exist", user="alice")
+    assert status == 404
+
+
+def test_history_is_newest_first_and_paginated_with_an_opaque_cursor(pipeline):
+    ids = [pipeline.api("POST", "/v1/generations", body={"prompt": f"p{i}"})[1]["id"] for i in range(5)]
+    pipeline.api("POST", "/v1/generations", body={"prompt": "other"}, user="bob")
+    seen, cursor = [], None
+    while True:
+        query = {"limit": "2"} | ({"cursor": cursor} if cursor else {})
+        status, page = pipeline.api("GET", "/v1/generations", query=query)
+        assert status == 200
+        seen += [j["id"] for j in page["items"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == list(reversed(ids))
+
+
+def test_a_cursor_is_bound_to_its_user(pipeline):
+    for i in range(3):
+        pipeline.api("POST", "/v1/generations", body={"prompt": f"p{i}"})
+    _, page = pipeline.api("GET", "/v1/generations", query={"limit": "1"})
+    status, body = pipeline.api("GET", "/v1/generations", query={"cursor": page["next_cursor"]}, user="bob")
+    assert status == 400 and body["error"]["code"] == "invalid_cursor"
+    status, body = pipeline.api("GET", "/v1/generations", query={"cursor": "garbage!"})
+    assert status == 400 and body["error"]["code"] == "invalid_cursor"
+
+
+def test_concurrency_cap_keeps_extra_jobs_queued(pipeline):
+    # LeonardoMaxConcurrency is 2 in these tests.
+    for i in range(3):
+        pipeline.api("POST", "/v1/generations", body={"prompt": f"cap {i}"})
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    statuses = sorted(
+        pipeline.api("GET", f"/v1/generations/{j['id']}")[1]["status"]
+        for j in pipeline.api("GET", "/v1/generations")[1]["items"]
+    )
+    assert statuses == ["QUEUED", "SUBMITTED", "SUBMITTED"]
+    assert pipeline.in_flight() == 2
+    assert pipeline.stack.simulator.stats()["generations_created"] == 2
+
+
+def test_rate_limited_submission_keeps_the_job_and_still_completes(pipeline):
+    pipeline.stack.simulator.set_faults(FaultConfig(seed=3, http_429_rate=1.0))
+    _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    item = pipeline.job_item(job["id"])
+    assert item["status"] == "QUEUED" and "slot_held" not in item
+    assert pipeline.in_flight() == 0
+    pipeline.stack.simulator.set_faults(FaultConfig())
+    # The delayed retry message (or the reconciler) brings it back; deliver it now.
+    pipeline.runtime.invoke("SubmitterFunction", _submit_event(job["id"]))
+    item = pipeline.job_item(job["id"])
+    assert item["status"] == "SUBMITTED"
+    pipeline.wait_for_leonardo(item["generation_id"])
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.job_item(job["id"])["status"] == "COMPLETE"
+
+
+def test_permanent_leonardo_error_fails_the_job_with_the_reason(pipeline, monkeypatch):
+    from gencore.leonardo import LeonardoClient, PermanentError
+
+    def reject(self, request):
+        raise PermanentError("400 from Leonardo", status=400, body={"error": "modelId is not a valid model"})
+
+    monkeypatch.setattr(LeonardoClient, "create_generation", reject)
+    _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    _, view = pipeline.api("GET", f"/v1/generations/{job['id']}")
+    assert view["status"] == "FAILED"
+    assert view["error"] == {"code": "leonardo_rejected", "message": "modelId is not a valid model"}
+    assert pipeline.in_flight() == 0
+
+
+def test_failed_generation_fails_the_job_and_frees_the_slot(pipeline):
+    pipeline.stack.simulator.set_faults(FaultConfig(seed=1, failed_generation_rate=1.0))
+    item = submit_one(pipeline)
+    pipeline.stack.simulator.set_faults(FaultConfig())
+    _make_due(pipeline, item["id"])
+    pipeline.reconcile()
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    _, view = pipeline.api("GET", f"/v1/generations/{item['id']}")
+    assert view["status"] == "FAILED" and view["error"]["code"] == "generation_failed"
+    assert pipeline.in_flight() == 0
+    # A failed job no longer blocks a retry of the same parameters.
+    status, retry = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    assert status == 202 and retry["id"] != item["id"]
+
+
+def test_crash_between_copy_and_status_update_neither_duplicates_nor_loses(pipeline, monkeypatch):
+    item = submit_one(pipeline)
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    from gencore.adapters.dynamo import DynamoJobStore
+
+    original = DynamoJobStore.transition
+
+    def crash_on_complete(self, job, to, **kwargs):
+        if to == "COMPLETE":
+            raise RuntimeError("crash after copy, before the status write")
+        return original(self, job, to, **kwargs)
+
+    monkeypatch.setattr(DynamoJobStore, "transition", crash_on_complete)
+    responses = pipeline.drain("EventsQueue", "ProcessorFunction", rounds=1)
+    assert responses[0]["batchItemFailures"]
+    assert len(pipeline.outputs()) == 2
+    assert pipeline.job_item(item["id"])["status"] == "FINALIZING"
+
+    monkeypatch.setattr(DynamoJobStore, "transition", original)
+    pipeline.expire_visibility("EventsQueue")
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
+    assert len(pipeline.outputs()) == 2
+
+
+def test_callback_pointing_at_another_host_is_not_fetched(pipeline):
+    item = submit_one(pipeline)
+    callback = callback_for(pipeline, item["generation_id"])
+    for image in callback["data"]["object"]["images"]:
+        image["url"] = "http://169.254.169.254/latest/meta-data/iam"
+    pipeline.webhook(callback)
+    responses = pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert all(not r["batchItemFailures"] for r in responses)
+    assert pipeline.outputs() == []
+    # The job is not failed on a callback's word: the reconciler asks Leonardo and completes it.
+    _make_due(pipeline, item["id"])
+    pipeline.reconcile()
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
+
+
+def test_reconciler_resends_a_lost_submission(pipeline):
+    _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    pipeline.receive("SubmitQueue")  # the message vanishes (received, never processed or deleted)
+    _make_due(pipeline, job["id"])
+    assert pipeline.reconcile()["outcomes"] == {"resubmitted": 1}
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    assert pipeline.job_item(job["id"])["status"] == "SUBMITTED"
+
+
+def test_reconciler_times_out_old_jobs_and_frees_their_slots(pipeline, monkeypatch):
+    item = submit_one(pipeline)
+    from gencore import wiring
+
+    policy = wiring.settings().policy()
+    monkeypatch.setattr(
+        type(wiring.settings()), "policy", lambda self: policy.__class__(max_job_age_seconds=0)
+    )
+    wiring.reset()
+    _make_due(pipeline, item["id"])
+    assert pipeline.reconcile()["outcomes"] == {"timed_out": 1}
+    _, view = pipeline.api("GET", f"/v1/generations/{item['id']}")
+    assert view["status"] == "FAILED" and view["error"]["code"] == "timeout"
+    assert pipeline.in_flight() == 0
+
+
+def test_poison_message_is_reported_as_a_batch_item_failure(pipeline):
+    pipeline.sqs.send_message(QueueUrl=pipeline.queues["EventsQueue"], MessageBody='{"nope": true}')
+    [response] = pipeline.drain("EventsQueue", "ProcessorFunction", rounds=1)
+    assert len(response["batchItemFailures"]) == 1
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _make_due(pipeline, job_id: str) -> None:
+    from gencore.adapters.dynamo import _job_key
+
+    pipeline.ddb.update_item(
+        TableName=pipeline.stack.env["JOBS_TABLE"],
+        Key=_job_key(job_id),
+        UpdateExpression="SET due_at = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+
+
+def _submit_event(job_id: str) -> dict:
+    import json
+
+    event = load_event("submitter-sqs.json")
+    event["Records"][0]["body"] = json.dumps({"job_id": job_id, "attempt": 1})
+    return event
