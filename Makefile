@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)/local:$(CURDIR)
 
-.PHONY: install run test test-unit lint format token simulator chaos clean
+.PHONY: install run test lint format openapi token simulator clean
 
 $(BIN)/.installed: requirements-dev.txt layers/core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ lint: install $(SAMVENV)/bin/.installed
 	$(BIN)/ruff format --check .
 	$(SAMVENV)/bin/sam validate --lint
 	$(SAMVENV)/bin/sam build
+
+## openapi: regenerate docs/openapi.json from the handlers' routes and models
+openapi: install
+	$(BIN)/python scripts/openapi.py
 
 format: install
 	$(BIN)/ruff format .

@@ -85,6 +85,10 @@ def _multiple_of_8(value: Any) -> str | None:
     return None if value % 8 == 0 else "must be a multiple of 8"
 
 
+def _photo_real_strength(value: Any) -> str | None:
+    return None if value in (0.55, 0.5, 0.45) else "must be 0.55, 0.5 or 0.45"
+
+
 def _uuid(value: Any) -> str | None:
     try:
         uuid.UUID(value)
@@ -117,9 +121,7 @@ FIELDS: dict[str, Field] = {
     "num_inference_steps": Field("integer", 10, 60),
     "photoReal": Field("boolean"),
     "photoRealVersion": Field("string", enum=frozenset({"v1", "v2"})),
-    "photoRealStrength": Field(
-        "number", enum=None, check=lambda v: None if v in (0.55, 0.5, 0.45) else "must be 0.55, 0.5 or 0.45"
-    ),
+    "photoRealStrength": Field("number", check=_photo_real_strength),
     "presetStyle": Field("string", enum=PRESET_STYLES),
     "prompt": Field("string"),
     "promptMagic": Field("boolean"),

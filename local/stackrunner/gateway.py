@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
+import anyio
+import anyio.to_thread
 import jwt
 import uvicorn
 from starlette.applications import Starlette
@@ -34,6 +36,7 @@ from stackrunner.template import ACCOUNT_ID, HttpRoute, JwtAuthorizer
 log = logging.getLogger("stackrunner.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway HTTP API payload limit
+INTEGRATION_TIMEOUT_SECONDS = 30.0  # HTTP API's maximum integration timeout
 _TEXT_TYPES = re.compile(
     r"^(text/.*|application/(json|xml|javascript|graphql|x-yaml|yaml)|application/[\w.+-]+\+(json|xml))$"
 )
@@ -336,8 +339,18 @@ def make_app(
             authorizer_ctx = {"jwt": {"claims": claims, "scopes": scopes}}
         event = build_event(request, route, params, body, api_id, authorizer_ctx)
         try:
-            result = await run_in_threadpool(runtime.invoke, route.function, event)
-            response = to_response(result)
+            # HTTP API gives up on an integration after 30 s; the handler thread is abandoned, not killed.
+            with anyio.move_on_after(INTEGRATION_TIMEOUT_SECONDS) as waited:
+                result = await anyio.to_thread.run_sync(
+                    runtime.invoke, route.function, event, abandon_on_cancel=True
+                )
+            if waited.cancelled_caught:
+                log.warning(
+                    "%s took over %ss: 503 like API Gateway", route.function, INTEGRATION_TIMEOUT_SECONDS
+                )
+                response = _message(503, "Service Unavailable")
+            else:
+                response = to_response(result)
         except Exception:
             log.exception("%s failed on %s", route.function, route.route_key)
             response = _message(500, "Internal Server Error")

@@ -7,6 +7,7 @@ process signs with the very key the running stack trusts.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -44,10 +45,8 @@ def load_or_create_key(state_dir: Path = DEFAULT_STATE_DIR) -> rsa.RSAPrivateKey
             os.write(fd, pem)
             os.close(fd)
             # link() fails if another process won the race; then everyone uses the winner's key.
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.link(tmp, path)
-            except FileExistsError:
-                pass
         finally:
             os.unlink(tmp)
     return serialization.load_pem_private_key(path.read_bytes(), password=None)  # type: ignore[return-value]

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from stackrunner.template import REGION, SqsSource
@@ -74,7 +75,13 @@ def failed_ids(response: Any, batch_ids: list[str]) -> set[str]:
 
 
 class SqsPoller:
-    """MaximumConcurrency threads for one SQS event source."""
+    """One SQS event source: a receiver that builds batches, MaximumConcurrency invokers.
+
+    As in Lambda, receiving and invoking are separate: a single receiver per queue
+    (moto's ReceiveMessage is not atomic under concurrent callers, real SQS is) hands
+    batches to at most MaximumConcurrency concurrent invocations, and receives no
+    more while they are all busy, so no message waits out its visibility timeout here.
+    """
 
     def __init__(
         self,
@@ -83,67 +90,85 @@ class SqsPoller:
         queue_arn: str,
         client_factory: Callable[[], Any],
         invoke: Callable[[str, Any], Any],
+        visibility_timeout: float | None = None,
     ) -> None:
         self.source = source
         self.queue_url = queue_url
         self.queue_arn = queue_arn
         self._client_factory = client_factory
         self._invoke = invoke
+        # A scaled-down visibility timeout can be shorter than the batching window, and then
+        # messages would reappear while the batch is still filling: keep the window below half of it.
+        window = source.batching_window
+        self.batching_window = min(window, visibility_timeout / 2) if visibility_timeout else window
         self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"sqs-{source.function}-{i}", daemon=True)
-            for i in range(max(1, source.max_concurrency))
-        ]
+        self._slots = threading.Semaphore(max(1, source.max_concurrency))
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(1, source.max_concurrency), thread_name_prefix=f"sqs-{source.function}"
+        )
+        self._receiver = threading.Thread(
+            target=self._run, name=f"sqs-{source.function}-receiver", daemon=True
+        )
 
     def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
+        self._receiver.start()
 
     def stop(self) -> None:
         self._stop.set()
 
     def join(self, timeout: float = 10) -> None:
-        for thread in self._threads:
-            thread.join(timeout=timeout)
+        self._receiver.join(timeout=timeout)
+        self._executor.shutdown(wait=True)
 
     def _run(self) -> None:
         sqs = self._client_factory()
         while not self._stop.is_set():
+            if not self._slots.acquire(timeout=0.2):
+                continue  # every invoker is busy: receive nothing we could not start on
             try:
                 batch = self._receive_batch(sqs)
-                if batch:
-                    self._handle(sqs, batch)
             except Exception:
-                if self._stop.is_set():
-                    return
-                log.exception("poller for %s failed; retrying", self.source.function)
-                self._stop.wait(1)
+                self._slots.release()
+                if not self._stop.is_set():
+                    log.exception("receiving for %s failed; retrying", self.source.function)
+                    self._stop.wait(1)
+                continue
+            if not batch:
+                self._slots.release()
+                continue
+            self._executor.submit(self._process, sqs, batch)
 
     def _receive_batch(self, sqs: Any) -> list[dict[str, Any]]:
-        """Fill a batch up to BatchSize or until MaximumBatchingWindowInSeconds has passed."""
+        """Fill a batch up to BatchSize or until the batching window has passed."""
         batch: list[dict[str, Any]] = []
         deadline = None
         while not self._stop.is_set() and len(batch) < self.source.batch_size:
-            if deadline is not None and time.monotonic() >= deadline:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 break
-            wait = 1 if deadline is None else max(0, min(1, int(deadline - time.monotonic())))
             messages = sqs.receive_message(
                 QueueUrl=self.queue_url,
                 MaxNumberOfMessages=min(10, self.source.batch_size - len(batch)),
-                WaitTimeSeconds=wait,
+                WaitTimeSeconds=1 if remaining is None else 0,
                 AttributeNames=["All"],
                 MessageAttributeNames=["All"],
             ).get("Messages", [])
             batch.extend(messages)
             if deadline is None:
-                if not batch:
-                    return batch
-                if self.source.batching_window <= 0:
+                if not batch or self.batching_window <= 0:
                     break
-                deadline = time.monotonic() + self.source.batching_window
+                deadline = time.monotonic() + self.batching_window
             elif not messages:
-                time.sleep(0.05)
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
         return batch
+
+    def _process(self, sqs: Any, batch: list[dict[str, Any]]) -> None:
+        try:
+            self._handle(sqs, batch)
+        except Exception:
+            log.exception("handling a batch for %s failed", self.source.function)
+        finally:
+            self._slots.release()
 
     def _handle(self, sqs: Any, batch: list[dict[str, Any]]) -> None:
         event = {"Records": [sqs_record(m, self.queue_arn) for m in batch]}

@@ -20,6 +20,10 @@ class InjectedFailure(RuntimeError):
     """Raised instead of running a handler, to simulate a crashed invocation."""
 
 
+class FunctionTimeout(RuntimeError):
+    """The handler ran past its Timeout: Lambda would have killed it and reported an error."""
+
+
 @dataclass
 class LambdaContext:
     """The attributes and method handlers use from the real runtime's context object."""
@@ -108,15 +112,16 @@ class FunctionRuntime:
             raise InjectedFailure(f"injected failure of {logical_id}")
         context = self.context(logical_id)
         started = time.monotonic()
-        try:
-            return handler(event, context)
-        finally:
-            elapsed = time.monotonic() - started
-            if elapsed > self._spec(logical_id).timeout:
-                # Lambda would have killed it; in-process we can only say so.
-                log.warning(
-                    "%s ran %.1fs, over its %ss Timeout", logical_id, elapsed, self._spec(logical_id).timeout
-                )
+        result = handler(event, context)
+        elapsed = time.monotonic() - started
+        timeout = self._spec(logical_id).timeout
+        if elapsed > timeout:
+            # In-process we cannot kill it, but the caller sees what Lambda would report: an error.
+            log.warning(
+                "%s ran %.1fs, over its %ss Timeout: reported as timed out", logical_id, elapsed, timeout
+            )
+            raise FunctionTimeout(f"{logical_id} Task timed out after {timeout} seconds")
+        return result
 
     def unload(self) -> None:
         for logical_id, module in self._modules.items():

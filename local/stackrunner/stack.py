@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,7 +66,7 @@ class StackConfig:
     )
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> StackConfig:
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:
         env = os.environ if environ is None else environ
         api_key = env.get("LEONARDO_API_KEY")
         base_url = env.get("LEONARDO_BASE_URL")
@@ -80,7 +82,24 @@ class StackConfig:
             use_simulator=not api_key and not base_url,
             leonardo_base_url=base_url or None,
         )
+        if cfg.use_simulator:
+            cfg.simulator_config_overrides = _simulator_settings_from_env(env)
+        if env.get("STACKRUNNER_JWT_DIR"):
+            cfg.jwt_state_dir = Path(env["STACKRUNNER_JWT_DIR"])
         return cfg
+
+
+def _simulator_settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The simulator's own LEONARDO_SIM_* settings (faults, pending time...), minus what the stack decides."""
+    from leonardo_simulator import SimulatorConfig
+
+    decided = {"api_key", "webhook_url", "webhook_key", "host", "port"}
+    from_env, default = SimulatorConfig.from_env(env), SimulatorConfig()
+    return {
+        f.name: getattr(from_env, f.name)
+        for f in dataclasses.fields(SimulatorConfig)
+        if f.name not in decided and getattr(from_env, f.name) != getattr(default, f.name)
+    }
 
 
 class _ProcessEnvironment:
@@ -282,8 +301,16 @@ class LocalStack:
             if not source.enabled:
                 continue
             queue = self.template.physical[source.queue]
+            visibility = self.aws.client("sqs").get_queue_attributes(
+                QueueUrl=queue.ref, AttributeNames=["VisibilityTimeout"]
+            )["Attributes"]["VisibilityTimeout"]
             poller = SqsPoller(
-                source, queue.ref, queue.attrs["Arn"], lambda: self.aws.client("sqs"), self.runtime.invoke
+                source,
+                queue.ref,
+                queue.attrs["Arn"],
+                lambda: self.aws.client("sqs"),
+                self.runtime.invoke,
+                visibility_timeout=float(visibility),
             )
             poller.start()
             self._pollers.append(poller)

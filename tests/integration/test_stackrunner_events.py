@@ -1,5 +1,6 @@
 """SQS event sources and schedules behave like Lambda's: batches, partial failures, redrive, ticks."""
 
+import itertools
 import json
 
 import pytest
@@ -23,8 +24,11 @@ def _attempts(stack, pk: str) -> list[dict]:
     import boto3
 
     table = boto3.resource(
-        "dynamodb", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-        aws_access_key_id="testing", aws_secret_access_key="testing",
+        "dynamodb",
+        endpoint_url=stack.aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
     ).Table(stack.physical_ids["RecordsTable"])
     return table.query(KeyConditionExpression=Key("pk").eq(pk), ConsistentRead=True)["Items"]
 
@@ -90,17 +94,34 @@ def test_records_have_the_lambda_sqs_event_shape(stack):
     record = json.loads(_attempts(stack, "attempt#shape-1")[0]["record"])
     arn = stack.template.physical["WorkQueue"].attrs["Arn"]
     assert set(record) >= {
-        "messageId", "receiptHandle", "body", "attributes", "messageAttributes", "md5OfBody",
-        "eventSource", "eventSourceARN", "awsRegion",
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
     }
-    assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == ("aws:sqs", arn, "us-east-1")
+    assert (record["eventSource"], record["eventSourceARN"], record["awsRegion"]) == (
+        "aws:sqs",
+        arn,
+        "us-east-1",
+    )
     assert json.loads(record["body"]) == {"id": "shape-1"}
     assert set(record["attributes"]) >= {
-        "ApproximateReceiveCount", "SentTimestamp", "SenderId", "ApproximateFirstReceiveTimestamp",
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
     }
     assert record["attributes"]["ApproximateReceiveCount"] == "1"
     assert record["messageAttributes"]["kind"] == {
-        "stringValue": "demo", "stringListValues": [], "binaryListValues": [], "dataType": "String",
+        "stringValue": "demo",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
     }
 
 
@@ -108,7 +129,9 @@ def test_partial_batch_failure_deletes_only_the_successes(stack):
     sqs = stack.boto3_client("sqs")
     entries = [
         {"Id": str(i), "MessageBody": json.dumps(body)}
-        for i, body in enumerate([{"id": "ok-1"}, {"id": "bad-1", "fail": True}, {"id": "ok-2"}, {"id": "ok-3"}])
+        for i, body in enumerate(
+            [{"id": "ok-1"}, {"id": "bad-1", "fail": True}, {"id": "ok-2"}, {"id": "ok-3"}]
+        )
     ]
     sqs.send_message_batch(QueueUrl=stack.physical_ids["WorkQueue"], Entries=entries)
     # The failing record is retried until maxReceiveCount (3), then SQS moves it to the DLQ.
@@ -154,7 +177,7 @@ def test_unknown_function_cannot_be_failed(stack):
 def test_schedules_tick_without_overlapping(stack):
     ticks = wait_until(lambda: len(items := _attempts(stack, "tick")) >= 3 and items, timeout=20)
     ticks.sort(key=lambda t: float(t["start"]))
-    for earlier, later in zip(ticks, ticks[1:], strict=False):
+    for earlier, later in itertools.pairwise(ticks):
         assert float(later["start"]) >= float(earlier["end"])
     events = [json.loads(t["event"]) for t in ticks]
     assert all(e["source"] == "aws.scheduler" and e["detail-type"] == "Scheduled Event" for e in events)

@@ -92,8 +92,16 @@ def test_event_has_the_shape_of_a_real_http_api_v2_event(api, stack):
     reference = dict(REFERENCE_EVENT)
     # The sample's claims are the sample's; compare the shape of the rest field by field.
     assert set(event) == set(reference)
-    for key in ("version", "routeKey", "rawPath", "rawQueryString", "cookies", "queryStringParameters",
-                "pathParameters", "isBase64Encoded"):
+    for key in (
+        "version",
+        "routeKey",
+        "rawPath",
+        "rawQueryString",
+        "cookies",
+        "queryStringParameters",
+        "pathParameters",
+        "isBase64Encoded",
+    ):
         assert event[key] == reference[key], key
     assert set(event["headers"]) >= set(reference["headers"]) - {"content-length"}
     context, ref_context = event["requestContext"], reference["requestContext"]
@@ -107,7 +115,11 @@ def test_event_has_the_shape_of_a_real_http_api_v2_event(api, stack):
         "sourceIp": "127.0.0.1",
         "userAgent": "curl/8.5.0",
     }
-    assert (context["routeKey"], context["stage"], context["accountId"]) == ("GET /items/{id}", "$default", "123456789012")
+    assert (context["routeKey"], context["stage"], context["accountId"]) == (
+        "GET /items/{id}",
+        "$default",
+        "123456789012",
+    )
     assert abs(context["timeEpoch"] / 1000 - time.time()) < 60
     time.strptime(context["time"], "%d/%b/%Y:%H:%M:%S +0000")
     assert set(context["authorizer"]["jwt"]) == {"claims", "scopes"}
@@ -135,7 +147,17 @@ def test_event_matches_the_shape_of_the_repo_samples(api, stack, sample):
     event = _echo(api.get("/items/1", headers=_auth(stack.token("alice"))))
     optional = {"cookies", "queryStringParameters", "pathParameters", "body", "stageVariables"}
     assert set(reference) - optional <= set(event)
-    for key in ("accountId", "apiId", "domainName", "http", "requestId", "routeKey", "stage", "time", "timeEpoch"):
+    for key in (
+        "accountId",
+        "apiId",
+        "domainName",
+        "http",
+        "requestId",
+        "routeKey",
+        "stage",
+        "time",
+        "timeEpoch",
+    ):
         assert key in event["requestContext"], key
     assert set(reference["requestContext"]["http"]) == set(event["requestContext"]["http"])
 
@@ -171,7 +193,9 @@ def test_binary_bodies_are_base64_encoded(api):
 
 
 def test_bodies_over_10_mb_are_rejected_with_413(api):
-    response = api.post("/upload", content=b"x" * (10 * 1024 * 1024 + 1), headers={"content-type": "text/plain"})
+    response = api.post(
+        "/upload", content=b"x" * (10 * 1024 * 1024 + 1), headers={"content-type": "text/plain"}
+    )
     assert response.status_code == 413
 
 
@@ -230,7 +254,14 @@ def test_any_configured_audience_is_accepted(api, stack):
 def _other_key_token(stack, **claims):
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = int(time.time())
-    payload = {"iss": stack.api_url, "sub": "mallory", "aud": "fixture-aud", "iat": now, "exp": now + 60, **claims}
+    payload = {
+        "iss": stack.api_url,
+        "sub": "mallory",
+        "aud": "fixture-aud",
+        "iat": now,
+        "exp": now + 60,
+        **claims,
+    }
     return jwt.encode(payload, other, algorithm="RS256", headers={"kid": stack.issuer.kid})
 
 
@@ -246,7 +277,9 @@ def _other_key_token(stack, **claims):
         pytest.param(lambda s: _auth(s.token("alice", exp=int(time.time()) - 120)), id="expired"),
         pytest.param(lambda s: _auth(s.token("alice", nbf=int(time.time()) + 600)), id="not-yet-valid"),
         pytest.param(
-            lambda s: _auth(jwt.encode({"iss": s.api_url, "sub": "x", "aud": "fixture-aud", "exp": 2**31}, "k" * 32)),
+            lambda s: _auth(
+                jwt.encode({"iss": s.api_url, "sub": "x", "aud": "fixture-aud", "exp": 2**31}, "k" * 32)
+            ),
             id="hs256",
         ),
     ],
@@ -267,7 +300,9 @@ def test_jwks_and_discovery_are_served(api, stack):
     assert (key["kty"], key["alg"], key["kid"]) == ("RSA", "RS256", stack.issuer.kid)
     # The published key verifies the stack's tokens, as a real authorizer would check.
     public = jwt.PyJWK(key).key
-    assert jwt.decode(stack.token("bob"), public, algorithms=["RS256"], audience="fixture-aud")["sub"] == "bob"
+    assert (
+        jwt.decode(stack.token("bob"), public, algorithms=["RS256"], audience="fixture-aud")["sub"] == "bob"
+    )
 
 
 def test_the_token_cli_signs_with_the_key_the_stack_trusts(api, stack, capsys):

@@ -35,13 +35,17 @@ def test_table_has_keys_gsis_and_ttl(stack):
 
 def test_queues_redrive_to_their_dlq_with_scaled_visibility(stack):
     sqs = stack.boto3_client("sqs")
-    attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_ids["WorkQueue"], AttributeNames=["All"])["Attributes"]
+    attrs = sqs.get_queue_attributes(QueueUrl=stack.physical_ids["WorkQueue"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=stack.physical_ids["WorkDLQ"], AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
     assert json.loads(attrs["RedrivePolicy"]) == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}
     assert attrs["VisibilityTimeout"] == "2"  # 100 s x 0.02
-    crash = sqs.get_queue_attributes(QueueUrl=stack.physical_ids["CrashQueue"], AttributeNames=["VisibilityTimeout"])
+    crash = sqs.get_queue_attributes(
+        QueueUrl=stack.physical_ids["CrashQueue"], AttributeNames=["VisibilityTimeout"]
+    )
     assert crash["Attributes"]["VisibilityTimeout"] == "1"  # 50 x 0.02, never below 1 s
 
 

@@ -15,7 +15,9 @@ REAL_TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 def _with_physical_ids(template: Template) -> Template:
     template.physical.update(
         {
-            "RecordsTable": Physical("fx-records", {"Arn": "arn:aws:dynamodb:us-east-1:123456789012:table/fx-records"}),
+            "RecordsTable": Physical(
+                "fx-records", {"Arn": "arn:aws:dynamodb:us-east-1:123456789012:table/fx-records"}
+            ),
             "WorkQueue": Physical("http://q/work", {"Arn": "arn:q:work", "QueueName": "fx-work"}),
             "FilesBucket": Physical("fx-files"),
             "ApiSecret": Physical("arn:secret:api"),

@@ -154,8 +154,8 @@ class Pipeline:
         path_template = path
         event = http_event(method, path, **kwargs)
         if path.startswith("/v1/generations/"):
-            path_template = "/v1/generations/{id}"
-            event["pathParameters"] = {"id": path.rsplit("/", 1)[1]}
+            path_template = "/v1/generations/{job_id}"
+            event["pathParameters"] = {"job_id": path.rsplit("/", 1)[1]}
         event["routeKey"] = f"{method} {path_template}"
         response = self.runtime.invoke("ApiFunction", event)
         return response["statusCode"], json.loads(response["body"])

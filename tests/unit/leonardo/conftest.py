@@ -1,42 +1,18 @@
 """Fixtures: a scripted server on 127.0.0.1 (see scripted.py) and clients pointed at it."""
 
-import socket
-import threading
-import time
 from typing import Any
 
 import pytest
-import uvicorn
 
 from gencore.leonardo import LeonardoClient, RetryPolicy
-
-from .scripted import API_KEY, Script, ScriptedServer, SleepRecorder, build_app
+from tests.support.scripted import API_KEY, Script, ScriptedServer, SleepRecorder, serve_script
 
 
 @pytest.fixture(scope="session")
 def _scripted_server():
     script = Script()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        build_app(script), log_level="warning", lifespan="off", timeout_graceful_shutdown=1
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("scripted server did not start")
-        time.sleep(0.01)
-    try:
-        yield ScriptedServer(script, f"http://127.0.0.1:{port}/api/rest/v1")
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
-        sock.close()
+    with serve_script(script) as origin:
+        yield ScriptedServer(script, f"{origin}/api/rest/v1")
 
 
 @pytest.fixture

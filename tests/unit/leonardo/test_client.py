@@ -12,8 +12,7 @@ from gencore.leonardo import (
     RetryableError,
 )
 from gencore.leonardo.models import Generation, GenerationJob, GenerationRequest
-
-from .scripted import API_KEY, GEN_ID, USER_ID, Answer, generation_body, job_body
+from tests.support.scripted import API_KEY, GEN_ID, USER_ID, Answer, generation_body, job_body
 
 pytestmark = pytest.mark.integration
 

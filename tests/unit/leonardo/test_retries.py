@@ -15,8 +15,7 @@ from gencore.leonardo import (
 )
 from gencore.leonardo.client import parse_retry_after
 from gencore.leonardo.models import GenerationRequest
-
-from .scripted import API_KEY, GEN_ID, Answer, MaxRandom, generation_body, job_body
+from tests.support.scripted import API_KEY, GEN_ID, Answer, MaxRandom, generation_body, job_body
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,7 @@ import pytest
 
 from gencore.leonardo import LeonardoClient, LeonardoError, RetryPolicy
 from gencore.leonardo.models import GenerationRequest
-
-from .scripted import API_KEY, GEN_ID, Answer, generation_body
+from tests.support.scripted import API_KEY, GEN_ID, Answer, generation_body
 
 pytestmark = pytest.mark.integration
 

@@ -1,0 +1,98 @@
+"""Writes docs/openapi.json, the service's own OpenAPI document, from the handlers' routes.
+
+The API's request and response schemas come from the Powertools Event Handler (the same types it
+validates with); the webhook route is described from its handler. `make openapi` regenerates it,
+and a test fails when the committed document drifts from the code.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENT = ROOT / "docs" / "openapi.json"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"openapi_{name}", ROOT / "functions" / name / "app.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _error_schema() -> dict:
+    return {
+        "type": "object",
+        "required": ["error"],
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["code", "message"],
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": {"type": "object"}},
+                },
+            }
+        },
+    }
+
+
+def build() -> dict:
+    api = _load("api").app
+    document = json.loads(
+        api.get_openapi_json_schema(
+            title="Leonardo generation backend",
+            version="1.0.0",
+            summary="Text-to-image jobs on Leonardo.Ai, with outputs in your own bucket",
+            security_schemes={"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            security=[{"jwt": []}],
+        )
+    )
+    components = document.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = _error_schema()
+    error_ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    document["paths"]["/health"]["get"]["security"] = []
+    for path, operations in document["paths"].items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            if path != "/health":
+                responses.setdefault("401", {"description": "Missing or invalid JWT"})
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid request"} | error_ref
+            responses.setdefault("400", {"description": "Bad request (malformed JSON, invalid cursor)"} | error_ref)
+            responses.setdefault("404", {"description": "Not found"} | error_ref)
+    create = document["paths"]["/v1/generations"]["post"]["responses"]
+    accepted = create.get("200", {})
+    create["202"] = accepted | {"description": "Accepted: a new job"}
+    create["200"] = accepted | {"description": "An existing job (duplicate request or reused Idempotency-Key)"}
+    document["paths"]["/webhooks/leonardo"] = {
+        "post": {
+            "summary": "Leonardo's generation callback",
+            "operationId": "leonardo_callback",
+            "security": [{"webhookKey": []}],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "responses": {
+                "202": {"description": "Accepted and queued (or ignored when not terminal)"},
+                "400": {"description": "Malformed or invalid callback"} | error_ref,
+                "401": {"description": "Missing or wrong bearer token"} | error_ref,
+                "413": {"description": "Body too large"} | error_ref,
+                "503": {"description": "Verification unavailable"} | error_ref,
+            },
+        }
+    }
+    document["components"]["securitySchemes"]["webhookKey"] = {"type": "http", "scheme": "bearer"}
+    return document
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    sys.path[:0] = [str(ROOT / "layers" / "core")]
+    DOCUMENT.write_text(render())
+    print(f"wrote {DOCUMENT.relative_to(ROOT)}")

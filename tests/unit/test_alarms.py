@@ -1,0 +1,122 @@
+"""The template's alarms, read as a specification: every failure an operator must hear about has one."""
+
+from pathlib import Path
+
+import pytest
+
+from stackrunner.template import load_yaml
+
+pytestmark = pytest.mark.unit
+
+TEMPLATE = load_yaml(Path("template.yaml"))
+RESOURCES = TEMPLATE["Resources"]
+ENVIRONMENT = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+
+
+def _of_type(kind):
+    return {name: r for name, r in RESOURCES.items() if r["Type"] == kind}
+
+
+ALARMS = {name: r["Properties"] for name, r in _of_type("AWS::CloudWatch::Alarm").items()}
+
+
+def _dimension(props, name):
+    return next((d["Value"] for d in props.get("Dimensions", []) if d["Name"] == name), None)
+
+
+def _single_metric_alarms(namespace, metric):
+    return [p for p in ALARMS.values() if p.get("Namespace") == namespace and p.get("MetricName") == metric]
+
+
+def _app_metric_alarm(metric):
+    """An alarm on one of our own (Powertools EMF) metrics, matching what the functions emit."""
+    matches = _single_metric_alarms(ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"], metric)
+    assert len(matches) == 1, metric
+    alarm = matches[0]
+    # Powertools adds the service dimension by default; an alarm without it would never see data.
+    assert _dimension(alarm, "service") == ENVIRONMENT["POWERTOOLS_SERVICE_NAME"]
+    return alarm
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm_at_the_first_message():
+    # Given the queues that other queues redrive into
+    dlqs = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in _of_type("AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q.get("Properties", {})
+    }
+    assert dlqs == {"SubmitDLQ", "EventsDLQ"}
+    # Then each one has an alarm on visible messages > 0
+    depth = _single_metric_alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    watched = {_dimension(a, "QueueName")["Fn::GetAtt"][0] for a in depth}
+    assert dlqs <= watched
+    for alarm in depth:
+        assert alarm["Threshold"] == 0
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_every_work_queue_has_an_oldest_message_age_alarm():
+    work = {n for n, q in _of_type("AWS::SQS::Queue").items() if "RedrivePolicy" in q.get("Properties", {})}
+    age = _single_metric_alarms("AWS/SQS", "ApproximateAgeOfOldestMessage")
+    assert work <= {_dimension(a, "QueueName")["Fn::GetAtt"][0] for a in age}
+
+
+def _error_alarm_functions():
+    """Functions watched by an Errors alarm, plain or through Errors / Invocations metric math."""
+    watched = {}
+    for name, alarm in ALARMS.items():
+        stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
+        if not stats and alarm.get("Namespace") == "AWS/Lambda":
+            stats = [alarm]
+        errors = [m for m in stats if m.get("Namespace") == "AWS/Lambda" and m["MetricName"] == "Errors"]
+        for metric in errors:
+            watched[_dimension(metric, "FunctionName")["Ref"]] = name
+    return watched
+
+
+def test_every_function_has_an_error_alarm():
+    functions = set(_of_type("AWS::Serverless::Function"))
+    assert functions
+    assert functions <= set(_error_alarm_functions())
+
+
+def test_error_rate_alarms_divide_errors_by_invocations_of_the_same_function():
+    for function, name in _error_alarm_functions().items():
+        metrics = ALARMS[name].get("Metrics")
+        if metrics is None:
+            continue
+        returned = [m for m in metrics if m.get("ReturnData")]
+        assert len(returned) == 1, name
+        by_id = {m["Id"]: m["MetricStat"]["Metric"] for m in metrics if "MetricStat" in m}
+        for metric_id in ("errors", "invocations"):
+            assert metric_id in returned[0]["Expression"], name
+            assert _dimension(by_id[metric_id], "FunctionName") == {"Ref": function}, name
+
+
+def test_stuck_jobs_alarm_fires_on_the_first_reconciler_timeout():
+    # The reconciler emits Reconcile_<outcome>; "timed_out" is a job failed after MaxJobAgeSeconds.
+    reconciler = Path("functions/reconciler/app.py").read_text()
+    assert 'name=f"Reconcile_{outcome}"' in reconciler
+    alarm = _app_metric_alarm("Reconcile_timed_out")
+    assert alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_credit_spend_alarm_sums_an_hour_against_a_parameter():
+    alarm = _app_metric_alarm("CreditsSpent")
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Period"] == 3600
+    assert alarm["Threshold"] == {"Ref": "CreditSpendAlarmThreshold"}
+    assert TEMPLATE["Parameters"]["CreditSpendAlarmThreshold"]["Default"] == 5000
+
+
+def test_alarms_notify_the_topic_only_when_an_email_is_set():
+    assert TEMPLATE["Parameters"]["AlarmEmail"]["Default"] == ""
+    assert RESOURCES["AlarmTopic"]["Condition"] == "HasAlarmEmail"
+    assert RESOURCES["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+    conditional_topic = {"Fn::If": ["HasAlarmEmail", [{"Ref": "AlarmTopic"}], {"Ref": "AWS::NoValue"}]}
+    assert ALARMS
+    for name, alarm in ALARMS.items():
+        assert alarm["AlarmActions"] == conditional_topic, name
+        assert alarm.get("AlarmDescription"), name
