@@ -134,7 +134,7 @@ def redrive(
     """
     before = counts(sqs, dlq_url)["visible"]
     if dry_run:
-        method = "manual" if max_messages is not None else "move-task"
+        method = "batches" if max_messages is not None else "a move task (batches where unavailable)"
         would = before if max_messages is None else min(before, max_messages)
         report = RedriveReport("dry-run", dlq_url, destination_url, moved=0, remaining=before)
         report.notes.append(f"would move {would} message(s) with {method}; nothing was changed")

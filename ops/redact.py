@@ -18,9 +18,9 @@ _KEY_NAMES = (
 )
 # Patterns for secrets inside free text (a JSON string holding JSON, a log line, a URL).
 _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     # "api_key": "..." or api_key=... when the structure is not parsed (e.g. JSON inside a string)
     (re.compile(rf'(?i)(\\?"?{_KEY_NAMES}\\?"?\s*[:=]\s*)(\\?"[^"\\]*\\?"|[^\s,&}}\]]+)'), rf"\1{REDACTED}"),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), rf"\1 {REDACTED}"),
     (re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), REDACTED),  # JWT
     (re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), REDACTED),  # AWS access key id
     # presigned URL parts and other credentials in query strings

@@ -63,18 +63,25 @@ def build() -> dict:
                 responses.setdefault("401", {"description": "Missing or invalid JWT"})
             if "422" in responses:
                 responses["422"] = {"description": "Invalid request"} | error_ref
-            responses.setdefault("400", {"description": "Bad request (malformed JSON, invalid cursor)"} | error_ref)
+            responses.setdefault(
+                "400", {"description": "Bad request (malformed JSON, invalid cursor)"} | error_ref
+            )
             responses.setdefault("404", {"description": "Not found"} | error_ref)
     create = document["paths"]["/v1/generations"]["post"]["responses"]
     accepted = create.get("200", {})
     create["202"] = accepted | {"description": "Accepted: a new job"}
-    create["200"] = accepted | {"description": "An existing job (duplicate request or reused Idempotency-Key)"}
+    create["200"] = accepted | {
+        "description": "An existing job (duplicate request or reused Idempotency-Key)"
+    }
     document["paths"]["/webhooks/leonardo"] = {
         "post": {
             "summary": "Leonardo's generation callback",
             "operationId": "leonardo_callback",
             "security": [{"webhookKey": []}],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            },
             "responses": {
                 "202": {"description": "Accepted and queued (or ignored when not terminal)"},
                 "400": {"description": "Malformed or invalid callback"} | error_ref,

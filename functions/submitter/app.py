@@ -23,8 +23,10 @@ def submit(record: SQSRecord) -> str:
     # A malformed message raises: it is retried, then parked in the DLQ where it can be inspected.
     message = SubmitMessage.model_validate_json(record.body)
     logger.append_keys(job_id=message.job_id)
-    outcome = wiring.submitter().submit(message.job_id, attempt=message.attempt)
+    outcome, credits = wiring.submitter().submit(message.job_id, attempt=message.attempt)
     metrics.add_metric(name=f"Submit_{outcome}", unit=MetricUnit.Count, value=1)
+    if credits:
+        metrics.add_metric(name="CreditsSpent", unit=MetricUnit.Count, value=credits)
     logger.info("submit", extra={"outcome": outcome, "attempt": message.attempt})
     return outcome
 

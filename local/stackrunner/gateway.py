@@ -128,16 +128,16 @@ class JwtVerifier:
             if kid != local.kid:
                 raise Unauthorized("unknown kid")
             return local.public_key
-        if self._remote is None:
-            import httpx
-
-            config_url = self.authorizer.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            jwks_uri = httpx.get(config_url, timeout=5).raise_for_status().json()["jwks_uri"]
-            self._remote = jwt.PyJWKClient(jwks_uri, cache_keys=True)
         try:
+            if self._remote is None:
+                import httpx
+
+                config_url = self.authorizer.issuer.rstrip("/") + "/.well-known/openid-configuration"
+                jwks_uri = httpx.get(config_url, timeout=5).raise_for_status().json()["jwks_uri"]
+                self._remote = jwt.PyJWKClient(jwks_uri, cache_keys=True)
             return self._remote.get_signing_key(kid).key
-        except jwt.PyJWKClientError as exc:
-            raise Unauthorized(str(exc)) from exc
+        except Exception as exc:  # an unreachable issuer fails closed, as in API Gateway
+            raise Unauthorized(f"no signing key: {exc}") from exc
 
     def verify(
         self, headers: dict[str, str], required_scopes: tuple[str, ...]
@@ -162,11 +162,12 @@ class JwtVerifier:
             raise Unauthorized(str(exc)) from exc
         # aud, or client_id for tokens without aud (Cognito access tokens), must be a configured audience.
         aud = claims.get("aud", claims.get("client_id"))
-        auds = aud if isinstance(aud, list) else [aud]
-        if not set(auds) & set(self.authorizer.audience):
+        auds = {str(a) for a in aud} if isinstance(aud, list) else {str(aud)}
+        if not auds & set(self.authorizer.audience):
             raise Unauthorized("audience not accepted")
         scope_claim = claims.get("scope", claims.get("scp"))
         scopes = scope_claim.split() if isinstance(scope_claim, str) else scope_claim
+        scopes = [str(x) for x in scopes] if isinstance(scopes, list) else None
         if required_scopes and not set(scopes or []) & set(required_scopes):
             raise Forbidden("insufficient scope")
         return {k: _claim_string(v) for k, v in claims.items()}, scopes
@@ -329,11 +330,9 @@ def make_app(
                 claims, scopes = await run_in_threadpool(verifier.verify, headers, route.scopes)
             except Unauthorized as exc:
                 log.info("%s %s -> 401 (%s)", request.method, request.url.path, exc)
-                return _message(
-                    401,
-                    "Unauthorized",
-                    **{"www-authenticate": f'Bearer error="invalid_token" error_description="{exc}"'},
-                )
+                reason = str(exc).replace('"', "'")
+                challenge = f'Bearer error="invalid_token" error_description="{reason}"'
+                return _message(401, "Unauthorized", **{"www-authenticate": challenge})
             except Forbidden:
                 return _message(403, "Forbidden")
             authorizer_ctx = {"jwt": {"claims": claims, "scopes": scopes}}

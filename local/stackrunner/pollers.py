@@ -36,18 +36,20 @@ def sqs_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
 
             shaped["binaryValue"] = base64.b64encode(attr["BinaryValue"]).decode()
         message_attributes[name] = shaped
-    return {
+    record = {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],
         "body": message["Body"],
         "attributes": attributes,
         "messageAttributes": message_attributes,
         "md5OfBody": message["MD5OfBody"],
-        "md5OfMessageAttributes": message.get("MD5OfMessageAttributes"),
         "eventSource": "aws:sqs",
         "eventSourceARN": queue_arn,
         "awsRegion": REGION,
     }
+    if "MD5OfMessageAttributes" in message:
+        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+    return record
 
 
 def failed_ids(response: Any, batch_ids: list[str]) -> set[str]:

@@ -29,7 +29,7 @@ class LambdaContext:
     """The attributes and method handlers use from the real runtime's context object."""
 
     function_name: str
-    memory_limit_in_mb: int
+    memory_limit_in_mb: str  # a string in the real Python runtime too (read from the environment)
     invoked_function_arn: str
     timeout_seconds: int
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
@@ -96,7 +96,7 @@ class FunctionRuntime:
         spec = self._spec(logical_id)
         return LambdaContext(
             function_name=spec.name,
-            memory_limit_in_mb=spec.memory_size,
+            memory_limit_in_mb=str(spec.memory_size),
             invoked_function_arn=f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{spec.name}",
             timeout_seconds=spec.timeout,
         )

@@ -107,6 +107,19 @@ def test_inspect_shows_count_id_receive_count_sent_time_and_a_redacted_preview(e
     assert _visible(sqs, queues["SubmitDLQ"]) == 1
 
 
+def test_inspect_redacts_secrets_in_a_body_that_is_not_json(endpoint, aws, queues, capsys):
+    sqs = aws("sqs")
+    text = f"callback failed: Authorization: Bearer {WEBHOOK_KEY} api_key={LEONARDO_KEY}&retry=1"
+    sqs.send_message(QueueUrl=queues["EventsDLQ"], MessageBody=text)
+
+    assert _ops(endpoint, "dlq", "inspect", "EventsDLQ") == 0
+
+    out = capsys.readouterr().out
+    assert "callback failed" in out
+    assert WEBHOOK_KEY not in out
+    assert LEONARDO_KEY not in out
+
+
 def test_inspect_json_output_lists_each_message(endpoint, aws, queues, capsys):
     sqs = aws("sqs")
     for n in range(3):

@@ -2,14 +2,26 @@
 
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 from boto3.dynamodb.conditions import Key
 
 from stackrunner.pollers import failed_ids
+from stackrunner.schedules import scheduled_event
+from stackrunner.template import ScheduleSource
 from tests.fixtures.stack.harness import start_fixture_stack, wait_until
 
 pytestmark = pytest.mark.integration
+
+REPO_EVENTS = Path(__file__).resolve().parents[2] / "events"
+
+
+def _repo_sample(name: str) -> dict:
+    path = REPO_EVENTS / name
+    if not path.is_file():
+        pytest.skip(f"no events/{name} sample yet")
+    return json.loads(path.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +135,23 @@ def test_records_have_the_lambda_sqs_event_shape(stack):
         "binaryListValues": [],
         "dataType": "String",
     }
+
+
+def test_records_have_the_keys_of_the_repo_sqs_samples(stack):
+    reference = _repo_sample("processor-sqs.json")["Records"][0]
+    _send(stack, "WorkQueue", {"id": "shape-2"})
+    wait_until(lambda: _receive_counts(stack, "shape-2"))
+    record = json.loads(_attempts(stack, "attempt#shape-2")[0]["record"])
+    assert set(record) == set(reference)
+    assert set(record["attributes"]) >= set(reference["attributes"])
+
+
+def test_schedule_events_have_the_keys_of_the_repo_sample():
+    reference = _repo_sample("reconciler-schedule.json")
+    source = ScheduleSource("Fn", "EveryMinute", "ScheduleV2", "rate(1 minute)", 60)
+    event = scheduled_event(source, "stack")
+    assert set(event) == set(reference)
+    assert (event["source"], event["detail-type"]) == (reference["source"], reference["detail-type"])
 
 
 def test_partial_batch_failure_deletes_only_the_successes(stack):

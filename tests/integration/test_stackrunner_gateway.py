@@ -325,3 +325,13 @@ def test_the_token_cli_signs_with_the_key_the_stack_trusts(api, stack, capsys):
     assert printed.count("\n") == 1
     event = _echo(api.get("/items/1", headers=_auth(printed.strip())))
     assert event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "carol"
+
+
+def test_a_handler_past_its_timeout_is_reported_as_an_error(api, stack):
+    from stackrunner.runtime import FunctionTimeout
+
+    response = api.get("/slow")
+    assert response.status_code == 500
+    assert response.json() == {"message": "Internal Server Error"}
+    with pytest.raises(FunctionTimeout):
+        stack.invoke("SlowFunction", {})

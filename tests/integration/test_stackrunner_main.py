@@ -114,3 +114,20 @@ def test_python_m_stackrunner_serves_until_sigint(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_from_env_passes_the_simulators_own_settings_through():
+    from leonardo_simulator import FaultConfig
+
+    cfg = StackConfig.from_env(
+        {
+            "LEONARDO_SIM_PENDING_SECONDS": "0.5",
+            "LEONARDO_SIM_DROP_CALLBACK_RATE": "0.3",
+            "VISIBILITY_SCALE": "0.1",
+        }
+    )
+    assert cfg.simulator_config_overrides == {
+        "pending_seconds": 0.5,
+        "faults": FaultConfig(drop_callback_rate=0.3),
+    }
+    assert cfg.visibility_scale == 0.1

@@ -92,7 +92,7 @@ def test_fake_context_describes_the_function(stack):
     event = {"routeKey": "GET /open", "requestContext": {"http": {"method": "GET"}}}
     context = json.loads(stack.invoke("EchoFunction", event)["body"])["context"]
     assert context["function_name"] == f"{stack.config.stack_name}-EchoFunction"
-    assert context["memory_limit_in_mb"] == 128
+    assert context["memory_limit_in_mb"] == "128"  # a string, as the Python runtime gives it
     assert context["invoked_function_arn"].endswith(":function:" + context["function_name"])
     assert context["log_group_name"] == "/aws/lambda/" + context["function_name"]
     assert 0 < context["remaining_ms"] <= 5000

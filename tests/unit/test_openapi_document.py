@@ -23,9 +23,7 @@ def test_document_is_valid_openapi():
 def test_every_route_in_the_template_is_documented():
     document = json.loads(Path(openapi.DOCUMENT).read_text())
     documented = {
-        (method.upper(), path)
-        for path, operations in document["paths"].items()
-        for method in operations
+        (method.upper(), path) for path, operations in document["paths"].items() for method in operations
     }
     from stackrunner.template import Template
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from .errors import (
     GenerationMissing,
@@ -130,6 +131,11 @@ class Generations:
         return self._store.list_for_user(user_id, limit=limit, cursor=cursor)
 
 
+class SubmitResult(NamedTuple):
+    outcome: str  # submitted | waiting | throttled | failed | skipped | missing
+    credits: float = 0.0
+
+
 class Submitter:
     """Starts QUEUED jobs at Leonardo without exceeding the concurrency cap."""
 
@@ -139,7 +145,8 @@ class Submitter:
         self._store, self._leonardo, self._queue = store, leonardo, submit_queue
         self._clock, self._policy = clock, policy
 
-    def submit(self, job_id: str, *, attempt: int = 0) -> str:
+    def submit(self, job_id: str, *, attempt: int = 0) -> SubmitResult:
+        """One submit attempt; returns the outcome and the credits a successful submission costs."""
         now = self._clock()
         claim = self._store.claim_slot(
             job_id,
@@ -149,10 +156,11 @@ class Submitter:
         )
         job = claim.job
         if job is None:
-            return "missing"
+            return SubmitResult("missing")
         if not claim.granted:
             if job.status != JobStatus.QUEUED or job.slot_held:
-                return "skipped"  # already submitted, terminal, or another submitter holds a live lease
+                # Already submitted, terminal, or another submitter holds a live lease.
+                return SubmitResult("skipped")
             return self._wait(job, attempt, None, "waiting")
         try:
             generation_id, cost = self._leonardo.start_generation(job.request)
@@ -164,7 +172,7 @@ class Submitter:
                 job, JobStatus.FAILED, now=self._clock(), release_slot=True,
                 error_code=rejected.code, error_message=rejected.message,
             )  # fmt: skip
-            return "failed"
+            return SubmitResult("failed")
         now = self._clock()
         self._store.mark_submitted(
             job,
@@ -173,15 +181,15 @@ class Submitter:
             now=now,
             due_at=_epoch(now) + self._policy.first_poll_seconds,
         )
-        return "submitted"
+        return SubmitResult("submitted", credits=cost or 0.0)
 
-    def _wait(self, job: Job, attempt: int, retry_after: float | None, outcome: str) -> str:
+    def _wait(self, job: Job, attempt: int, retry_after: float | None, outcome: str) -> SubmitResult:
         """Keep the job QUEUED in our own queue and come back later."""
         delay = self._policy.requeue_delay(attempt, retry_after)
         self._queue.send(job.id, delay_seconds=delay, attempt=attempt + 1)
         # A live submit message exists: keep the reconciler from sending another one.
         self._store.reschedule(job, due_at=_epoch(self._clock()) + delay + self._policy.queued_check_seconds)
-        return outcome
+        return SubmitResult(outcome)
 
 
 class Processor:
@@ -297,6 +305,7 @@ class Reconciler:
                 job, JobStatus.FAILED, now=now, release_slot=True,
                 error_code="timeout", error_message="The generation did not finish in time",
             )  # fmt: skip
+            log.warning("job timed out", extra={"job_id": job.id, "status": str(job.status)})
             return "timed_out"
         if job.status == JobStatus.QUEUED:
             # Either the submit message or the submitter itself was lost; the submitter's lease
