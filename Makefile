@@ -29,8 +29,10 @@ run: install
 	$(BIN)/python -m stackrunner
 
 ## test: unit, integration, contract and end-to-end suites
+# End-to-end runs in its own process: moto keeps its state per process, and other suites reset it.
 test: install
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not e2e"
+	$(BIN)/python -m pytest -q -m e2e
 
 ## lint: ruff, then sam validate --lint and sam build (offline, no Docker)
 lint: install $(SAMVENV)/bin/.installed

@@ -31,6 +31,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         stack_name=f"e2e-{uuid.uuid4().hex[:8]}",
         # Tokens from this session's own key; never touches the developer's .local-state/.
         jwt_state_dir=tmp_path_factory.mktemp("jwt"),
+        # The reconciler's safety net on a test clock: first poll after 2 s, lost messages after 3 s.
+        extra_environment={
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POLL_FIRST_SECONDS": "2",
+            "POLL_MAX_INTERVAL_SECONDS": "4",
+            "QUEUED_CHECK_SECONDS": "3",
+            "FINALIZE_CHECK_SECONDS": "3",
+            "SUBMIT_LEASE_SECONDS": "10",
+        },
     )
     with LocalStack(config) as running:
         yield running
