@@ -369,3 +369,48 @@ def _submit_event(job_id: str) -> dict:
     event = load_event("submitter-sqs.json")
     event["Records"][0]["body"] = json.dumps({"job_id": job_id, "attempt": 1})
     return event
+
+
+def test_an_unanswered_submit_is_adopted_not_paid_for_twice(pipeline, monkeypatch):
+    from gencore.leonardo import LeonardoClient, OutcomeUnknownError
+
+    original = LeonardoClient.create_generation
+
+    def created_but_answer_lost(self, request):
+        original(self, request)  # Leonardo creates (and charges for) the generation...
+        raise OutcomeUnknownError("read timeout after the request was sent")  # ...but we never hear back
+
+    monkeypatch.setattr(LeonardoClient, "create_generation", created_but_answer_lost)
+    _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    item = pipeline.job_item(job["id"])
+    assert item["status"] == "QUEUED" and item["submit_uncertain_since"]
+    assert pipeline.in_flight() == 0
+
+    monkeypatch.setattr(LeonardoClient, "create_generation", original)
+    pipeline.runtime.invoke("SubmitterFunction", _submit_event(job["id"]))
+    item = pipeline.job_item(job["id"])
+    [generation_id] = list(pipeline.stack.simulator.generations)
+    assert item["status"] == "SUBMITTED" and item["generation_id"] == generation_id
+    pipeline.wait_for_leonardo(generation_id)
+    pipeline.webhook(callback_for(pipeline, generation_id))
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.job_item(job["id"])["status"] == "COMPLETE"
+    assert pipeline.stack.simulator.stats()["generations_created"] == 1
+
+
+def test_an_unanswered_submit_with_no_generation_behind_it_is_sent_again(pipeline, monkeypatch):
+    from gencore.leonardo import LeonardoClient, OutcomeUnknownError
+
+    original = LeonardoClient.create_generation
+
+    def lost_before_arriving(self, request):
+        raise OutcomeUnknownError("connection dropped after sending")
+
+    monkeypatch.setattr(LeonardoClient, "create_generation", lost_before_arriving)
+    _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    monkeypatch.setattr(LeonardoClient, "create_generation", original)
+    pipeline.runtime.invoke("SubmitterFunction", _submit_event(job["id"]))
+    assert pipeline.job_item(job["id"])["status"] == "SUBMITTED"
+    assert pipeline.stack.simulator.stats()["generations_created"] == 1

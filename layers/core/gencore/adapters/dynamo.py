@@ -249,7 +249,18 @@ class DynamoJobStore:
         update = self._update_for(job, updates, release=False)
         try:
             self._db.transact_write_items(
-                TransactItems=[{"Update": update}, {"Put": {"TableName": self._table, "Item": mapping}}]
+                TransactItems=[
+                    {"Update": update},
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": mapping,
+                            # one job per generation: never adopt a generation another job owns
+                            "ConditionExpression": "attribute_not_exists(pk) OR job_id = :job",
+                            "ExpressionAttributeValues": {":job": {"S": job.id}},
+                        }
+                    },
+                ]
             )
         except ClientError as error:
             if not _is_condition_failure(error):
@@ -287,6 +298,16 @@ class DynamoJobStore:
             self._write(job, updates, release=True)
         except TransitionConflict:
             return self.get(job.id) or job
+        return job.model_copy(update=updates)
+
+    def note_uncertain_submit(self, job: Job, *, since: datetime) -> Job:
+        updates = {"submit_uncertain_since": since}
+        try:
+            self._db.update_item(**self._update_for(job, updates, release=False))
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from error
         return job.model_copy(update=updates)
 
     def reschedule(self, job: Job, *, due_at: int, checks: int | None = None) -> None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from gencore.domain.errors import GenerationMissing, LeonardoBusy, LeonardoRejected
+from gencore.domain.errors import GenerationMissing, LeonardoBusy, LeonardoRejected, SubmitOutcomeUnknown
 from gencore.domain.models import LeonardoImage
 from gencore.domain.ports import RemoteGeneration
 from gencore.leonardo import (
@@ -20,6 +21,8 @@ from gencore.leonardo import (
 from gencore.leonardo.models import GenerationRequest
 
 log = logging.getLogger(__name__)
+RECENT_WINDOW = 50  # generations to look through when matching an unanswered submit
+CLOCK_SKEW = timedelta(seconds=30)
 
 
 def to_leonardo_request(request: dict) -> GenerationRequest:
@@ -46,6 +49,7 @@ class LeonardoGateway:
         # Built on first use: the API key is fetched from Secrets Manager only when needed.
         self._factory = client_factory
         self._client: LeonardoClient | None = None
+        self._user_id: str | None = None
 
     @property
     def client(self) -> LeonardoClient:
@@ -56,11 +60,10 @@ class LeonardoGateway:
     def start_generation(self, request: dict) -> tuple[str, float | None]:
         try:
             job = self.client.create_generation(to_leonardo_request(request))
-        except (RetryableError, OutcomeUnknownError) as error:
-            if isinstance(error, OutcomeUnknownError):
-                # The request may have reached Leonardo; retrying can cost a second generation.
-                log.warning("generation submit outcome unknown; retrying later", extra={"code": error.code})
-            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        except OutcomeUnknownError as error:
+            raise SubmitOutcomeUnknown(error.message) from error
+        except RetryableError as error:
+            raise LeonardoBusy(error.message, retry_after=error.retry_after) from error
         except AuthError as error:
             # Our key is wrong or revoked: an operator problem, not the user's. Keep the job waiting.
             log.error("Leonardo rejected our API key", extra={"code": error.code})
@@ -71,6 +74,28 @@ class LeonardoGateway:
             log.warning("unreadable submit answer; retrying later", extra={"code": error.code})
             raise LeonardoBusy(error.message) from error
         return job.generation_id, job.api_credit_cost
+
+    def find_generation(self, request: dict, *, since: datetime) -> str | None:
+        """Our account's generation matching `request` created since `since`, from the recent list.
+
+        Leonardo has no idempotency key; an unanswered submit is matched on what it was asked for.
+        """
+        try:
+            if self._user_id is None:
+                self._user_id = self.client.me().user_id
+            recent = self.client.list_user_generations(self._user_id, offset=0, limit=RECENT_WINDOW)
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message) from error
+        wanted = to_leonardo_request(request)
+        earliest = since - CLOCK_SKEW
+        matches = [
+            g
+            for g in recent
+            if g.prompt == wanted.prompt
+            and (g.image_width, g.image_height) == (wanted.width, wanted.height)
+            and _parse_time(g.created_at) >= earliest
+        ]
+        return min(matches, key=lambda g: g.created_at).id if matches else None
 
     def generation(self, generation_id: str) -> RemoteGeneration:
         try:
@@ -83,6 +108,11 @@ class LeonardoGateway:
             status=generation.status,
             images=[LeonardoImage(id=i.id, url=i.url, nsfw=i.nsfw) for i in generation.generated_images],
         )
+
+
+def _parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # Hasura omits the zone at times
 
 
 def _reason(error: LeonardoError) -> str:

@@ -61,6 +61,12 @@ class LeonardoBusy(DomainError):
         self.retry_after = retry_after
 
 
+class SubmitOutcomeUnknown(LeonardoBusy):
+    """The submit request reached Leonardo but no answer came back: a generation may exist."""
+
+    code = "leonardo_outcome_unknown"
+
+
 class LeonardoRejected(DomainError):
     """Leonardo refused the request for good (validation, auth, content): the job fails with this reason."""
 

@@ -118,6 +118,8 @@ class Job(BaseModel):
     slot_held: bool = False
     slot_acquired_at: datetime | None = None
     submit_attempts: int = 0
+    # Set when a submit's outcome was unknown: the next attempt first looks for that generation.
+    submit_uncertain_since: datetime | None = None
     checks: int = 0  # reconciler polls so far (drives the adaptive interval)
     due_at: int | None = None  # epoch seconds of the next reconciler check; None once terminal
     api_credit_cost: float | None = None

@@ -50,7 +50,8 @@ class JobStore(Protocol):
 
     def mark_submitted(
         self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
-    ) -> Job: ...
+    ) -> Job:
+        """QUEUED -> SUBMITTED and map the generation to the job; TransitionConflict if either is taken."""
 
     def transition(
         self,
@@ -69,6 +70,9 @@ class JobStore(Protocol):
         """
 
     def release_slot(self, job: Job, *, now: datetime) -> Job: ...
+
+    def note_uncertain_submit(self, job: Job, *, since: datetime) -> Job:
+        """Remember that a submit of this QUEUED job may have created a generation."""
 
     def reschedule(self, job: Job, *, due_at: int, checks: int | None = None) -> None: ...
 
@@ -90,6 +94,9 @@ class Leonardo(Protocol):
         """Start a generation from our normalized request; returns (generation id, credit cost)."""
 
     def generation(self, generation_id: str) -> RemoteGeneration: ...
+
+    def find_generation(self, request: dict, *, since: datetime) -> str | None:
+        """A generation of ours matching `request`, created since `since` (an unanswered submit)."""
 
 
 class OutputStore(Protocol):

@@ -23,6 +23,7 @@ from .errors import (
     LeonardoBusy,
     LeonardoRejected,
     OutputRejected,
+    SubmitOutcomeUnknown,
     TransitionConflict,
     UnknownGeneration,
 )
@@ -132,7 +133,7 @@ class Generations:
 
 
 class SubmitResult(NamedTuple):
-    outcome: str  # submitted | waiting | throttled | failed | skipped | missing
+    outcome: str  # submitted | adopted | waiting | throttled | uncertain | failed | skipped | missing
     credits: float = 0.0
 
 
@@ -162,8 +163,15 @@ class Submitter:
                 # Already submitted, terminal, or another submitter holds a live lease.
                 return SubmitResult("skipped")
             return self._wait(job, attempt, None, "waiting")
+        if job.submit_uncertain_since and (adopted := self._adopt(job)):
+            return adopted
         try:
             generation_id, cost = self._leonardo.start_generation(job.request)
+        except SubmitOutcomeUnknown as unknown:
+            # Leonardo may have created (and charged for) it: look for it before ever sending again.
+            job = self._store.note_uncertain_submit(job, since=job.submit_uncertain_since or now)
+            job = self._store.release_slot(job, now=self._clock())
+            return self._wait(job, attempt, unknown.retry_after, "uncertain")
         except LeonardoBusy as busy:
             job = self._store.release_slot(job, now=self._clock())
             return self._wait(job, attempt, busy.retry_after, "throttled")
@@ -182,6 +190,27 @@ class Submitter:
             due_at=_epoch(now) + self._policy.first_poll_seconds,
         )
         return SubmitResult("submitted", credits=cost or 0.0)
+
+    def _adopt(self, job: Job) -> SubmitResult | None:
+        """Take over the generation an unanswered submit created, instead of paying for a second one."""
+        assert job.submit_uncertain_since
+        try:
+            generation_id = self._leonardo.find_generation(job.request, since=job.submit_uncertain_since)
+        except LeonardoBusy:  # cannot tell yet: do not risk a duplicate, wait and look again
+            self._store.release_slot(job, now=self._clock())
+            return self._wait(job, job.submit_attempts, None, "uncertain")
+        if generation_id is None:
+            return None
+        now = self._clock()
+        try:
+            self._store.mark_submitted(
+                job, generation_id=generation_id, api_credit_cost=None, now=now,
+                due_at=_epoch(now) + self._policy.first_poll_seconds,
+            )  # fmt: skip
+        except TransitionConflict:
+            return None  # that generation belongs to another job: submit ours
+        log.warning("adopted the generation of an unanswered submit", extra={"job_id": job.id})
+        return SubmitResult("adopted")
 
     def _wait(self, job: Job, attempt: int, retry_after: float | None, outcome: str) -> SubmitResult:
         """Keep the job QUEUED in our own queue and come back later."""
