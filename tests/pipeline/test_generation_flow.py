@@ -414,3 +414,39 @@ def test_an_unanswered_submit_with_no_generation_behind_it_is_sent_again(pipelin
     pipeline.runtime.invoke("SubmitterFunction", _submit_event(job["id"]))
     assert pipeline.job_item(job["id"])["status"] == "SUBMITTED"
     assert pipeline.stack.simulator.stats()["generations_created"] == 1
+
+
+def test_pending_generations_are_polled_again_later_and_later(pipeline, monkeypatch):
+    from gencore.adapters.leonardo import LeonardoGateway
+    from gencore.domain.ports import RemoteGeneration
+
+    item = submit_one(pipeline)
+    monkeypatch.setattr(LeonardoGateway, "generation", lambda self, gid: RemoteGeneration("PENDING", []))
+    gaps = []
+    for _ in range(3):
+        _make_due(pipeline, item["id"])
+        import time
+
+        before = int(time.time())
+        assert pipeline.reconcile()["outcomes"] == {"pending": 1}
+        gaps.append(pipeline.job_item(item["id"])["due_at"] - before)
+    assert gaps[0] < gaps[1] < gaps[2]  # adaptive: 30 s, 60 s, 120 s by default
+    assert pipeline.job_item(item["id"])["checks"] == 3
+    assert pipeline.receive("EventsQueue") == []
+
+
+def test_reconciler_reads_the_due_index_never_scans(pipeline, monkeypatch):
+    from gencore import wiring
+
+    ids = [pipeline.api("POST", "/v1/generations", body={"prompt": f"due {i}"})[1]["id"] for i in range(3)]
+    for job_id in ids:
+        _make_due(pipeline, job_id)
+    db = wiring.store()._db
+    calls = []
+    for operation in ("scan", "query"):
+        original = getattr(db, operation)
+        monkeypatch.setattr(
+            db, operation, lambda _op=operation, _f=original, **kw: calls.append(_op) or _f(**kw)
+        )
+    assert pipeline.reconcile()["outcomes"] == {"resubmitted": 3}
+    assert "query" in calls and "scan" not in calls
