@@ -67,6 +67,8 @@ def build() -> dict:
                 "400", {"description": "Bad request (malformed JSON, invalid cursor)"} | error_ref
             )
             responses.setdefault("404", {"description": "Not found"} | error_ref)
+            if "requestBody" in operation:
+                responses.setdefault("415", {"description": "Body is not application/json"} | error_ref)
     create = document["paths"]["/v1/generations"]["post"]["responses"]
     accepted = create.get("200", {})
     create["202"] = accepted | {"description": "Accepted: a new job"}

@@ -14,7 +14,7 @@ from gencore import wiring
 from gencore.domain.errors import DomainError
 from gencore.domain.models import TextToImageRequest
 from gencore.observability import MetricUnit, logger, metrics, tracer
-from gencore.views import JobPage, JobView, error_body, job_view, status_for
+from gencore.views import JobPage, JobView, error_body, job_view, status_for, unsupported_media_type
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -78,6 +78,12 @@ def invalid_request(error: RequestValidationError) -> Response:
     return _json(422, error_body("validation_error", "The request is not valid", details))
 
 
+@app.exception_handler(RecursionError)
+def too_deep(_error: RecursionError) -> Response:
+    # json.loads raises RecursionError, not a decode error, for nesting deeper than it allows.
+    return _json(400, error_body("malformed_json", "The request body is not valid JSON"))
+
+
 @app.not_found
 def not_found(_error: Exception) -> Response:
     return _json(404, error_body("not_found", "No such route"))
@@ -87,4 +93,4 @@ def not_found(_error: Exception) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
-    return app.resolve(event, context)
+    return unsupported_media_type(event) or app.resolve(event, context)

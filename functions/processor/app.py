@@ -1,5 +1,7 @@
 """Events-queue consumer: one path for completions learned by webhook or by the reconciler.
 
+Webhook events are checked against Leonardo's own record before anything changes (see Processor).
+
 Duplicates are absorbed twice over: Powertools Idempotency keyed on the business event
 (generation id + event type + status, not the SQS message id), and conditional job transitions.
 """
@@ -18,7 +20,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from gencore import wiring
-from gencore.domain.errors import OutputRejected, UnknownGeneration
+from gencore.domain.errors import GenerationNotReady, UnknownGeneration
 from gencore.domain.models import GenerationEvent
 from gencore.observability import MetricUnit, logger, metrics, tracer
 
@@ -56,11 +58,10 @@ def process(record: SQSRecord) -> str:
         if age < UNKNOWN_GENERATION_GRACE_SECONDS:
             raise  # our own submission may not be recorded yet: retry after the visibility timeout
         outcome = "unknown_generation_dropped"
-    except OutputRejected as rejected:
-        # Only webhook events get here: a callback pointing elsewhere is not trusted; the
-        # reconciler will ask Leonardo directly.
-        logger.warning("callback outputs rejected", extra={"code": rejected.code})
-        outcome = "rejected_outputs"
+    except GenerationNotReady:
+        # A callback ahead of Leonardo's own record (or a forged one): the job stays due, and the
+        # reconciler polls it. Nothing is kept under this event's idempotency key.
+        outcome = "not_ready"
     metrics.add_metric(name=f"Process_{outcome}", unit=MetricUnit.Count, value=1)
     logger.info("processed", extra={"outcome": outcome})
     return outcome

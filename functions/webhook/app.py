@@ -5,6 +5,7 @@ No job lookups and no downloads here: the processor does the work, so Leonardo n
 
 from __future__ import annotations
 
+import base64
 import hmac
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
@@ -41,8 +42,10 @@ def leonardo_callback() -> Response:
     if not _authorized(event.headers.get("authorization"), expected):
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
         return _json(401, error_body("unauthorized", "Missing or invalid bearer token"))
-    body = event.decoded_body or ""
-    raw = body.encode() if isinstance(body, str) else body
+    # The raw bytes: Powertools' decoded_body would UTF-8-decode a base64 body and raise (a 500) on
+    # bytes that are not UTF-8; parse_callback answers those as malformed JSON.
+    body = event.body or ""
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
     if len(raw) > wiring.settings().webhook_max_body_bytes:
         return _json(413, error_body("payload_too_large", "The callback body is too large"))
     try:

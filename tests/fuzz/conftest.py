@@ -131,7 +131,7 @@ class LoopbackServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_HEAD = do_PUT = _answer  # noqa: N815
+            do_GET = do_POST = do_HEAD = do_PUT = _answer
 
             def log_message(self, *args: object) -> None:  # keep test output quiet
                 pass

@@ -302,18 +302,46 @@ def test_crash_between_copy_and_status_update_neither_duplicates_nor_loses(pipel
     assert len(pipeline.outputs()) == 2
 
 
-def test_callback_pointing_at_another_host_is_not_fetched(pipeline):
+def test_a_callback_is_checked_against_leonardo_before_anything_is_fetched(pipeline):
     item = submit_one(pipeline)
     callback = callback_for(pipeline, item["generation_id"])
     for image in callback["data"]["object"]["images"]:
         image["url"] = "http://169.254.169.254/latest/meta-data/iam"
+    callback["data"]["object"]["apiCreditCost"] = 999
     pipeline.webhook(callback)
     responses = pipeline.drain("EventsQueue", "ProcessorFunction")
     assert all(not r["batchItemFailures"] for r in responses)
-    assert pipeline.outputs() == []
-    # The job is not failed on a callback's word: the reconciler asks Leonardo and completes it.
-    _make_due(pipeline, item["id"])
-    pipeline.reconcile()
+    _, view = pipeline.api("GET", f"/v1/generations/{item['id']}")
+    assert view["status"] == "COMPLETE"
+    record = pipeline.stack.simulator.generations[item["generation_id"]]
+    for image, original in zip(view["images"], record.images, strict=True):
+        assert httpx.get(image["url"]).content == httpx.get(original.url).content  # Leonardo's bytes
+    assert view["cost"]["credits"] == item["api_credit_cost"] != 999  # the callback's claim is ignored
+
+
+def test_a_forged_failure_callback_does_not_fail_a_good_job(pipeline):
+    item = submit_one(pipeline)
+    callback = callback_for(pipeline, item["generation_id"])
+    callback["data"]["object"] |= {"status": "FAILED", "images": []}
+    pipeline.webhook(callback)
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
+
+
+def test_a_callback_ahead_of_leonardo_leaves_the_job_to_the_reconciler(pipeline, monkeypatch):
+    from gencore.adapters.leonardo import LeonardoGateway
+    from gencore.domain.ports import RemoteGeneration
+
+    item = submit_one(pipeline)
+    real = LeonardoGateway.generation
+    monkeypatch.setattr(LeonardoGateway, "generation", lambda self, gid: RemoteGeneration("PENDING", []))
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    responses = pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert all(not r["batchItemFailures"] for r in responses)
+    assert pipeline.job_item(item["id"])["status"] == "SUBMITTED"
+    monkeypatch.setattr(LeonardoGateway, "generation", real)
+    # The genuine callback for the same generation is not swallowed by the earlier one's dedupe key.
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
     pipeline.drain("EventsQueue", "ProcessorFunction")
     assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
 

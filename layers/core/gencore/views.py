@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 
@@ -22,6 +23,27 @@ def error_body(code: str, message: str, details: list | None = None) -> dict:
     if details:
         error["details"] = details
     return {"error": error}
+
+
+def unsupported_media_type(event: dict) -> dict | None:
+    """A 415 (HTTP API 2.0 response) for a body-carrying request whose Content-Type is not JSON.
+
+    JSON is the only body the API takes. Checked before Powertools parses the body: it raises a bare
+    ValueError (a 500) for multipart/form-data without a boundary, and answers other types with a 415
+    of its own shape.
+    """
+    if event.get("requestContext", {}).get("http", {}).get("method") not in ("POST", "PUT", "PATCH"):
+        return None
+    content_type = (event.get("headers") or {}).get("content-type", "").strip()
+    if not content_type or content_type.startswith("application/json"):
+        return None
+    body = error_body("unsupported_media_type", "The request body must be application/json")
+    return {
+        "statusCode": 415,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+        "isBase64Encoded": False,
+    }
 
 
 def status_for(error: errors.DomainError) -> int:

@@ -86,7 +86,7 @@ def submitter() -> Submitter:
 
 @cache
 def processor() -> Processor:
-    return Processor(store(), outputs(), clock, settings().policy())
+    return Processor(store(), outputs(), leonardo(), clock, settings().policy())
 
 
 @cache

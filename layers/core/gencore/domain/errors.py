@@ -45,6 +45,12 @@ class OutputUnavailable(DomainError):
     code = "output_unavailable"
 
 
+class GenerationNotReady(DomainError):
+    """An event said finished, but Leonardo's own record is still PENDING."""
+
+    code = "generation_not_ready"
+
+
 class UnknownGeneration(DomainError):
     """An event names a Leonardo generation we have no job for (yet)."""
 

@@ -60,7 +60,10 @@ class TextToImageRequest(BaseModel):
 
     prompt: str = Field(min_length=1, max_length=1500)
     negative_prompt: str | None = Field(default=None, max_length=1500)
-    model_id: str = Field(default=DEFAULT_MODEL_ID, pattern=r"^[0-9a-fA-F-]{36}$")
+    # A UUID's 8-4-4-4-12 shape: Leonardo rejects anything else after we accepted the job (fuzzing).
+    model_id: str = Field(
+        default=DEFAULT_MODEL_ID, pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
+    )
     width: Dimension = 1024
     height: Dimension = 1024
     num_images: int = Field(default=1, ge=1, le=8)
@@ -75,6 +78,14 @@ class TextToImageRequest(BaseModel):
     @classmethod
     def _lower_model_id(cls, value: str) -> str:
         return value.lower()
+
+    @field_validator("prompt")
+    @classmethod
+    def _prompt_not_blank(cls, value: str) -> str:
+        # pydantic's stripping keeps e.g. "\x1e", which Leonardo treats as blank (found by fuzzing).
+        if not value.strip():
+            raise ValueError("prompt must not be blank")
+        return value
 
     @model_validator(mode="after")
     def _few_images_when_large(self) -> TextToImageRequest:

@@ -18,6 +18,7 @@ from typing import NamedTuple
 
 from .errors import (
     GenerationMissing,
+    GenerationNotReady,
     InvalidRequest,
     JobNotFound,
     LeonardoBusy,
@@ -27,7 +28,7 @@ from .errors import (
     TransitionConflict,
     UnknownGeneration,
 )
-from .models import GenerationEvent, Job, JobStatus, OutputImage, TextToImageRequest
+from .models import GenerationEvent, Job, JobStatus, LeonardoImage, OutputImage, TextToImageRequest
 from .ports import EventQueue, JobStore, Leonardo, OutputStore, Page, SubmitQueue
 
 log = logging.getLogger(__name__)
@@ -222,10 +223,18 @@ class Submitter:
 
 
 class Processor:
-    """Finishes jobs from generation events (webhook or reconciler): copy outputs, then complete."""
+    """Finishes jobs from generation events (webhook or reconciler): copy outputs, then complete.
 
-    def __init__(self, store: JobStore, outputs: OutputStore, clock: Clock, policy: Policy) -> None:
-        self._store, self._outputs, self._clock, self._policy = store, outputs, clock, policy
+    A callback proves only that its sender holds the webhook key, so for a webhook event the
+    status and output URLs come from Leonardo's own record (one GET); a reconciler event already
+    carries that record.
+    """
+
+    def __init__(
+        self, store: JobStore, outputs: OutputStore, leonardo: Leonardo, clock: Clock, policy: Policy
+    ) -> None:
+        self._store, self._outputs, self._leonardo = store, outputs, leonardo
+        self._clock, self._policy = clock, policy
 
     def handle(self, event: GenerationEvent) -> str:
         job = self._store.job_for_generation(event.generation_id)
@@ -233,14 +242,19 @@ class Processor:
             raise UnknownGeneration(f"No job for generation {event.generation_id}")
         if job.status.terminal:
             return "already_terminal"
-        if event.status == "FAILED":
+        try:
+            status, images = self._authoritative(event)
+        except GenerationMissing:
+            return self._finish(job, JobStatus.FAILED, error_code="generation_missing",
+                                error_message="Leonardo no longer knows this generation")  # fmt: skip
+        if status == "FAILED":
             return self._finish(
                 job,
                 JobStatus.FAILED,
                 error_code="generation_failed",
                 error_message="Leonardo reported FAILED",
             )
-        if not event.images:
+        if not images:
             return self._finish(
                 job,
                 JobStatus.FAILED,
@@ -248,27 +262,30 @@ class Processor:
                 error_message="Leonardo completed without images",
             )
         if job.status == JobStatus.SUBMITTED:
-            # The submit answer already recorded the cost; a callback only refines it when it has one.
-            cost = {"api_credit_cost": event.api_credit_cost} if event.api_credit_cost is not None else {}
-            job = self._advance(job, JobStatus.FINALIZING, release_slot=True, **cost)
+            job = self._advance(job, JobStatus.FINALIZING, release_slot=True)
             if job.status.terminal:
                 return "already_terminal"
         try:
-            images = self._copy_all(job, event)
+            copied = self._copy_all(job, images)
         except OutputRejected as rejected:
-            if event.source == "webhook":
-                raise  # a callback is a hint: the reconciler asks Leonardo itself before anything fails
             return self._finish(
                 job, JobStatus.FAILED, error_code=rejected.code, error_message=rejected.message
             )
-        cost = event.api_credit_cost if event.api_credit_cost is not None else job.api_credit_cost
-        job = self._advance(job, JobStatus.COMPLETE, images=images, api_credit_cost=cost)
+        job = self._advance(job, JobStatus.COMPLETE, images=copied)
         return "completed" if job.status == JobStatus.COMPLETE else "already_terminal"
 
-    def _copy_all(self, job: Job, event: GenerationEvent) -> list[OutputImage]:
+    def _authoritative(self, event: GenerationEvent) -> tuple[str, list[LeonardoImage]]:
+        if event.source == "reconciler":
+            return event.status, event.images
+        remote = self._leonardo.generation(event.generation_id)  # LeonardoBusy: retried by the queue
+        if remote.status == "PENDING":
+            raise GenerationNotReady(f"generation {event.generation_id} is still PENDING at Leonardo")
+        return remote.status, remote.images
+
+    def _copy_all(self, job: Job, images: list[LeonardoImage]) -> list[OutputImage]:
         prefix = output_prefix(job)
         copied = []
-        for index, image in enumerate(event.images):
+        for index, image in enumerate(images):
             existing = self._outputs.existing(prefix, index=index, source_id=image.id)
             copied.append(existing or self._outputs.copy(image.url, prefix, index=index, source_id=image.id))
         return copied

@@ -78,7 +78,7 @@ def parse_callback(body: bytes) -> CallbackEvent:
     """Validate a raw callback body and keep only what :class:`CallbackEvent` allows."""
     try:
         raw = json.loads(body)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: nesting deeper than json allows
         raise CallbackError("malformed_json", "callback body is not valid JSON") from None
     try:
         envelope = _Envelope.model_validate(raw)
