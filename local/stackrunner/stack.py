@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from stackrunner.aws import LocalAws, ResourceCreator
 from stackrunner.gateway import ServerThread, make_app
+from stackrunner.isolation import ExecutionEnvironments, IsolatedDynamoDB
 from stackrunner.issuer import DEFAULT_STATE_DIR, REPO_ROOT, LocalIssuer
 from stackrunner.pollers import SqsPoller
 from stackrunner.runtime import FunctionRuntime
@@ -64,6 +65,37 @@ class StackConfig:
     extra_environment: dict[str, str] = field(
         default_factory=lambda: {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_METRICS_DISABLED": "true"}
     )
+
+    @classmethod
+    def fast(cls, **overrides: Any) -> StackConfig:
+        """A stack on free ports with a test clock: retries in seconds, not minutes.
+
+        SQS visibility timeouts are scaled (SubmitQueue 180 s -> 4 s, EventsQueue 360 s -> 7 s), the
+        reconciler ticks every second and polls after 2 s, and lost messages are re-sent after 3 s.
+        The submit lease stays above the submitter's 30 s Timeout, as in production, so a slow but
+        live submitter is never taken over. `simulator_config_overrides` and `extra_environment`
+        given here are merged over these defaults.
+        """
+        simulator = {"pending_seconds": 0.2} | overrides.pop("simulator_config_overrides", {})
+        environment = {
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POLL_FIRST_SECONDS": "2",
+            "POLL_MAX_INTERVAL_SECONDS": "4",
+            "QUEUED_CHECK_SECONDS": "3",
+            "FINALIZE_CHECK_SECONDS": "3",
+            "SUBMIT_LEASE_SECONDS": "40",
+        } | overrides.pop("extra_environment", {})
+        defaults: dict[str, Any] = {
+            "api_port": 0,
+            "aws_port": 0,
+            "simulator_port": 0,
+            "visibility_scale": 0.02,
+            "schedule_interval": 1.0,
+        }
+        return cls(
+            **(defaults | overrides), simulator_config_overrides=simulator, extra_environment=environment
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:
@@ -152,6 +184,7 @@ class LocalStack:
         self.simulator: Any = None
         self.template: Template | None = None
         self.runtime: FunctionRuntime | None = None
+        self.environments: ExecutionEnvironments | None = None
         self.issuer: LocalIssuer | None = None
         self._exit = contextlib.ExitStack()
         self._pollers: list[SqsPoller] = []
@@ -184,6 +217,7 @@ class LocalStack:
             self.simulator = self._exit.enter_context(self._serve_simulator())
             log.info("Leonardo simulator at %s", self.simulator.base_url)
         self.template = Template(cfg.template_path, self._parameters(), stack_name=cfg.stack_name)
+        self._exit.enter_context(IsolatedDynamoDB())
         self.aws.start()
         self._exit.callback(self.aws.stop)
         secrets = {
@@ -198,6 +232,10 @@ class LocalStack:
         self._set_environment(functions)
         self.runtime = FunctionRuntime(functions)
         self._exit.callback(self.runtime.unload)
+        http_functions = {route.function for route in self.template.http_routes()}
+        self.environments = self._exit.enter_context(
+            ExecutionEnvironments(self.runtime, serialized=http_functions)
+        )
         self._start_gateway()
         self._start_pollers()
         self._start_schedules()

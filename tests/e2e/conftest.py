@@ -20,27 +20,10 @@ from stackrunner import LocalStack, StackConfig
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    config = StackConfig(
-        api_port=0,
-        aws_port=0,
-        simulator_port=0,
-        # Retries in seconds, not minutes: SubmitQueue 180 s -> 4 s, EventsQueue 360 s -> 7 s.
-        visibility_scale=0.02,
-        schedule_interval=1.0,
-        simulator_config_overrides={"pending_seconds": 0.2},
+    config = StackConfig.fast(
         stack_name=f"e2e-{uuid.uuid4().hex[:8]}",
         # Tokens from this session's own key; never touches the developer's .local-state/.
         jwt_state_dir=tmp_path_factory.mktemp("jwt"),
-        # The reconciler's safety net on a test clock: first poll after 2 s, lost messages after 3 s.
-        extra_environment={
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POLL_FIRST_SECONDS": "2",
-            "POLL_MAX_INTERVAL_SECONDS": "4",
-            "QUEUED_CHECK_SECONDS": "3",
-            "FINALIZE_CHECK_SECONDS": "3",
-            "SUBMIT_LEASE_SECONDS": "10",
-        },
     )
     with LocalStack(config) as running:
         yield running

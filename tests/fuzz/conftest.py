@@ -242,17 +242,12 @@ def stack(
     redirector: LoopbackServer,
 ) -> Iterator[LocalStack]:
     simulator_port = free_port()
-    config = StackConfig(
-        api_port=0,
-        aws_port=0,
+    config = StackConfig.fast(
         simulator_port=simulator_port,
         leonardo_api_key=LEONARDO_KEY,
         webhook_key=WEBHOOK_KEY,
         parameters={"AllowedOutputOrigins": f"http://127.0.0.1:{simulator_port},{redirector.origin}"},
-        visibility_scale=0.02,
-        schedule_interval=1.0,
         simulator_config_overrides={
-            "pending_seconds": 0.2,
             "rate_limit_per_minute": 1_000_000,
             "create_rate_limit_per_minute": 1_000_000,
             "queue_limit": 100_000,
@@ -260,15 +255,6 @@ def stack(
         },
         stack_name=f"fuzz-{uuid.uuid4().hex[:8]}",
         jwt_state_dir=tmp_path_factory.mktemp("jwt"),
-        extra_environment={
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-            "POLL_FIRST_SECONDS": "2",
-            "POLL_MAX_INTERVAL_SECONDS": "4",
-            "QUEUED_CHECK_SECONDS": "3",
-            "FINALIZE_CHECK_SECONDS": "3",
-            "SUBMIT_LEASE_SECONDS": "10",
-        },
     )
     with LocalStack(config) as running:
         assert running.simulator.origin == f"http://127.0.0.1:{simulator_port}"

@@ -478,3 +478,37 @@ def test_reconciler_reads_the_due_index_never_scans(pipeline, monkeypatch):
         )
     assert pipeline.reconcile()["outcomes"] == {"resubmitted": 3}
     assert "query" in calls and "scan" not in calls
+
+
+def test_jobs_to_poll_come_before_queued_jobs_and_shards_merge_by_age(pipeline):
+    from gencore import wiring
+    from gencore.adapters.dynamo import _job_key
+
+    polled = submit_one(pipeline)  # SUBMITTED: holds a slot until its completion is seen
+    queued = [
+        pipeline.api("POST", "/v1/generations", body={"prompt": f"wait {i}"})[1]["id"] for i in range(6)
+    ]
+    for age, job_id in enumerate(queued):  # all far more overdue than the polled job
+        pipeline.ddb.update_item(
+            TableName=pipeline.stack.env["JOBS_TABLE"], Key=_job_key(job_id),
+            UpdateExpression="SET due_at = :d", ExpressionAttributeValues={":d": {"N": str(100 + age)}},
+        )  # fmt: skip
+    _make_due(pipeline, polled["id"])
+    store = wiring.store()
+    import time
+
+    assert store.due_job_ids(now=int(time.time()), limit=1) == [polled["id"]]
+    assert store.due_job_ids(now=int(time.time()), limit=4)[1:] == queued[:3]  # oldest first, any shard
+
+
+def test_resending_a_queued_job_backs_off(pipeline):
+    import time
+
+    _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    gaps = []
+    for _ in range(3):
+        _make_due(pipeline, job["id"])
+        before = int(time.time())
+        assert pipeline.reconcile()["outcomes"] == {"resubmitted": 1}
+        gaps.append(pipeline.job_item(job["id"])["due_at"] - before)
+    assert gaps[0] < gaps[1] < gaps[2]

@@ -58,8 +58,14 @@ def _job_key(job_id: str) -> dict:
     return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
 
 
-def _due_shard(job_id: str) -> str:
-    return f"DUE#{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
+def _due_shard(job_id: str, status: JobStatus) -> str:
+    """DUE#Q<n> for QUEUED jobs (a submit to re-send), DUE#P<n> for jobs to poll at Leonardo.
+
+    Kept apart so a backlog of waiting jobs can never crowd the polls out of a reconciler batch:
+    a job to poll may hold a Leonardo slot that only its completion gives back.
+    """
+    kind = "Q" if status == JobStatus.QUEUED else "P"
+    return f"DUE#{kind}{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
 
 
 def _cancelled_reasons(error: ClientError) -> list[str]:
@@ -103,17 +109,31 @@ class DynamoJobStore:
         return Page(jobs=[self._to_job(i) for i in result["Items"]], next_cursor=self._encode_cursor(last))
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]:
+        """Up to `limit` overdue jobs, most overdue first: jobs to poll before jobs to re-submit.
+
+        Within a kind, each shard answers its oldest due jobs and the answers are merged by due_at,
+        so one busy shard cannot fill every batch and starve the others.
+        """
         ids: list[str] = []
-        for shard in range(DUE_SHARDS):
-            result = self._db.query(
-                TableName=self._table,
-                IndexName="DueJobs",
-                KeyConditionExpression="due_pk = :p AND due_at <= :now",
-                ExpressionAttributeValues={":p": {"S": f"DUE#{shard}"}, ":now": {"N": str(now)}},
-                Limit=limit,
-            )
-            ids.extend(item["pk"]["S"].removeprefix("JOB#") for item in result["Items"])
-        return ids[:limit]
+        for kind in ("P", "Q"):
+            due: list[tuple[int, str]] = []
+            for shard in range(DUE_SHARDS):
+                result = self._db.query(
+                    TableName=self._table,
+                    IndexName="DueJobs",
+                    KeyConditionExpression="due_pk = :p AND due_at <= :now",
+                    ExpressionAttributeValues={":p": {"S": f"DUE#{kind}{shard}"}, ":now": {"N": str(now)}},
+                    Limit=limit - len(ids),
+                )
+                due.extend(
+                    (int(item["due_at"]["N"]), item["pk"]["S"].removeprefix("JOB#"))
+                    for item in result["Items"]
+                )
+            due.sort()
+            ids.extend(job_id for _, job_id in due[: limit - len(ids)])
+            if len(ids) >= limit:
+                break
+        return ids
 
     def in_flight(self) -> int:
         item = self._db.get_item(TableName=self._table, Key=SEMAPHORE_KEY, ConsistentRead=True).get("Item")
@@ -239,6 +259,7 @@ class DynamoJobStore:
             "api_credit_cost": api_credit_cost,
             "updated_at": now,
             "due_at": due_at,
+            "checks": 0,  # the QUEUED re-send backoff is over; polling starts its own count
         }
         mapping = {
             "pk": {"S": f"GEN#{generation_id}"},
@@ -313,7 +334,7 @@ class DynamoJobStore:
     def reschedule(self, job: Job, *, due_at: int, checks: int | None = None) -> None:
         names = {"#s": "status"}
         expression = "SET due_at = :due, due_pk = :shard"
-        values = _values(due=due_at, shard=_due_shard(job.id), status=str(job.status))
+        values = _values(due=due_at, shard=_due_shard(job.id, job.status), status=str(job.status))
         if checks is not None:
             expression += ", checks = :checks"
             values |= _values(checks=checks)
@@ -371,7 +392,7 @@ class DynamoJobStore:
                 removes.append("due_pk")
             else:
                 sets.append("due_pk = :shard")
-                values[":shard"] = _ddb(_due_shard(job.id))
+                values[":shard"] = _ddb(_due_shard(job.id, JobStatus(updates.get("status", job.status))))
         expression = ""
         if sets:
             expression += "SET " + ", ".join(sets)
@@ -401,7 +422,7 @@ class DynamoJobStore:
             "gsi1sk": f"{data['created_at']}#{job.id}",
         }
         if job.due_at is not None and not job.status.terminal:
-            data["due_pk"] = _due_shard(job.id)
+            data["due_pk"] = _due_shard(job.id, job.status)
         return {k: _ddb(v) for k, v in data.items()}
 
     @staticmethod

@@ -53,6 +53,7 @@ class Policy:
     requeue_max_seconds: int = 120
     reconcile_batch: int = 100
     reconcile_workers: int = 4
+    reconcile_budget_seconds: float = 30.0  # the reconciler's Timeout is 55 s
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def requeue_delay(self, attempt: int, retry_after: float | None = None) -> int:
@@ -62,6 +63,10 @@ class Policy:
         if retry_after:
             delay = max(delay, retry_after)
         return max(1, min(900, round(delay)))  # SQS DelaySeconds caps at 900
+
+    def queued_recheck(self, checks: int) -> int:
+        """When to look again at a QUEUED job whose submit message was re-sent: doubling, <= 15 min."""
+        return int(min(900, self.queued_check_seconds * 2 ** min(checks, 16)))
 
     def poll_interval(self, checks: int) -> int:
         return int(min(self.max_poll_interval_seconds, self.first_poll_seconds * 2 ** min(checks, 16)))
@@ -324,13 +329,23 @@ class Reconciler:
         self._clock, self._policy = clock, policy
 
     def run(self) -> dict[str, int]:
-        now = _epoch(self._clock())
-        job_ids = self._store.due_job_ids(now=now, limit=self._policy.reconcile_batch)
+        """Check due jobs batch by batch until none is due or the time budget is spent."""
+        started = self._clock()
         outcomes: dict[str, int] = {}
+        seen: set[str] = set()
         with ThreadPoolExecutor(max_workers=self._policy.reconcile_workers) as pool:
-            for outcome in pool.map(self._check_safely, job_ids):
-                outcomes[outcome] = outcomes.get(outcome, 0) + 1
-        return outcomes
+            while True:
+                now = _epoch(self._clock())
+                due = self._store.due_job_ids(now=now, limit=self._policy.reconcile_batch)
+                fresh = [job_id for job_id in due if job_id not in seen]  # a failed check stays due
+                seen.update(fresh)
+                for outcome in pool.map(self._check_safely, fresh):
+                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
+                spent = (self._clock() - started).total_seconds()
+                if len(due) < self._policy.reconcile_batch or not fresh:
+                    return outcomes
+                if spent > self._policy.reconcile_budget_seconds:
+                    return outcomes
 
     def _check_safely(self, job_id: str) -> str:
         try:
@@ -357,7 +372,9 @@ class Reconciler:
             # Either the submit message or the submitter itself was lost; the submitter's lease
             # check keeps a re-sent message from submitting twice while a submission is live.
             self._queue.send(job.id)
-            self._store.reschedule(job, due_at=_epoch(now) + self._policy.queued_check_seconds)
+            # Backing off keeps a lagging submit queue from being flooded with copies.
+            wait = self._policy.queued_recheck(job.checks)
+            self._store.reschedule(job, due_at=_epoch(now) + wait, checks=job.checks + 1)
             return "resubmitted"
         return self._poll(job)
 

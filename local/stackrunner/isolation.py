@@ -1,0 +1,187 @@
+"""Lambda's isolation, restored for in-process functions and moto's DynamoDB.
+
+On AWS each execution environment runs one event at a time and DynamoDB transactions are isolated.
+In-process, several threads call the same handler module, and moto's server is threaded: without
+these two pieces, concurrent requests and batches (any `make run` under load) overwrite each other's
+Powertools state, and moto's failed transactions undo other threads' writes.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import sys
+import threading
+from collections import Counter, defaultdict
+from typing import Any
+
+# ----- one invocation per execution environment ---------------------------------------------------
+
+
+class ExecutionEnvironments:
+    """Gives each concurrent invocation of a function its own copy of the handler module.
+
+    Lambda runs one event at a time per execution environment, and handler modules rely on it:
+    Powertools keeps per-invocation state on module-level objects (the API and webhook resolvers'
+    `current_event`, the SQS handlers' `BatchProcessor` records and failures). The local runtime
+    loads one module per function and calls it from several threads at once, so concurrent
+    invocations overwrite each other's state (a job created under another caller's `sub`, a failed
+    record reported in another batch's response). Here every invocation takes a free environment, or
+    cold-starts a new module copy, so concurrency stays what the template allows and nothing is shared.
+
+    Module copies are not enough for the HTTP functions: Powertools' event handler stores the event
+    on the `BaseRouter` class (`BaseRouter.current_event = ...`), shared by every resolver in the
+    process. Invocations of the functions in `serialized` (the HTTP API's) therefore run one at a
+    time, process-wide.
+    """
+
+    def __init__(self, runtime: Any, serialized: set[str] | None = None) -> None:
+        self._runtime = runtime
+        self._serialized = serialized or set()
+        self._http_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._free: dict[str, list[Any]] = defaultdict(list)
+        self._count: Counter[str] = Counter()
+        self._modules: list[str] = []
+        self._previous: Any = None
+
+    def __enter__(self) -> ExecutionEnvironments:
+        self._previous = self._runtime.__dict__.get("handler")
+        original = self._runtime.handler
+        self._first = original
+
+        def handler(logical_id: str) -> Any:
+            original(logical_id)  # the runtime's own cold start, and its checks
+            return lambda event, context: self._invoke(logical_id, event, context)
+
+        self._runtime.handler = handler
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is None:
+            self._runtime.__dict__.pop("handler", None)
+        else:
+            self._runtime.handler = self._previous
+        for name in self._modules:
+            sys.modules.pop(name, None)
+
+    @property
+    def environments(self) -> dict[str, int]:
+        return dict(self._count)
+
+    def _invoke(self, logical_id: str, event: Any, context: Any) -> Any:
+        with self._lock:
+            free = self._free[logical_id]
+            environment = free.pop() if free else None
+            if environment is None:
+                self._count[logical_id] += 1
+                number = self._count[logical_id]
+        if environment is None:
+            environment = self._first(logical_id) if number == 1 else self._load(logical_id, number)
+        try:
+            if logical_id in self._serialized:
+                with self._http_lock:
+                    return environment(event, context)
+            return environment(event, context)
+        finally:
+            with self._lock:
+                self._free[logical_id].append(environment)
+
+    def _load(self, logical_id: str, number: int) -> Any:
+        spec = self._runtime.functions[logical_id]
+        name = f"fn_{logical_id}_env{number}"
+        loader = importlib.util.spec_from_file_location(name, spec.module_path)
+        assert loader is not None and loader.loader is not None
+        module = importlib.util.module_from_spec(loader)
+        sys.modules[name] = module
+        loader.loader.exec_module(module)
+        with self._lock:
+            self._modules.append(name)
+        return getattr(module, spec.function_name)
+
+
+# ----- DynamoDB transactions that behave like DynamoDB's ------------------------------------------
+
+
+class IsolatedDynamoDB:
+    """Serializes moto's DynamoDB backend and makes a failed transaction undo only its own items.
+
+    moto's `transact_write_items` deep-copies every table it touches and, when any condition fails,
+    puts that copy back: writes that other threads made in between (moto's server is threaded) are
+    silently undone, and the deep copy itself can fail with "dictionary changed size during
+    iteration" (an HTTP 500). In the local stack failed transactions are routine (a full semaphore,
+    a lost race), so without this a chaos run measures moto, not the product: slot counts drift,
+    transitions vanish, a SUBMITTED write is lost and the job is submitted again. Real DynamoDB
+    transactions are isolated and touch only their own items; this restores that for the run.
+    """
+
+    ENTRY_POINTS = ("put_item", "get_item", "update_item", "delete_item", "query", "scan")
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._saved: list[tuple[str, Any]] = []
+
+    def __enter__(self) -> IsolatedDynamoDB:
+        from moto.dynamodb import models
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        backend_class = models.DynamoDBBackend
+        lock = self._lock
+        no_copy = type("NoCopy", (), {"deepcopy": staticmethod(lambda value, memo=None: value)})
+
+        def serialized(original: Any) -> Any:
+            def call(backend: Any, *args: Any, **kwargs: Any) -> Any:
+                with lock:
+                    return original(backend, *args, **kwargs)
+
+            return call
+
+        original_transact = backend_class.transact_write_items
+
+        def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+            with lock:
+                touched = []
+                for entry in transact_items:
+                    op = next(iter(entry.values()))
+                    table = backend.tables.get(op.get("TableName"))
+                    key = op.get("Key") or op.get("Item") or {}
+                    if table is None or table.hash_key_attr not in key:
+                        continue
+                    hash_value = DynamoType(key[table.hash_key_attr])
+                    range_value = (
+                        DynamoType(key[table.range_key_attr])
+                        if table.range_key_attr and table.range_key_attr in key
+                        else None
+                    )
+                    if table.range_key_attr and range_value is None:
+                        continue
+                    before = table.get_item(hash_value, range_value)
+                    touched.append((table, hash_value, range_value, copy.deepcopy(before)))
+                models.copy = no_copy  # moto's whole-table snapshot: replaced by the per-item one above
+                try:
+                    return original_transact(backend, transact_items)
+                except Exception:
+                    for table, hash_value, range_value, before in reversed(touched):
+                        if before is None:
+                            table.delete_item(hash_value, range_value)
+                        elif range_value is not None:
+                            table.items[hash_value][range_value] = before
+                        else:
+                            table.items[hash_value] = before
+                    raise
+                finally:
+                    models.copy = copy
+
+        for name in self.ENTRY_POINTS:
+            self._saved.append((name, getattr(backend_class, name)))
+            setattr(backend_class, name, serialized(getattr(backend_class, name)))
+        self._saved.append(("transact_write_items", original_transact))
+        backend_class.transact_write_items = transact_write_items
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from moto.dynamodb import models
+
+        for name, original in self._saved:
+            setattr(models.DynamoDBBackend, name, original)
+        self._saved = []
