@@ -34,7 +34,7 @@ def unsupported_media_type(event: dict) -> dict | None:
     """
     if event.get("requestContext", {}).get("http", {}).get("method") not in ("POST", "PUT", "PATCH"):
         return None
-    content_type = (event.get("headers") or {}).get("content-type", "").strip()
+    content_type = (event.get("headers") or {}).get("content-type", "").strip().lower()
     if not content_type or content_type.startswith("application/json"):
         return None
     body = error_body("unsupported_media_type", "The request body must be application/json")
