@@ -17,13 +17,14 @@ class SubmitMessage(BaseModel):
 
     job_id: str = Field(min_length=1, max_length=64)
     attempt: int = Field(default=0, ge=0)
+    token: int = Field(default=0, ge=0)
 
 
 def submit(record: SQSRecord) -> str:
     # A malformed message raises: it is retried, then parked in the DLQ where it can be inspected.
     message = SubmitMessage.model_validate_json(record.body)
     logger.append_keys(job_id=message.job_id)
-    outcome, credits = wiring.submitter().submit(message.job_id, attempt=message.attempt)
+    outcome, credits = wiring.submitter().submit(message.job_id, attempt=message.attempt, token=message.token)
     metrics.add_metric(name=f"Submit_{outcome}", unit=MetricUnit.Count, value=1)
     if credits:
         metrics.add_metric(name="CreditsSpent", unit=MetricUnit.Count, value=credits)

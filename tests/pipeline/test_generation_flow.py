@@ -512,3 +512,20 @@ def test_resending_a_queued_job_backs_off(pipeline):
         assert pipeline.reconcile()["outcomes"] == {"resubmitted": 1}
         gaps.append(pipeline.job_item(job["id"])["due_at"] - before)
     assert gaps[0] < gaps[1] < gaps[2]
+
+
+def test_a_resent_submit_message_supersedes_the_copies_still_cycling(pipeline):
+    from gencore import wiring
+
+    for i in range(3):  # the cap is 2: the third job waits, its message cycling with a delay
+        pipeline.api("POST", "/v1/generations", body={"prompt": f"cycle {i}"})
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    [waiting] = [
+        j["id"] for j in pipeline.api("GET", "/v1/generations")[1]["items"] if j["status"] == "QUEUED"
+    ]
+    _make_due(pipeline, waiting)
+    assert pipeline.reconcile()["outcomes"] == {"resubmitted": 1}
+    assert pipeline.job_item(waiting)["submit_token"] == 1
+    submitter = wiring.submitter()
+    assert submitter.submit(waiting, token=0).outcome == "superseded"  # the old copy stops here
+    assert submitter.submit(waiting, token=1).outcome == "waiting"  # the live one keeps waiting

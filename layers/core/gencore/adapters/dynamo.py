@@ -331,13 +331,18 @@ class DynamoJobStore:
             raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from error
         return job.model_copy(update=updates)
 
-    def reschedule(self, job: Job, *, due_at: int, checks: int | None = None) -> None:
+    def reschedule(
+        self, job: Job, *, due_at: int, checks: int | None = None, submit_token: int | None = None
+    ) -> None:
         names = {"#s": "status"}
         expression = "SET due_at = :due, due_pk = :shard"
         values = _values(due=due_at, shard=_due_shard(job.id, job.status), status=str(job.status))
         if checks is not None:
             expression += ", checks = :checks"
             values |= _values(checks=checks)
+        if submit_token is not None:
+            expression += ", submit_token = :token"
+            values |= _values(token=submit_token)
         try:
             self._db.update_item(
                 TableName=self._table,

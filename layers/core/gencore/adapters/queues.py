@@ -12,10 +12,10 @@ class SqsSubmitQueue:
     def __init__(self, sqs: Any, queue_url: str) -> None:
         self._sqs, self._url = sqs, queue_url
 
-    def send(self, job_id: str, *, delay_seconds: int = 0, attempt: int = 0) -> None:
+    def send(self, job_id: str, *, delay_seconds: int = 0, attempt: int = 0, token: int = 0) -> None:
         self._sqs.send_message(
             QueueUrl=self._url,
-            MessageBody=json.dumps({"job_id": job_id, "attempt": attempt}),
+            MessageBody=json.dumps({"job_id": job_id, "attempt": attempt, "token": token}),
             DelaySeconds=max(0, min(900, int(delay_seconds))),
         )
 

@@ -129,6 +129,9 @@ class Job(BaseModel):
     slot_held: bool = False
     slot_acquired_at: datetime | None = None
     submit_attempts: int = 0
+    # Which submit message is the live one: the reconciler bumps it when it re-sends, and older
+    # copies stop cycling, so a lagging queue never fills with copies of waiting jobs.
+    submit_token: int = 0
     # Set when a submit's outcome was unknown: the next attempt first looks for that generation.
     submit_uncertain_since: datetime | None = None
     checks: int = 0  # reconciler polls so far (drives the adaptive interval)

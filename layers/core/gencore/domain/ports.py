@@ -74,7 +74,9 @@ class JobStore(Protocol):
     def note_uncertain_submit(self, job: Job, *, since: datetime) -> Job:
         """Remember that a submit of this QUEUED job may have created a generation."""
 
-    def reschedule(self, job: Job, *, due_at: int, checks: int | None = None) -> None: ...
+    def reschedule(
+        self, job: Job, *, due_at: int, checks: int | None = None, submit_token: int | None = None
+    ) -> None: ...
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]: ...
 
@@ -82,7 +84,7 @@ class JobStore(Protocol):
 
 
 class SubmitQueue(Protocol):
-    def send(self, job_id: str, *, delay_seconds: int = 0, attempt: int = 0) -> None: ...
+    def send(self, job_id: str, *, delay_seconds: int = 0, attempt: int = 0, token: int = 0) -> None: ...
 
 
 class EventQueue(Protocol):

@@ -139,7 +139,9 @@ class Generations:
 
 
 class SubmitResult(NamedTuple):
-    outcome: str  # submitted | adopted | waiting | throttled | uncertain | failed | skipped | missing
+    outcome: (
+        str  # submitted | adopted | waiting | throttled | uncertain | superseded | failed | skipped | missing
+    )
     credits: float = 0.0
 
 
@@ -152,7 +154,7 @@ class Submitter:
         self._store, self._leonardo, self._queue = store, leonardo, submit_queue
         self._clock, self._policy = clock, policy
 
-    def submit(self, job_id: str, *, attempt: int = 0) -> SubmitResult:
+    def submit(self, job_id: str, *, attempt: int = 0, token: int = 0) -> SubmitResult:
         """One submit attempt; returns the outcome and the credits a successful submission costs."""
         now = self._clock()
         claim = self._store.claim_slot(
@@ -168,8 +170,8 @@ class Submitter:
             if job.status != JobStatus.QUEUED or job.slot_held:
                 # Already submitted, terminal, or another submitter holds a live lease.
                 return SubmitResult("skipped")
-            return self._wait(job, attempt, None, "waiting")
-        if job.submit_uncertain_since and (adopted := self._adopt(job)):
+            return self._wait(job, attempt, token, None, "waiting")
+        if job.submit_uncertain_since and (adopted := self._adopt(job, token)):
             return adopted
         try:
             generation_id, cost = self._leonardo.start_generation(job.request)
@@ -177,10 +179,10 @@ class Submitter:
             # Leonardo may have created (and charged for) it: look for it before ever sending again.
             job = self._store.note_uncertain_submit(job, since=job.submit_uncertain_since or now)
             job = self._store.release_slot(job, now=self._clock())
-            return self._wait(job, attempt, unknown.retry_after, "uncertain")
+            return self._wait(job, attempt, token, unknown.retry_after, "uncertain")
         except LeonardoBusy as busy:
             job = self._store.release_slot(job, now=self._clock())
-            return self._wait(job, attempt, busy.retry_after, "throttled")
+            return self._wait(job, attempt, token, busy.retry_after, "throttled")
         except LeonardoRejected as rejected:
             self._store.transition(
                 job, JobStatus.FAILED, now=self._clock(), release_slot=True,
@@ -197,14 +199,14 @@ class Submitter:
         )
         return SubmitResult("submitted", credits=cost or 0.0)
 
-    def _adopt(self, job: Job) -> SubmitResult | None:
+    def _adopt(self, job: Job, token: int) -> SubmitResult | None:
         """Take over the generation an unanswered submit created, instead of paying for a second one."""
         assert job.submit_uncertain_since
         try:
             generation_id = self._leonardo.find_generation(job.request, since=job.submit_uncertain_since)
         except LeonardoBusy:  # cannot tell yet: do not risk a duplicate, wait and look again
             self._store.release_slot(job, now=self._clock())
-            return self._wait(job, job.submit_attempts, None, "uncertain")
+            return self._wait(job, job.submit_attempts, token, None, "uncertain")
         if generation_id is None:
             return None
         now = self._clock()
@@ -218,10 +220,14 @@ class Submitter:
         log.warning("adopted the generation of an unanswered submit", extra={"job_id": job.id})
         return SubmitResult("adopted")
 
-    def _wait(self, job: Job, attempt: int, retry_after: float | None, outcome: str) -> SubmitResult:
-        """Keep the job QUEUED in our own queue and come back later."""
+    def _wait(
+        self, job: Job, attempt: int, token: int, retry_after: float | None, outcome: str
+    ) -> SubmitResult:
+        """Keep the job QUEUED in our own queue and come back later (only the live message cycles)."""
+        if token != job.submit_token:
+            return SubmitResult("superseded")  # the reconciler sent a newer message for this job
         delay = self._policy.requeue_delay(attempt, retry_after)
-        self._queue.send(job.id, delay_seconds=delay, attempt=attempt + 1)
+        self._queue.send(job.id, delay_seconds=delay, attempt=attempt + 1, token=token)
         # A live submit message exists: keep the reconciler from sending another one.
         self._store.reschedule(job, due_at=_epoch(self._clock()) + delay + self._policy.queued_check_seconds)
         return SubmitResult(outcome)
@@ -371,10 +377,12 @@ class Reconciler:
         if job.status == JobStatus.QUEUED:
             # Either the submit message or the submitter itself was lost; the submitter's lease
             # check keeps a re-sent message from submitting twice while a submission is live.
-            self._queue.send(job.id)
-            # Backing off keeps a lagging submit queue from being flooded with copies.
+            # A new live message: any older copy still cycling stops at its next wait. Backing off
+            # keeps a lagging submit queue from being flooded.
+            token = job.submit_token + 1
             wait = self._policy.queued_recheck(job.checks)
-            self._store.reschedule(job, due_at=_epoch(now) + wait, checks=job.checks + 1)
+            self._store.reschedule(job, due_at=_epoch(now) + wait, checks=job.checks + 1, submit_token=token)
+            self._queue.send(job.id, token=token)
             return "resubmitted"
         return self._poll(job)
 
