@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from gencore import wiring
 from gencore.adapters.secrets import SecretMissing
-from gencore.domain.models import GenerationEvent, LeonardoImage
+from gencore.domain.models import GenerationEvent
 from gencore.leonardo.callbacks import CallbackError, parse_callback
 from gencore.observability import MetricUnit, logger, metrics, tracer
 from gencore.views import error_body
@@ -56,13 +56,13 @@ def leonardo_callback() -> Response:
     if callback.status == "PENDING":
         return _json(202, {"status": "ignored"})  # nothing to do until it is terminal
     try:
+        # Only what names the event: the processor takes status, outputs and cost from Leonardo's
+        # own record, never from a callback (whose sender is proven only by the shared key).
         generation_event = GenerationEvent(
             source="webhook",
             event_type=callback.event_type,
             generation_id=callback.generation_id,
             status=callback.status,
-            images=[LeonardoImage(id=i.id, url=i.url, nsfw=i.nsfw) for i in callback.images],
-            api_credit_cost=callback.api_credit_cost,
         )
     except ValidationError:
         return _json(400, error_body("invalid_payload", "The callback is outside the accepted limits"))

@@ -152,8 +152,8 @@ class LeonardoImage(BaseModel):
 class GenerationEvent(BaseModel):
     """What the processor consumes: a terminal state of a Leonardo generation, secret-free.
 
-    Produced by the webhook (from a verified callback) and by the reconciler (from polling);
-    one processing path for both.
+    Produced by the webhook (from a verified callback: ids and status only, a prompt to look) and by
+    the reconciler (from polling: Leonardo's own images and cost); one processing path for both.
     """
 
     model_config = ConfigDict(extra="forbid")

@@ -31,7 +31,8 @@ class _Strict(BaseModel):
 class _CallbackGeneration(_Strict):
     id: str = Field(min_length=1)
     status: GenerationStatus
-    images: list[GeneratedImage] = Field(default_factory=list)
+    # Leonardo makes at most 8 images a generation; anything far beyond is not a real callback.
+    images: list[GeneratedImage] = Field(default_factory=list, max_length=16)
     api_credit_cost: float | None = Field(default=None, alias="apiCreditCost")
 
 
