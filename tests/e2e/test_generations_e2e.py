@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
 
 from leonardo_simulator import FaultConfig
+from tests.support.jobs import wait_for_status
 
 pytestmark = pytest.mark.e2e
 REQUEST = {"prompt": "A lighthouse on a cliff at dawn", "width": 320, "height": 256, "num_images": 2}
-TERMINAL = {"COMPLETE", "FAILED", "CANCELLED"}
 
 
 @pytest.fixture
@@ -37,16 +37,6 @@ def create(api, headers, **overrides) -> dict:
     response = api.post("/v1/generations", json=REQUEST | overrides, headers=headers)
     assert response.status_code == 202, response.text
     return response.json()
-
-
-def wait_terminal(api, headers, job_id: str, timeout: float = 45.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = api.get(f"/v1/generations/{job_id}", headers=headers).json()
-        if job["status"] in TERMINAL:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} not terminal after {timeout}s: {job}")
 
 
 def outputs_of(stack, user_name: str, job_id: str) -> list[str]:
@@ -71,7 +61,7 @@ def test_health_is_open(api):
 
 def test_text_to_image_completes_with_downloadable_pngs(api, stack, user):
     name, headers = user
-    job = wait_terminal(api, headers, create(api, headers)["id"])
+    job = wait_for_status(api, headers, create(api, headers)["id"])
     assert_complete_with_pngs(job)
     assert job["cost"]["credits"] > 0
     assert len(outputs_of(stack, name, job["id"])) == 2
@@ -80,7 +70,7 @@ def test_text_to_image_completes_with_downloadable_pngs(api, stack, user):
 def test_duplicate_callbacks_give_one_copy_per_image(api, stack, user):
     name, headers = user
     stack.simulator.set_faults(FaultConfig(seed=11, duplicate_callback_rate=1.0))
-    job = wait_terminal(api, headers, create(api, headers)["id"])
+    job = wait_for_status(api, headers, create(api, headers)["id"])
     assert_complete_with_pngs(job)
     assert outputs_of(stack, name, job["id"]) == [
         f"outputs/{name}/{job['id']}/0.png",
@@ -92,7 +82,7 @@ def test_dropped_callbacks_are_recovered_by_the_reconciler(api, stack, user):
     _, headers = user
     before = stack.simulator.stats()["callbacks_dropped"]
     stack.simulator.set_faults(FaultConfig(seed=12, drop_callback_rate=1.0))
-    job = wait_terminal(api, headers, create(api, headers)["id"])
+    job = wait_for_status(api, headers, create(api, headers)["id"])
     assert_complete_with_pngs(job)
     assert stack.simulator.stats()["callbacks_dropped"] > before
 
@@ -102,7 +92,7 @@ def test_delayed_and_reordered_callbacks_still_complete_every_job(api, stack, us
     stack.simulator.set_faults(FaultConfig(seed=13, delay_callback_rate=0.5, delay_callback_seconds=1.5))
     ids = [create(api, headers, seed=i)["id"] for i in range(4)]
     for job_id in ids:
-        assert_complete_with_pngs(wait_terminal(api, headers, job_id))
+        assert_complete_with_pngs(wait_for_status(api, headers, job_id))
 
 
 def test_a_429_storm_still_ends_complete_with_one_generation_per_job(api, stack, user):
@@ -113,14 +103,14 @@ def test_a_429_storm_still_ends_complete_with_one_generation_per_job(api, stack,
     time.sleep(2)
     stack.simulator.set_faults(FaultConfig(seed=14, http_429_rate=0.2))
     for job_id in ids:
-        assert_complete_with_pngs(wait_terminal(api, headers, job_id, timeout=90))
+        assert_complete_with_pngs(wait_for_status(api, headers, job_id, timeout=90))
     assert stack.simulator.stats()["generations_created"] - created_before == len(ids)
 
 
 def test_a_consumer_that_crashes_on_first_receive_loses_nothing(api, stack, user):
     name, headers = user
     stack.fail_invocations("ProcessorFunction", 1)
-    job = wait_terminal(api, headers, create(api, headers)["id"])
+    job = wait_for_status(api, headers, create(api, headers)["id"])
     assert_complete_with_pngs(job)
     assert len(outputs_of(stack, name, job["id"])) == 2
 

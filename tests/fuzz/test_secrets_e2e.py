@@ -23,22 +23,11 @@ import pytest
 
 from leonardo_simulator import FaultConfig
 from leonardo_simulator.views import uuid4_from
+from tests.support.jobs import wait_for_status
 
 pytestmark = pytest.mark.fuzz
 
 REQUEST = {"prompt": "a lighthouse keeping secrets", "width": 64, "height": 64, "num_images": 2}
-TERMINAL = {"COMPLETE", "FAILED", "CANCELLED"}
-
-
-def wait_terminal(api, headers, job_id: str, timeout: float = 45.0) -> dict:
-    deadline = time.monotonic() + timeout
-    job: dict = {}
-    while time.monotonic() < deadline:
-        job = api.get(f"/v1/generations/{job_id}", headers=headers).json()
-        if job["status"] in TERMINAL:
-            return job
-        time.sleep(0.2)
-    raise AssertionError(f"job {job_id} not terminal after {timeout}s: {job}")
 
 
 def stored_state(stack) -> dict[str, str]:
@@ -95,20 +84,20 @@ def test_a_full_run_leaks_neither_key(api, stack, user, session_logs, capfd):
     # The happy path: Leonardo's callbacks (echoing both keys) complete it, twice over.
     stack.simulator.set_faults(FaultConfig(seed=31, duplicate_callback_rate=1.0))
     job = record(api.post("/v1/generations", json=REQUEST, headers=headers)).json()
-    assert wait_terminal(api, headers, job["id"])["status"] == "COMPLETE"
+    assert wait_for_status(api, headers, job["id"])["status"] == "COMPLETE"
     # A lost callback: the reconciler asks Leonardo (with the API key) instead.
     stack.simulator.set_faults(FaultConfig(seed=32, drop_callback_rate=1.0))
     job = record(api.post("/v1/generations", json=REQUEST | {"seed": 1}, headers=headers)).json()
-    assert wait_terminal(api, headers, job["id"])["status"] == "COMPLETE"
+    assert wait_for_status(api, headers, job["id"])["status"] == "COMPLETE"
     # A failed generation, and Leonardo rate limiting then failing the submitter's calls.
     stack.simulator.set_faults(FaultConfig(seed=33, failed_generation_rate=1.0))
     job = record(api.post("/v1/generations", json=REQUEST | {"seed": 2}, headers=headers)).json()
-    assert wait_terminal(api, headers, job["id"])["status"] == "FAILED"
+    assert wait_for_status(api, headers, job["id"])["status"] == "FAILED"
     stack.simulator.set_faults(FaultConfig(seed=34, http_429_rate=0.5, http_5xx_rate=0.3))
     job = record(api.post("/v1/generations", json=REQUEST | {"seed": 3}, headers=headers)).json()
     time.sleep(2)
     stack.simulator.set_faults(FaultConfig())
-    assert wait_terminal(api, headers, job["id"], timeout=60)["status"] == "COMPLETE"
+    assert wait_for_status(api, headers, job["id"], timeout=60)["status"] == "COMPLETE"
     record(api.get(f"/v1/generations/{job['id']}", headers=headers))
     record(api.get("/v1/generations", headers=headers))
 

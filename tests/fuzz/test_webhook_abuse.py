@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from leonardo_simulator import FaultConfig
+from tests.support.jobs import wait_for_status
 
 pytestmark = pytest.mark.fuzz
 
@@ -61,17 +62,6 @@ def envelope(
 
 def hook_headers(stack) -> dict[str, str]:
     return {"authorization": f"Bearer {stack.config.webhook_key}", "content-type": "application/json"}
-
-
-def wait_status(api, headers, job_id: str, wanted: set[str], timeout: float = 45.0) -> dict:
-    deadline = time.monotonic() + timeout
-    job: dict = {}
-    while time.monotonic() < deadline:
-        job = api.get(f"/v1/generations/{job_id}", headers=headers).json()
-        if job["status"] in wanted:
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} never reached {wanted}: {job}")
 
 
 def job_item(stack, job_id: str) -> dict:
@@ -220,8 +210,8 @@ def test_unknown_and_foreign_generation_ids_are_accepted_and_change_nothing(
     api, stack, user, redirector, receiver, egress_guard
 ):
     name, headers = user
-    job = wait_status(api, headers, api.post("/v1/generations", json=REQUEST, headers=headers).json()["id"],
-                      {"COMPLETE"})  # fmt: skip
+    job_id = api.post("/v1/generations", json=REQUEST, headers=headers).json()["id"]
+    job = wait_for_status(api, headers, job_id, {"COMPLETE"})
     before = job_item(stack, job["id"])
     # A foreign generation: real at Leonardo (another app on the same account), unknown here.
     foreign = httpx.post(
@@ -292,7 +282,7 @@ def test_forged_callbacks_fetch_nothing_and_the_job_completes_from_leonardo(
     # Leonardo's own callback is lost, so only its polled answer can finish the job.
     stack.simulator.set_faults(FaultConfig(seed=21, drop_callback_rate=1.0))
     job_id = api.post("/v1/generations", json=REQUEST, headers=headers).json()["id"]
-    wait_status(api, headers, job_id, {"SUBMITTED", "FINALIZING", "COMPLETE"})
+    wait_for_status(api, headers, job_id, {"SUBMITTED", "FINALIZING", "COMPLETE"})
     generation_id = job_item(stack, job_id)["generation_id"]["S"]
     assert job_item(stack, job_id)["status"]["S"] == "SUBMITTED", "the job finished before the attack"
     fetched_before, redirector_before = receiver.count(), redirector.count()
@@ -306,7 +296,7 @@ def test_forged_callbacks_fetch_nothing_and_the_job_completes_from_leonardo(
     answers.append(api.post(HOOK, json=body, headers=hook_headers(stack)).status_code)
     assert set(answers) <= {202}, answers
 
-    job = wait_status(api, headers, job_id, {"COMPLETE", "FAILED"})
+    job = wait_for_status(api, headers, job_id, {"COMPLETE", "FAILED"})
     assert job["status"] == "COMPLETE", job
     remote = stack.simulator.generations[generation_id]
     assert [i["leonardo_image_id"] for i in job["images"]] == [image.id for image in remote.images]

@@ -6,7 +6,6 @@ Resources come from template.yaml through the local runner's creator: no second 
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,19 +17,15 @@ from aws_lambda_powertools.utilities import parameters
 
 from gencore import wiring
 from leonardo_simulator import FaultConfig, SimulatorConfig, serve_in_thread
+from stackrunner import free_port
 from stackrunner.aws import LocalAws, ResourceCreator
 from stackrunner.template import Template
+from tests.simulator.helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
 LEONARDO_KEY = "test-leonardo-key-3f9a"
 WEBHOOK_KEY = "test-webhook-key-77c1"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -208,7 +203,7 @@ class Pipeline:
                 QueueUrl=self.queues[queue], ReceiptHandle=handle, VisibilityTimeout=0
             )
 
-    def reconcile(self, *, at: float | None = None) -> dict:
+    def reconcile(self) -> dict:
         return self.runtime.invoke("ReconcilerFunction", load_event("reconciler-schedule.json"))
 
     def job_item(self, job_id: str) -> dict:
@@ -225,15 +220,11 @@ class Pipeline:
         return [o["Key"] for o in listing.get("Contents", [])]
 
     def wait_for_leonardo(self, generation_id: str, timeout: float = 5.0) -> None:
-        import time
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def finished() -> bool:
             record = self.stack.simulator.generations.get(generation_id)
-            if record is not None and getattr(record, "status", "PENDING") != "PENDING":
-                return
-            time.sleep(0.02)
-        raise AssertionError(f"generation {generation_id} still pending at the simulator")
+            return record is not None and record.status != "PENDING"
+
+        wait_for(finished, timeout=timeout)
 
 
 @pytest.fixture
