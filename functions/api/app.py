@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
@@ -14,13 +14,17 @@ from gencore import wiring
 from gencore.domain.errors import DomainError
 from gencore.domain.models import TextToImageRequest
 from gencore.observability import MetricUnit, logger, metrics, tracer
-from gencore.views import JobPage, JobView, error_body, job_view, status_for, unsupported_media_type
+from gencore.views import (
+    JobPage,
+    JobView,
+    error_body,
+    job_view,
+    json_response,
+    status_for,
+    unsupported_media_type,
+)
 
 app = APIGatewayHttpResolver(enable_validation=True)
-
-
-def _json(status: int, body: object) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def _caller() -> str:
@@ -44,7 +48,7 @@ def create_generation(
     logger.append_keys(job_id=job.id)
     metrics.add_metric(name="JobsAccepted" if created else "JobsDeduplicated", unit=MetricUnit.Count, value=1)
     view = job_view(job, wiring.outputs().presign)
-    return _json(202 if created else 200, view.model_dump(mode="json"))
+    return json_response(202 if created else 200, view.model_dump(mode="json"))
 
 
 @app.get("/v1/generations")
@@ -65,28 +69,28 @@ def get_generation(job_id: Annotated[str, Path(min_length=1, max_length=64)]) ->
 
 @app.exception_handler(DomainError)
 def domain_error(error: DomainError) -> Response:
-    return _json(status_for(error), error_body(error.code, error.message))
+    return json_response(status_for(error), error_body(error.code, error.message))
 
 
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response:
     problems = error.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
-        return _json(400, error_body("malformed_json", "The request body is not valid JSON"))
+        return json_response(400, error_body("malformed_json", "The request body is not valid JSON"))
     # Locations and messages only: never echo the input back.
     details = [{"loc": list(p.get("loc", ())), "type": p.get("type"), "msg": p.get("msg")} for p in problems]
-    return _json(422, error_body("validation_error", "The request is not valid", details))
+    return json_response(422, error_body("validation_error", "The request is not valid", details))
 
 
 @app.exception_handler(RecursionError)
 def too_deep(_error: RecursionError) -> Response:
     # json.loads raises RecursionError, not a decode error, for nesting deeper than it allows.
-    return _json(400, error_body("malformed_json", "The request body is not valid JSON"))
+    return json_response(400, error_body("malformed_json", "The request body is not valid JSON"))
 
 
 @app.not_found
 def not_found(_error: Exception) -> Response:
-    return _json(404, error_body("not_found", "No such route"))
+    return json_response(404, error_body("not_found", "No such route"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

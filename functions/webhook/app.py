@@ -8,7 +8,7 @@ from __future__ import annotations
 import base64
 import hmac
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from pydantic import ValidationError
 
 from gencore import wiring
@@ -16,13 +16,9 @@ from gencore.adapters.secrets import SecretMissing
 from gencore.domain.models import GenerationEvent
 from gencore.leonardo.callbacks import CallbackError, parse_callback
 from gencore.observability import MetricUnit, logger, metrics, tracer
-from gencore.views import error_body
+from gencore.views import error_body, json_response
 
 app = APIGatewayHttpResolver()
-
-
-def _json(status: int, body: dict) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def _authorized(header: str | None, expected: str) -> bool:
@@ -38,23 +34,23 @@ def leonardo_callback() -> Response:
         expected = wiring.webhook_key()
     except SecretMissing:
         logger.error("webhook key unavailable; rejecting callbacks")  # fail closed
-        return _json(503, error_body("webhook_unavailable", "Webhook verification is unavailable"))
+        return json_response(503, error_body("webhook_unavailable", "Webhook verification is unavailable"))
     if not _authorized(event.headers.get("authorization"), expected):
         metrics.add_metric(name="WebhookRejected", unit=MetricUnit.Count, value=1)
-        return _json(401, error_body("unauthorized", "Missing or invalid bearer token"))
+        return json_response(401, error_body("unauthorized", "Missing or invalid bearer token"))
     # The raw bytes: Powertools' decoded_body would UTF-8-decode a base64 body and raise (a 500) on
     # bytes that are not UTF-8; parse_callback answers those as malformed JSON.
     body = event.body or ""
     raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
     if len(raw) > wiring.settings().webhook_max_body_bytes:
-        return _json(413, error_body("payload_too_large", "The callback body is too large"))
+        return json_response(413, error_body("payload_too_large", "The callback body is too large"))
     try:
         callback = parse_callback(raw)
     except CallbackError as error:
-        return _json(400, error_body(error.code, error.message))
+        return json_response(400, error_body(error.code, error.message))
     logger.append_keys(generation_id=callback.generation_id)
     if callback.status == "PENDING":
-        return _json(202, {"status": "ignored"})  # nothing to do until it is terminal
+        return json_response(202, {"status": "ignored"})  # nothing to do until it is terminal
     try:
         # Only what names the event: the processor takes status, outputs and cost from Leonardo's
         # own record, never from a callback (whose sender is proven only by the shared key).
@@ -65,15 +61,17 @@ def leonardo_callback() -> Response:
             status=callback.status,
         )
     except ValidationError:
-        return _json(400, error_body("invalid_payload", "The callback is outside the accepted limits"))
+        return json_response(
+            400, error_body("invalid_payload", "The callback is outside the accepted limits")
+        )
     wiring.event_queue().send(generation_event)
     metrics.add_metric(name="WebhookAccepted", unit=MetricUnit.Count, value=1)
-    return _json(202, {"status": "accepted"})
+    return json_response(202, {"status": "accepted"})
 
 
 @app.not_found
 def not_found(_error: Exception) -> Response:
-    return _json(404, error_body("not_found", "No such route"))
+    return json_response(404, error_body("not_found", "No such route"))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel
 
 from gencore.domain import errors
@@ -16,6 +17,10 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.InvalidCursor: 400,
     errors.JobNotFound: 404,
 }
+
+
+def json_response(status: int, body: object) -> Response:
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
 
 
 def error_body(code: str, message: str, details: list | None = None) -> dict:
