@@ -1,5 +1,6 @@
-"""A local stand-in for the Leonardo.Ai REST API (generations, user, platform models),
-its CDN and its webhook callbacks, with deterministic fault injection.
+"""A local stand-in for the Leonardo.Ai REST API (generations, init images, user,
+platform models), its CDN, the S3 bucket init images are uploaded to and its
+webhook callbacks, with deterministic fault injection.
 
     from leonardo_simulator import SimulatorConfig, FaultConfig, serve_in_thread
     with serve_in_thread(SimulatorConfig(pending_seconds=0.2)) as sim:
@@ -8,6 +9,7 @@ its CDN and its webhook callbacks, with deterministic fault injection.
 
 from .app import API_PREFIX, create_app
 from .config import FaultConfig, SimulatorConfig
+from .initimages import InitImageRecord
 from .jobs import GeneratedImage, GenerationRecord
 from .server import SimulatorHandle, serve_in_thread
 
@@ -16,6 +18,7 @@ __all__ = [
     "FaultConfig",
     "GeneratedImage",
     "GenerationRecord",
+    "InitImageRecord",
     "SimulatorConfig",
     "SimulatorHandle",
     "create_app",

@@ -1,4 +1,5 @@
-"""HTTP surface: the Leonardo REST routes, the fake CDN and the admin routes."""
+"""HTTP surface: the Leonardo REST routes, the fake CDN, the fake S3 upload bucket
+and the admin routes."""
 
 from __future__ import annotations
 
@@ -17,13 +18,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import errors, views
+from . import errors, s3, views
 from .catalog import BY_ID
 from .config import SimulatorConfig
 from .errors import ApiError
 from .images import render_png
+from .initimages import UPLOAD_PATH
 from .simulator import Simulator
-from .validation import validate_generation_request
+from .validation import (
+    validate_canvas_init_image_request,
+    validate_generation_request,
+    validate_init_image_request,
+)
 
 API_PREFIX = "/api/rest/v1"
 CDN_CHUNKS = 8  # a slow CDN download arrives in this many pieces
@@ -88,10 +94,13 @@ async def _read_json(request: Request) -> Any:
         raise ApiError(400, "Error in $: Failed reading: not a valid json value", "invalid-json") from exc
 
 
+def _origin(request: Request) -> str:
+    return f"{request.url.scheme}://{request.url.netloc}"
+
+
 async def create_generation(request: Request, sim: Simulator) -> Response:
     accepted = validate_generation_request(await _read_json(request), strict=sim.cfg.strict)
-    origin = f"{request.url.scheme}://{request.url.netloc}"
-    record = sim.create_generation(accepted, origin)
+    record = sim.create_generation(accepted, _origin(request))
     return JSONResponse(
         {
             "sdGenerationJob": {
@@ -141,26 +150,49 @@ async def get_me(request: Request, sim: Simulator) -> Response:
 
 
 async def list_platform_models(request: Request, sim: Simulator) -> Response:
-    return JSONResponse(views.platform_models(f"{request.url.scheme}://{request.url.netloc}"))
+    return JSONResponse(views.platform_models(_origin(request)))
+
+
+async def upload_init_image(request: Request, sim: Simulator) -> Response:
+    extension = validate_init_image_request(await _read_json(request), strict=sim.cfg.strict)
+    record, fields = sim.create_init_image(extension, _origin(request))
+    return JSONResponse({"uploadInitImage": views.upload_slot(record, fields)})
+
+
+async def upload_canvas_init_image(request: Request, sim: Simulator) -> Response:
+    init_ext, mask_ext = validate_canvas_init_image_request(await _read_json(request), strict=sim.cfg.strict)
+    init = sim.create_init_image(init_ext, _origin(request))
+    mask = sim.create_init_image(mask_ext, _origin(request))
+    return JSONResponse({"uploadCanvasInitImage": views.canvas_upload_slots(init, mask)})
+
+
+async def get_init_image(request: Request, sim: Simulator) -> Response:
+    record = sim.get_init_image(request.path_params["id"])
+    return JSONResponse({"init_images_by_pk": views.init_image_rest(record)})
+
+
+async def delete_init_image(request: Request, sim: Simulator) -> Response:
+    record = sim.delete_init_image(request.path_params["id"])
+    return JSONResponse({"delete_init_images_by_pk": {"id": record.id}})
 
 
 # -- CDN (no auth, like cdn.leonardo.ai) -------------------------------------------
 
 
-async def _png_response(sim: Simulator, png: bytes) -> Response:
+async def _cdn_response(sim: Simulator, body: bytes, media_type: str = "image/png") -> Response:
     sim.stats.incr("cdn_downloads")
-    headers = {"content-length": str(len(png)), "cache-control": "public, max-age=31536000, immutable"}
+    headers = {"content-length": str(len(body)), "cache-control": "public, max-age=31536000, immutable"}
     delay = sim.faults.config.cdn_delay_seconds
     if delay <= 0:
-        return Response(png, media_type="image/png", headers=headers)
+        return Response(body, media_type=media_type, headers=headers)
 
     async def trickle() -> AsyncIterator[bytes]:
-        size = math.ceil(len(png) / CDN_CHUNKS)
-        for start in range(0, len(png), size):
+        size = max(1, math.ceil(len(body) / CDN_CHUNKS))
+        for start in range(0, len(body), size):
             await asyncio.sleep(delay / CDN_CHUNKS)
-            yield png[start : start + size]
+            yield body[start : start + size]
 
-    return StreamingResponse(trickle(), media_type="image/png", headers=headers)
+    return StreamingResponse(trickle(), media_type=media_type, headers=headers)
 
 
 async def cdn_generation_image(request: Request) -> Response:
@@ -173,9 +205,15 @@ async def cdn_generation_image(request: Request) -> Response:
     if record.user_id != params["user_id"]:
         raise errors.not_found("image not found")
     png = await run_in_threadpool(
-        render_png, record.prompt, record.seed, image.index, record.width, record.height
+        render_png,
+        record.prompt,
+        record.seed,
+        image.index,
+        record.width,
+        record.height,
+        record.init_fingerprint,
     )
-    return await _png_response(sim, png)
+    return await _cdn_response(sim, png)
 
 
 async def cdn_model_preview(request: Request) -> Response:
@@ -184,7 +222,23 @@ async def cdn_model_preview(request: Request) -> Response:
     if model is None:
         raise errors.not_found("image not found")
     png = await run_in_threadpool(render_png, model.name, 0, 0, 256, 256)
-    return await _png_response(sim, png)
+    return await _cdn_response(sim, png)
+
+
+async def cdn_init_image(request: Request) -> Response:
+    """Uploaded bytes as they were posted; 404 before the upload and after a delete."""
+    sim = _sim(request)
+    params = request.path_params
+    image_id, _, ext = params["image_file"].partition(".")
+    record = sim.init_images.get(image_id)
+    if (
+        record is None
+        or record.content is None
+        or record.user_id != params["user_id"]
+        or record.extension != ext
+    ):
+        raise errors.not_found("image not found")
+    return await _cdn_response(sim, record.content, record.content_type)
 
 
 # -- admin (no Leonardo auth; loopback clients only) ---------------------------------
@@ -260,12 +314,19 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
         _api("GET", "/generations/user/{userId}", list_user_generations),
         _api("GET", "/me", get_me),
         _api("GET", "/platformModels", list_platform_models),
+        _api("POST", "/init-image", upload_init_image),
+        _api("GET", "/init-image/{id}", get_init_image),
+        _api("DELETE", "/init-image/{id}", delete_init_image),
+        _api("POST", "/canvas-init-image", upload_canvas_init_image),
         _counted(
             "GET",
             "/cdn/users/{user_id}/generations/{generation_id}/{image_file}",
             cdn_generation_image,
         ),
         _counted("GET", "/cdn/models/{model_id}/preview.png", cdn_model_preview),
+        _counted("GET", "/cdn/users/{user_id}/initImages/{image_file}", cdn_init_image),
+        # No Leonardo auth, no injected faults: the bucket is S3, not Leonardo.
+        _counted("POST", UPLOAD_PATH, s3.post_object),
         _counted("GET", "/_admin/faults", admin_get_faults),
         _counted("POST", "/_admin/faults", admin_set_faults),
         _counted("GET", "/_admin/stats", admin_stats),

@@ -86,9 +86,18 @@ class SimulatorConfig:
     webhook_timeout_seconds: float = 5.0
     # Multiplies every retry backoff, so tests can run the real schedule quickly.
     time_scale: float = 1.0
+    # Init-image uploads: the presigned policy's content-length-range ceiling and lifetime.
+    upload_max_bytes: int = 10 * 1024 * 1024
+    upload_expiry_seconds: float = 60.0
     faults: FaultConfig = field(default_factory=FaultConfig)
     host: str = "127.0.0.1"
     port: int = 0
+
+    def __post_init__(self) -> None:
+        if self.upload_max_bytes < 1:
+            raise ValueError("upload_max_bytes must be at least 1")
+        if self.upload_expiry_seconds <= 0:
+            raise ValueError("upload_expiry_seconds must be positive")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
@@ -128,6 +137,8 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "webhook_backoff_seconds": ("LEONARDO_SIM_WEBHOOK_BACKOFF_SECONDS", float),
     "webhook_timeout_seconds": ("LEONARDO_SIM_WEBHOOK_TIMEOUT_SECONDS", float),
     "time_scale": ("LEONARDO_SIM_TIME_SCALE", float),
+    "upload_max_bytes": ("LEONARDO_SIM_UPLOAD_MAX_BYTES", int),
+    "upload_expiry_seconds": ("LEONARDO_SIM_UPLOAD_EXPIRY_SECONDS", float),
 }
 
 

@@ -1,8 +1,10 @@
 """Deterministic placeholder images: real PNGs of the requested size.
 
-The picture is a function of (prompt, seed, index, width, height) only, so the
-same request always yields byte-identical files, and different images of one
-generation differ visibly (useful when eyeballing a gallery).
+The picture is a function of (prompt, seed, index, width, height) and, for
+image-to-image, of the init image's bytes and strength only, so the same
+request always yields byte-identical files, an output can be traced to its
+input, and different images of one generation differ visibly (useful when
+eyeballing a gallery).
 """
 
 from __future__ import annotations
@@ -14,13 +16,16 @@ from functools import lru_cache
 from PIL import Image, ImageDraw
 
 
-def image_key(prompt: str, seed: int, index: int) -> bytes:
-    return hashlib.sha256(f"{seed}\x00{index}\x00{prompt}".encode()).digest()
+def image_key(prompt: str, seed: int, index: int, init: str = "") -> bytes:
+    """`init` fingerprints the init image (see GenerationRecord.init_fingerprint);
+    empty for text-to-image, which keeps those pictures what they always were."""
+    text = f"{seed}\x00{index}\x00{prompt}" + (f"\x00{init}" if init else "")
+    return hashlib.sha256(text.encode()).digest()
 
 
 @lru_cache(maxsize=32)  # clients often fetch each image more than once; rendering 1536^2 is not free
-def render_png(prompt: str, seed: int, index: int, width: int, height: int) -> bytes:
-    digest = image_key(prompt, seed, index)
+def render_png(prompt: str, seed: int, index: int, width: int, height: int, init: str = "") -> bytes:
+    digest = image_key(prompt, seed, index, init)
     top = tuple(digest[0:3])
     bottom = tuple(digest[3:6])
     # A vertical gradient between two colours from the digest, resized from a

@@ -42,6 +42,11 @@ class GenerationRecord:
     updated_at: datetime
     status: str = PENDING
     images: list[GeneratedImage] = field(default_factory=list)
+    # Image-to-image lineage. The REST generation schema has no field for it, so
+    # it shows only here (and as `initImageId` in the callback).
+    init_image_id: str | None = None
+    # sha256 of the init image's bytes plus the strength: mixed into the pictures.
+    init_fingerprint: str = ""
 
 
 def credit_cost(width: int, height: int, num_images: int, alchemy: bool, photo_real: bool) -> int:

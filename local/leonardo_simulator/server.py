@@ -14,6 +14,7 @@ import uvicorn
 
 from .app import API_PREFIX, create_app
 from .config import FaultConfig, SimulatorConfig
+from .initimages import InitImageRecord
 from .jobs import GenerationRecord
 from .simulator import Simulator
 
@@ -72,6 +73,11 @@ class SimulatorHandle:
     def generations(self) -> Mapping[str, GenerationRecord]:
         """Read-only snapshot (id -> record) taken at access time."""
         return self._simulator.generations
+
+    @property
+    def init_images(self) -> Mapping[str, InitImageRecord]:
+        """Read-only snapshot (id -> record, with the uploaded bytes) taken at access time."""
+        return self._simulator.init_image_records
 
 
 @contextmanager

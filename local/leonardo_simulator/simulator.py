@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import secrets
 import uuid
 from collections.abc import Coroutine
 from types import MappingProxyType
@@ -18,6 +19,7 @@ from . import errors, views
 from .catalog import BY_ID
 from .config import DEFAULT_MODEL_ID, FaultConfig, SimulatorConfig
 from .faults import FaultInjector
+from .initimages import CONTENT_TYPES, InitImageRecord, InitImageStore, object_key
 from .jobs import (
     COMPLETE,
     FAILED,
@@ -28,6 +30,7 @@ from .jobs import (
     JobScheduler,
     credit_cost,
 )
+from .presign import presigned_fields
 from .ratelimit import RollingWindowLimiter
 from .stats import Stats
 from .webhooks import WebhookDispatcher
@@ -38,6 +41,9 @@ class Simulator:
         self.cfg = cfg
         self.faults = FaultInjector(cfg.faults)
         self.store = GenerationStore()
+        self.init_images = InitImageStore()
+        # Signs the presigned upload policies; per process, like a rotating AWS secret.
+        self.upload_signing_key = secrets.token_bytes(32)
         self.ledger = CreditLedger(cfg.starting_credits, cfg.starting_subscription_credits)
         self.scheduler = JobScheduler(cfg.max_concurrency, cfg.queue_limit, self._run_job, self.spawn)
         self.stats = Stats(self._gauges)
@@ -74,6 +80,7 @@ class Simulator:
         self.scheduler.reset()
         await self._cancel_tasks()
         self.store.clear()
+        self.init_images.clear()
         self.stats.reset()
         self.ledger.reset()
         self.all_limiter.reset()
@@ -89,12 +96,75 @@ class Simulator:
     def generations(self) -> MappingProxyType[str, GenerationRecord]:
         return MappingProxyType(self.store.snapshot())
 
+    @property
+    def init_image_records(self) -> MappingProxyType[str, InitImageRecord]:
+        return MappingProxyType(self.init_images.snapshot())
+
     def set_faults(self, faults: FaultConfig) -> None:
         self.faults.configure(faults)
+
+    # -- init images -------------------------------------------------------
+
+    def create_init_image(self, extension: str, origin: str) -> tuple[InitImageRecord, dict[str, str]]:
+        """A new upload slot and its presigned POST fields."""
+        init_image_id = str(uuid.uuid4())
+        moment = views.now()
+        record = InitImageRecord(
+            id=init_image_id,
+            user_id=self.cfg.user_id,
+            extension=extension,
+            key=object_key(self.cfg.user_id, init_image_id, extension),
+            content_type=CONTENT_TYPES[extension],
+            origin=(self.cfg.public_url or origin).rstrip("/"),
+            created_at=moment,
+        )
+        fields = presigned_fields(
+            record.key,
+            record.content_type,
+            self.cfg.upload_max_bytes,
+            moment,
+            self.cfg.upload_expiry_seconds,
+            self.upload_signing_key,
+        )
+        self.init_images.add(record)
+        self.stats.incr("init_images_created")
+        return record, fields
+
+    def attach_init_image(self, key: str, content: bytes) -> None:
+        """Bytes accepted by the S3 endpoint. A slot deleted in the meantime keeps
+        nothing (S3 would hold an orphan object Leonardo no longer knows)."""
+        if self.init_images.attach(key, content) is not None:
+            self.stats.incr("init_images_uploaded")
+
+    def get_init_image(self, init_image_id: str) -> InitImageRecord:
+        record = self.init_images.get(init_image_id)
+        if record is None:
+            raise errors.not_found(f"init image {init_image_id} not found")
+        return record
+
+    def delete_init_image(self, init_image_id: str) -> InitImageRecord:
+        record = self.init_images.delete(init_image_id)
+        if record is None:
+            raise errors.not_found(f"init image {init_image_id} not found")
+        self.stats.incr("init_images_deleted")
+        return record
+
+    def _uploaded_init_image(self, init_image_id: str) -> InitImageRecord:
+        record = self.init_images.get(init_image_id)
+        if record is None or record.user_id != self.cfg.user_id:
+            raise errors.validation(f"init image {init_image_id} not found", "init_image_id")
+        if not record.uploaded:
+            raise errors.validation(
+                f"init image {init_image_id} has no uploaded file yet: upload it to its presigned URL first",
+                "init_image_id",
+            )
+        return record
 
     # -- generations -------------------------------------------------------
 
     def create_generation(self, accepted: dict[str, Any], origin: str) -> GenerationRecord:
+        init_image_id = accepted.get("init_image_id")
+        init = self._uploaded_init_image(init_image_id) if init_image_id is not None else None
         if not self.scheduler.has_room():
             self.stats.incr("queue_rejected")
             raise errors.ApiError(
@@ -114,11 +184,16 @@ class Simulator:
         cost = credit_cost(width, height, num_images, alchemy, photo_real)
         if not self.ledger.charge(cost):
             raise errors.ApiError(400, "Not enough API tokens to run this generation", "insufficient-credits")
+        fingerprint = ""
+        if init is not None:
+            fingerprint = f"{init.sha256}@{accepted.get('init_strength')}"
         seed = accepted.get("seed")
         if seed is None:
             # Leonardo picks a random seed; deriving it from the request keeps
-            # "same request -> same images" true in the simulator.
-            digest = hashlib.sha256(repr(sorted(accepted.items())).encode()).digest()
+            # "same request -> same images" true in the simulator. The init image
+            # counts by its bytes, not by its (random) id.
+            basis = {**accepted, "init_image_id": init.sha256} if init is not None else accepted
+            digest = hashlib.sha256(repr(sorted(basis.items())).encode()).digest()
             seed = int.from_bytes(digest[:4]) % 2_147_483_637
         moment = views.now()
         record = GenerationRecord(
@@ -140,6 +215,8 @@ class Simulator:
             origin=(self.cfg.public_url or origin).rstrip("/"),
             created_at=moment,
             updated_at=moment,
+            init_image_id=init_image_id,
+            init_fingerprint=fingerprint,
         )
         self.store.add(record)
         self.stats.incr("generations_created")

@@ -26,6 +26,10 @@ COUNTERS = (
     "injected_5xx",
     "injected_malformed_json",
     "cdn_downloads",
+    "init_images_created",
+    "init_images_uploaded",
+    "init_images_deleted",
+    "uploads_rejected",
 )
 
 

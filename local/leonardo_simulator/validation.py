@@ -1,5 +1,6 @@
 """Validation of the POST /generations body, field by field as the image openapi
-document names them (mixed snake_case and camelCase, exactly like Leonardo).
+document names them (mixed snake_case and camelCase, exactly like Leonardo),
+and of the init-image upload bodies.
 
 Every field but `prompt` is nullable in the document, so `null` always passes
 the type check; range rules come from the field descriptions.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import errors
+from .initimages import CONTENT_TYPES
 
 PRESET_STYLES = frozenset(
     [
@@ -213,3 +215,33 @@ def validate_generation_request(body: Any, strict: bool) -> dict[str, Any]:
             "'num_images' must be between 1 and 4 when width or height is over 768", "num_images"
         )
     return accepted
+
+
+def _extensions(body: Any, strict: bool, type_name: str, names: tuple[str, ...]) -> list[str]:
+    if not isinstance(body, dict):
+        raise errors.validation("expected an object for the request body")
+    unknown = [key for key in body if key not in names]
+    if strict and unknown:
+        raise errors.validation(f"field '{unknown[0]}' not found in type: '{type_name}'", unknown[0])
+    found = []
+    for name in names:
+        value = body.get(name)
+        if value is None:
+            raise errors.validation(f"missing required field '{name}'", name)
+        if not isinstance(value, str):
+            raise errors.validation(f"expected String for field '{name}', got {type(value).__name__}", name)
+        if value not in CONTENT_TYPES:
+            raise errors.validation(f"'{name}' has to be png, jpg, jpeg, or webp", name)
+        found.append(value)
+    return found
+
+
+def validate_init_image_request(body: Any, strict: bool) -> str:
+    """The `extension` of a POST /init-image body, or raise ApiError 400."""
+    return _extensions(body, strict, "InitImageUploadInput", ("extension",))[0]
+
+
+def validate_canvas_init_image_request(body: Any, strict: bool) -> tuple[str, str]:
+    """(initExtension, maskExtension) of a POST /canvas-init-image body, or raise ApiError 400."""
+    init, mask = _extensions(body, strict, "CanvasInitImageUploadInput", ("initExtension", "maskExtension"))
+    return init, mask

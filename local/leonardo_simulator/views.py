@@ -8,12 +8,14 @@ in REST; images are under `images`, not `generated_images`).
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from .catalog import BY_ID, PLATFORM_MODELS
 from .config import SimulatorConfig
+from .initimages import InitImageRecord
 from .jobs import COMPLETE, GenerationRecord
 
 # Fixed, so the apiKey snapshot is stable across runs.
@@ -81,6 +83,28 @@ def generation_rest(record: GenerationRecord) -> dict[str, Any]:
         "generated_images": _image_rest(record),
         "generation_elements": [],
     }
+
+
+def upload_slot(record: InitImageRecord, fields: dict[str, str]) -> dict[str, str]:
+    """`uploadInitImage`: `fields` is a JSON *string*, as Leonardo sends it."""
+    return {"id": record.id, "url": record.upload_url, "key": record.key, "fields": json.dumps(fields)}
+
+
+def canvas_upload_slots(
+    init: tuple[InitImageRecord, dict[str, str]], mask: tuple[InitImageRecord, dict[str, str]]
+) -> dict[str, str]:
+    body: dict[str, str] = {}
+    for prefix, (record, fields) in (("init", init), ("mask", mask)):
+        slot = upload_slot(record, fields)
+        body[f"{prefix}ImageId"] = slot["id"]
+        body[f"{prefix}Fields"] = slot["fields"]
+        body[f"{prefix}Key"] = slot["key"]
+        body[f"{prefix}Url"] = slot["url"]
+    return body
+
+
+def init_image_rest(record: InitImageRecord) -> dict[str, str]:
+    return {"id": record.id, "url": record.url, "createdAt": iso(record.created_at)}
 
 
 def me(cfg: SimulatorConfig, paid: int, subscription: int) -> dict[str, Any]:

@@ -18,9 +18,13 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 from gencore.leonardo.callbacks import parse_callback
 from gencore.leonardo.models import (
     CreateGenerationEnvelope,
+    DeletedInitImage,
     Generation,
     GenerationRequest,
     GetGenerationEnvelope,
+    InitImage,
+    InitImageUpload,
+    InitImageUploadRequest,
     MeEnvelope,
     PlatformModel,
     UserDetails,
@@ -40,6 +44,7 @@ def _load(name: str) -> dict:
 IMAGE_API = _load("leonardo-ai-image-api-openapi.yml")
 USER_API = _load("leonardo-ai-user-api-openapi.yml")
 MODELS_API = _load("leonardo-ai-models-api-openapi.yml")
+INIT_IMAGES_API = _load("leonardo-ai-init-images-api-openapi.yml")
 
 
 def _with_components(schema: dict, document: dict) -> dict:
@@ -192,3 +197,45 @@ def test_published_webhook_sample_parses():
     event = parse_callback(json.dumps(payload).encode())
     assert (event.event_type, event.status, len(event.images)) == ("image_generation.complete", "COMPLETE", 1)
     assert "webhookCallbackApiKey" not in json.dumps(event.to_message())
+
+
+def _init_image_request_schema(*, closed: bool) -> dict:
+    schema = copy.deepcopy(
+        INIT_IMAGES_API["paths"]["/init-image"]["post"]["requestBody"]["content"]["application/json"][
+            "schema"
+        ]
+    )
+    if closed:
+        schema["additionalProperties"] = False
+    return _with_components(schema, INIT_IMAGES_API)
+
+
+@pytest.mark.parametrize("extension", ["png", "jpg", "jpeg", "webp"])
+def test_init_image_upload_requests_validate_against_post_init_image(extension):
+    payload = json.loads(json.dumps(InitImageUploadRequest(extension=extension).to_payload()))
+    assert payload == {"extension": extension}
+    for schema in (_init_image_request_schema(closed=False), _init_image_request_schema(closed=True)):
+        OAS30Validator(schema, format_checker=oas30_format_checker).validate(payload)
+
+
+def test_init_image_request_validator_is_not_vacuous():
+    validator = OAS30Validator(_init_image_request_schema(closed=True), format_checker=oas30_format_checker)
+    assert not validator.is_valid({})
+    assert not validator.is_valid({"extension": 1})
+    assert not validator.is_valid({"extension": "png", "ext": "png"})
+
+
+def test_image_to_image_request_uses_the_documented_wire_names():
+    payload = REPRESENTATIVE_REQUESTS["image_to_image"].to_payload()
+    declared = _request_schema()["properties"]
+    assert {"init_image_id", "init_strength"} <= set(payload) <= set(declared)
+
+
+def test_init_image_fields_we_read_are_documented():
+    upload = _response_schema(INIT_IMAGES_API, "/init-image", "post")["properties"]["uploadInitImage"]
+    assert _wire_names(InitImageUpload) == set(upload["properties"]) == {"id", "url", "key", "fields"}
+    assert upload["properties"]["fields"]["type"] == "string"  # a JSON string, parsed by the model
+    got = _response_schema(INIT_IMAGES_API, "/init-image/{id}")["properties"]["init_images_by_pk"]
+    assert _wire_names(InitImage) <= set(got["properties"])
+    deleted = _response_schema(INIT_IMAGES_API, "/init-image/{id}", "delete")["properties"]
+    assert _wire_names(DeletedInitImage) <= set(deleted["delete_init_images_by_pk"]["properties"])

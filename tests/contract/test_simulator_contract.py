@@ -10,6 +10,7 @@ key the simulator emits that the schema does not list (typos would otherwise pas
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -21,8 +22,19 @@ import yaml
 from openapi_schema_validator import OAS30Validator
 
 from leonardo_simulator import FaultConfig, SimulatorConfig, SimulatorHandle, serve_in_thread
+from leonardo_simulator.initimages import CONTENT_TYPES
 from leonardo_simulator.validation import FIELDS
-from tests.simulator.helpers import AUTH, WEBHOOK_KEY, WebhookReceiver, create, wait_done, wait_for
+from tests.simulator.helpers import (
+    AUTH,
+    WEBHOOK_KEY,
+    WebhookReceiver,
+    create,
+    request_slot,
+    tiny_png,
+    upload,
+    wait_done,
+    wait_for,
+)
 
 pytestmark = pytest.mark.contract
 
@@ -31,6 +43,7 @@ IMAGE_DOC = "openapi/leonardo-ai-image-api-openapi.yml"
 USER_DOC = "openapi/leonardo-ai-user-api-openapi.yml"
 MODELS_DOC = "openapi/leonardo-ai-models-api-openapi.yml"
 BLUEPRINTS_DOC = "openapi/leonardo-ai-blueprints-api-openapi.yml"
+INIT_IMAGES_DOC = "openapi/leonardo-ai-init-images-api-openapi.yml"
 WEBHOOK_DOC = "webhooks-asyncapi.yml"
 
 if not SHARED.is_dir():
@@ -92,6 +105,15 @@ class Scenario:
         self.receiver = receiver
         self.client = httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10)
 
+    def uploaded_init_image(self) -> str:
+        slot = request_slot(self.client)
+        assert upload(slot, tiny_png()).status_code == 204
+        return slot["id"]
+
+    def rich_request(self) -> dict[str, Any]:
+        """RICH_REQUEST, image-to-image from a freshly uploaded init image."""
+        return {**RICH_REQUEST, "init_image_id": self.uploaded_init_image(), "init_strength": 0.5}
+
 
 RICH_REQUEST = {
     "prompt": "A serene mountain lake at golden hour",
@@ -107,8 +129,6 @@ RICH_REQUEST = {
     "num_inference_steps": 30,
     "public": False,
     "scheduler": "DPM_SOLVER",
-    "init_image_id": "d1c7a3f0-61d6-4b3c-9a0e-3b8f3f5d2c11",
-    "init_strength": 0.5,
 }
 
 
@@ -125,7 +145,7 @@ def scenario() -> Iterator[Scenario]:
 
 
 def test_create_generation_response(scenario):
-    response = scenario.client.post("/generations", json=RICH_REQUEST)
+    response = scenario.client.post("/generations", json=scenario.rich_request())
     assert response.status_code == 200
     validate(IMAGE_DOC, response_ref("/generations", "post"), response.json())
 
@@ -141,7 +161,7 @@ def test_get_generation_response_pending():
 
 
 def test_get_generation_response_complete(scenario):
-    generation_id = create(scenario.client, **RICH_REQUEST)
+    generation_id = create(scenario.client, **scenario.rich_request())
     done = wait_done(scenario.client, generation_id)
     assert done["status"] == "COMPLETE"
     body = scenario.client.get(f"/generations/{generation_id}").json()
@@ -160,7 +180,7 @@ def test_failed_generation_response(scenario):
 
 
 def test_list_generations_response(scenario):
-    wait_done(scenario.client, create(scenario.client, **RICH_REQUEST))
+    wait_done(scenario.client, create(scenario.client, **scenario.rich_request()))
     body = scenario.client.get(
         f"/generations/user/{scenario.sim.config.user_id}", params={"limit": 50}
     ).json()
@@ -184,13 +204,66 @@ def test_platform_models_response(scenario):
     )
 
 
+def test_upload_init_image_response(scenario):
+    response = scenario.client.post("/init-image", json={"extension": "png"})
+    assert response.status_code == 200
+    validate(INIT_IMAGES_DOC, response_ref("/init-image", "post"), response.json())
+
+
+def test_get_init_image_response(scenario):
+    body = scenario.client.get(f"/init-image/{scenario.uploaded_init_image()}").json()
+    validate(INIT_IMAGES_DOC, response_ref("/init-image/{id}", "get"), body)
+
+
+def test_delete_init_image_response(scenario):
+    body = scenario.client.delete(f"/init-image/{scenario.uploaded_init_image()}").json()
+    validate(INIT_IMAGES_DOC, response_ref("/init-image/{id}", "delete"), body)
+
+
+def test_upload_canvas_init_image_response(scenario):
+    response = scenario.client.post(
+        "/canvas-init-image", json={"initExtension": "png", "maskExtension": "jpg"}
+    )
+    assert response.status_code == 200
+    validate(INIT_IMAGES_DOC, response_ref("/canvas-init-image", "post"), response.json())
+
+
+def test_init_image_request_fields_and_extensions_match_the_document():
+    paths = load(INIT_IMAGES_DOC)["paths"]
+    for path, names in (
+        ("/init-image", ["extension"]),
+        ("/canvas-init-image", ["initExtension", "maskExtension"]),
+    ):
+        schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert sorted(schema["properties"]) == sorted(names) and sorted(schema["required"]) == sorted(names)
+        for name in names:
+            # "Has to be png, jpg, jpeg, or webp."
+            described = re.findall(r"[a-z]+", schema["properties"][name]["description"].split("be", 1)[1])
+            assert set(described) - {"or"} == set(CONTENT_TYPES)
+
+
+def test_generation_schema_has_no_init_image_field():
+    """Why lineage is kept in the simulator's records (and the callback), not in GET /generations:
+    if the document grows such a field, the simulator should emit it."""
+    props = resolve(load(IMAGE_DOC), response_ref("/generations/{id}", "get"))["properties"]
+    assert not [name for name in props["generations_by_pk"]["properties"] if "initimage" in name.lower()]
+
+
 def test_error_bodies_fit_the_documented_error_shape(scenario):
     """The only REST error body in the documents: blueprints' 400 `{"error": string}`."""
     ref = response_ref("/blueprint-executions", "post", "400")
     bad = scenario.client.post("/generations", json={"prompt": 1})
     missing = scenario.client.get("/generations/0b8e4f57-2c1d-4e8a-9b6f-3a2d1c0e9f87")
     unauthorized = httpx.get(scenario.sim.base_url + "/me")
-    for response, status in ((bad, 400), (missing, 404), (unauthorized, 401)):
+    bad_extension = scenario.client.post("/init-image", json={"extension": "gif"})
+    missing_init_image = scenario.client.get("/init-image/0b8e4f57-2c1d-4e8a-9b6f-3a2d1c0e9f87")
+    for response, status in (
+        (bad, 400),
+        (missing, 404),
+        (unauthorized, 401),
+        (bad_extension, 400),
+        (missing_init_image, 404),
+    ):
         assert response.status_code == status
         body = response.json()
         OAS30Validator({**load(BLUEPRINTS_DOC), "$ref": ref}).validate(body)
@@ -223,8 +296,11 @@ def _callbacks_for(scenario: Scenario, generation_id: str) -> dict[str, Any]:
 
 
 def test_callback_envelope_complete(scenario):
-    generation_id = create(scenario.client, **RICH_REQUEST)
+    request = scenario.rich_request()
+    generation_id = create(scenario.client, **request)
     envelope = _callbacks_for(scenario, generation_id)
+    lineage = envelope["data"]["object"]
+    assert (lineage["initImageId"], lineage["initType"]) == (request["init_image_id"], "UPLOADED")
     validate(WEBHOOK_DOC, "#/components/schemas/ImageGenerationCompleteEnvelope", envelope)
     # Same field set as the verbatim sample from Leonardo's guide.
     sample = load(WEBHOOK_DOC)["components"]["messages"]["ImageGenerationComplete"]["examples"][0]["payload"]

@@ -1,10 +1,22 @@
-"""The real client against the Leonardo simulator: the whole generation lifecycle."""
+"""The real client against the Leonardo simulator: the whole generation lifecycle,
+and image-to-image from an uploaded init image."""
 
+import io
 import time
+from contextlib import ExitStack
 
+import httpx
 import pytest
+from PIL import Image
 
-from gencore.leonardo import AuthError, LeonardoClient, NotFoundError, RetryPolicy
+from gencore.leonardo import (
+    AuthError,
+    LeonardoClient,
+    NotFoundError,
+    RetryPolicy,
+    UploadRefusedError,
+    UploadRejectedError,
+)
 from gencore.leonardo.models import GenerationRequest
 from leonardo_simulator import FaultConfig, SimulatorConfig, serve_in_thread
 
@@ -23,8 +35,35 @@ def sim():
 @pytest.fixture
 def client(sim):
     retry = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05)
-    with LeonardoClient(base_url=sim.base_url, api_key=API_KEY, read_timeout=5.0, retry=retry) as client:
+    with LeonardoClient(
+        base_url=sim.base_url,
+        api_key=API_KEY,
+        read_timeout=5.0,
+        retry=retry,
+        upload_hosts=(sim.host,),  # the simulator's bucket is on loopback, not S3
+    ) as client:
         yield client
+
+
+@pytest.fixture
+def start_sim_client():
+    """A client on its own simulator started with the given SimulatorConfig overrides."""
+    with ExitStack() as stack:
+
+        def start(**overrides) -> LeonardoClient:
+            config = SimulatorConfig(api_key=API_KEY, pending_seconds=0.1, **overrides)
+            sim = stack.enter_context(serve_in_thread(config))
+            return stack.enter_context(
+                LeonardoClient(base_url=sim.base_url, api_key=API_KEY, upload_hosts=(sim.host,))
+            )
+
+        yield start
+
+
+def _png(colour: tuple[int, int, int]) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def _poll_until_done(client: LeonardoClient, generation_id: str, timeout: float = 10.0):
@@ -86,3 +125,76 @@ def test_idempotent_calls_ride_out_injected_faults():
         for _ in range(10):
             assert client.me().user_id
     assert retries, "the seeded faults should have forced at least one retry"
+
+
+def test_upload_init_image_then_generate_from_it(sim, client):
+    picture = _png((10, 120, 200))
+    upload = client.upload_init_image("png")
+    assert upload.url.startswith(sim.origin) and not upload.url.startswith(sim.base_url)
+    client.send_init_image(upload, picture, "image/png")
+
+    init_image = client.init_image(upload.id)
+    assert init_image.id == upload.id
+    assert httpx.get(init_image.url).content == picture
+
+    request = GenerationRequest(
+        prompt="the same scene at night",
+        init_image_id=upload.id,
+        init_strength=0.35,
+        width=64,
+        height=64,
+        num_images=1,
+        seed=5,
+    )
+    generation = _poll_until_done(client, client.create_generation(request).generation_id)
+    assert generation.status == "COMPLETE"
+    assert sim.generations[generation.id].init_image_id == upload.id
+    from_upload = httpx.get(generation.generated_images[0].url).content
+
+    text_only = request.model_copy(update={"init_image_id": None, "init_strength": None})
+    plain = _poll_until_done(client, client.create_generation(text_only).generation_id)
+    assert httpx.get(plain.generated_images[0].url).content != from_upload
+
+    assert client.delete_init_image(upload.id) == upload.id
+    with pytest.raises(NotFoundError):
+        client.init_image(upload.id)
+
+
+def test_upload_refusals_from_the_simulator_are_typed(start_sim_client):
+    client = start_sim_client(upload_max_bytes=64)
+    upload = client.upload_init_image("png")
+    with pytest.raises(UploadRejectedError) as caught:
+        client.send_init_image(upload, b"x" * 65, "image/png")
+    assert (caught.value.status, caught.value.s3_code) == (400, "EntityTooLarge")
+    assert upload.fields["X-Amz-Signature"] not in str(caught.value)
+
+
+def test_default_allow_list_refuses_the_simulator(sim):
+    with LeonardoClient(base_url=sim.base_url, api_key=API_KEY) as client:
+        upload = client.upload_init_image("png")
+        with pytest.raises(UploadRefusedError):
+            client.send_init_image(upload, _png((0, 0, 0)), "image/png")
+    assert sim.init_images[upload.id].content is None
+
+
+def test_upload_slots_ride_out_injected_faults_too():
+    """POST /init-image is resent after 429s, 5xx and malformed bodies: a slot costs nothing."""
+    faults = FaultConfig(seed=3, http_429_rate=0.2, http_5xx_rate=0.2, malformed_json_rate=0.2)
+    config = SimulatorConfig(api_key=API_KEY, faults=faults)
+    retry = RetryPolicy(max_attempts=12, base_delay=0.001, max_delay=0.01)
+    retries: list[float] = []
+    with (
+        serve_in_thread(config) as sim,
+        LeonardoClient(
+            base_url=sim.base_url,
+            api_key=API_KEY,
+            retry=retry,
+            sleep=retries.append,
+            upload_hosts=(sim.host,),
+        ) as client,
+    ):
+        for _ in range(10):
+            upload = client.upload_init_image("webp")
+            client.send_init_image(upload, b"RIFF....WEBP", "image/webp")  # S3 takes no faults
+    assert retries, "the seeded faults should have forced at least one retry"
+    assert sim.stats()["init_images_uploaded"] == 10

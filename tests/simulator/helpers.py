@@ -1,9 +1,11 @@
 """Test helpers shared by the simulator and contract suites: a webhook receiver
-on loopback, polling, and a client for the simulator."""
+on loopback, polling, a client for the simulator, and init-image uploads."""
 
 from __future__ import annotations
 
+import io
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
+from PIL import Image
 
 from leonardo_simulator import SimulatorHandle
 
@@ -107,3 +110,51 @@ def wait_done(c: httpx.Client, generation_id: str, timeout: float = 5.0) -> dict
         return generation if generation["status"] != "PENDING" else None
 
     return wait_for(done, timeout)
+
+
+# -- init images ---------------------------------------------------------------
+
+BOUNDARY = "sim-test-boundary-7c2f"
+
+
+def tiny_png(colour: tuple[int, int, int] = (200, 40, 40), size: int = 8) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (size, size), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def multipart(*parts: tuple[str, bytes | str]) -> tuple[bytes, dict[str, str]]:
+    """A multipart/form-data body with the parts in exactly the given order; the
+    part named `file` gets a filename and an image type, like a browser form."""
+    chunks = []
+    for name, value in parts:
+        data = value.encode() if isinstance(value, str) else value
+        head = f'Content-Disposition: form-data; name="{name}"'
+        if name == "file":
+            head += '; filename="upload.png"\r\nContent-Type: image/png'
+        chunks.append(f"--{BOUNDARY}\r\n{head}\r\n\r\n".encode() + data + b"\r\n")
+    chunks.append(f"--{BOUNDARY}--\r\n".encode())
+    return b"".join(chunks), {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+def request_slot(c: httpx.Client, extension: str = "png") -> dict[str, Any]:
+    """POST /init-image, with `fields` already parsed from its JSON string."""
+    response = c.post("/init-image", json={"extension": extension})
+    assert response.status_code == 200, response.text
+    slot = response.json()["uploadInitImage"]
+    return {**slot, "fields": json.loads(slot["fields"])}
+
+
+def upload(
+    slot: dict[str, Any], content: bytes, headers: dict[str, str] | None = None, **changed: str
+) -> httpx.Response:
+    """The presigned POST as S3 wants it: the fields (with any `changed`), then the file."""
+    body, form_headers = multipart(*{**slot["fields"], **changed}.items(), ("file", content))
+    return httpx.post(slot["url"], content=body, headers={**form_headers, **(headers or {})})
+
+
+def s3_error_code(response: httpx.Response) -> str:
+    assert response.headers["content-type"].startswith("application/xml"), response.text
+    found = re.search(r"<Error><Code>([A-Za-z]+)</Code>", response.text)
+    assert found, response.text
+    return found.group(1)

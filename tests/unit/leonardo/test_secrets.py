@@ -6,7 +6,7 @@ import traceback
 import pytest
 
 from gencore.leonardo import LeonardoClient, LeonardoError, RetryPolicy
-from gencore.leonardo.models import GenerationRequest
+from gencore.leonardo.models import GenerationRequest, InitImageUpload
 from tests.support.scripted import API_KEY, GEN_ID, Answer, generation_body
 
 pytestmark = pytest.mark.integration
@@ -48,6 +48,45 @@ def test_errors_and_logs_do_not_contain_the_key(server, make_client, caplog, ans
         make_client().get_generation(GEN_ID)
     assert caplog.records  # the failure was logged...
     _assert_clean(caught.value, caplog)  # ...without the key
+
+
+INIT_IMAGE_CALLS = {
+    "upload_init_image": lambda client: client.upload_init_image("png"),
+    "init_image": lambda client: client.init_image(GEN_ID),
+    "delete_init_image": lambda client: client.delete_init_image(GEN_ID),
+}
+
+
+@pytest.mark.parametrize("call", sorted(INIT_IMAGE_CALLS))
+@pytest.mark.parametrize(
+    "answers",
+    [
+        [Answer(401, {"error": "bad key", "received": f"Bearer {API_KEY}"})],
+        [Answer(200, f"not json {API_KEY}")] * 4,
+        [Answer(503)] * 4,
+    ],
+    ids=["401-echo", "malformed-echo", "5xx"],
+)
+def test_init_image_calls_do_not_leak_the_key(server, make_client, caplog, call, answers):
+    caplog.set_level(logging.DEBUG)
+    server.add(*answers)
+    with pytest.raises(LeonardoError) as caught:
+        INIT_IMAGE_CALLS[call](make_client())
+    assert caplog.records
+    _assert_clean(caught.value, caplog)
+
+
+def test_upload_never_carries_the_key_even_when_s3_fails(server, make_client, caplog):
+    caplog.set_level(logging.DEBUG)
+    origin = server.base_url.removesuffix("/api/rest/v1")
+    upload = InitImageUpload(id="i", url=f"{origin}/bucket", key="k.png", fields='{"key": "k.png"}')
+    server.add(Answer(403, f"<Error><Code>AccessDenied</Code><Echo>Bearer {API_KEY}</Echo></Error>"))
+    with pytest.raises(LeonardoError) as caught:
+        make_client(upload_hosts=("127.0.0.1",)).send_init_image(upload, b"png", "image/png")
+    _assert_clean(caught.value, caplog)
+    [sent] = server.received
+    assert "authorization" not in sent.headers
+    assert API_KEY not in repr(sent.headers) and API_KEY.encode() not in sent.body
 
 
 def test_echoed_key_in_error_body_is_redacted(server, make_client, caplog):

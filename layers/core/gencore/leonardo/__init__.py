@@ -4,7 +4,7 @@ Imports httpx and pydantic only: no AWS SDK and no environment reads, so the
 caller decides where the base URL and API key come from.
 """
 
-from .client import DEFAULT_BASE_URL, LeonardoClient, RetryPolicy
+from .client import DEFAULT_BASE_URL, DEFAULT_UPLOAD_HOSTS, LeonardoClient, RetryPolicy
 from .errors import (
     AuthError,
     BadResponseError,
@@ -15,10 +15,13 @@ from .errors import (
     RateLimitedError,
     RetryableBadResponseError,
     RetryableError,
+    UploadRefusedError,
+    UploadRejectedError,
 )
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_UPLOAD_HOSTS",
     "AuthError",
     "BadResponseError",
     "LeonardoClient",
@@ -30,4 +33,6 @@ __all__ = [
     "RetryPolicy",
     "RetryableBadResponseError",
     "RetryableError",
+    "UploadRefusedError",
+    "UploadRejectedError",
 ]

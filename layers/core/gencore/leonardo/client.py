@@ -20,13 +20,24 @@ authenticates, retries and classifies failures:
   :class:`RetryableBadResponseError`; after POST it is raised at once as a
   non-retryable :class:`BadResponseError`, for the same double-billing reason.
 
+* ``POST /init-image`` is a POST but only hands out an upload slot (nothing
+  is billed, an unused slot is harmless), so it is retried like a GET.
+
+Init images are uploaded by :meth:`LeonardoClient.send_init_image` straight to
+the presigned S3 URL Leonardo hands out: a separate HTTP client with no auth
+hook (S3 answers 403 to Leonardo's Authorization header), limited to the hosts
+in ``upload_hosts`` and to https (plain http on loopback only, for the
+simulator), with the same timeouts and retry policy as the API calls.
+
 The API key lives in a :class:`_Secret` that only the per-request auth hook
 unwraps; it is never an exception argument, never logged and not in repr().
 """
 
 import email.utils
+import ipaddress
 import logging
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -48,17 +59,25 @@ from .errors import (
     RateLimitedError,
     RetryableBadResponseError,
     RetryableError,
+    UploadRefusedError,
+    UploadRejectedError,
 )
 from .models import (
     CreateGenerationEnvelope,
     DeleteGenerationEnvelope,
+    DeleteInitImageEnvelope,
     Generation,
     GenerationJob,
     GenerationRequest,
     GetGenerationEnvelope,
+    InitImage,
+    InitImageEnvelope,
+    InitImageUpload,
+    InitImageUploadRequest,
     MeEnvelope,
     PlatformModel,
     PlatformModelsEnvelope,
+    UploadInitImageEnvelope,
     UserDetails,
     UserGenerationsEnvelope,
 )
@@ -66,12 +85,17 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://cloud.leonardo.ai/api/rest/v1"
+# Leonardo's presigned init-image uploads go to S3 (e.g. <bucket>.s3-accelerate.amazonaws.com).
+DEFAULT_UPLOAD_HOSTS: tuple[str, ...] = ("*.amazonaws.com",)
 _MAX_BODY_TEXT = 500
+_HOST_NAME = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
+_S3_CODE = re.compile(r"<Code>\s*([A-Za-z0-9.]{1,64})\s*</Code>")
 # Failures where the request provably never reached Leonardo: safe to resend
 # even a POST.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Envelope = TypeVar("Envelope", bound=BaseModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,8 +188,57 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(parts)
 
 
+def _check_host_pattern(pattern: str) -> str:
+    """An exact host (name or IP) or ``*.suffix``, lower-cased; anything broader is a mistake."""
+    lowered = pattern.strip().lower().rstrip(".").removeprefix("[").removesuffix("]")
+    name = lowered.removeprefix("*.")
+    wildcard = name != lowered
+    if wildcard and "." not in name:
+        raise ValueError(f"upload_hosts: {pattern!r} would match a whole top-level domain")
+    if not (_HOST_NAME.fullmatch(name) or (not wildcard and _is_ip(name))):
+        raise ValueError(f"upload_hosts: {pattern!r} is not a host or a '*.suffix' pattern")
+    return lowered
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _host_allowed(host: str, patterns: tuple[str, ...]) -> bool:
+    for pattern in patterns:
+        if pattern.startswith("*."):
+            if host.endswith(pattern[1:]) and len(host) > len(pattern) - 1:
+                return True
+        elif host == pattern:
+            return True
+    return False
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _s3_code(response: httpx.Response) -> str | None:
+    """S3's error ``<Code>``: the one part of its XML safe to keep (some answers echo the policy)."""
+    found = _S3_CODE.search(response.text[:4096])
+    return found.group(1) if found else None
+
+
 class LeonardoClient:
-    """Typed client for the Leonardo generation API. Reusable; call :meth:`close` when done."""
+    """Typed client for the Leonardo generation API. Reusable; call :meth:`close` when done.
+
+    ``upload_hosts`` lists the hosts :meth:`send_init_image` may post files to:
+    exact names or ``*.suffix`` patterns (default ``*.amazonaws.com``).
+    """
 
     def __init__(
         self,
@@ -180,9 +253,13 @@ class LeonardoClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rng: random.Random | None = None,
+        upload_hosts: tuple[str, ...] = DEFAULT_UPLOAD_HOSTS,
     ) -> None:
         if not api_key:
             raise ValueError("api_key is required")
+        if isinstance(upload_hosts, str):
+            raise ValueError("upload_hosts must be a tuple of hosts, not one string")
+        self._upload_hosts = tuple(_check_host_pattern(p) for p in upload_hosts)
         self._base_url = base_url.rstrip("/")
         self._secret = _Secret(api_key)
         self._timeout = httpx.Timeout(
@@ -193,6 +270,7 @@ class LeonardoClient:
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._http: httpx.Client | None = None
+        self._upload_http: httpx.Client | None = None
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -207,9 +285,11 @@ class LeonardoClient:
     def close(self) -> None:
         """Release pooled connections. The client may still be used; it reconnects lazily."""
         with self._lock:
-            http, self._http = self._http, None
-        if http is not None:
-            http.close()
+            clients = (self._http, self._upload_http)
+            self._http = self._upload_http = None
+        for http in clients:
+            if http is not None:
+                http.close()
 
     # -- public API -------------------------------------------------------
 
@@ -253,6 +333,92 @@ class LeonardoClient:
     def platform_models(self) -> list[PlatformModel]:
         return self._request("GET", "/platformModels", PlatformModelsEnvelope).custom_models
 
+    def upload_init_image(self, extension: str) -> InitImageUpload:
+        """Ask for a presigned upload slot for one init image (png, jpg, jpeg or
+        webp). Resent on failure like a GET: a slot costs nothing. Upload to it at
+        once with :meth:`send_init_image`; the details expire quickly."""
+        body = InitImageUploadRequest.model_validate({"extension": extension}).to_payload()
+        envelope = self._request(
+            "POST", "/init-image", UploadInitImageEnvelope, json_body=body, idempotent=True
+        )
+        return envelope.upload_init_image
+
+    def send_init_image(self, upload: InitImageUpload, content: bytes, content_type: str) -> None:
+        """Post the file to the slot's presigned URL: a multipart form of
+        ``upload.fields`` then the file, last and named ``file`` (S3 ignores
+        anything after it), with no Authorization header. Posting the same bytes
+        to the same key again is harmless, so transport failures and 5xx are
+        retried; a 4xx raises :class:`UploadRejectedError`, a URL outside
+        ``upload_hosts`` :class:`UploadRefusedError` before connecting."""
+        url = self._upload_url(upload.url)
+        target = f"//{url.host}{url.path}"  # for logs and messages: no query, no fields
+        filename = upload.key.rsplit("/", 1)[-1] or "init-image"
+        files = {"file": (filename, content, content_type)}
+        self._retrying(
+            "POST", target, lambda: self._upload_attempt(url, target, upload.fields, files), "upload"
+        )
+
+    def init_image(self, init_image_id: str) -> InitImage:
+        envelope = self._request("GET", f"/init-image/{_segment(init_image_id)}", InitImageEnvelope)
+        if envelope.init_images_by_pk is None:
+            raise NotFoundError("Leonardo has no such init image", status=200)
+        return envelope.init_images_by_pk
+
+    def delete_init_image(self, init_image_id: str) -> str:
+        """Delete and return the deleted id; a 404 after a retry may mean it is already gone."""
+        envelope = self._request("DELETE", f"/init-image/{_segment(init_image_id)}", DeleteInitImageEnvelope)
+        if envelope.delete_init_images_by_pk is None:
+            raise NotFoundError("Leonardo has no such init image", status=200)
+        return envelope.delete_init_images_by_pk.id
+
+    # -- init-image uploads (S3, not Leonardo) -----------------------------
+
+    def _upload_url(self, raw: str) -> httpx.URL:
+        try:
+            url = httpx.URL(raw)
+        except httpx.InvalidURL:
+            raise UploadRefusedError("the init-image upload URL is not a valid URL") from None
+        host = url.host.lower().rstrip(".")
+        if url.userinfo:
+            raise UploadRefusedError(f"the init-image upload URL for {host!r} carries credentials")
+        if url.scheme != "https" and not (url.scheme == "http" and _is_loopback(host)):
+            raise UploadRefusedError(f"the init-image upload URL for {host!r} is not https")
+        if not _host_allowed(host, self._upload_hosts):
+            raise UploadRefusedError(f"init-image upload host {host!r} is not in upload_hosts")
+        return url
+
+    def _uploader(self) -> httpx.Client:
+        # No auth hook and no default headers: S3 refuses Leonardo's Authorization header.
+        with self._lock:
+            if self._upload_http is None:
+                self._upload_http = httpx.Client(
+                    timeout=self._timeout, transport=self._transport, follow_redirects=False
+                )
+            return self._upload_http
+
+    def _upload_attempt(
+        self, url: httpx.URL, target: str, fields: dict[str, str], files: dict[str, Any]
+    ) -> LeonardoError | None:
+        try:
+            # httpx writes `data` fields before `files`: the file goes last, as S3 requires.
+            response = self._uploader().post(url, data=fields, files=files)
+        except httpx.TransportError as exc:
+            error = RetryableError(f"init-image upload POST {target} failed: {type(exc).__name__}")
+            error.__cause__ = exc
+            return error
+        if response.is_success:
+            return None
+        status = response.status_code
+        s3_code = _s3_code(response)
+        message = f"init-image upload POST {target} answered {status}" + (f" ({s3_code})" if s3_code else "")
+        body = {"Code": s3_code} if s3_code else None
+        if status == 429 or status >= 500:
+            retry_after = parse_retry_after(response.headers.get("retry-after"))
+            return RetryableError(message, status=status, body=body, retry_after=retry_after)
+        if 400 <= status < 500:
+            return UploadRejectedError(message, status=status, body=body, s3_code=s3_code)
+        return BadResponseError(message, status=status, body=body)  # redirects are not followed
+
     # -- the one request wrapper -----------------------------------------
 
     def _client(self) -> httpx.Client:
@@ -276,11 +442,22 @@ class LeonardoClient:
         *,
         json_body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
+        idempotent: bool | None = None,
     ) -> Envelope:
-        idempotent = method != "POST"
+        """``idempotent`` defaults to "not a POST"; pass True for a POST that is safe to resend."""
+        safe = method != "POST" if idempotent is None else idempotent
+        return self._retrying(
+            method, path, lambda: self._attempt(method, path, envelope, json_body, params, safe)
+        )
+
+    def _retrying(
+        self, method: str, path: str, attempt_once: Callable[[], T | LeonardoError], what: str = "call"
+    ) -> T:
+        """Run ``attempt_once`` until it returns a result or a non-retryable error,
+        within the retry policy; log each failure (never bodies or headers)."""
         attempts = self._retry.max_attempts
         for attempt in range(1, attempts + 1):
-            outcome = self._attempt(method, path, envelope, json_body, params, idempotent)
+            outcome = attempt_once()
             if not isinstance(outcome, LeonardoError):
                 return outcome
             error = outcome
@@ -289,7 +466,7 @@ class LeonardoClient:
                 level = logging.INFO if isinstance(error, NotFoundError) else logging.WARNING
                 logger.log(
                     level,
-                    "leonardo call failed",
+                    f"leonardo {what} failed",
                     extra={
                         "method": method,
                         "path": path,
@@ -301,7 +478,7 @@ class LeonardoClient:
                 raise error
             delay = self._delay(attempt - 1, getattr(error, "retry_after", None))
             logger.info(
-                "leonardo call will be retried",
+                f"leonardo {what} will be retried",
                 extra={
                     "method": method,
                     "path": path,
@@ -381,13 +558,14 @@ class LeonardoClient:
         self, response: httpx.Response, envelope: type[Envelope], method: str, path: str, idempotent: bool
     ) -> Envelope | LeonardoError:
         bad = RetryableBadResponseError if idempotent else BadResponseError
+        conceal = getattr(envelope, "conceals_body", False)
         try:
             data = response.json()
         except (ValueError, UnicodeDecodeError):
             return bad(
                 f"Leonardo {method} {path} answered {response.status_code} with a body that is not JSON",
                 status=response.status_code,
-                body=_redact(response.text[:_MAX_BODY_TEXT], self._secret.reveal()),
+                body=None if conceal else _redact(response.text[:_MAX_BODY_TEXT], self._secret.reveal()),
             )
         try:
             return envelope.model_validate(data)
@@ -395,7 +573,7 @@ class LeonardoClient:
             return bad(
                 f"Leonardo {method} {path} answered an unexpected shape ({_describe(exc)})",
                 status=response.status_code,
-                body=_redact(data, self._secret.reveal()),
+                body=None if conceal else _redact(data, self._secret.reveal()),
             )
 
 
@@ -406,4 +584,4 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-__all__ = ["DEFAULT_BASE_URL", "LeonardoClient", "RetryPolicy", "parse_retry_after"]
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_UPLOAD_HOSTS", "LeonardoClient", "RetryPolicy", "parse_retry_after"]

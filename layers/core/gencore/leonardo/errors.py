@@ -66,6 +66,30 @@ class AuthError(PermanentError):
     code = "leonardo_auth"
 
 
+class UploadRefusedError(PermanentError):
+    """The client will not send an init image to the URL Leonardo handed out:
+    its host is not in ``upload_hosts``, or it is not https (plain http is
+    allowed on loopback only). Raised before any connection is made."""
+
+    code = "leonardo_upload_refused"
+
+
+class UploadRejectedError(PermanentError):
+    """S3 answered 4xx to an init-image upload (bad or expired policy, wrong
+    signature, file too large or too small...). Sending the same form again
+    gets the same answer; a fresh upload slot may not.
+
+    ``s3_code`` is S3's error ``<Code>``. The form fields, the policy and the
+    signature are never part of the message or ``.body``.
+    """
+
+    code = "leonardo_upload_rejected"
+
+    def __init__(self, message: str, *, s3_code: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.s3_code = s3_code
+
+
 class BadResponseError(LeonardoError):
     """A 2xx whose body is not JSON or does not match the model we rely on.
 

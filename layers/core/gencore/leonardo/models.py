@@ -8,19 +8,28 @@ have paid for the generation; response models ignore unknown fields because
 Leonardo adds fields without notice, but require every field we read.
 """
 
-from typing import Any, Literal
+import json
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 GenerationStatus = Literal["PENDING", "COMPLETE", "FAILED"]
+InitImageExtension = Literal["png", "jpg", "jpeg", "webp"]
 
 
 class _Request(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="forbid", frozen=True)
 
+    def to_payload(self) -> dict[str, Any]:
+        """The JSON body Leonardo expects: wire names, unset fields omitted."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
 
 class _Response(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore", frozen=True)
+    #: True when the raw answer holds credentials (presigned upload fields), so
+    #: an error about a malformed answer must not carry the body along.
+    conceals_body: ClassVar[bool] = False
 
 
 class GenerationRequest(_Request):
@@ -61,9 +70,11 @@ class GenerationRequest(_Request):
             raise ValueError("num_images must be at most 4 when width or height is over 768")
         return self
 
-    def to_payload(self) -> dict[str, Any]:
-        """The JSON body Leonardo expects: wire names, unset fields omitted."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+class InitImageUploadRequest(_Request):
+    """Body of ``POST /init-image``: documented as "has to be png, jpg, jpeg, or webp"."""
+
+    extension: InitImageExtension
 
 
 class Cost(_Response):
@@ -101,6 +112,46 @@ class Generation(_Response):
     image_width: int = Field(alias="imageWidth")
     image_height: int = Field(alias="imageHeight")
     generated_images: list[GeneratedImage] = Field(default_factory=list)
+
+
+class InitImageUpload(_Response):
+    """``uploadInitImage``: a presigned S3 POST for one init image.
+
+    Leonardo sends ``fields`` as a JSON *string*; it is parsed here into the
+    form fields to post before the file. They hold the signed policy and its
+    signature, a short-lived upload credential, so they stay out of repr().
+    """
+
+    id: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    key: str = Field(min_length=1)
+    fields: dict[str, str] = Field(repr=False)
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _parse_fields(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError("fields must be a JSON string")  # the message never echoes the value
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise ValueError("fields is not valid JSON") from None
+
+    @field_validator("fields")
+    @classmethod
+    def _fields_name_the_key(cls, value: dict[str, str]) -> dict[str, str]:
+        # S3 refuses a presigned POST without its `key` field.
+        if not value.get("key"):
+            raise ValueError("fields has no key")
+        return value
+
+
+class InitImage(_Response):
+    """``init_images_by_pk``: an uploaded init image and where Leonardo serves it."""
+
+    id: str = Field(min_length=1)
+    url: str = Field(min_length=1)
+    created_at: str = Field(alias="createdAt")
 
 
 class UserDetails(_Response):
@@ -172,3 +223,22 @@ class MeEnvelope(_Response):
 
 class PlatformModelsEnvelope(_Response):
     custom_models: list[PlatformModel]
+
+
+class UploadInitImageEnvelope(_Response):
+    conceals_body = True
+    # Not nullable here: without details there is nothing to upload to, and
+    # asking again is harmless, so a null is a (retried) malformed answer.
+    upload_init_image: InitImageUpload = Field(alias="uploadInitImage")
+
+
+class InitImageEnvelope(_Response):
+    init_images_by_pk: InitImage | None
+
+
+class DeletedInitImage(_Response):
+    id: str = Field(min_length=1)
+
+
+class DeleteInitImageEnvelope(_Response):
+    delete_init_images_by_pk: DeletedInitImage | None
