@@ -47,7 +47,8 @@ def build() -> dict:
         api.get_openapi_json_schema(
             title="Leonardo generation backend",
             version="1.0.0",
-            summary="Text-to-image jobs on Leonardo.Ai, with outputs in your own bucket",
+            summary="Image generation jobs on Leonardo.Ai (text-to-image, image-to-image from your "
+            "uploads), with outputs in your own bucket",
             security_schemes={"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             security=[{"jwt": []}],
         )
@@ -75,6 +76,17 @@ def build() -> dict:
     create["200"] = accepted | {
         "description": "An existing job (duplicate request or reused Idempotency-Key)"
     }
+    uploads = document["paths"]["/v1/uploads"]["post"]["responses"]
+    uploads["201"] = uploads.pop("200") | {
+        "description": "Created: the upload, with the form to POST the file to (fields first, file last)"
+    }
+    complete = document["paths"]["/v1/uploads/{upload_id}/complete"]["post"]["responses"]
+    complete["409"] = {"description": "No file was uploaded yet (code upload_missing)"} | error_ref
+    complete["422"] = {
+        "description": "The file was refused; the code says why (upload_type_mismatch, upload_not_an_image, "
+        "upload_corrupt, upload_too_many_pixels, upload_too_small, upload_too_large, upload_empty, "
+        "upload_animated, upload_content_type_mismatch)"
+    } | error_ref
     document["paths"]["/webhooks/leonardo"] = {
         "post": {
             "summary": "Leonardo's generation callback",

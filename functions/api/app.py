@@ -1,5 +1,8 @@
-"""Public HTTP API: accept generations, read them, list them. Routes are validated from their types
-(Powertools Event Handler with OpenAPI validation); the work happens in gencore.domain."""
+"""Public HTTP API: generations (accept, read, list) and uploads (create, complete, read).
+
+Routes are validated from their types (Powertools Event Handler with OpenAPI validation); the work
+happens in gencore.domain, the shapes live in gencore.views.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +15,18 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from gencore import wiring
 from gencore.domain.errors import DomainError
-from gencore.domain.models import TextToImageRequest
+from gencore.domain.models import CreateUploadRequest, ImageGenerationRequest
 from gencore.observability import MetricUnit, logger, metrics, tracer
 from gencore.views import (
     JobPage,
     JobView,
+    UploadView,
     error_body,
     job_view,
     json_response,
     status_for,
     unsupported_media_type,
+    upload_view,
 )
 
 app = APIGatewayHttpResolver(enable_validation=True)
@@ -39,7 +44,7 @@ def health() -> dict:
 
 @app.post("/v1/generations")
 def create_generation(
-    request: TextToImageRequest,
+    request: ImageGenerationRequest,
     idempotency_key: Annotated[
         str | None, Header(alias="idempotency-key", min_length=1, max_length=128)
     ] = None,
@@ -67,8 +72,35 @@ def get_generation(job_id: Annotated[str, Path(min_length=1, max_length=64)]) ->
     return job_view(wiring.generations().get(_caller(), job_id), wiring.outputs().presign)
 
 
+@app.post("/v1/uploads")
+def create_upload(request: CreateUploadRequest) -> Response[UploadView]:
+    upload, form = wiring.uploads().create(_caller(), request)
+    logger.append_keys(upload_id=upload.id)
+    metrics.add_metric(name="UploadsCreated", unit=MetricUnit.Count, value=1)
+    max_bytes = wiring.settings().upload_max_bytes
+    view = upload_view(upload, wiring.upload_bucket().presign_get, form=form, max_bytes=max_bytes)
+    return json_response(201, view.model_dump(mode="json"))
+
+
+@app.get("/v1/uploads/<upload_id>")
+def get_upload(upload_id: Annotated[str, Path(min_length=1, max_length=64)]) -> UploadView:
+    logger.append_keys(upload_id=upload_id)
+    return upload_view(wiring.uploads().get(_caller(), upload_id), wiring.upload_bucket().presign_get)
+
+
+@app.post("/v1/uploads/<upload_id>/complete")
+def complete_upload(upload_id: Annotated[str, Path(min_length=1, max_length=64)]) -> UploadView:
+    """Check the uploaded file: 200 READY, or 422 with why it was refused (409 if nothing arrived)."""
+    logger.append_keys(upload_id=upload_id)
+    upload = wiring.uploads().complete(_caller(), upload_id)
+    metrics.add_metric(name="UploadsReady", unit=MetricUnit.Count, value=1)
+    return upload_view(upload, wiring.upload_bucket().presign_get)
+
+
 @app.exception_handler(DomainError)
 def domain_error(error: DomainError) -> Response:
+    if error.code.startswith("upload_"):
+        metrics.add_metric(name="UploadsRefused", unit=MetricUnit.Count, value=1)
     return json_response(status_for(error), error_body(error.code, error.message))
 
 

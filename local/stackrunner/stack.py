@@ -276,6 +276,7 @@ class LocalStack:
         if self.simulator is not None:
             local["LeonardoBaseUrl"] = self.simulator.base_url
             local["AllowedOutputOrigins"] = self.simulator.origin
+            local["LeonardoUploadHosts"] = urlsplit(self.simulator.origin).hostname or "127.0.0.1"
         elif cfg.leonardo_base_url:
             parts = urlsplit(cfg.leonardo_base_url)
             local["LeonardoBaseUrl"] = cfg.leonardo_base_url

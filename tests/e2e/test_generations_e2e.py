@@ -67,6 +67,31 @@ def test_text_to_image_completes_with_downloadable_pngs(api, stack, user):
     assert len(outputs_of(stack, name, job["id"])) == 2
 
 
+def test_image_to_image_from_an_upload_over_http(api, stack, user):
+    """Upload (presigned POST straight to the bucket), complete, generate from it, download."""
+    name, headers = user
+    source = io.BytesIO()
+    Image.new("RGB", (128, 96), (12, 200, 99)).save(source, format="PNG")
+    upload = api.post("/v1/uploads", json={"content_type": "image/png"}, headers=headers).json()
+    form = upload["upload"]
+    stored = httpx.post(
+        form["url"], data=form["fields"], files={"file": ("s.png", source.getvalue(), "image/png")}
+    )
+    assert stored.status_code < 300, stored.text
+    ready = api.post(f"/v1/uploads/{upload['id']}/complete", headers=headers).json()
+    assert (ready["status"], ready["width"], ready["height"]) == ("READY", 128, 96)
+
+    job = create(api, headers, init_upload_id=upload["id"], init_strength=0.3)
+    assert job["kind"] == "image_to_image"
+    job = wait_for_status(api, headers, job["id"])
+    assert_complete_with_pngs(job)
+    assert job["request"]["init_upload_id"] == upload["id"]  # lineage: output -> job -> upload
+    generation = next(g for g in stack.simulator.generations.values() if g.prompt == REQUEST["prompt"]
+                      and g.init_image_id)  # fmt: skip
+    assert stack.simulator.init_images[generation.init_image_id].content == source.getvalue()
+    assert len(outputs_of(stack, name, job["id"])) == 2
+
+
 def test_duplicate_callbacks_give_one_copy_per_image(api, stack, user):
     name, headers = user
     stack.simulator.set_faults(FaultConfig(seed=11, duplicate_callback_rate=1.0))

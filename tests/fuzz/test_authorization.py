@@ -1,16 +1,18 @@
 """Another user's ids: every id-taking route answers 404 (never 403, never 200, never the data).
 
 The routes come from docs/openapi.json, not from a list here: every operation whose path has a
-parameter is called as user B with an id that belongs to user A. Today that is only
-`GET /v1/generations/{job_id}` — the product has no images, uploads, datasets or models routes yet.
-When such routes are added (and `make openapi` documents them), they are picked up automatically;
-`OWNED` must then learn how to make an id of that kind for user A, and the test fails until it does.
+parameter is called as user B with an id that belongs to user A: today `GET /v1/generations/{job_id}`,
+`GET /v1/uploads/{upload_id}` and `POST /v1/uploads/{upload_id}/complete` (images are read through
+their job; datasets and models have no routes yet). New id-taking routes are picked up from the
+document automatically; `OWNED` must then learn how to make an id of that kind for user A, and the
+test fails until it does.
 
 404 and not 403: a 403 would confirm that the id exists.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 pytestmark = pytest.mark.fuzz
 
@@ -61,7 +64,27 @@ def owner(stack, api_module):
     item = stack.boto3_client("dynamodb").get_item(
         TableName=table, Key={"pk": {"S": f"JOB#{job['id']}"}, "sk": {"S": "JOB"}}
     )["Item"]
-    return {"name": name, "headers": headers, "job": job, "generation_id": item["generation_id"]["S"]}
+    upload = _ready_upload(api_module, headers)
+    return {
+        "name": name,
+        "headers": headers,
+        "job": job,
+        "generation_id": item["generation_id"]["S"],
+        "upload": upload,
+    }
+
+
+def _ready_upload(api_module, headers) -> dict:
+    import httpx
+
+    upload = api_module.post("/v1/uploads", json={"content_type": "image/png"}, headers=headers).json()
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(png, format="PNG")
+    form = upload["upload"]
+    httpx.post(form["url"], data=form["fields"], files={"file": ("a.png", png.getvalue(), "image/png")})
+    done = api_module.post(f"/v1/uploads/{upload['id']}/complete", headers=headers)
+    assert done.status_code == 200, done.text
+    return done.json()
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +99,7 @@ def api_module(stack):
 OWNED: dict[str, Callable[[dict], list[str]]] = {
     # The job id, and Leonardo's generation id for the same job (an id B might learn elsewhere).
     "job_id": lambda owner: [owner["job"]["id"], owner["generation_id"]],
+    "upload_id": lambda owner: [owner["upload"]["id"]],
 }
 
 
@@ -112,6 +136,8 @@ def test_another_users_id_is_not_found(stack, api_module, owner, method, path, p
     assert [i["leonardo_image_id"] for i in after["images"]] == [
         i["leonardo_image_id"] for i in owner["job"]["images"]
     ]
+    upload = api_module.get(f"/v1/uploads/{owner['upload']['id']}", headers=owner["headers"]).json()
+    assert upload | {"url": None} == owner["upload"] | {"url": None}
 
 
 def test_the_owner_reads_its_own_job(api_module, owner):

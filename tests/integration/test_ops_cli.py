@@ -258,15 +258,18 @@ def clean_environment():
     wiring.reset()
 
 
-def _stored_job(store, *, age):
+def _stored_job(store, *, age, status=JobStatus.QUEUED):
     now = datetime.now(UTC)
+    submitted = status != JobStatus.QUEUED
     job = Job(
         id="5d2c7a9e-3b41-4f0e-8c6d-1a2b3c4d5e6f",
         user_id="alice",
-        status=JobStatus.QUEUED,
+        status=status,
         request={"prompt": "a lighthouse at dusk"},
         created_at=now - age,
         updated_at=now - age,
+        generation_id="0f6e3c1a-9d2b-4c8e-a7f5-3b1d2e4c6a80" if submitted else None,
+        submitted_at=now - age if submitted else None,
         due_at=int((now - age).timestamp()) + 120,
     )
     store.create(job, dedupe_key="req:test", dedupe_expires_at=int(now.timestamp()) + 60)
@@ -290,8 +293,8 @@ def test_job_show_of_an_unknown_id_fails(endpoint, jobs_table, capsys):
 def test_job_reconcile_runs_the_reconciler_check_on_one_job(
     endpoint, queues, jobs_table, clean_environment, capsys
 ):
-    # Given a job older than MaxJobAgeSeconds (3600 by default)
-    job = _stored_job(jobs_table, age=timedelta(hours=2))
+    # Given a job submitted to Leonardo longer ago than MaxJobAgeSeconds (3600 by default)
+    job = _stored_job(jobs_table, age=timedelta(hours=2), status=JobStatus.SUBMITTED)
 
     # When it is reconciled on demand, with the environment the functions get
     assert _ops(endpoint, "job", "reconcile", job.id) == 0

@@ -64,6 +64,7 @@ def stack(moto_server, simulator, monkeypatch, tmp_path) -> Iterator[SimpleNames
         parameters={
             "LeonardoBaseUrl": simulator.base_url,
             "AllowedOutputOrigins": simulator.origin,
+            "LeonardoUploadHosts": "127.0.0.1",
             "LeonardoMaxConcurrency": 2,
         },
         stack_name=f"t{uuid.uuid4().hex[:8]}",
@@ -126,6 +127,25 @@ def http_event(
     return event
 
 
+PARAMETERISED_ROUTES = (
+    "/v1/generations/{job_id}",
+    "/v1/uploads/{upload_id}",
+    "/v1/uploads/{upload_id}/complete",
+)
+
+
+def _route_of(path: str) -> tuple[str, dict[str, str]]:
+    """The template route a concrete path matches, and its path parameters (as API Gateway sets them)."""
+    parts = path.split("/")
+    for route in PARAMETERISED_ROUTES:
+        pattern = route.split("/")
+        if len(pattern) == len(parts) and all(
+            p == x or (p.startswith("{") and x) for p, x in zip(pattern, parts, strict=True)
+        ):
+            return route, {p[1:-1]: x for p, x in zip(pattern, parts, strict=True) if p.startswith("{")}
+    return path, {}
+
+
 class Pipeline:
     """Drives the real handlers the way AWS would: HTTP events in, SQS batches between functions."""
 
@@ -146,11 +166,10 @@ class Pipeline:
         }
 
     def api(self, method: str, path: str, **kwargs) -> tuple[int, dict]:
-        path_template = path
         event = http_event(method, path, **kwargs)
-        if path.startswith("/v1/generations/"):
-            path_template = "/v1/generations/{job_id}"
-            event["pathParameters"] = {"job_id": path.rsplit("/", 1)[1]}
+        path_template, parameters = _route_of(path)
+        if parameters:
+            event["pathParameters"] = parameters
         event["routeKey"] = f"{method} {path_template}"
         response = self.runtime.invoke("ApiFunction", event)
         return response["statusCode"], json.loads(response["body"])
@@ -201,6 +220,13 @@ class Pipeline:
         for handle in self.failed_handles.pop(queue, []):
             self.sqs.change_message_visibility(
                 QueueUrl=self.queues[queue], ReceiptHandle=handle, VisibilityTimeout=0
+            )
+
+    def expire_visibility_of(self, messages: list[dict], queue: str) -> None:
+        """Make received (unprocessed) messages visible again at once."""
+        for message in messages:
+            self.sqs.change_message_visibility(
+                QueueUrl=self.queues[queue], ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
             )
 
     def reconcile(self) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import httpx
 import pytest
@@ -346,12 +347,12 @@ def test_a_callback_ahead_of_leonardo_leaves_the_job_to_the_reconciler(pipeline,
     assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
 
 
-def test_reconciler_resends_a_lost_submission(pipeline):
+def test_a_lost_submission_goes_to_the_line_and_a_free_slot_wakes_it(pipeline):
     _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
     pipeline.receive("SubmitQueue")  # the message vanishes (received, never processed or deleted)
     _make_due(pipeline, job["id"])
-    assert pipeline.reconcile()["outcomes"] == {"resubmitted": 1}
-    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    assert pipeline.reconcile()["outcomes"] == {"parked": 1, "woken": 1}
+    pipeline.drain("SubmitQueue", "SubmitterFunction")  # the wake's message
     assert pipeline.job_item(job["id"])["status"] == "SUBMITTED"
 
 
@@ -476,7 +477,7 @@ def test_reconciler_reads_the_due_index_never_scans(pipeline, monkeypatch):
         monkeypatch.setattr(
             db, operation, lambda _op=operation, _f=original, **kw: calls.append(_op) or _f(**kw)
         )
-    assert pipeline.reconcile()["outcomes"] == {"resubmitted": 3}
+    assert pipeline.reconcile()["outcomes"] == {"parked": 3, "woken": 2}  # two free slots
     assert "query" in calls and "scan" not in calls
 
 
@@ -501,10 +502,16 @@ def test_jobs_to_poll_come_before_queued_jobs_and_shards_merge_by_age(pipeline):
     assert store.due_job_ids(now=int(time.time()), limit=4)[1:] == queued[:3]  # oldest first, any shard
 
 
-def test_resending_a_queued_job_backs_off(pipeline):
+def test_resending_to_a_silent_slot_holder_backs_off(pipeline):
     import time
+    from datetime import UTC, datetime
+
+    from gencore import wiring
 
     _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
+    pipeline.receive("SubmitQueue")  # a submitter took the message and the slot, then went quiet
+    claim = wiring.store().claim_slot(job["id"], max_in_flight=2, now=datetime.now(UTC), lease_seconds=120)
+    assert claim.granted
     gaps = []
     for _ in range(3):
         _make_due(pipeline, job["id"])
@@ -514,18 +521,89 @@ def test_resending_a_queued_job_backs_off(pipeline):
     assert gaps[0] < gaps[1] < gaps[2]
 
 
-def test_a_resent_submit_message_supersedes_the_copies_still_cycling(pipeline):
+def _queue_past_the_cap(pipeline, count: int) -> list[str]:
+    """Create `count` jobs (the cap is 2) and deliver their first submit messages: the rest wait."""
+    ids = [
+        pipeline.api("POST", "/v1/generations", body={"prompt": f"line {i}"})[1]["id"] for i in range(count)
+    ]
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    return ids
+
+
+def _waiting(pipeline, ids: list[str]) -> list[str]:
+    return [i for i in ids if pipeline.job_item(i)["status"] == "QUEUED"]
+
+
+def test_a_job_that_finds_every_slot_taken_waits_in_line_without_messages(pipeline):
+    ids = _queue_past_the_cap(pipeline, 4)
+    waiting = _waiting(pipeline, ids)
+    assert len(waiting) == 2
+    for job_id in waiting:
+        assert pipeline.job_item(job_id)["due_pk"].startswith("DUE#L")  # in the line, not due
+    assert pipeline.receive("SubmitQueue") == []  # nothing cycles while they wait
+    assert pipeline.reconcile()["outcomes"] == {}  # not due, and no slot is free
+    assert _waiting(pipeline, ids) == waiting
+
+
+def test_a_released_slot_wakes_the_longest_waiting_job(pipeline):
+    ids = _queue_past_the_cap(pipeline, 4)
+    first_waiting = _waiting(pipeline, ids)
+    running = [i for i in ids if i not in first_waiting]
+    line = sorted(first_waiting, key=lambda i: (pipeline.job_item(i)["due_at"], i))
+    generation = pipeline.job_item(running[0])["generation_id"]
+    pipeline.wait_for_leonardo(generation)
+    pipeline.webhook(callback_for(pipeline, generation))
+    pipeline.drain("EventsQueue", "ProcessorFunction")  # completes a job: its slot goes to the line's head
+
+    messages = pipeline.receive("SubmitQueue")
+    assert [json.loads(m["Body"])["job_id"] for m in messages] == [line[0]]
+    pipeline.expire_visibility_of(messages, "SubmitQueue")
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    assert pipeline.job_item(line[0])["status"] == "SUBMITTED"
+    assert pipeline.job_item(line[1])["status"] == "QUEUED"
+    assert pipeline.in_flight() == 2
+
+
+def test_the_reconciler_hands_free_slots_to_the_line_when_a_wake_was_lost(pipeline, monkeypatch):
+    from gencore.domain.service import Waker
+
+    ids = _queue_past_the_cap(pipeline, 3)
+    [waiting] = _waiting(pipeline, ids)
+    monkeypatch.setattr(Waker, "after_release", lambda self: None)  # the wake is lost
+    generation = pipeline.job_item(next(i for i in ids if i != waiting))["generation_id"]
+    pipeline.wait_for_leonardo(generation)
+    pipeline.webhook(callback_for(pipeline, generation))
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.receive("SubmitQueue") == [] and pipeline.in_flight() == 1
+
+    assert pipeline.reconcile()["outcomes"] == {"woken": 1}
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    assert pipeline.job_item(waiting)["status"] == "SUBMITTED"
+
+
+def test_a_waiting_job_is_woken_once_and_older_messages_stop(pipeline):
     from gencore import wiring
 
-    for i in range(3):  # the cap is 2: the third job waits, its message cycling with a delay
-        pipeline.api("POST", "/v1/generations", body={"prompt": f"cycle {i}"})
-    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
-    [waiting] = [
-        j["id"] for j in pipeline.api("GET", "/v1/generations")[1]["items"] if j["status"] == "QUEUED"
-    ]
-    _make_due(pipeline, waiting)
-    assert pipeline.reconcile()["outcomes"] == {"resubmitted": 1}
-    assert pipeline.job_item(waiting)["submit_token"] == 1
+    ids = _queue_past_the_cap(pipeline, 3)
+    [waiting] = _waiting(pipeline, ids)
+    store = wiring.store()
+    assert store.leave_line(waiting, due_at=0) == 1  # a wake: new live token
+    assert store.leave_line(waiting, due_at=0) is None  # a second waker finds it gone from the line
     submitter = wiring.submitter()
-    assert submitter.submit(waiting, token=0).outcome == "superseded"  # the old copy stops here
-    assert submitter.submit(waiting, token=1).outcome == "waiting"  # the live one keeps waiting
+    assert submitter.submit(waiting, token=0).outcome == "superseded"  # an old copy stops here
+    assert submitter.submit(waiting, token=1).outcome == "waiting"  # the live one waits in line again
+    assert pipeline.job_item(waiting)["due_pk"].startswith("DUE#L")
+
+
+def test_waiting_in_line_never_times_a_job_out(pipeline, monkeypatch):
+    from gencore import wiring
+
+    ids = _queue_past_the_cap(pipeline, 3)
+    [waiting] = _waiting(pipeline, ids)
+    policy = wiring.settings().policy()
+    monkeypatch.setattr(
+        type(wiring.settings()), "policy", lambda self: policy.__class__(max_job_age_seconds=0)
+    )
+    wiring.reset()
+    assert wiring.reconciler().check(waiting) != "timed_out"
+    assert pipeline.job_item(waiting)["status"] == "QUEUED"

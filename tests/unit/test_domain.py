@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from gencore.domain.models import TERMINAL, TRANSITIONS, Job, JobStatus, OutputImage, TextToImageRequest
+from gencore.domain.models import TERMINAL, TRANSITIONS, ImageGenerationRequest, Job, JobStatus, OutputImage
 from gencore.domain.service import Policy
 from gencore.settings import Settings
 from gencore.views import job_view
@@ -16,7 +16,7 @@ NOW = datetime(2026, 11, 25, 19, 0, tzinfo=UTC)
 
 
 def test_request_defaults_and_normalisation():
-    request = TextToImageRequest(prompt="  a red fox  ", model_id="B24E16FF-06E3-43EB-8D33-4416C2D75876")
+    request = ImageGenerationRequest(prompt="  a red fox  ", model_id="B24E16FF-06E3-43EB-8D33-4416C2D75876")
     assert request.prompt == "a red fox"
     assert request.model_id == "b24e16ff-06e3-43eb-8d33-4416c2d75876"
     assert (request.width, request.height, request.num_images) == (1024, 1024, 1)
@@ -39,15 +39,15 @@ def test_request_defaults_and_normalisation():
 )
 def test_requests_outside_leonardo_limits_are_refused(fields):
     with pytest.raises(ValidationError):
-        TextToImageRequest(**fields)
+        ImageGenerationRequest(**fields)
 
 
 def test_dedupe_hash_is_the_same_for_equivalent_requests_and_per_user():
-    a = TextToImageRequest(prompt="fox", width=512, height=512)
-    b = TextToImageRequest(prompt=" fox ", height=512, width=512, num_images=1)
+    a = ImageGenerationRequest(prompt="fox", width=512, height=512)
+    b = ImageGenerationRequest(prompt=" fox ", height=512, width=512, num_images=1)
     assert a.dedupe_hash("alice") == b.dedupe_hash("alice")
     assert a.dedupe_hash("alice") != a.dedupe_hash("bob")
-    assert a.dedupe_hash("alice") != TextToImageRequest(
+    assert a.dedupe_hash("alice") != ImageGenerationRequest(
         prompt="fox", width=512, height=512, seed=1
     ).dedupe_hash("alice")
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field
 
 from gencore.domain.service import Policy
+from gencore.domain.uploads import UploadPolicy
 
 
 class Settings(BaseModel):
@@ -33,6 +34,10 @@ class Settings(BaseModel):
     output_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     output_url_ttl_seconds: int = Field(default=3600, ge=60)
     secret_cache_seconds: int = Field(default=300, ge=0)
+    upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    upload_max_pixels: int = Field(default=4096 * 4096, ge=32 * 32)
+    upload_url_ttl_seconds: int = Field(default=900, ge=60, le=3600)
+    leonardo_upload_hosts: str = "*.amazonaws.com"  # where Leonardo's presigned init-image uploads may go
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -49,4 +54,11 @@ class Settings(BaseModel):
             first_poll_seconds=self.poll_first_seconds,
             max_poll_interval_seconds=self.poll_max_interval_seconds,
             finalize_check_seconds=self.finalize_check_seconds,
+        )
+
+    def upload_policy(self) -> UploadPolicy:
+        return UploadPolicy(
+            max_bytes=self.upload_max_bytes,
+            max_pixels=self.upload_max_pixels,
+            url_ttl_seconds=self.upload_url_ttl_seconds,
         )

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel
 
 from gencore.domain import errors
-from gencore.domain.models import Job, JobStatus
+from gencore.domain.models import Job, JobStatus, Upload, UploadStatus
+from gencore.domain.ports import PresignedPost
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.InvalidRequest: 422,
     errors.InvalidCursor: 400,
     errors.JobNotFound: 404,
+    errors.UploadNotFound: 404,
+    errors.UploadNotReady: 409,
+    errors.UploadRejected: 422,
 }
 
 
@@ -113,4 +117,55 @@ def job_view(job: Job, presign: Callable[[str], str]) -> JobView:
         images=images,
         cost={"credits": job.api_credit_cost} if job.api_credit_cost is not None else None,
         error=ErrorView(code=job.error_code, message=job.error_message or "") if job.error_code else None,
+    )
+
+
+class UploadForm(BaseModel):
+    """How to send the file: a multipart/form-data POST of `fields`, then the file as `file` (last)."""
+
+    method: str = "POST"
+    url: str
+    fields: dict[str, str]
+    max_bytes: int
+    expires_at: datetime
+
+
+class UploadView(BaseModel):
+    id: str
+    status: UploadStatus
+    content_type: str
+    created_at: datetime
+    updated_at: datetime
+    size: int | None
+    width: int | None
+    height: int | None
+    url: str | None  # a short-lived download link once READY
+    error: ErrorView | None
+    upload: UploadForm | None = None  # only in the answer that creates the upload
+
+
+def upload_view(
+    upload: Upload, presign: Callable[[str], str], *, form: PresignedPost | None = None, max_bytes: int = 0
+) -> UploadView:
+    return UploadView(
+        id=upload.id,
+        status=upload.status,
+        content_type=upload.content_type,
+        created_at=upload.created_at,
+        updated_at=upload.updated_at,
+        size=upload.size,
+        width=upload.width,
+        height=upload.height,
+        url=presign(upload.key) if upload.status == UploadStatus.READY else None,
+        error=ErrorView(code=upload.error_code, message=upload.error_message or "")
+        if upload.error_code
+        else None,
+        upload=UploadForm(
+            url=form.url,
+            fields=form.fields,
+            max_bytes=max_bytes,
+            expires_at=datetime.fromtimestamp(form.expires_at, tz=UTC),
+        )
+        if form
+        else None,
     )

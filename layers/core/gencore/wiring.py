@@ -10,11 +10,14 @@ import boto3
 from botocore.config import Config
 
 from gencore.adapters.dynamo import DynamoJobStore
+from gencore.adapters.images import PillowInspector
 from gencore.adapters.leonardo import LeonardoGateway
 from gencore.adapters.outputs import OutputFetcher, S3OutputStore, parse_origins
 from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
 from gencore.adapters.secrets import secret_field
-from gencore.domain.service import Generations, Processor, Reconciler, Submitter
+from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
+from gencore.domain.service import Generations, Processor, Reconciler, Submitter, Waker
+from gencore.domain.uploads import InitImages, Uploads
 from gencore.leonardo import LeonardoClient
 from gencore.settings import Settings
 
@@ -59,7 +62,8 @@ def webhook_key() -> str:
 def _leonardo_client() -> LeonardoClient:
     s = settings()
     api_key = secret_field(s.leonardo_api_key_secret, "api_key", max_age=s.secret_cache_seconds)
-    return LeonardoClient(base_url=s.leonardo_base_url, api_key=api_key)
+    hosts = tuple(h.strip() for h in s.leonardo_upload_hosts.split(",") if h.strip())
+    return LeonardoClient(base_url=s.leonardo_base_url, api_key=api_key, upload_hosts=hosts)
 
 
 @cache
@@ -75,18 +79,36 @@ def outputs() -> S3OutputStore:
 
 
 @cache
+def upload_store() -> DynamoUploadStore:
+    return DynamoUploadStore(aws("dynamodb"), settings().jobs_table)
+
+
+@cache
+def upload_bucket() -> S3UploadBucket:
+    s = settings()
+    return S3UploadBucket(aws("s3"), s.output_bucket, url_ttl_seconds=s.output_url_ttl_seconds)
+
+
+@cache
+def uploads() -> Uploads:
+    return Uploads(upload_store(), upload_bucket(), PillowInspector(), clock, settings().upload_policy())
+
+
+@cache
 def generations() -> Generations:
-    return Generations(store(), submit_queue(), clock, settings().policy())
+    return Generations(store(), submit_queue(), uploads(), clock, settings().policy())
 
 
 @cache
 def submitter() -> Submitter:
-    return Submitter(store(), leonardo(), submit_queue(), clock, settings().policy())
+    init_images = InitImages(upload_store(), upload_bucket(), leonardo(), settings().upload_policy())
+    return Submitter(store(), leonardo(), submit_queue(), init_images, clock, settings().policy())
 
 
 @cache
 def processor() -> Processor:
-    return Processor(store(), outputs(), leonardo(), clock, settings().policy())
+    waker = Waker(store(), submit_queue(), clock, settings().policy())
+    return Processor(store(), outputs(), leonardo(), waker, clock, settings().policy())
 
 
 @cache
@@ -96,6 +118,6 @@ def reconciler() -> Reconciler:
 
 def reset() -> None:
     """Forget every cached object (tests switch environments between cases)."""
-    for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, generations,
-                    submitter, processor, reconciler):  # fmt: skip
+    for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, upload_store,
+                    upload_bucket, uploads, generations, submitter, processor, reconciler):  # fmt: skip
         factory.cache_clear()

@@ -2,7 +2,10 @@
 
 Items (pk / sk):
 - JOB#<id> / JOB           the job; UserJobs index (gsi1pk=USER#<sub>, gsi1sk=<created>#<id>);
-                           DueJobs index (due_pk=DUE#<shard>, due_at) only while not terminal (sparse)
+                           DueJobs index (due_pk, due_at) only while not terminal (sparse), in one of
+                           three kinds of partition: DUE#P<n> (poll at due_at), DUE#Q<n> (re-send the
+                           submit at due_at) and DUE#L<n> (the waiting line: no message, no recheck,
+                           due_at = arrival; woken oldest first when a slot frees up)
 - GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
 - DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
 - SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
@@ -68,6 +71,15 @@ def _due_shard(job_id: str, status: JobStatus) -> str:
     return f"DUE#{kind}{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
 
 
+def _line_shard(job_id: str) -> str:
+    """DUE#L<n>: the waiting line. The reconciler never reads it; only a freed slot wakes a job."""
+    return f"DUE#L{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
+
+
+# Shared with the other items of this table (gencore.adapters.uploads).
+ddb_value, plain_item = _ddb, _plain
+
+
 def _cancelled_reasons(error: ClientError) -> list[str]:
     return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
 
@@ -75,6 +87,9 @@ def _cancelled_reasons(error: ClientError) -> list[str]:
 def _is_condition_failure(error: ClientError) -> bool:
     code = error.response["Error"]["Code"]
     return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
+
+
+is_condition_failure = _is_condition_failure
 
 
 class DynamoJobStore:
@@ -109,31 +124,41 @@ class DynamoJobStore:
         return Page(jobs=[self._to_job(i) for i in result["Items"]], next_cursor=self._encode_cursor(last))
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]:
-        """Up to `limit` overdue jobs, most overdue first: jobs to poll before jobs to re-submit.
-
-        Within a kind, each shard answers its oldest due jobs and the answers are merged by due_at,
-        so one busy shard cannot fill every batch and starve the others.
-        """
+        """Up to `limit` overdue jobs, most overdue first: jobs to poll before jobs to re-submit."""
         ids: list[str] = []
         for kind in ("P", "Q"):
-            due: list[tuple[int, str]] = []
-            for shard in range(DUE_SHARDS):
-                result = self._db.query(
-                    TableName=self._table,
-                    IndexName="DueJobs",
-                    KeyConditionExpression="due_pk = :p AND due_at <= :now",
-                    ExpressionAttributeValues={":p": {"S": f"DUE#{kind}{shard}"}, ":now": {"N": str(now)}},
-                    Limit=limit - len(ids),
-                )
-                due.extend(
-                    (int(item["due_at"]["N"]), item["pk"]["S"].removeprefix("JOB#"))
-                    for item in result["Items"]
-                )
-            due.sort()
-            ids.extend(job_id for _, job_id in due[: limit - len(ids)])
+            ids.extend(self._oldest(kind, limit=limit - len(ids), until=now))
             if len(ids) >= limit:
                 break
         return ids
+
+    def waiting_job_ids(self, *, limit: int) -> list[str]:
+        """The first `limit` jobs of the waiting line, longest waiting first."""
+        return self._oldest("L", limit=limit)
+
+    def _oldest(self, kind: str, *, limit: int, until: int | None = None) -> list[str]:
+        """The `limit` lowest due_at of one kind of DueJobs partition (at most `until`).
+
+        Each shard answers its oldest and the answers are merged by due_at, so one busy shard
+        cannot fill every batch and starve the others.
+        """
+        condition, values = "due_pk = :p", {}
+        if until is not None:
+            condition, values = condition + " AND due_at <= :until", {":until": {"N": str(until)}}
+        found: list[tuple[int, str]] = []
+        for shard in range(DUE_SHARDS):
+            result = self._db.query(
+                TableName=self._table,
+                IndexName="DueJobs",
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues={":p": {"S": f"DUE#{kind}{shard}"}} | values,
+                Limit=limit,
+            )
+            found.extend(
+                (int(item["due_at"]["N"]), item["pk"]["S"].removeprefix("JOB#")) for item in result["Items"]
+            )
+        found.sort()
+        return [job_id for _, job_id in found[:limit]]
 
     def in_flight(self) -> int:
         item = self._db.get_item(TableName=self._table, Key=SEMAPHORE_KEY, ConsistentRead=True).get("Item")
@@ -193,6 +218,10 @@ class DynamoJobStore:
         if job is None or job.status != JobStatus.QUEUED:
             return SlotClaim(granted=False, job=job)
         stamp = now.isoformat()
+        # While a slot is held the job is looked at again once the lease has run out (a crashed
+        # submitter), whichever partition it waited in.
+        due_at, shard = int(now.timestamp()) + lease_seconds, _due_shard(job_id, JobStatus.QUEUED)
+        held = {"slot_acquired_at": now, "due_at": due_at}
         if job.slot_held:
             held_since = job.slot_acquired_at
             if held_since and (now - held_since).total_seconds() <= lease_seconds:
@@ -202,18 +231,24 @@ class DynamoJobStore:
                 self._db.update_item(
                     TableName=self._table,
                     Key=_job_key(job_id),
-                    UpdateExpression="SET slot_acquired_at = :now, submit_attempts = submit_attempts + :one",
+                    UpdateExpression="SET slot_acquired_at = :now, submit_attempts = submit_attempts + :one, "
+                    "due_at = :due, due_pk = :shard",
                     ConditionExpression="#s = :queued AND slot_acquired_at = :old",
                     ExpressionAttributeNames={"#s": "status"},
                     ExpressionAttributeValues=_values(
-                        now=stamp, one=1, queued="QUEUED", old=held_since.isoformat() if held_since else ""
+                        now=stamp,
+                        one=1,
+                        queued="QUEUED",
+                        old=held_since.isoformat() if held_since else "",
+                        due=due_at,
+                        shard=shard,
                     ),
                 )
             except ClientError as error:
                 if not _is_condition_failure(error):
                     raise
                 return SlotClaim(granted=False, job=self.get(job_id))
-            return SlotClaim(granted=True, job=job.model_copy(update={"slot_acquired_at": now}))
+            return SlotClaim(granted=True, job=job.model_copy(update=held))
         try:
             self._db.transact_write_items(
                 TransactItems=[
@@ -231,10 +266,12 @@ class DynamoJobStore:
                             "TableName": self._table,
                             "Key": _job_key(job_id),
                             "UpdateExpression": "SET slot_held = :t, slot_acquired_at = :now, "
-                            "submit_attempts = submit_attempts + :one",
+                            "submit_attempts = submit_attempts + :one, due_at = :due, due_pk = :shard",
                             "ConditionExpression": "#s = :queued AND attribute_not_exists(slot_held)",
                             "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": _values(t=True, now=stamp, one=1, queued="QUEUED"),
+                            "ExpressionAttributeValues": _values(
+                                t=True, now=stamp, one=1, queued="QUEUED", due=due_at, shard=shard
+                            ),
                         }
                     },
                 ]
@@ -246,9 +283,7 @@ class DynamoJobStore:
             if reasons and reasons[0] == "ConditionalCheckFailed":
                 return SlotClaim(granted=False, job=job)  # cap reached
             return SlotClaim(granted=False, job=self.get(job_id))
-        return SlotClaim(
-            granted=True, job=job.model_copy(update={"slot_held": True, "slot_acquired_at": now})
-        )
+        return SlotClaim(granted=True, job=job.model_copy(update=held | {"slot_held": True}))
 
     def mark_submitted(
         self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
@@ -259,6 +294,7 @@ class DynamoJobStore:
             "api_credit_cost": api_credit_cost,
             "updated_at": now,
             "due_at": due_at,
+            "submitted_at": now,
             "checks": 0,  # the QUEUED re-send backoff is over; polling starts its own count
         }
         mapping = {
@@ -355,6 +391,66 @@ class DynamoJobStore:
         except ClientError as error:
             if not _is_condition_failure(error):
                 raise
+
+    def park(self, job: Job) -> bool:
+        """Put a QUEUED job without a slot in the waiting line, ordered by arrival.
+
+        Only the holder of the live submit token may park it: a newer message (a re-send or a
+        wake) keeps the job where it is. False when the job moved on meanwhile.
+        """
+        live = "submit_token = :token"
+        if not job.submit_token:
+            live = f"(attribute_not_exists(submit_token) OR {live})"
+        condition = f"#s = :queued AND attribute_not_exists(slot_held) AND {live}"
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_job_key(job.id),
+                UpdateExpression="SET due_at = :arrival, due_pk = :line",
+                ConditionExpression=condition,
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(
+                    arrival=int(job.created_at.timestamp()),
+                    line=_line_shard(job.id),
+                    queued="QUEUED",
+                    token=job.submit_token,
+                ),
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return False
+        return True
+
+    def leave_line(self, job_id: str, *, due_at: int) -> int | None:
+        """Take a job out of the waiting line with a new live submit token (returned).
+
+        None if it is no longer waiting, e.g. another caller woke it first: a job is woken once.
+        """
+        try:
+            result = self._db.update_item(
+                TableName=self._table,
+                Key=_job_key(job_id),
+                UpdateExpression="SET due_at = :due, due_pk = :shard, "
+                "submit_token = if_not_exists(submit_token, :zero) + :one",
+                ConditionExpression="#s = :queued AND begins_with(due_pk, :line) "
+                "AND attribute_not_exists(slot_held)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(
+                    due=due_at,
+                    shard=_due_shard(job_id, JobStatus.QUEUED),
+                    zero=0,
+                    one=1,
+                    queued="QUEUED",
+                    line="DUE#L",
+                ),
+                ReturnValues="UPDATED_NEW",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return None
+        return int(result["Attributes"]["submit_token"]["N"])
 
     # --- helpers -----------------------------------------------------------------------------
     def _write(self, job: Job, updates: dict[str, Any], *, release: bool) -> None:

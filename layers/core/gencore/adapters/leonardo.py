@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from gencore.domain.errors import GenerationMissing, LeonardoBusy, LeonardoRejected, SubmitOutcomeUnknown
-from gencore.domain.models import LeonardoImage
+from gencore.domain.models import EXTENSIONS, LeonardoImage
 from gencore.domain.ports import RemoteGeneration
 from gencore.leonardo import (
     AuthError,
@@ -25,9 +25,11 @@ RECENT_WINDOW = 50  # generations to look through when matching an unanswered su
 CLOCK_SKEW = timedelta(seconds=30)
 
 
-def to_leonardo_request(request: dict) -> GenerationRequest:
-    """Our normalized text-to-image request -> Leonardo's wire model (its mixed field names)."""
+def to_leonardo_request(request: dict, init_image_id: str | None = None) -> GenerationRequest:
+    """Our normalized request -> Leonardo's wire model (its mixed field names)."""
     return GenerationRequest(
+        init_image_id=init_image_id,
+        init_strength=request.get("init_strength") if init_image_id else None,
         prompt=request["prompt"],
         negative_prompt=request.get("negative_prompt"),
         model_id=request.get("model_id"),
@@ -57,9 +59,11 @@ class LeonardoGateway:
             self._client = self._factory()
         return self._client
 
-    def start_generation(self, request: dict) -> tuple[str, float | None]:
+    def start_generation(
+        self, request: dict, *, init_image_id: str | None = None
+    ) -> tuple[str, float | None]:
         try:
-            job = self.client.create_generation(to_leonardo_request(request))
+            job = self.client.create_generation(to_leonardo_request(request, init_image_id))
         except OutcomeUnknownError as error:
             raise SubmitOutcomeUnknown(error.message) from error
         except RetryableError as error:
@@ -74,6 +78,19 @@ class LeonardoGateway:
             log.warning("unreadable submit answer; retrying later", extra={"code": error.code})
             raise LeonardoBusy(error.message) from error
         return job.generation_id, job.api_credit_cost
+
+    def upload_init_image(self, content: bytes, content_type: str) -> str:
+        """Ask Leonardo for an upload slot and send the file there (no Leonardo key on that request)."""
+        try:
+            upload = self.client.upload_init_image(EXTENSIONS[content_type])
+            self.client.send_init_image(upload, content, content_type)
+        except (RetryableError, AuthError) as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        except PermanentError as error:
+            raise LeonardoRejected(_reason(error), code="init_image_rejected") from error
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message) from error
+        return upload.id
 
     def find_generation(self, request: dict, *, since: datetime) -> str | None:
         """Our account's generation matching `request` created since `since`, from the recent list.

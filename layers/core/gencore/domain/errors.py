@@ -83,3 +83,19 @@ class GenerationMissing(DomainError):
     """Leonardo does not know the generation (deleted, or never created)."""
 
     code = "generation_missing"
+
+
+class UploadNotFound(DomainError):
+    code = "not_found"  # the same answer as for any id that does not exist for the caller
+
+
+class UploadNotReady(DomainError):
+    """The upload exists but cannot be used (yet): not uploaded, not checked, or rejected."""
+
+    code = "upload_not_ready"
+
+
+class UploadRejected(DomainError):
+    """The uploaded file is not acceptable; `code` says why (stable, documented)."""
+
+    code = "upload_rejected"

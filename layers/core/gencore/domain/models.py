@@ -51,19 +51,24 @@ PresetStyle = Literal[
 
 DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # Leonardo Lightning XL
 Dimension = Annotated[int, Field(ge=32, le=1536, multiple_of=8)]
+UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
+
+JobKind = Literal["text_to_image", "image_to_image"]
 
 
-class TextToImageRequest(BaseModel):
-    """The body of POST /v1/generations (text-to-image). Limits follow Leonardo's documented ranges."""
+class ImageGenerationRequest(BaseModel):
+    """The body of POST /v1/generations. Limits follow Leonardo's documented ranges.
+
+    Text-to-image by default; with `init_upload_id` (one of the caller's READY uploads) it is
+    image-to-image, the upload guiding the result with weight `init_strength`.
+    """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     prompt: str = Field(min_length=1, max_length=1500)
     negative_prompt: str | None = Field(default=None, max_length=1500)
     # A UUID's 8-4-4-4-12 shape: Leonardo rejects anything else after we accepted the job (fuzzing).
-    model_id: str = Field(
-        default=DEFAULT_MODEL_ID, pattern=r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
-    )
+    model_id: str = Field(default=DEFAULT_MODEL_ID, pattern=UUID_PATTERN)
     width: Dimension = 1024
     height: Dimension = 1024
     num_images: int = Field(default=1, ge=1, le=8)
@@ -73,11 +78,13 @@ class TextToImageRequest(BaseModel):
     photo_real: bool | None = None
     guidance_scale: float | None = Field(default=None, ge=1, le=20)
     num_inference_steps: int | None = Field(default=None, ge=10, le=60)
+    init_upload_id: str | None = Field(default=None, pattern=UUID_PATTERN)
+    init_strength: float | None = Field(default=None, ge=0.1, le=0.9)
 
-    @field_validator("model_id")
+    @field_validator("model_id", "init_upload_id")
     @classmethod
-    def _lower_model_id(cls, value: str) -> str:
-        return value.lower()
+    def _lower_uuid(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
 
     @field_validator("prompt")
     @classmethod
@@ -88,11 +95,17 @@ class TextToImageRequest(BaseModel):
         return value
 
     @model_validator(mode="after")
-    def _few_images_when_large(self) -> TextToImageRequest:
+    def _few_images_when_large(self) -> ImageGenerationRequest:
         # Leonardo: "If either width or height is over 768, must be between 1 and 4."
         if (self.width > 768 or self.height > 768) and self.num_images > 4:
             raise ValueError("num_images must be at most 4 when width or height is over 768")
+        if self.init_strength is not None and self.init_upload_id is None:
+            raise ValueError("init_strength needs init_upload_id")
         return self
+
+    @property
+    def kind(self) -> JobKind:
+        return "image_to_image" if self.init_upload_id else "text_to_image"
 
     def normalized(self) -> dict:
         """The request with defaults applied, as stored and echoed back."""
@@ -100,7 +113,7 @@ class TextToImageRequest(BaseModel):
 
     def dedupe_hash(self, user_id: str) -> str:
         """Same user + same normalized parameters = same hash (the double-click key)."""
-        canonical = json.dumps({"user": user_id, "kind": "text_to_image", "request": self.normalized()},
+        canonical = json.dumps({"user": user_id, "kind": self.kind, "request": self.normalized()},
                                sort_keys=True, separators=(",", ":"))  # fmt: skip
         return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -120,12 +133,13 @@ class Job(BaseModel):
 
     id: str
     user_id: str
-    kind: Literal["text_to_image"] = "text_to_image"
+    kind: JobKind = "text_to_image"
     status: JobStatus
     request: dict
     created_at: datetime
     updated_at: datetime
     generation_id: str | None = None
+    submitted_at: datetime | None = None  # accepted by Leonardo; the job's age limit counts from here
     slot_held: bool = False
     slot_acquired_at: datetime | None = None
     submit_attempts: int = 0
@@ -168,3 +182,48 @@ class GenerationEvent(BaseModel):
     @property
     def dedupe_key(self) -> str:
         return f"{self.generation_id}:{self.event_type}:{self.status}"
+
+
+class UploadStatus(StrEnum):
+    PENDING = "PENDING"  # upload slot handed out; the file is not checked yet
+    READY = "READY"  # checked: a single-frame image of the declared type within the limits
+    REJECTED = "REJECTED"  # checked and refused (error_code says why); the object is deleted
+
+
+UploadContentType = Literal["image/png", "image/jpeg", "image/webp"]
+EXTENSIONS: dict[str, str] = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+
+
+class CreateUploadRequest(BaseModel):
+    """The body of POST /v1/uploads: what the caller is about to upload."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    content_type: UploadContentType
+
+
+class ImageFacts(BaseModel):
+    """What inspecting an uploaded file established."""
+
+    content_type: UploadContentType
+    width: int
+    height: int
+
+
+class Upload(BaseModel):
+    """A file a user uploaded to our bucket, as a source for generations (lineage points here)."""
+
+    id: str
+    user_id: str
+    status: UploadStatus
+    content_type: UploadContentType
+    key: str
+    created_at: datetime
+    updated_at: datetime
+    size: int | None = None
+    width: int | None = None
+    height: int | None = None
+    leonardo_init_image_id: str | None = None  # set once the file was handed to Leonardo
+    error_code: str | None = None
+    error_message: str | None = None
+    expires_at: int | None = None  # TTL for a PENDING upload never completed

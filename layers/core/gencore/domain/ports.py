@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from .models import GenerationEvent, Job, JobStatus, LeonardoImage, OutputImage
+from .models import GenerationEvent, ImageFacts, Job, JobStatus, LeonardoImage, OutputImage, Upload
 
 
 @dataclass(frozen=True)
@@ -80,6 +80,15 @@ class JobStore(Protocol):
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]: ...
 
+    def park(self, job: Job) -> bool:
+        """Move a QUEUED job without a slot to the waiting line if `job.submit_token` is still live."""
+
+    def waiting_job_ids(self, *, limit: int) -> list[str]:
+        """The head of the waiting line, longest waiting first."""
+
+    def leave_line(self, job_id: str, *, due_at: int) -> int | None:
+        """Take a waiting job out of the line with a new submit token; None if it was not waiting."""
+
     def in_flight(self) -> int: ...
 
 
@@ -92,13 +101,19 @@ class EventQueue(Protocol):
 
 
 class Leonardo(Protocol):
-    def start_generation(self, request: dict) -> tuple[str, float | None]:
-        """Start a generation from our normalized request; returns (generation id, credit cost)."""
+    def start_generation(
+        self, request: dict, *, init_image_id: str | None = None
+    ) -> tuple[str, float | None]:
+        """Start a generation from our normalized request (guided by a Leonardo init image if given);
+        returns (generation id, credit cost)."""
 
     def generation(self, generation_id: str) -> RemoteGeneration: ...
 
     def find_generation(self, request: dict, *, since: datetime) -> str | None:
         """A generation of ours matching `request`, created since `since` (an unanswered submit)."""
+
+    def upload_init_image(self, content: bytes, content_type: str) -> str:
+        """Hand an image to Leonardo as an init image; returns Leonardo's init image id."""
 
 
 class OutputStore(Protocol):
@@ -109,3 +124,49 @@ class OutputStore(Protocol):
         """Stream `url` into the bucket under `key_prefix`/<index>.<ext>; never holds the whole file."""
 
     def presign(self, key: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    """Where and how a client uploads one file straight to our bucket."""
+
+    url: str
+    fields: dict[str, str]
+    expires_at: int
+
+
+class UploadStore(Protocol):
+    def create_upload(self, upload: Upload) -> None: ...
+
+    def get_upload(self, upload_id: str) -> Upload | None: ...
+
+    def finish_upload(self, upload: Upload, **fields: object) -> Upload:
+        """PENDING -> READY/REJECTED (fields carry the status and facts); the winner of a race is returned."""
+
+    def set_leonardo_init_image(self, upload: Upload, init_image_id: str) -> str:
+        """Record Leonardo's id for the upload unless one is recorded already; returns the recorded one."""
+
+
+class UploadBucket(Protocol):
+    def presign_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
+        """A form POST that can only put `key`, of `content_type`, of at most `max_bytes`."""
+
+    def head(self, key: str) -> tuple[int, str] | None:
+        """(size, stored content type) of the object, or None if nothing was uploaded."""
+
+    def read(self, key: str, *, max_bytes: int) -> bytes: ...
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
+
+    def delete(self, key: str) -> None: ...
+
+    def presign_get(self, key: str) -> str: ...
+
+
+class ImageInspector(Protocol):
+    def inspect(self, data: bytes, *, declared: str, max_pixels: int) -> ImageFacts:
+        """Establish what `data` really is without decoding more than `max_pixels`.
+
+        Raises UploadRejected (with a stable code) for anything but a single-frame image of the
+        declared type.
+        """

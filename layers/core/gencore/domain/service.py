@@ -27,9 +27,11 @@ from .errors import (
     SubmitOutcomeUnknown,
     TransitionConflict,
     UnknownGeneration,
+    UploadNotReady,
 )
-from .models import GenerationEvent, Job, JobStatus, LeonardoImage, OutputImage, TextToImageRequest
+from .models import GenerationEvent, ImageGenerationRequest, Job, JobStatus, LeonardoImage, OutputImage
 from .ports import EventQueue, JobStore, Leonardo, OutputStore, Page, SubmitQueue
+from .uploads import InitImages, Uploads
 
 log = logging.getLogger(__name__)
 
@@ -83,13 +85,18 @@ def output_prefix(job: Job) -> str:
 class Generations:
     """The public API's use cases: accept, read, list."""
 
-    def __init__(self, store: JobStore, submit_queue: SubmitQueue, clock: Clock, policy: Policy) -> None:
-        self._store, self._queue, self._clock, self._policy = store, submit_queue, clock, policy
+    def __init__(
+        self, store: JobStore, submit_queue: SubmitQueue, uploads: Uploads, clock: Clock, policy: Policy
+    ) -> None:
+        self._store, self._queue, self._uploads = store, submit_queue, uploads
+        self._clock, self._policy = clock, policy
 
     def create(
-        self, user_id: str, request: TextToImageRequest, *, idempotency_key: str | None = None
+        self, user_id: str, request: ImageGenerationRequest, *, idempotency_key: str | None = None
     ) -> tuple[Job, bool]:
-        """Accept a text-to-image job. Returns (job, created); a duplicate returns the live original."""
+        """Accept a job. Returns (job, created); a duplicate returns the live original."""
+        if request.init_upload_id:
+            self._uploads.usable(user_id, request.init_upload_id)  # 422 unless it is the caller's, READY
         now = self._clock()
         if idempotency_key:
             dedupe_key = "idem:" + hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).hexdigest()
@@ -100,6 +107,7 @@ class Generations:
         job = Job(
             id=str(uuid.uuid4()),
             user_id=user_id,
+            kind=request.kind,
             status=JobStatus.QUEUED,
             request=request.normalized(),
             created_at=now,
@@ -138,6 +146,48 @@ class Generations:
         return self._store.list_for_user(user_id, limit=limit, cursor=cursor)
 
 
+class Waker:
+    """Hands free Leonardo slots to the jobs that have waited longest.
+
+    A job that finds every slot taken parks in the waiting line and sends no more messages; each
+    slot given back wakes the head of the line. So waiting costs nothing, however long the line,
+    and a freed slot is taken again at once instead of at some job's next poll.
+    """
+
+    LOOKAHEAD = 3  # line entries tried per wake: a concurrent waker may take the first ones
+
+    def __init__(self, store: JobStore, submit_queue: SubmitQueue, clock: Clock, policy: Policy) -> None:
+        self._store, self._queue, self._clock, self._policy = store, submit_queue, clock, policy
+
+    def wake(self, count: int = 1) -> int:
+        """Send a live submit message to up to `count` waiting jobs; returns how many were woken.
+
+        Never raises: a wake that fails is made up by the reconciler, which wakes as many jobs as
+        there are free slots on every run.
+        """
+        if count <= 0:
+            return 0
+        woken = 0
+        try:
+            for job_id in self._store.waiting_job_ids(limit=count + self.LOOKAHEAD):
+                # Out of the line and back under the re-send safety net, should this message be lost.
+                due_at = _epoch(self._clock()) + self._policy.queued_check_seconds
+                token = self._store.leave_line(job_id, due_at=due_at)
+                if token is None:
+                    continue  # someone else woke it, or it moved on
+                self._queue.send(job_id, token=token)
+                woken += 1
+                if woken == count:
+                    break
+        except Exception:
+            log.exception("waking waiting jobs failed; the reconciler will wake them")
+        return woken
+
+    def after_release(self) -> None:
+        """A slot was given back: it belongs to the head of the line."""
+        self.wake(1)
+
+
 class SubmitResult(NamedTuple):
     outcome: (
         str  # submitted | adopted | waiting | throttled | uncertain | superseded | failed | skipped | missing
@@ -149,10 +199,17 @@ class Submitter:
     """Starts QUEUED jobs at Leonardo without exceeding the concurrency cap."""
 
     def __init__(
-        self, store: JobStore, leonardo: Leonardo, submit_queue: SubmitQueue, clock: Clock, policy: Policy
+        self,
+        store: JobStore,
+        leonardo: Leonardo,
+        submit_queue: SubmitQueue,
+        init_images: InitImages,
+        clock: Clock,
+        policy: Policy,
     ) -> None:
         self._store, self._leonardo, self._queue = store, leonardo, submit_queue
-        self._clock, self._policy = clock, policy
+        self._init_images, self._clock, self._policy = init_images, clock, policy
+        self._waker = Waker(store, submit_queue, clock, policy)
 
     def submit(self, job_id: str, *, attempt: int = 0, token: int = 0) -> SubmitResult:
         """One submit attempt; returns the outcome and the credits a successful submission costs."""
@@ -170,11 +227,12 @@ class Submitter:
             if job.status != JobStatus.QUEUED or job.slot_held:
                 # Already submitted, terminal, or another submitter holds a live lease.
                 return SubmitResult("skipped")
-            return self._wait(job, attempt, token, None, "waiting")
+            return self._park(job, token)
         if job.submit_uncertain_since and (adopted := self._adopt(job, token)):
             return adopted
         try:
-            generation_id, cost = self._leonardo.start_generation(job.request)
+            init_image_id = self._init_image(job)
+            generation_id, cost = self._leonardo.start_generation(job.request, init_image_id=init_image_id)
         except SubmitOutcomeUnknown as unknown:
             # Leonardo may have created (and charged for) it: look for it before ever sending again.
             job = self._store.note_uncertain_submit(job, since=job.submit_uncertain_since or now)
@@ -183,11 +241,12 @@ class Submitter:
         except LeonardoBusy as busy:
             job = self._store.release_slot(job, now=self._clock())
             return self._wait(job, attempt, token, busy.retry_after, "throttled")
-        except LeonardoRejected as rejected:
+        except (LeonardoRejected, UploadNotReady) as rejected:
             self._store.transition(
                 job, JobStatus.FAILED, now=self._clock(), release_slot=True,
                 error_code=rejected.code, error_message=rejected.message,
             )  # fmt: skip
+            self._waker.after_release()
             return SubmitResult("failed")
         now = self._clock()
         self._store.mark_submitted(
@@ -198,6 +257,11 @@ class Submitter:
             due_at=_epoch(now) + self._policy.first_poll_seconds,
         )
         return SubmitResult("submitted", credits=cost or 0.0)
+
+    def _init_image(self, job: Job) -> str | None:
+        """Leonardo's id for the job's source upload (handed over on first use), if it has one."""
+        upload_id = job.request.get("init_upload_id")
+        return self._init_images.leonardo_id(upload_id) if upload_id else None
 
     def _adopt(self, job: Job, token: int) -> SubmitResult | None:
         """Take over the generation an unanswered submit created, instead of paying for a second one."""
@@ -219,6 +283,17 @@ class Submitter:
             return None  # that generation belongs to another job: submit ours
         log.warning("adopted the generation of an unanswered submit", extra={"job_id": job.id})
         return SubmitResult("adopted")
+
+    def _park(self, job: Job, token: int) -> SubmitResult:
+        """Every slot is taken: wait in line, with no message cycling, until a release wakes the job."""
+        if token != job.submit_token:
+            return SubmitResult("superseded")  # a newer message for this job is live
+        if not self._store.park(job):
+            return SubmitResult("superseded")  # woken or re-sent meanwhile: that message carries on
+        # A slot given back between our failed claim and the park found the line without us: look.
+        if self._store.in_flight() < self._policy.max_in_flight:
+            self._waker.wake(1)
+        return SubmitResult("waiting")
 
     def _wait(
         self, job: Job, attempt: int, token: int, retry_after: float | None, outcome: str
@@ -242,9 +317,15 @@ class Processor:
     """
 
     def __init__(
-        self, store: JobStore, outputs: OutputStore, leonardo: Leonardo, clock: Clock, policy: Policy
+        self,
+        store: JobStore,
+        outputs: OutputStore,
+        leonardo: Leonardo,
+        waker: Waker,
+        clock: Clock,
+        policy: Policy,
     ) -> None:
-        self._store, self._outputs, self._leonardo = store, outputs, leonardo
+        self._store, self._outputs, self._leonardo, self._waker = store, outputs, leonardo, waker
         self._clock, self._policy = clock, policy
 
     def handle(self, event: GenerationEvent) -> str:
@@ -309,9 +390,12 @@ class Processor:
         """Transition with a conditional write; on a lost race, re-read and accept what won."""
         due_at = None if to.terminal else _epoch(self._clock()) + self._policy.finalize_check_seconds
         try:
-            return self._store.transition(
+            moved = self._store.transition(
                 job, to, now=self._clock(), release_slot=release_slot, due_at=due_at, **fields
             )
+            if release_slot and job.slot_held:
+                self._waker.after_release()
+            return moved
         except TransitionConflict:
             current = self._store.get(job.id)
             if current is None or not (current.status.terminal or current.status == to):
@@ -333,9 +417,18 @@ class Reconciler:
     ) -> None:
         self._store, self._leonardo, self._events, self._queue = store, leonardo, events, submit_queue
         self._clock, self._policy = clock, policy
+        self._waker = Waker(store, submit_queue, clock, policy)
 
     def run(self) -> dict[str, int]:
-        """Check due jobs batch by batch until none is due or the time budget is spent."""
+        """Check due jobs batch by batch until none is due or the time budget is spent; then hand
+        every free slot to the waiting line (slots freed by timeouts, expired leases, lost wakes)."""
+        outcomes = self._check_due()
+        free = self._policy.max_in_flight - self._store.in_flight()
+        if woken := self._waker.wake(free):
+            outcomes["woken"] = woken
+        return outcomes
+
+    def _check_due(self) -> dict[str, int]:
         started = self._clock()
         outcomes: dict[str, int] = {}
         seen: set[str] = set()
@@ -367,18 +460,29 @@ class Reconciler:
         if job is None or job.status.terminal:
             return "gone"
         now = self._clock()
-        if (now - job.created_at).total_seconds() > self._policy.max_job_age_seconds:
+        # The age limit is for generations Leonardo never finishes. Waiting for one of our own
+        # slots is not that: a QUEUED job waits as long as the line takes.
+        started = job.submitted_at or job.created_at
+        if (
+            job.status != JobStatus.QUEUED
+            and (now - started).total_seconds() > self._policy.max_job_age_seconds
+        ):
             self._store.transition(
                 job, JobStatus.FAILED, now=now, release_slot=True,
                 error_code="timeout", error_message="The generation did not finish in time",
             )  # fmt: skip
             log.warning("job timed out", extra={"job_id": job.id, "status": str(job.status)})
             return "timed_out"
+        if job.status == JobStatus.QUEUED and not job.slot_held:
+            # Its submit message is late or lost. Either way the job needs a slot, not a message:
+            # into the line it goes, and this run ends by waking one waiting job per free slot. A
+            # message still on its way finds the job in line and carries on as usual.
+            return "parked" if self._store.park(job) else "raced"
         if job.status == JobStatus.QUEUED:
-            # Either the submit message or the submitter itself was lost; the submitter's lease
-            # check keeps a re-sent message from submitting twice while a submission is live.
-            # A new live message: any older copy still cycling stops at its next wait. Backing off
-            # keeps a lagging submit queue from being flooded.
+            # A submitter took a slot and went quiet (crashed, or its answer was lost): re-send, so
+            # the next attempt takes the lease over once it has run out (never a second slot). A new
+            # live message: any older copy still cycling stops at its next wait. Backing off keeps
+            # a lagging submit queue from being flooded.
             token = job.submit_token + 1
             wait = self._policy.queued_recheck(job.checks)
             self._store.reschedule(job, due_at=_epoch(now) + wait, checks=job.checks + 1, submit_token=token)

@@ -1,0 +1,135 @@
+"""Uploads in the jobs table (UPLOAD#<id> / UPLOAD) and their files in the output bucket (uploads/)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from gencore.adapters.dynamo import ddb_value, is_condition_failure, plain_item
+from gencore.domain.models import Upload, UploadStatus
+from gencore.domain.ports import PresignedPost
+
+_UPLOAD_FIELDS = set(Upload.model_fields)
+
+
+def _upload_key(upload_id: str) -> dict:
+    return {"pk": {"S": f"UPLOAD#{upload_id}"}, "sk": {"S": "UPLOAD"}}
+
+
+class DynamoUploadStore:
+    def __init__(self, client: Any, table: str) -> None:
+        self._db = client
+        self._table = table
+
+    def create_upload(self, upload: Upload) -> None:
+        item = {"pk": f"UPLOAD#{upload.id}", "sk": "UPLOAD"} | upload.model_dump(
+            mode="json", exclude_none=True
+        )
+        self._db.put_item(
+            TableName=self._table,
+            Item={k: ddb_value(v) for k, v in item.items()},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def get_upload(self, upload_id: str) -> Upload | None:
+        item = self._db.get_item(TableName=self._table, Key=_upload_key(upload_id), ConsistentRead=True).get(
+            "Item"
+        )
+        if not item:
+            return None
+        return Upload.model_validate({k: v for k, v in plain_item(item).items() if k in _UPLOAD_FIELDS})
+
+    def finish_upload(self, upload: Upload, **fields: object) -> Upload:
+        finished = Upload.model_validate(upload.model_dump() | fields)
+        encoded = finished.model_dump(mode="json")
+        sets, removes = [], []
+        names, values = {"#status": "status"}, {":pending": ddb_value(str(UploadStatus.PENDING))}
+        for i, name in enumerate(fields):
+            names[f"#f{i}"] = name
+            if encoded[name] is None:
+                removes.append(f"#f{i}")
+            else:
+                sets.append(f"#f{i} = :v{i}")
+                values[f":v{i}"] = ddb_value(encoded[name])
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_upload_key(upload.id),
+                UpdateExpression=expression,
+                ConditionExpression="#status = :pending",  # checked once: the first completion wins
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            return self.get_upload(upload.id) or upload
+        return finished
+
+    def set_leonardo_init_image(self, upload: Upload, init_image_id: str) -> str:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_upload_key(upload.id),
+                UpdateExpression="SET leonardo_init_image_id = :id",
+                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(leonardo_init_image_id)",
+                ExpressionAttributeValues={":id": {"S": init_image_id}},
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            current = self.get_upload(upload.id)
+            if current and current.leonardo_init_image_id:
+                return current.leonardo_init_image_id  # a concurrent submitter handed it over first
+            raise
+        return init_image_id
+
+
+class S3UploadBucket:
+    """Uploads arrive under incoming/ in the output bucket (presigned POSTs); checked files live
+    under uploads/, written by us only."""
+
+    def __init__(self, client: Any, bucket: str, *, url_ttl_seconds: int) -> None:
+        self._s3, self._bucket, self._ttl = client, bucket, url_ttl_seconds
+
+    def presign_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
+        # S3 enforces every condition: this exact key, this Content-Type, at most max_bytes.
+        post = self._s3.generate_presigned_post(
+            Bucket=self._bucket,
+            Key=key,
+            Fields={"Content-Type": content_type},
+            Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+            ExpiresIn=expires_in,
+        )
+        return PresignedPost(
+            url=post["url"], fields=dict(post["fields"]), expires_at=int(time.time()) + expires_in
+        )
+
+    def head(self, key: str) -> tuple[int, str] | None:
+        try:
+            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        return int(head["ContentLength"]), head.get("ContentType", "")
+
+    def read(self, key: str, *, max_bytes: int) -> bytes:
+        # Never more than the limit, whatever the object grew to after it was checked.
+        body = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
+        with body:
+            return body.read(max_bytes)
+
+    def put(self, key: str, data: bytes, *, content_type: str) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)
+
+    def delete(self, key: str) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key)
+
+    def presign_get(self, key: str) -> str:
+        return self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=self._ttl
+        )

@@ -1,0 +1,176 @@
+"""Uploads: source images users send for image-to-image, checked before anything uses them.
+
+The file goes straight from the client to our bucket through a presigned POST (never through
+Lambda), under incoming/. Completing the upload inspects what really arrived: size, stored type,
+magic bytes, dimensions (read from the header, before any decoding: a decompression bomb is refused
+unopened), then a full decode. The bytes that passed are written under uploads/ and the incoming
+object is deleted, so a client re-using its (still valid) form afterwards changes nothing that was
+checked. Only a READY upload can guide a generation; it is handed to Leonardo at submit time, once,
+and every job records the upload it came from (lineage).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from .errors import InvalidRequest, UploadNotFound, UploadNotReady, UploadRejected
+from .models import EXTENSIONS, CreateUploadRequest, ImageFacts, Upload, UploadStatus
+from .ports import ImageInspector, Leonardo, PresignedPost, UploadBucket, UploadStore
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    max_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 4096 * 4096  # decoded size stays under 64 MiB (RGBA)
+    url_ttl_seconds: int = 900
+    unfinished_ttl_seconds: int = 24 * 3600  # a PENDING or REJECTED record goes away after this
+
+
+def upload_key(user_id: str, upload_id: str, content_type: str) -> str:
+    """Where a checked file lives (written by us only)."""
+    return f"uploads/{user_id}/{upload_id}.{EXTENSIONS[content_type]}"
+
+
+def incoming_key(upload: Upload) -> str:
+    """Where the client's form puts the file (expired by a lifecycle rule if never completed)."""
+    return "incoming/" + upload.key.removeprefix("uploads/")
+
+
+class Uploads:
+    """The public API's upload use cases: hand out an upload slot, check the file, read it back."""
+
+    def __init__(
+        self,
+        store: UploadStore,
+        bucket: UploadBucket,
+        inspector: ImageInspector,
+        clock: Clock,
+        policy: UploadPolicy,
+    ) -> None:
+        self._store, self._bucket, self._inspector = store, bucket, inspector
+        self._clock, self._policy = clock, policy
+
+    def create(self, user_id: str, request: CreateUploadRequest) -> tuple[Upload, PresignedPost]:
+        now = self._clock()
+        upload_id = str(uuid.uuid4())
+        upload = Upload(
+            id=upload_id,
+            user_id=user_id,
+            status=UploadStatus.PENDING,
+            content_type=request.content_type,
+            key=upload_key(user_id, upload_id, request.content_type),
+            created_at=now,
+            updated_at=now,
+            expires_at=int(now.timestamp()) + self._policy.unfinished_ttl_seconds,
+        )
+        self._store.create_upload(upload)
+        post = self._bucket.presign_post(
+            incoming_key(upload),
+            content_type=upload.content_type,
+            max_bytes=self._policy.max_bytes,
+            expires_in=self._policy.url_ttl_seconds,
+        )
+        return upload, post
+
+    def get(self, user_id: str, upload_id: str) -> Upload:
+        upload = self._store.get_upload(upload_id)
+        if upload is None or upload.user_id != user_id:  # another user's upload does not exist for them
+            raise UploadNotFound("No such upload")
+        return upload
+
+    def complete(self, user_id: str, upload_id: str) -> Upload:
+        """Check the uploaded file once; READY, or UploadRejected with the reason (the file is deleted).
+
+        Repeating the call answers the same outcome.
+        """
+        upload = self.get(user_id, upload_id)
+        if upload.status == UploadStatus.READY:
+            return upload
+        if upload.status == UploadStatus.REJECTED:
+            raise UploadRejected(upload.error_message or "The upload was rejected", code=upload.error_code)
+        incoming = incoming_key(upload)
+        stored = self._bucket.head(incoming)
+        if stored is None:
+            raise UploadNotReady("No file has been uploaded for this upload yet", code="upload_missing")
+        size, stored_type = stored
+        try:
+            data, facts = self._check(upload, incoming, size, stored_type)
+        except UploadRejected as rejected:
+            self._bucket.delete(incoming)  # never keep, serve or forward a refused file
+            finished = self._store.finish_upload(
+                upload, status=UploadStatus.REJECTED, size=size, error_code=rejected.code,
+                error_message=rejected.message, updated_at=self._clock(),
+            )  # fmt: skip
+            log.info("upload rejected", extra={"upload_id": upload.id, "code": rejected.code})
+            if finished.status == UploadStatus.READY:  # a concurrent completion won with the same file
+                return finished
+            raise
+        # Keep exactly the bytes that were checked, where the client's form cannot reach.
+        self._bucket.put(upload.key, data, content_type=upload.content_type)
+        self._bucket.delete(incoming)
+        finished = self._store.finish_upload(
+            upload, status=UploadStatus.READY, size=len(data), width=facts.width, height=facts.height,
+            updated_at=self._clock(), expires_at=None,
+        )  # fmt: skip
+        if finished.status == UploadStatus.REJECTED:  # a concurrent completion saw a bad file first
+            self._bucket.delete(upload.key)
+            raise UploadRejected(
+                finished.error_message or "The upload was rejected", code=finished.error_code
+            )
+        return finished
+
+    def usable(self, user_id: str, upload_id: str) -> Upload:
+        """The caller's READY upload, for a generation request (422 codes: it is part of the body)."""
+        upload = self._store.get_upload(upload_id)
+        if upload is None or upload.user_id != user_id:
+            raise InvalidRequest("init_upload_id names no upload of yours", code="upload_not_found")
+        if upload.status != UploadStatus.READY:
+            raise InvalidRequest(
+                f"The upload is {upload.status}; complete it successfully first", code="upload_not_ready"
+            )
+        return upload
+
+    def _check(self, upload: Upload, key: str, size: int, stored_type: str) -> tuple[bytes, ImageFacts]:
+        if size == 0:
+            raise UploadRejected("The file is empty", code="upload_empty")
+        if size > self._policy.max_bytes:
+            raise UploadRejected(f"The file is over {self._policy.max_bytes} bytes", code="upload_too_large")
+        if stored_type.split(";")[0].strip().lower() != upload.content_type:
+            raise UploadRejected(
+                f"The file was uploaded as {stored_type[:64]!r}, not {upload.content_type}",
+                code="upload_content_type_mismatch",
+            )
+        data = self._bucket.read(key, max_bytes=self._policy.max_bytes)
+        facts = self._inspector.inspect(
+            data, declared=upload.content_type, max_pixels=self._policy.max_pixels
+        )
+        return data, facts
+
+
+class InitImages:
+    """Hands READY uploads to Leonardo as init images, once per upload (the id is remembered)."""
+
+    def __init__(
+        self, store: UploadStore, bucket: UploadBucket, leonardo: Leonardo, policy: UploadPolicy
+    ) -> None:
+        self._store, self._bucket, self._leonardo, self._policy = store, bucket, leonardo, policy
+
+    def leonardo_id(self, upload_id: str) -> str:
+        """Leonardo's init image id for the upload. LeonardoBusy propagates (try again later);
+        UploadNotReady if the upload cannot be used (the job then fails: nothing to retry)."""
+        upload = self._store.get_upload(upload_id)
+        if upload is None or upload.status != UploadStatus.READY:
+            raise UploadNotReady("The source upload is no longer available", code="upload_unavailable")
+        if upload.leonardo_init_image_id:
+            return upload.leonardo_init_image_id
+        content = self._bucket.read(upload.key, max_bytes=self._policy.max_bytes)
+        init_image_id = self._leonardo.upload_init_image(content, upload.content_type)
+        return self._store.set_leonardo_init_image(upload, init_image_id)

@@ -1,0 +1,169 @@
+"""Uploads and image-to-image, function by function: presigned POST to moto, completion, then a job
+whose source travels to the Leonardo simulator as an init image."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import httpx
+import pytest
+from PIL import Image
+
+from .test_generation_flow import callback_for
+
+pytestmark = pytest.mark.integration
+
+
+def png_bytes(size=(96, 64), colour=(200, 40, 40)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def create_upload(pipeline, content_type="image/png", user="alice") -> dict:
+    status, body = pipeline.api("POST", "/v1/uploads", user=user, body={"content_type": content_type})
+    assert status == 201, body
+    return body
+
+
+def post_file(form: dict, content: bytes, content_type: str = "image/png") -> httpx.Response:
+    """What a browser or app does with the form: fields first, the file last, no Authorization."""
+    fields = dict(form["fields"])
+    return httpx.post(form["url"], data=fields, files={"file": ("source", content, content_type)})
+
+
+def ready_upload(pipeline, content: bytes | None = None, user="alice") -> dict:
+    upload = create_upload(pipeline, user=user)
+    assert post_file(upload["upload"], content or png_bytes()).status_code in (200, 204)
+    status, body = pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete", user=user)
+    assert status == 200, body
+    return body
+
+
+def test_an_upload_is_a_presigned_post_to_our_bucket_then_checked(pipeline):
+    upload = create_upload(pipeline)
+    assert upload["status"] == "PENDING" and upload["url"] is None
+    form = upload["upload"]
+    assert form["method"] == "POST" and form["max_bytes"] == 10 * 1024 * 1024
+    assert form["fields"]["key"] == f"incoming/alice/{upload['id']}.png"
+    assert form["fields"]["Content-Type"] == "image/png" and "policy" in form["fields"]
+
+    content = png_bytes()
+    assert post_file(form, content).status_code in (200, 204)
+    status, done = pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete")
+    assert status == 200, done
+    assert (done["status"], done["width"], done["height"], done["size"]) == ("READY", 96, 64, len(content))
+    assert "upload" not in done or done["upload"] is None  # the form is handed out once
+    assert httpx.get(done["url"]).content == content
+    # The checked bytes moved where the form cannot write; the incoming file is gone.
+    assert pipeline.outputs("incoming/") == [] and pipeline.outputs("uploads/") == [
+        f"uploads/alice/{upload['id']}.png"
+    ]
+
+    # Completing again answers the same; reading it back too.
+    assert pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete")[1]["status"] == "READY"
+    status, read = pipeline.api("GET", f"/v1/uploads/{upload['id']}")
+    assert status == 200 and read["status"] == "READY"
+
+
+def test_completing_before_the_file_arrived_is_a_409_and_changes_nothing(pipeline):
+    upload = create_upload(pipeline)
+    status, body = pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete")
+    assert status == 409 and body["error"]["code"] == "upload_missing"
+    assert pipeline.api("GET", f"/v1/uploads/{upload['id']}")[1]["status"] == "PENDING"
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"content_type": "image/gif"}, "validation_error"),
+        ({"content_type": "text/html"}, "validation_error"),
+        ({}, "validation_error"),
+        ({"content_type": "image/png", "key": "uploads/bob/x.png"}, "validation_error"),
+    ],
+)
+def test_only_png_jpeg_and_webp_uploads_are_offered(pipeline, body, code):
+    status, answer = pipeline.api("POST", "/v1/uploads", body=body)
+    assert status == 422 and answer["error"]["code"] == code
+
+
+def test_an_upload_guides_an_image_to_image_job_and_reaches_leonardo_once(pipeline):
+    content = png_bytes(colour=(10, 120, 240))
+    upload = ready_upload(pipeline, content)
+
+    status, job = pipeline.api(
+        "POST", "/v1/generations", body={"prompt": "the same, at night", "init_upload_id": upload["id"],
+                                         "init_strength": 0.4, "width": 512, "height": 512},
+    )  # fmt: skip
+    assert status == 202, job
+    assert job["kind"] == "image_to_image" and job["request"]["init_upload_id"] == upload["id"]
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    item = pipeline.job_item(job["id"])
+    assert item["status"] == "SUBMITTED"
+
+    # Leonardo received exactly our bytes as an init image, and the generation used it.
+    upload_item = pipeline.ddb.get_item(
+        TableName=pipeline.stack.env["JOBS_TABLE"],
+        Key={"pk": {"S": f"UPLOAD#{upload['id']}"}, "sk": {"S": "UPLOAD"}},
+    )["Item"]
+    init_id = upload_item["leonardo_init_image_id"]["S"]
+    init = pipeline.stack.simulator.init_images[init_id]
+    assert init.sha256 == hashlib.sha256(content).hexdigest()
+    generation = pipeline.stack.simulator.generations[item["generation_id"]]
+    assert generation.request["init_image_id"] == init_id and generation.request["init_strength"] == 0.4
+
+    pipeline.wait_for_leonardo(item["generation_id"])
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    _, done = pipeline.api("GET", f"/v1/generations/{job['id']}")
+    assert done["status"] == "COMPLETE" and done["request"]["init_upload_id"] == upload["id"]
+
+    # A second job from the same upload reuses Leonardo's init image: the file is sent once.
+    pipeline.api("POST", "/v1/generations", body={"prompt": "again", "init_upload_id": upload["id"]})
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    assert len(pipeline.stack.simulator.init_images) == 1
+
+
+@pytest.mark.parametrize("state", ["pending", "other_user", "unknown"])
+def test_a_job_may_only_name_a_ready_upload_of_the_caller(pipeline, state):
+    if state == "pending":
+        upload_id, code = create_upload(pipeline)["id"], "upload_not_ready"
+    elif state == "other_user":
+        upload_id, code = ready_upload(pipeline, user="bob")["id"], "upload_not_found"
+    else:
+        upload_id, code = "0b7d5e1c-2f3a-4c5d-9e8f-1a2b3c4d5e6f", "upload_not_found"
+    status, body = pipeline.api("POST", "/v1/generations", body={"prompt": "x", "init_upload_id": upload_id})
+    assert status == 422 and body["error"]["code"] == code
+    assert pipeline.receive("SubmitQueue") == []
+
+
+def test_init_strength_without_an_upload_is_refused(pipeline):
+    status, body = pipeline.api("POST", "/v1/generations", body={"prompt": "x", "init_strength": 0.5})
+    assert status == 422 and body["error"]["code"] == "validation_error"
+
+
+def test_another_users_upload_does_not_exist_for_the_caller(pipeline):
+    upload = ready_upload(pipeline)
+    for method, path in (
+        ("GET", f"/v1/uploads/{upload['id']}"),
+        ("POST", f"/v1/uploads/{upload['id']}/complete"),
+    ):
+        status, body = pipeline.api(method, path, user="mallory")
+        assert status == 404 and body["error"]["code"] == "not_found"
+
+
+def test_reusing_the_form_after_completion_changes_nothing_that_was_checked(pipeline):
+    """The form stays valid for minutes; posting a bomb with it after READY must not reach anyone."""
+    content = png_bytes(colour=(1, 2, 3))
+    upload = create_upload(pipeline)
+    assert post_file(upload["upload"], content).status_code in (200, 204)
+    assert pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete")[0] == 200
+    assert post_file(upload["upload"], b"<html>not an image</html>").status_code in (200, 204)
+
+    _, ready = pipeline.api("GET", f"/v1/uploads/{upload['id']}")
+    assert ready["status"] == "READY" and httpx.get(ready["url"]).content == content
+    pipeline.api("POST", "/v1/generations", body={"prompt": "swap", "init_upload_id": upload["id"]})
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    [init] = pipeline.stack.simulator.init_images.values()
+    assert init.content == content
