@@ -4,7 +4,7 @@ Items (pk / sk):
 - JOB#<id> / JOB           the job; UserJobs index (gsi1pk=USER#<sub>, gsi1sk=<created>#<id>);
                            DueJobs index (due_pk, due_at) only while not terminal (sparse), in one of
                            three kinds of partition: DUE#P<n> (poll at due_at), DUE#Q<n> (re-send the
-                           submit at due_at) and DUE#L<n> (the waiting line: no message, no recheck,
+                           submit at due_at) and DUE#L (the waiting line: no message, no recheck,
                            due_at = arrival; woken oldest first when a slot frees up)
 - GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
 - DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
@@ -71,9 +71,14 @@ def _due_shard(job_id: str, status: JobStatus) -> str:
     return f"DUE#{kind}{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
 
 
-def _line_shard(job_id: str) -> str:
-    """DUE#L<n>: the waiting line. The reconciler never reads it; only a freed slot wakes a job."""
-    return f"DUE#L{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
+# The waiting line: one partition, read (Limit a few) on every wake. Not sharded: it is written at
+# most once per submit attempt, and Leonardo's concurrency cap keeps that far below what one
+# partition takes. The reconciler never reads it; only a freed slot wakes a job.
+LINE_PARTITION = "DUE#L"
+
+
+def _partitions(kind: str) -> list[str]:
+    return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
 
 
 # Shared with the other items of this table (gencore.adapters.uploads).
@@ -146,12 +151,12 @@ class DynamoJobStore:
         if until is not None:
             condition, values = condition + " AND due_at <= :until", {":until": {"N": str(until)}}
         found: list[tuple[int, str]] = []
-        for shard in range(DUE_SHARDS):
+        for partition in _partitions(kind):
             result = self._db.query(
                 TableName=self._table,
                 IndexName="DueJobs",
                 KeyConditionExpression=condition,
-                ExpressionAttributeValues={":p": {"S": f"DUE#{kind}{shard}"}} | values,
+                ExpressionAttributeValues={":p": {"S": partition}} | values,
                 Limit=limit,
             )
             found.extend(
@@ -411,7 +416,7 @@ class DynamoJobStore:
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_values(
                     arrival=int(job.created_at.timestamp()),
-                    line=_line_shard(job.id),
+                    line=LINE_PARTITION,
                     queued="QUEUED",
                     token=job.submit_token,
                 ),
@@ -433,8 +438,7 @@ class DynamoJobStore:
                 Key=_job_key(job_id),
                 UpdateExpression="SET due_at = :due, due_pk = :shard, "
                 "submit_token = if_not_exists(submit_token, :zero) + :one",
-                ConditionExpression="#s = :queued AND begins_with(due_pk, :line) "
-                "AND attribute_not_exists(slot_held)",
+                ConditionExpression="#s = :queued AND due_pk = :line AND attribute_not_exists(slot_held)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_values(
                     due=due_at,
