@@ -12,6 +12,7 @@ Routes with a JWT get a valid token for a fuzz user; the webhook route gets the 
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections import Counter, defaultdict
@@ -38,6 +39,8 @@ FUZZ_USER = f"fuzz-{uuid.uuid4().hex[:8]}"
 SEEN: dict[str, Counter[int]] = defaultdict(Counter)
 
 schema = schemathesis.openapi.from_path(str(DOCUMENT))
+if ONLY := os.environ.get("FUZZ_ONLY"):  # re-run the operations whose path matches this regex
+    schema = schema.include(path_regex=ONLY)
 
 
 def auth_headers(stack, operation) -> dict[str, str]:
@@ -60,6 +63,11 @@ def auth_headers(stack, operation) -> dict[str, str]:
     print_blob=True,
 )
 def test_every_operation_conforms(case, stack):
+    # Framing headers with invented values (a Content-Length of "%a$j") are not valid HTTP: the
+    # HTTP server answers them before any route (uvicorn locally, API Gateway on AWS), in its own
+    # text/plain. They are the transport's to refuse, not the API's, so they are not generated.
+    framing = {"content-length", "transfer-encoding", "host", "connection", "expect"}
+    assume(not framing & {name.lower() for name in (case.headers or {})})
     # Two kinds of path value are not this operation's to answer, so they are not generated:
     # - "/" (sent as %2F) splits the path: the gateway finds no route and answers API Gateway's own
     #   404 {"message": "Not Found"}, as AWS does for any unknown route;
@@ -78,12 +86,14 @@ def test_the_fuzzing_reached_the_handlers():
     """Guard against a fuzz run that only ever met the authorizer (or only ever got validation errors)."""
     if not SEEN:
         pytest.skip("run together with test_every_operation_conforms")
+    print({label: dict(statuses) for label, statuses in SEEN.items()})
     for label, statuses in SEEN.items():
         assert set(statuses) - {401}, f"{label}: every answer was 401: {dict(statuses)}"
+    if ONLY:
+        return  # a partial run: the operations below may not be in it
     assert any(200 <= code < 300 for code in SEEN["GET /v1/generations"]), dict(SEEN["GET /v1/generations"])
     assert any(200 <= code < 300 for code in SEEN["POST /v1/generations"]), dict(SEEN["POST /v1/generations"])
     assert 404 in SEEN["GET /v1/generations/{job_id}"], dict(SEEN["GET /v1/generations/{job_id}"])
-    print({label: dict(statuses) for label, statuses in SEEN.items()})
 
 
 def test_accepted_requests_are_ones_leonardo_accepts(stack, api):
