@@ -127,6 +127,19 @@ def test_webhook_completion_copies_outputs_and_completes(pipeline):
     assert pipeline.in_flight() == 0
 
 
+def test_the_processor_logs_tie_the_generation_to_its_job(pipeline, capsys):
+    item = submit_one(pipeline)
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    capsys.readouterr()
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
+    processor = [line for line in lines if line.get("function_name", "").endswith("ProcessorFunction")]
+    assert any(
+        line.get("job_id") == item["id"] and line.get("generation_id") == item["generation_id"]
+        for line in processor
+    ), processor
+
+
 def test_duplicate_webhook_gives_one_copy(pipeline):
     item = submit_one(pipeline)
     callback = callback_for(pipeline, item["generation_id"])

@@ -332,6 +332,8 @@ class Processor:
         job = self._store.job_for_generation(event.generation_id)
         if job is None:
             raise UnknownGeneration(f"No job for generation {event.generation_id}")
+        # The handler's lines carry the generation id; this one ties it to the job.
+        log.info("generation event for job", extra={"job_id": job.id, "job_status": str(job.status)})
         if job.status.terminal:
             return "already_terminal"
         try:
