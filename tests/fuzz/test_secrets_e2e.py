@@ -15,11 +15,14 @@ The raw callback body must not appear either: its tell-tale fields (`webhookCall
 
 from __future__ import annotations
 
+import io
 import json
 import time
 import uuid
 
+import httpx
 import pytest
+from PIL import Image
 
 from leonardo_simulator import FaultConfig
 from leonardo_simulator.views import uuid4_from
@@ -100,6 +103,22 @@ def test_a_full_run_leaks_neither_key(api, stack, user, session_logs, capfd):
     assert wait_for_status(api, headers, job["id"], timeout=60)["status"] == "COMPLETE"
     record(api.get(f"/v1/generations/{job['id']}", headers=headers))
     record(api.get("/v1/generations", headers=headers))
+    # Image-to-image: the upload reaches Leonardo as an init image (the key on POST /init-image,
+    # never on the presigned S3 POST), with a first answer of 429 on the way.
+    upload = record(api.post("/v1/uploads", json={"content_type": "image/png"}, headers=headers)).json()
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), (9, 9, 9)).save(png, format="PNG")
+    form = upload["upload"]
+    httpx.post(form["url"], data=form["fields"], files={"file": ("s.png", png.getvalue(), "image/png")})
+    record(api.post(f"/v1/uploads/{upload['id']}/complete", headers=headers))
+    stack.simulator.set_faults(FaultConfig(seed=35, http_429_rate=0.5))
+    job = record(
+        api.post("/v1/generations", json=REQUEST | {"init_upload_id": upload["id"]}, headers=headers)
+    )
+    time.sleep(1)
+    stack.simulator.set_faults(FaultConfig())
+    assert wait_for_status(api, headers, job.json()["id"], timeout=60)["status"] == "COMPLETE"
+    assert stack.simulator.stats()["init_images_uploaded"] >= 1
 
     # Error paths, API and webhook, some of them carrying a key where it does not belong.
     hook = "/webhooks/leonardo"
