@@ -127,13 +127,32 @@ def test_webhook_completion_copies_outputs_and_completes(pipeline):
     assert pipeline.in_flight() == 0
 
 
-def test_the_processor_logs_tie_the_generation_to_its_job(pipeline, capsys):
+def test_the_processor_logs_tie_the_generation_to_its_job(pipeline):
+    import logging
+
+    from gencore.observability import logger
+
+    class Lines(logging.Handler):
+        """Renders each record as the function's log line (Powertools' formatter, appended keys)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rendered: list[dict] = []
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.rendered.append(json.loads(logger.registered_formatter.format(record)))
+
     item = submit_one(pipeline)
     pipeline.webhook(callback_for(pipeline, item["generation_id"]))
-    capsys.readouterr()
-    pipeline.drain("EventsQueue", "ProcessorFunction")
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"level"')]
-    processor = [line for line in lines if line.get("function_name", "").endswith("ProcessorFunction")]
+    lines, domain = Lines(), logging.getLogger("gencore")
+    domain.addHandler(lines)
+    try:
+        pipeline.drain("EventsQueue", "ProcessorFunction")
+    finally:
+        domain.removeHandler(lines)
+    processor = [
+        line for line in lines.rendered if line.get("function_name", "").endswith("ProcessorFunction")
+    ]
     assert any(
         line.get("job_id") == item["id"] and line.get("generation_id") == item["generation_id"]
         for line in processor
