@@ -87,6 +87,14 @@ def build() -> dict:
         "upload_corrupt, upload_too_many_pixels, upload_too_small, upload_too_large, upload_empty, "
         "upload_animated, upload_content_type_mismatch)"
     } | error_ref
+    delete = document["paths"]["/v1/uploads/{upload_id}"]["delete"]["responses"]
+    delete["503"] = {
+        "description": "Our files are deleted but Leonardo's copy could not be yet (code leonardo_busy): "
+        "repeat the DELETE"
+    } | error_ref
+    complete["409"]["description"] = (
+        "No file was uploaded yet (upload_missing), or the upload was deleted (upload_deleted)"
+    )
     document["paths"]["/webhooks/leonardo"] = {
         "post": {
             "summary": "Leonardo's generation callback",

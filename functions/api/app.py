@@ -97,6 +97,15 @@ def complete_upload(upload_id: Annotated[str, Path(min_length=1, max_length=64)]
     return upload_view(upload, wiring.upload_bucket().presign_get)
 
 
+@app.delete("/v1/uploads/<upload_id>")
+def delete_upload(upload_id: Annotated[str, Path(min_length=1, max_length=64)]) -> UploadView:
+    """Delete the caller's upload (and Leonardo's copy); 503 if Leonardo must be asked again."""
+    logger.append_keys(upload_id=upload_id)
+    upload = wiring.uploads().delete(_caller(), upload_id)
+    metrics.add_metric(name="UploadsDeleted", unit=MetricUnit.Count, value=1)
+    return upload_view(upload, wiring.upload_bucket().presign_get)
+
+
 @app.exception_handler(DomainError)
 def domain_error(error: DomainError) -> Response:
     if error.code.startswith("upload_"):

@@ -91,6 +91,12 @@ def test_image_to_image_from_an_upload_over_http(api, stack, user):
     assert stack.simulator.init_images[generation.init_image_id].content == source.getvalue()
     assert len(outputs_of(stack, name, job["id"])) == 2
 
+    # Deleting the upload takes Leonardo's copy too; the job's outputs stay.
+    deleted = api.delete(f"/v1/uploads/{upload['id']}", headers=headers)
+    assert deleted.status_code == 200 and deleted.json()["status"] == "DELETED"
+    assert generation.init_image_id not in stack.simulator.init_images
+    assert len(outputs_of(stack, name, job["id"])) == 2
+
 
 def test_duplicate_callbacks_give_one_copy_per_image(api, stack, user):
     name, headers = user

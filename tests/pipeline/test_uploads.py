@@ -10,6 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from leonardo_simulator import FaultConfig
+
 from .test_generation_flow import callback_for
 
 pytestmark = pytest.mark.integration
@@ -167,3 +169,63 @@ def test_reusing_the_form_after_completion_changes_nothing_that_was_checked(pipe
     pipeline.drain("SubmitQueue", "SubmitterFunction")
     [init] = pipeline.stack.simulator.init_images.values()
     assert init.content == content
+
+
+def _upload_item(pipeline, upload_id: str) -> dict:
+    from gencore.adapters.dynamo import plain_item
+
+    item = pipeline.ddb.get_item(
+        TableName=pipeline.stack.env["JOBS_TABLE"],
+        Key={"pk": {"S": f"UPLOAD#{upload_id}"}, "sk": {"S": "UPLOAD"}},
+    )["Item"]
+    return plain_item(item)
+
+
+def test_deleting_an_upload_removes_its_files_and_every_later_use(pipeline):
+    upload = ready_upload(pipeline)
+    status, deleted = pipeline.api("DELETE", f"/v1/uploads/{upload['id']}")
+    assert status == 200 and deleted["status"] == "DELETED" and deleted["url"] is None
+    assert pipeline.outputs("uploads/") == [] and pipeline.outputs("incoming/") == []
+    assert pipeline.api("GET", f"/v1/uploads/{upload['id']}")[1]["status"] == "DELETED"
+    status, body = pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete")
+    assert status == 409 and body["error"]["code"] == "upload_deleted"
+    status, body = pipeline.api(
+        "POST", "/v1/generations", body={"prompt": "x", "init_upload_id": upload["id"]}
+    )
+    assert status == 422 and body["error"]["code"] == "upload_not_ready"
+    assert pipeline.api("DELETE", f"/v1/uploads/{upload['id']}")[0] == 200  # repeatable
+    assert "expires_at" not in _upload_item(pipeline, upload["id"])  # the record stays for lineage
+
+
+def test_deleting_a_used_upload_deletes_leonardos_copy_and_keeps_the_jobs_lineage(pipeline):
+    upload = ready_upload(pipeline)
+    _, job = pipeline.api(
+        "POST", "/v1/generations", body={"prompt": "lineage", "init_upload_id": upload["id"]}
+    )
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    init_id = _upload_item(pipeline, upload["id"])["leonardo_init_image_id"]
+    assert init_id in pipeline.stack.simulator.init_images
+
+    # Leonardo is unavailable: our files go at once, the answer says to come back.
+    pipeline.stack.simulator.set_faults(FaultConfig(seed=1, http_429_rate=1.0))
+    status, body = pipeline.api("DELETE", f"/v1/uploads/{upload['id']}")
+    assert status == 503 and body["error"]["code"] == "leonardo_busy"
+    assert pipeline.outputs("uploads/") == [] and init_id in pipeline.stack.simulator.init_images
+
+    pipeline.stack.simulator.set_faults(FaultConfig())
+    status, deleted = pipeline.api("DELETE", f"/v1/uploads/{upload['id']}")
+    assert status == 200 and deleted["status"] == "DELETED"
+    assert init_id not in pipeline.stack.simulator.init_images
+    assert "leonardo_init_image_id" not in _upload_item(pipeline, upload["id"])
+    _, still = pipeline.api("GET", f"/v1/generations/{job['id']}")
+    assert still["request"]["init_upload_id"] == upload["id"]
+
+
+def test_a_queued_job_whose_upload_was_deleted_fails_without_reaching_leonardo(pipeline):
+    upload = ready_upload(pipeline)
+    _, job = pipeline.api("POST", "/v1/generations", body={"prompt": "gone", "init_upload_id": upload["id"]})
+    assert pipeline.api("DELETE", f"/v1/uploads/{upload['id']}")[0] == 200
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    _, failed = pipeline.api("GET", f"/v1/generations/{job['id']}")
+    assert failed["status"] == "FAILED" and failed["error"]["code"] == "upload_unavailable"
+    assert pipeline.stack.simulator.init_images == {} and pipeline.in_flight() == 0

@@ -20,6 +20,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.UploadNotFound: 404,
     errors.UploadNotReady: 409,
     errors.UploadRejected: 422,
+    errors.LeonardoBusy: 503,  # only DELETE /v1/uploads/{id} waits on Leonardo; repeat it later
 }
 
 

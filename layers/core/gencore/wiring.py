@@ -91,7 +91,9 @@ def upload_bucket() -> S3UploadBucket:
 
 @cache
 def uploads() -> Uploads:
-    return Uploads(upload_store(), upload_bucket(), PillowInspector(), clock, settings().upload_policy())
+    return Uploads(
+        upload_store(), upload_bucket(), PillowInspector(), leonardo(), clock, settings().upload_policy()
+    )
 
 
 @cache

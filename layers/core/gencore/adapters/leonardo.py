@@ -92,6 +92,14 @@ class LeonardoGateway:
             raise LeonardoBusy(error.message) from error
         return upload.id
 
+    def delete_init_image(self, init_image_id: str) -> None:
+        try:
+            self.client.delete_init_image(init_image_id)
+        except NotFoundError:
+            return  # already gone: what we wanted
+        except LeonardoError as error:  # busy, down, or refusing: our side is done; try again later
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+
     def find_generation(self, request: dict, *, since: datetime) -> str | None:
         """Our account's generation matching `request` created since `since`, from the recent list.
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from gencore.adapters.dynamo import ddb_value, is_condition_failure, plain_item
+from gencore.domain.errors import UploadNotReady
 from gencore.domain.models import Upload, UploadStatus
 from gencore.domain.ports import PresignedPost
 
@@ -75,17 +77,50 @@ class DynamoUploadStore:
                 TableName=self._table,
                 Key=_upload_key(upload.id),
                 UpdateExpression="SET leonardo_init_image_id = :id",
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(leonardo_init_image_id)",
-                ExpressionAttributeValues={":id": {"S": init_image_id}},
+                # Only on a READY upload: one deleted meanwhile must not gain a Leonardo copy.
+                ConditionExpression="#status = :ready AND attribute_not_exists(leonardo_init_image_id)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":id": {"S": init_image_id},
+                    ":ready": {"S": str(UploadStatus.READY)},
+                },
             )
         except ClientError as error:
             if not is_condition_failure(error):
                 raise
             current = self.get_upload(upload.id)
-            if current and current.leonardo_init_image_id:
+            if current and current.status == UploadStatus.READY and current.leonardo_init_image_id:
                 return current.leonardo_init_image_id  # a concurrent submitter handed it over first
-            raise
+            raise UploadNotReady(
+                "The source upload is no longer available", code="upload_unavailable"
+            ) from error
         return init_image_id
+
+    def mark_deleted(self, upload: Upload, *, now: datetime) -> Upload:
+        result = self._db.update_item(
+            TableName=self._table,
+            Key=_upload_key(upload.id),
+            UpdateExpression="SET #status = :deleted, updated_at = :now REMOVE expires_at",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":deleted": {"S": str(UploadStatus.DELETED)},
+                ":now": {"S": now.isoformat()},
+            },
+            ReturnValues="ALL_NEW",
+        )
+        item = plain_item(result["Attributes"])
+        return Upload.model_validate({k: v for k, v in item.items() if k in _UPLOAD_FIELDS})
+
+    def forget_leonardo_init_image(self, upload: Upload) -> None:
+        self._db.update_item(
+            TableName=self._table,
+            Key=_upload_key(upload.id),
+            UpdateExpression="REMOVE leonardo_init_image_id",
+            ConditionExpression="#status = :deleted",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":deleted": {"S": str(UploadStatus.DELETED)}},
+        )
 
 
 class S3UploadBucket:

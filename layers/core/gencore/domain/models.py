@@ -188,6 +188,7 @@ class UploadStatus(StrEnum):
     PENDING = "PENDING"  # upload slot handed out; the file is not checked yet
     READY = "READY"  # checked: a single-frame image of the declared type within the limits
     REJECTED = "REJECTED"  # checked and refused (error_code says why); the object is deleted
+    DELETED = "DELETED"  # deleted by its owner: files gone here and at Leonardo; the record stays for lineage
 
 
 UploadContentType = Literal["image/png", "image/jpeg", "image/webp"]

@@ -112,6 +112,9 @@ class Leonardo(Protocol):
     def find_generation(self, request: dict, *, since: datetime) -> str | None:
         """A generation of ours matching `request`, created since `since` (an unanswered submit)."""
 
+    def delete_init_image(self, init_image_id: str) -> None:
+        """Delete Leonardo's copy of an init image (already gone counts as done)."""
+
     def upload_init_image(self, content: bytes, content_type: str) -> str:
         """Hand an image to Leonardo as an init image; returns Leonardo's init image id."""
 
@@ -145,6 +148,12 @@ class UploadStore(Protocol):
 
     def set_leonardo_init_image(self, upload: Upload, init_image_id: str) -> str:
         """Record Leonardo's id for the upload unless one is recorded already; returns the recorded one."""
+
+    def mark_deleted(self, upload: Upload, *, now: datetime) -> Upload:
+        """Any status -> DELETED (no more use, no new Leonardo copy); returns the upload as stored."""
+
+    def forget_leonardo_init_image(self, upload: Upload) -> None:
+        """Leonardo's copy is gone: drop its id from the (DELETED) upload."""
 
 
 class UploadBucket(Protocol):

@@ -52,10 +52,11 @@ class Uploads:
         store: UploadStore,
         bucket: UploadBucket,
         inspector: ImageInspector,
+        leonardo: Leonardo,
         clock: Clock,
         policy: UploadPolicy,
     ) -> None:
-        self._store, self._bucket, self._inspector = store, bucket, inspector
+        self._store, self._bucket, self._inspector, self._leonardo = store, bucket, inspector, leonardo
         self._clock, self._policy = clock, policy
 
     def create(self, user_id: str, request: CreateUploadRequest) -> tuple[Upload, PresignedPost]:
@@ -96,6 +97,8 @@ class Uploads:
             return upload
         if upload.status == UploadStatus.REJECTED:
             raise UploadRejected(upload.error_message or "The upload was rejected", code=upload.error_code)
+        if upload.status == UploadStatus.DELETED:
+            raise UploadNotReady("The upload was deleted", code="upload_deleted")
         incoming = incoming_key(upload)
         stored = self._bucket.head(incoming)
         if stored is None:
@@ -126,6 +129,24 @@ class Uploads:
                 finished.error_message or "The upload was rejected", code=finished.error_code
             )
         return finished
+
+    def delete(self, user_id: str, upload_id: str) -> Upload:
+        """Delete the caller's upload: our files, and Leonardo's copy if a job handed one over.
+
+        The record stays, DELETED, so jobs made from it still name their source. Repeatable: if
+        Leonardo cannot be reached (LeonardoBusy, a 503), our files are already gone and calling
+        again finishes the job.
+        """
+        upload = self.get(user_id, upload_id)
+        deleted = self._store.mark_deleted(upload, now=self._clock())  # no job can use it from here on
+        self._bucket.delete(upload.key)
+        self._bucket.delete(incoming_key(upload))
+        if deleted.leonardo_init_image_id:
+            self._leonardo.delete_init_image(deleted.leonardo_init_image_id)
+            self._store.forget_leonardo_init_image(deleted)
+            deleted = deleted.model_copy(update={"leonardo_init_image_id": None})
+        log.info("upload deleted", extra={"upload_id": upload.id})
+        return deleted
 
     def usable(self, user_id: str, upload_id: str) -> Upload:
         """The caller's READY upload, for a generation request (422 codes: it is part of the body)."""
@@ -173,4 +194,19 @@ class InitImages:
             return upload.leonardo_init_image_id
         content = self._bucket.read(upload.key, max_bytes=self._policy.max_bytes)
         init_image_id = self._leonardo.upload_init_image(content, upload.content_type)
-        return self._store.set_leonardo_init_image(upload, init_image_id)
+        try:
+            recorded = self._store.set_leonardo_init_image(upload, init_image_id)
+        except UploadNotReady:  # deleted while we were handing it over: take our copy back
+            self._discard(init_image_id)
+            raise
+        if recorded != init_image_id:  # a concurrent submitter's copy was recorded first
+            self._discard(init_image_id)
+        return recorded
+
+    def _discard(self, init_image_id: str) -> None:
+        try:
+            self._leonardo.delete_init_image(init_image_id)
+        except Exception:  # an orphan init image at Leonardo costs nothing; log it and move on
+            log.warning(
+                "could not delete a spare Leonardo init image", extra={"init_image_id": init_image_id}
+            )
