@@ -78,14 +78,14 @@ def create_upload(request: CreateUploadRequest) -> Response[UploadView]:
     logger.append_keys(upload_id=upload.id)
     metrics.add_metric(name="UploadsCreated", unit=MetricUnit.Count, value=1)
     max_bytes = wiring.settings().upload_max_bytes
-    view = upload_view(upload, wiring.upload_bucket().presign_get, form=form, max_bytes=max_bytes)
+    view = upload_view(upload, wiring.outputs().presign, form=form, max_bytes=max_bytes)
     return json_response(201, view.model_dump(mode="json"))
 
 
 @app.get("/v1/uploads/<upload_id>")
 def get_upload(upload_id: Annotated[str, Path(min_length=1, max_length=64)]) -> UploadView:
     logger.append_keys(upload_id=upload_id)
-    return upload_view(wiring.uploads().get(_caller(), upload_id), wiring.upload_bucket().presign_get)
+    return upload_view(wiring.uploads().get(_caller(), upload_id), wiring.outputs().presign)
 
 
 @app.post("/v1/uploads/<upload_id>/complete")
@@ -94,7 +94,7 @@ def complete_upload(upload_id: Annotated[str, Path(min_length=1, max_length=64)]
     logger.append_keys(upload_id=upload_id)
     upload = wiring.uploads().complete(_caller(), upload_id)
     metrics.add_metric(name="UploadsReady", unit=MetricUnit.Count, value=1)
-    return upload_view(upload, wiring.upload_bucket().presign_get)
+    return upload_view(upload, wiring.outputs().presign)
 
 
 @app.delete("/v1/uploads/<upload_id>")
@@ -103,7 +103,7 @@ def delete_upload(upload_id: Annotated[str, Path(min_length=1, max_length=64)]) 
     logger.append_keys(upload_id=upload_id)
     upload = wiring.uploads().delete(_caller(), upload_id)
     metrics.add_metric(name="UploadsDeleted", unit=MetricUnit.Count, value=1)
-    return upload_view(upload, wiring.upload_bucket().presign_get)
+    return upload_view(upload, wiring.outputs().presign)
 
 
 @app.exception_handler(DomainError)

@@ -85,8 +85,7 @@ def upload_store() -> DynamoUploadStore:
 
 @cache
 def upload_bucket() -> S3UploadBucket:
-    s = settings()
-    return S3UploadBucket(aws("s3"), s.output_bucket, url_ttl_seconds=s.output_url_ttl_seconds)
+    return S3UploadBucket(aws("s3"), settings().output_bucket)
 
 
 @cache

@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 import zlib
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -79,6 +80,31 @@ LINE_PARTITION = "DUE#L"
 
 def _partitions(kind: str) -> list[str]:
     return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
+
+
+def update_clauses(fields: Iterable[str], encoded: dict[str, Any]) -> tuple[list[str], list[str], dict, dict]:
+    """SET `#f<i> = :v<i>` for each field with a value in `encoded`, REMOVE `#f<i>` for each None.
+
+    Returns (set clauses, remove clauses, attribute names, attribute values) for the caller to extend.
+    """
+    sets, removes, names, values = [], [], {}, {}
+    for i, field in enumerate(fields):
+        names[f"#f{i}"] = field
+        if encoded.get(field) is None:
+            removes.append(f"#f{i}")
+        else:
+            sets.append(f"#f{i} = :v{i}")
+            values[f":v{i}"] = _ddb(encoded[field])
+    return sets, removes, names, values
+
+
+def update_expression(sets: list[str], removes: list[str]) -> str:
+    parts = []
+    if sets:
+        parts.append("SET " + ", ".join(sets))
+    if removes:
+        parts.append("REMOVE " + ", ".join(removes))
+    return " ".join(parts)
 
 
 # Shared with the other items of this table (gencore.adapters.uploads).
@@ -481,28 +507,18 @@ class DynamoJobStore:
 
     def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool) -> dict:
         """An Update conditioned on the job still being in the status (and slot state) we read."""
-        sets, removes = [], []
-        names: dict[str, str] = {"#status": "status"}
-        values: dict[str, Any] = {":expected": _ddb(str(job.status))}
         encoded = Job.model_validate(job.model_dump() | updates).model_dump(mode="json")
-        for i, field in enumerate(updates):
-            names[f"#f{i}"] = field
-            if encoded.get(field) is None or (encoded.get(field) is False and field == "slot_held"):
-                removes.append(f"#f{i}")
-            else:
-                sets.append(f"#f{i} = :v{i}")
-                values[f":v{i}"] = _ddb(encoded[field])
+        if encoded.get("slot_held") is False:
+            encoded["slot_held"] = None  # the flag exists only while a slot is held
+        sets, removes, names, values = update_clauses(updates, encoded)
+        names["#status"] = "status"
+        values[":expected"] = _ddb(str(job.status))
         if "due_at" in updates:
             if updates["due_at"] is None:
                 removes.append("due_pk")
             else:
                 sets.append("due_pk = :shard")
                 values[":shard"] = _ddb(_due_shard(job.id, JobStatus(updates.get("status", job.status))))
-        expression = ""
-        if sets:
-            expression += "SET " + ", ".join(sets)
-        if removes:
-            expression += " REMOVE " + ", ".join(removes)
         condition = "#status = :expected"
         if release:
             condition += " AND slot_held = :held"
@@ -510,7 +526,7 @@ class DynamoJobStore:
         return {
             "TableName": self._table,
             "Key": _job_key(job.id),
-            "UpdateExpression": expression.strip(),
+            "UpdateExpression": update_expression(sets, removes),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,

@@ -8,7 +8,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gencore.adapters.dynamo import ddb_value, is_condition_failure, plain_item
+from gencore.adapters.dynamo import (
+    ddb_value,
+    is_condition_failure,
+    plain_item,
+    update_clauses,
+    update_expression,
+)
 from gencore.domain.errors import UploadNotReady
 from gencore.domain.models import Upload, UploadStatus
 from gencore.domain.ports import PresignedPost
@@ -18,6 +24,10 @@ _UPLOAD_FIELDS = set(Upload.model_fields)
 
 def _upload_key(upload_id: str) -> dict:
     return {"pk": {"S": f"UPLOAD#{upload_id}"}, "sk": {"S": "UPLOAD"}}
+
+
+def _to_upload(item: dict) -> Upload:
+    return Upload.model_validate({k: v for k, v in plain_item(item).items() if k in _UPLOAD_FIELDS})
 
 
 class DynamoUploadStore:
@@ -39,28 +49,18 @@ class DynamoUploadStore:
         item = self._db.get_item(TableName=self._table, Key=_upload_key(upload_id), ConsistentRead=True).get(
             "Item"
         )
-        if not item:
-            return None
-        return Upload.model_validate({k: v for k, v in plain_item(item).items() if k in _UPLOAD_FIELDS})
+        return _to_upload(item) if item else None
 
     def finish_upload(self, upload: Upload, **fields: object) -> Upload:
         finished = Upload.model_validate(upload.model_dump() | fields)
-        encoded = finished.model_dump(mode="json")
-        sets, removes = [], []
-        names, values = {"#status": "status"}, {":pending": ddb_value(str(UploadStatus.PENDING))}
-        for i, name in enumerate(fields):
-            names[f"#f{i}"] = name
-            if encoded[name] is None:
-                removes.append(f"#f{i}")
-            else:
-                sets.append(f"#f{i} = :v{i}")
-                values[f":v{i}"] = ddb_value(encoded[name])
-        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        sets, removes, names, values = update_clauses(fields, finished.model_dump(mode="json"))
+        names["#status"] = "status"
+        values[":pending"] = ddb_value(str(UploadStatus.PENDING))
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=_upload_key(upload.id),
-                UpdateExpression=expression,
+                UpdateExpression=update_expression(sets, removes),
                 ConditionExpression="#status = :pending",  # checked once: the first completion wins
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -109,8 +109,7 @@ class DynamoUploadStore:
             },
             ReturnValues="ALL_NEW",
         )
-        item = plain_item(result["Attributes"])
-        return Upload.model_validate({k: v for k, v in item.items() if k in _UPLOAD_FIELDS})
+        return _to_upload(result["Attributes"])
 
     def forget_leonardo_init_image(self, upload: Upload) -> None:
         self._db.update_item(
@@ -125,10 +124,10 @@ class DynamoUploadStore:
 
 class S3UploadBucket:
     """Uploads arrive under incoming/ in the output bucket (presigned POSTs); checked files live
-    under uploads/, written by us only."""
+    under uploads/, written by us only, and are served like outputs (S3OutputStore.presign)."""
 
-    def __init__(self, client: Any, bucket: str, *, url_ttl_seconds: int) -> None:
-        self._s3, self._bucket, self._ttl = client, bucket, url_ttl_seconds
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._s3, self._bucket = client, bucket
 
     def presign_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
         # S3 enforces every condition: this exact key, this Content-Type, at most max_bytes.
@@ -163,8 +162,3 @@ class S3UploadBucket:
 
     def delete(self, key: str) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key)
-
-    def presign_get(self, key: str) -> str:
-        return self._s3.generate_presigned_url(
-            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=self._ttl
-        )

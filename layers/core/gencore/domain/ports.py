@@ -169,8 +169,6 @@ class UploadBucket(Protocol):
 
     def delete(self, key: str) -> None: ...
 
-    def presign_get(self, key: str) -> str: ...
-
 
 class ImageInspector(Protocol):
     def inspect(self, data: bytes, *, declared: str, max_pixels: int) -> ImageFacts:

@@ -44,6 +44,11 @@ def incoming_key(upload: Upload) -> str:
     return "incoming/" + upload.key.removeprefix("uploads/")
 
 
+def _refusal(upload: Upload) -> UploadRejected:
+    """The recorded refusal of a REJECTED upload, answered again the same way."""
+    return UploadRejected(upload.error_message or "The upload was rejected", code=upload.error_code)
+
+
 class Uploads:
     """The public API's upload use cases: hand out an upload slot, check the file, read it back."""
 
@@ -96,7 +101,7 @@ class Uploads:
         if upload.status == UploadStatus.READY:
             return upload
         if upload.status == UploadStatus.REJECTED:
-            raise UploadRejected(upload.error_message or "The upload was rejected", code=upload.error_code)
+            raise _refusal(upload)
         if upload.status == UploadStatus.DELETED:
             raise UploadNotReady("The upload was deleted", code="upload_deleted")
         incoming = incoming_key(upload)
@@ -125,9 +130,7 @@ class Uploads:
         )  # fmt: skip
         if finished.status == UploadStatus.REJECTED:  # a concurrent completion saw a bad file first
             self._bucket.delete(upload.key)
-            raise UploadRejected(
-                finished.error_message or "The upload was rejected", code=finished.error_code
-            )
+            raise _refusal(finished)
         return finished
 
     def delete(self, user_id: str, upload_id: str) -> Upload:
