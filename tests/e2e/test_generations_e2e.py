@@ -14,6 +14,7 @@ from PIL import Image
 
 from leonardo_simulator import FaultConfig
 from tests.support.jobs import wait_for_status
+from tests.support.uploads import png_bytes, ready_upload_over_http
 
 pytestmark = pytest.mark.e2e
 REQUEST = {"prompt": "A lighthouse on a cliff at dawn", "width": 320, "height": 256, "num_images": 2}
@@ -70,15 +71,8 @@ def test_text_to_image_completes_with_downloadable_pngs(api, stack, user):
 def test_image_to_image_from_an_upload_over_http(api, stack, user):
     """Upload (presigned POST straight to the bucket), complete, generate from it, download."""
     name, headers = user
-    source = io.BytesIO()
-    Image.new("RGB", (128, 96), (12, 200, 99)).save(source, format="PNG")
-    upload = api.post("/v1/uploads", json={"content_type": "image/png"}, headers=headers).json()
-    form = upload["upload"]
-    stored = httpx.post(
-        form["url"], data=form["fields"], files={"file": ("s.png", source.getvalue(), "image/png")}
-    )
-    assert stored.status_code < 300, stored.text
-    ready = api.post(f"/v1/uploads/{upload['id']}/complete", headers=headers).json()
+    source = png_bytes((128, 96), (12, 200, 99))
+    upload = ready = ready_upload_over_http(api, headers, source)
     assert (ready["status"], ready["width"], ready["height"]) == ("READY", 128, 96)
 
     job = create(api, headers, init_upload_id=upload["id"], init_strength=0.3)
@@ -88,7 +82,7 @@ def test_image_to_image_from_an_upload_over_http(api, stack, user):
     assert job["request"]["init_upload_id"] == upload["id"]  # lineage: output -> job -> upload
     generation = next(g for g in stack.simulator.generations.values() if g.prompt == REQUEST["prompt"]
                       and g.init_image_id)  # fmt: skip
-    assert stack.simulator.init_images[generation.init_image_id].content == source.getvalue()
+    assert stack.simulator.init_images[generation.init_image_id].content == source
     assert len(outputs_of(stack, name, job["id"])) == 2
 
     # Deleting the upload takes Leonardo's copy too; the job's outputs stay.

@@ -12,7 +12,6 @@ test fails until it does.
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
@@ -21,7 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from PIL import Image
+
+from tests.support.uploads import ready_upload_over_http
 
 pytestmark = pytest.mark.fuzz
 
@@ -64,7 +64,7 @@ def owner(stack, api_module):
     item = stack.boto3_client("dynamodb").get_item(
         TableName=table, Key={"pk": {"S": f"JOB#{job['id']}"}, "sk": {"S": "JOB"}}
     )["Item"]
-    upload = _ready_upload(api_module, headers)
+    upload = ready_upload_over_http(api_module, headers)
     return {
         "name": name,
         "headers": headers,
@@ -72,19 +72,6 @@ def owner(stack, api_module):
         "generation_id": item["generation_id"]["S"],
         "upload": upload,
     }
-
-
-def _ready_upload(api_module, headers) -> dict:
-    import httpx
-
-    upload = api_module.post("/v1/uploads", json={"content_type": "image/png"}, headers=headers).json()
-    png = io.BytesIO()
-    Image.new("RGB", (64, 64), (1, 2, 3)).save(png, format="PNG")
-    form = upload["upload"]
-    httpx.post(form["url"], data=form["fields"], files={"file": ("a.png", png.getvalue(), "image/png")})
-    done = api_module.post(f"/v1/uploads/{upload['id']}/complete", headers=headers)
-    assert done.status_code == 200, done.text
-    return done.json()
 
 
 @pytest.fixture(scope="module")

@@ -15,18 +15,16 @@ The raw callback body must not appear either: its tell-tale fields (`webhookCall
 
 from __future__ import annotations
 
-import io
 import json
 import time
 import uuid
 
-import httpx
 import pytest
-from PIL import Image
 
 from leonardo_simulator import FaultConfig
 from leonardo_simulator.views import uuid4_from
 from tests.support.jobs import wait_for_status
+from tests.support.uploads import png_bytes, post_form
 
 pytestmark = pytest.mark.fuzz
 
@@ -106,10 +104,7 @@ def test_a_full_run_leaks_neither_key(api, stack, user, session_logs, capfd):
     # Image-to-image: the upload reaches Leonardo as an init image (the key on POST /init-image,
     # never on the presigned S3 POST), with a first answer of 429 on the way.
     upload = record(api.post("/v1/uploads", json={"content_type": "image/png"}, headers=headers)).json()
-    png = io.BytesIO()
-    Image.new("RGB", (64, 64), (9, 9, 9)).save(png, format="PNG")
-    form = upload["upload"]
-    httpx.post(form["url"], data=form["fields"], files={"file": ("s.png", png.getvalue(), "image/png")})
+    post_form(upload["upload"], png_bytes())
     record(api.post(f"/v1/uploads/{upload['id']}/complete", headers=headers))
     stack.simulator.set_faults(FaultConfig(seed=35, http_429_rate=0.5))
     job = record(

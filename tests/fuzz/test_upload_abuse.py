@@ -22,6 +22,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.support.uploads import post_form
+
 pytestmark = pytest.mark.fuzz
 
 UPLOAD_MAX_BYTES = 10 * 1024 * 1024  # the template default, used by the fuzz stack
@@ -108,11 +110,6 @@ def _create(api, headers, content_type: str) -> dict:
     return response.json()
 
 
-def _post_form(form: dict, content: bytes, content_type: str) -> httpx.Response:
-    fields = dict(form["fields"]) | {"Content-Type": content_type}
-    return httpx.post(form["url"], data=fields, files={"file": ("upload", content, content_type)}, timeout=60)
-
-
 def _object_exists(stack, key: str) -> bool:
     listing = stack.boto3_client("s3").list_objects_v2(Bucket=stack.physical_ids["OutputBucket"], Prefix=key)
     return listing.get("KeyCount", 0) > 0
@@ -125,7 +122,7 @@ def test_a_bad_upload_is_refused_with_a_stable_code_and_leaves_nothing(
     _, headers = user
     upload = _create(api, headers, declared)
     key = upload["upload"]["fields"]["key"]
-    stored = _post_form(upload["upload"], content, form_type)
+    stored = post_form(upload["upload"], content, form_type)
 
     complete = api.post(f"/v1/uploads/{upload['id']}/complete", headers=headers)
     if stored.status_code >= 400:  # the bucket itself refused (S3 policy): nothing to check
@@ -159,7 +156,7 @@ def test_bombs_are_refused_without_decoding(api, stack, user):
         _zero_filled_png(8000),
     ):
         upload = _create(api, headers, "image/png")
-        assert _post_form(upload["upload"], content, "image/png").status_code < 400
+        assert post_form(upload["upload"], content, "image/png").status_code < 400
         answer = api.post(f"/v1/uploads/{upload['id']}/complete", headers=headers)
         assert answer.status_code == 422
         assert answer.json()["error"]["code"] in ("upload_too_many_pixels", "upload_corrupt")
@@ -175,7 +172,7 @@ def test_a_good_upload_still_passes_every_check(api, stack, user):
         ("image/webp", _image("WEBP", (128, 96))),
     ):
         upload = _create(api, headers, declared)
-        assert _post_form(upload["upload"], content, declared).status_code < 400
+        assert post_form(upload["upload"], content, declared).status_code < 400
         done = api.post(f"/v1/uploads/{upload['id']}/complete", headers=headers)
         assert done.status_code == 200 and done.json()["status"] == "READY", done.text
         assert httpx.get(done.json()["url"]).content == content

@@ -4,23 +4,16 @@ whose source travels to the Leonardo simulator as an init image."""
 from __future__ import annotations
 
 import hashlib
-import io
 
 import httpx
 import pytest
-from PIL import Image
 
 from leonardo_simulator import FaultConfig
+from tests.support.uploads import png_bytes, post_form
 
 from .test_generation_flow import callback_for
 
 pytestmark = pytest.mark.integration
-
-
-def png_bytes(size=(96, 64), colour=(200, 40, 40)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def create_upload(pipeline, content_type="image/png", user="alice") -> dict:
@@ -29,15 +22,9 @@ def create_upload(pipeline, content_type="image/png", user="alice") -> dict:
     return body
 
 
-def post_file(form: dict, content: bytes, content_type: str = "image/png") -> httpx.Response:
-    """What a browser or app does with the form: fields first, the file last, no Authorization."""
-    fields = dict(form["fields"])
-    return httpx.post(form["url"], data=fields, files={"file": ("source", content, content_type)})
-
-
 def ready_upload(pipeline, content: bytes | None = None, user="alice") -> dict:
     upload = create_upload(pipeline, user=user)
-    assert post_file(upload["upload"], content or png_bytes()).status_code in (200, 204)
+    assert post_form(upload["upload"], content or png_bytes()).status_code in (200, 204)
     status, body = pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete", user=user)
     assert status == 200, body
     return body
@@ -51,8 +38,8 @@ def test_an_upload_is_a_presigned_post_to_our_bucket_then_checked(pipeline):
     assert form["fields"]["key"] == f"incoming/alice/{upload['id']}.png"
     assert form["fields"]["Content-Type"] == "image/png" and "policy" in form["fields"]
 
-    content = png_bytes()
-    assert post_file(form, content).status_code in (200, 204)
+    content = png_bytes((96, 64))
+    assert post_form(form, content).status_code in (200, 204)
     status, done = pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete")
     assert status == 200, done
     assert (done["status"], done["width"], done["height"], done["size"]) == ("READY", 96, 64, len(content))
@@ -105,11 +92,7 @@ def test_an_upload_guides_an_image_to_image_job_and_reaches_leonardo_once(pipeli
     assert item["status"] == "SUBMITTED"
 
     # Leonardo received exactly our bytes as an init image, and the generation used it.
-    upload_item = pipeline.ddb.get_item(
-        TableName=pipeline.stack.env["JOBS_TABLE"],
-        Key={"pk": {"S": f"UPLOAD#{upload['id']}"}, "sk": {"S": "UPLOAD"}},
-    )["Item"]
-    init_id = upload_item["leonardo_init_image_id"]["S"]
+    init_id = _upload_item(pipeline, upload["id"])["leonardo_init_image_id"]
     init = pipeline.stack.simulator.init_images[init_id]
     assert init.sha256 == hashlib.sha256(content).hexdigest()
     generation = pipeline.stack.simulator.generations[item["generation_id"]]
@@ -159,9 +142,9 @@ def test_reusing_the_form_after_completion_changes_nothing_that_was_checked(pipe
     """The form stays valid for minutes; posting a bomb with it after READY must not reach anyone."""
     content = png_bytes(colour=(1, 2, 3))
     upload = create_upload(pipeline)
-    assert post_file(upload["upload"], content).status_code in (200, 204)
+    assert post_form(upload["upload"], content).status_code in (200, 204)
     assert pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete")[0] == 200
-    assert post_file(upload["upload"], b"<html>not an image</html>").status_code in (200, 204)
+    assert post_form(upload["upload"], b"<html>not an image</html>").status_code in (200, 204)
 
     _, ready = pipeline.api("GET", f"/v1/uploads/{upload['id']}")
     assert ready["status"] == "READY" and httpx.get(ready["url"]).content == content
