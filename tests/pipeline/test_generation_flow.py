@@ -597,7 +597,7 @@ def test_a_released_slot_wakes_the_longest_waiting_job(pipeline):
 
 
 def test_the_reconciler_hands_free_slots_to_the_line_when_a_wake_was_lost(pipeline, monkeypatch):
-    from gencore.domain.service import Waker
+    from gencore.domain.waiting import Waker
 
     ids = _queue_past_the_cap(pipeline, 3)
     [waiting] = _waiting(pipeline, ids)

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from gencore.domain.models import TERMINAL, TRANSITIONS, ImageGenerationRequest, Job, JobStatus, OutputImage
-from gencore.domain.service import Policy
+from gencore.domain.policy import Policy
 from gencore.settings import Settings
 from gencore.views import job_view
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gencore.domain.service import Policy
+from gencore.domain.policy import Policy
 from gencore.domain.uploads import UploadPolicy
 
 

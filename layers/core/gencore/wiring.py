@@ -16,8 +16,12 @@ from gencore.adapters.outputs import OutputFetcher, S3OutputStore, parse_origins
 from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
 from gencore.adapters.secrets import secret_field
 from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
-from gencore.domain.service import Generations, Processor, Reconciler, Submitter, Waker
+from gencore.domain.generations import Generations
+from gencore.domain.processing import Processor
+from gencore.domain.reconcile import Reconciler
+from gencore.domain.submit import Submitter
 from gencore.domain.uploads import InitImages, Uploads
+from gencore.domain.waiting import Waker
 from gencore.leonardo import LeonardoClient
 from gencore.settings import Settings
 

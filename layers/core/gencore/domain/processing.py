@@ -1,0 +1,120 @@
+"""Finishing a job from a generation event: copy the outputs, then complete (or fail)."""
+
+from __future__ import annotations
+
+import logging
+
+from .errors import (
+    GenerationMissing,
+    GenerationNotReady,
+    OutputRejected,
+    TransitionConflict,
+    UnknownGeneration,
+)
+from .models import GenerationEvent, Job, JobStatus, LeonardoImage, OutputImage
+from .policy import Clock, Policy, epoch
+from .ports import JobStore, Leonardo, OutputStore
+from .waiting import Waker
+
+log = logging.getLogger(__name__)
+
+
+def output_prefix(job: Job) -> str:
+    return f"outputs/{job.user_id}/{job.id}"
+
+
+class Processor:
+    """Finishes jobs from generation events (webhook or reconciler): copy outputs, then complete.
+
+    A callback proves only that its sender holds the webhook key, so for a webhook event the
+    status and output URLs come from Leonardo's own record (one GET); a reconciler event already
+    carries that record.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        outputs: OutputStore,
+        leonardo: Leonardo,
+        waker: Waker,
+        clock: Clock,
+        policy: Policy,
+    ) -> None:
+        self._store, self._outputs, self._leonardo, self._waker = store, outputs, leonardo, waker
+        self._clock, self._policy = clock, policy
+
+    def handle(self, event: GenerationEvent) -> str:
+        job = self._store.job_for_generation(event.generation_id)
+        if job is None:
+            raise UnknownGeneration(f"No job for generation {event.generation_id}")
+        # The handler's lines carry the generation id; this one ties it to the job.
+        log.info("generation event for job", extra={"job_id": job.id, "job_status": str(job.status)})
+        if job.status.terminal:
+            return "already_terminal"
+        try:
+            status, images = self._authoritative(event)
+        except GenerationMissing:
+            return self._finish(job, JobStatus.FAILED, error_code="generation_missing",
+                                error_message="Leonardo no longer knows this generation")  # fmt: skip
+        if status == "FAILED":
+            return self._finish(
+                job,
+                JobStatus.FAILED,
+                error_code="generation_failed",
+                error_message="Leonardo reported FAILED",
+            )
+        if not images:
+            return self._finish(
+                job,
+                JobStatus.FAILED,
+                error_code="no_outputs",
+                error_message="Leonardo completed without images",
+            )
+        if job.status == JobStatus.SUBMITTED:
+            job = self._advance(job, JobStatus.FINALIZING, release_slot=True)
+            if job.status.terminal:
+                return "already_terminal"
+        try:
+            copied = self._copy_all(job, images)
+        except OutputRejected as rejected:
+            return self._finish(
+                job, JobStatus.FAILED, error_code=rejected.code, error_message=rejected.message
+            )
+        job = self._advance(job, JobStatus.COMPLETE, images=copied)
+        return "completed" if job.status == JobStatus.COMPLETE else "already_terminal"
+
+    def _authoritative(self, event: GenerationEvent) -> tuple[str, list[LeonardoImage]]:
+        if event.source == "reconciler":
+            return event.status, event.images
+        remote = self._leonardo.generation(event.generation_id)  # LeonardoBusy: retried by the queue
+        if remote.status == "PENDING":
+            raise GenerationNotReady(f"generation {event.generation_id} is still PENDING at Leonardo")
+        return remote.status, remote.images
+
+    def _copy_all(self, job: Job, images: list[LeonardoImage]) -> list[OutputImage]:
+        prefix = output_prefix(job)
+        copied = []
+        for index, image in enumerate(images):
+            existing = self._outputs.existing(prefix, index=index, source_id=image.id)
+            copied.append(existing or self._outputs.copy(image.url, prefix, index=index, source_id=image.id))
+        return copied
+
+    def _finish(self, job: Job, status: JobStatus, **fields: object) -> str:
+        job = self._advance(job, status, release_slot=True, **fields)
+        return "failed" if job.status == JobStatus.FAILED else "already_terminal"
+
+    def _advance(self, job: Job, to: JobStatus, *, release_slot: bool = False, **fields: object) -> Job:
+        """Transition with a conditional write; on a lost race, re-read and accept what won."""
+        due_at = None if to.terminal else epoch(self._clock()) + self._policy.finalize_check_seconds
+        try:
+            moved = self._store.transition(
+                job, to, now=self._clock(), release_slot=release_slot, due_at=due_at, **fields
+            )
+            if release_slot and job.slot_held:
+                self._waker.after_release()
+            return moved
+        except TransitionConflict:
+            current = self._store.get(job.id)
+            if current is None or not (current.status.terminal or current.status == to):
+                raise
+            return current

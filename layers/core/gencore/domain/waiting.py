@@ -1,0 +1,52 @@
+"""The waiting line: free Leonardo slots go to the jobs that have waited longest."""
+
+from __future__ import annotations
+
+import logging
+
+from .policy import Clock, Policy, epoch
+from .ports import JobStore, SubmitQueue
+
+log = logging.getLogger(__name__)
+
+
+class Waker:
+    """Hands free Leonardo slots to the jobs that have waited longest.
+
+    A job that finds every slot taken parks in the waiting line and sends no more messages; each
+    slot given back wakes the head of the line. So waiting costs nothing, however long the line,
+    and a freed slot is taken again at once instead of at some job's next poll.
+    """
+
+    LOOKAHEAD = 3  # line entries tried per wake: a concurrent waker may take the first ones
+
+    def __init__(self, store: JobStore, submit_queue: SubmitQueue, clock: Clock, policy: Policy) -> None:
+        self._store, self._queue, self._clock, self._policy = store, submit_queue, clock, policy
+
+    def wake(self, count: int = 1) -> int:
+        """Send a live submit message to up to `count` waiting jobs; returns how many were woken.
+
+        Never raises: a wake that fails is made up by the reconciler, which wakes as many jobs as
+        there are free slots on every run.
+        """
+        if count <= 0:
+            return 0
+        woken = 0
+        try:
+            for job_id in self._store.waiting_job_ids(limit=count + self.LOOKAHEAD):
+                # Out of the line and back under the re-send safety net, should this message be lost.
+                due_at = epoch(self._clock()) + self._policy.queued_check_seconds
+                token = self._store.leave_line(job_id, due_at=due_at)
+                if token is None:
+                    continue  # someone else woke it, or it moved on
+                self._queue.send(job_id, token=token)
+                woken += 1
+                if woken == count:
+                    break
+        except Exception:
+            log.exception("waking waiting jobs failed; the reconciler will wake them")
+        return woken
+
+    def after_release(self) -> None:
+        """A slot was given back: it belongs to the head of the line."""
+        self.wake(1)
