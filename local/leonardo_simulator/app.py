@@ -24,6 +24,14 @@ from .config import SimulatorConfig
 from .errors import ApiError
 from .images import render_png
 from .initimages import UPLOAD_PATH
+from .jobs import (
+    ANSWER_5XX_AFTER_CREATE,
+    ANSWER_MALFORMED,
+    ANSWER_MALFORMED_CREATE,
+    ANSWER_OK,
+    ANSWER_SLOW,
+    GenerationRecord,
+)
 from .simulator import Simulator
 from .validation import (
     validate_canvas_init_image_request,
@@ -33,6 +41,14 @@ from .validation import (
 
 API_PREFIX = "/api/rest/v1"
 CDN_CHUNKS = 8  # a slow CDN download arrives in this many pieces
+# http_5xx_after_create answers one of these: the API itself, or a gateway in front of it.
+AFTER_CREATE_5XX = {
+    500: "Internal server error",
+    502: "Bad gateway",
+    504: "Gateway timeout",
+}
+# Never kept in the generation log.
+_SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 Handler = Callable[[Request, Simulator], Awaitable[Response]]
 
@@ -49,10 +65,14 @@ def _authorized(request: Request, api_key: str) -> bool:
 
 def _api(method: str, path: str, handler: Handler, *, creates: bool = False) -> Route:
     """Wrap a REST handler with what every Leonardo route has: request counting,
-    auth, injected faults, rate limits, and (optionally) malformed bodies."""
+    auth, injected faults, rate limits, and (optionally) malformed bodies.
+
+    On a `creates` route the after-create faults apply to its 200 answers: the
+    thing was created (and charged) before the answer is spoiled."""
     template = API_PREFIX + path
 
     async def endpoint(request: Request) -> Response:
+        request.state.received_at = views.now()
         sim = _sim(request)
         sim.stats.count_request(method, template)
         if not _authorized(request, sim.cfg.api_key):
@@ -68,12 +88,63 @@ def _api(method: str, path: str, handler: Handler, *, creates: bool = False) -> 
                 sim.stats.incr("rate_limited")
                 raise errors.rate_limited(wait)
         response = await handler(request, sim)
-        if response.status_code == 200 and sim.faults.roll("malformed_json"):
+        if response.status_code != 200:
+            return response
+        if creates:
+            return await _answer_create(request, sim, response)
+        if sim.faults.roll("malformed_json"):
             sim.stats.incr("injected_malformed_json")
-            return Response(response.body[: len(response.body) // 2], media_type="application/json")
+            return _truncated(response)
         return response
 
     return Route(template, endpoint, methods=[method])
+
+
+def _truncated(response: Response) -> Response:
+    return Response(response.body[: len(response.body) // 2], media_type="application/json")
+
+
+async def _answer_create(request: Request, sim: Simulator, response: Response) -> Response:
+    """The 200 answer of a create, after the fact: maybe a 5xx, late, or cut short.
+
+    Every kind is rolled (each from its own generator, a knob at 0 drawing nothing),
+    so no knob shifts another's sequence; the first that fired, in the order
+    5xx, slow, malformed_create, malformed_json, decides the answer."""
+    faults = sim.faults
+    record: GenerationRecord | None = getattr(request.state, "created_generation", None)
+    fail = faults.roll("http_5xx_after_create")
+    slow = faults.roll("slow_answer_after_create")
+    cut = faults.roll("malformed_create")
+    malformed = faults.roll("malformed_json")
+    if fail:
+        status = faults.choose("http_5xx_after_create", sorted(AFTER_CREATE_5XX))
+        sim.stats.incr("injected_5xx_after_create")
+        if record is not None:
+            sim.record_answer(record, ANSWER_5XX_AFTER_CREATE, status)
+        message = f"{AFTER_CREATE_5XX[status]} (injected by the simulator after the create)"
+        return errors.error_response(ApiError(status, message, "unexpected"))
+    if slow:
+        sim.stats.incr("injected_slow_answers")
+        if record is not None:
+            sim.record_answer(record, ANSWER_SLOW, 200, sent=False)
+        await sim.hold_answer(faults.config.slow_answer_seconds, _hung_up(request))
+        if record is not None:
+            sim.answer_sent(record)
+        return response
+    if cut or malformed:
+        sim.stats.incr("injected_malformed_create" if cut else "injected_malformed_json")
+        if record is not None:
+            sim.record_answer(record, ANSWER_MALFORMED_CREATE if cut else ANSWER_MALFORMED, 200)
+        return _truncated(response)
+    if record is not None:
+        sim.record_answer(record, ANSWER_OK, 200)
+    return response
+
+
+async def _hung_up(request: Request) -> None:
+    """Returns once the client has closed the connection (its body is already read)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        await asyncio.sleep(0.05)  # not expected after a full body; never spin
 
 
 def _counted(method: str, template: str, handler: Callable[[Request], Awaitable[Response]]) -> Route:
@@ -100,7 +171,15 @@ def _origin(request: Request) -> str:
 
 async def create_generation(request: Request, sim: Simulator) -> Response:
     accepted = validate_generation_request(await _read_json(request), strict=sim.cfg.strict)
-    record = sim.create_generation(accepted, _origin(request))
+    client = request.client
+    record = sim.create_generation(
+        accepted,
+        _origin(request),
+        received_at=request.state.received_at,
+        client=f"{client.host}:{client.port}" if client else None,
+        headers={k: v for k, v in request.headers.items() if k not in _SECRET_HEADERS},
+    )
+    request.state.created_generation = record  # for the after-create faults and the log
     return JSONResponse(
         {
             "sdGenerationJob": {
@@ -275,6 +354,12 @@ async def admin_stats(request: Request) -> Response:
     return JSONResponse(_sim(request).stats.snapshot())
 
 
+async def admin_generations(request: Request) -> Response:
+    """The request log: every generation created since the last reset, oldest first."""
+    _loopback_only(request)
+    return JSONResponse(_sim(request).generation_log())
+
+
 async def admin_reset(request: Request) -> Response:
     _loopback_only(request)
     await _sim(request).reset()
@@ -330,6 +415,7 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
         _counted("GET", "/_admin/faults", admin_get_faults),
         _counted("POST", "/_admin/faults", admin_set_faults),
         _counted("GET", "/_admin/stats", admin_stats),
+        _counted("GET", "/_admin/generations", admin_generations),
         _counted("POST", "/_admin/reset", admin_reset),
     ]
     app = Starlette(

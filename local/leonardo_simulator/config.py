@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -26,6 +27,13 @@ class FaultConfig:
     failed_generation_rate: float = 0.0
     malformed_json_rate: float = 0.0
     cdn_delay_seconds: float = 0.0
+    # After-create faults: on a creating route (POST /generations) the generation is
+    # created, charged and scheduled, and only then is its answer spoiled, so the
+    # caller cannot tell whether it paid.
+    http_5xx_after_create_rate: float = 0.0
+    slow_answer_after_create_rate: float = 0.0
+    slow_answer_seconds: float = 30.0
+    malformed_create_rate: float = 0.0
 
     RATE_FIELDS = (
         "drop_callback_rate",
@@ -35,16 +43,21 @@ class FaultConfig:
         "http_5xx_rate",
         "failed_generation_rate",
         "malformed_json_rate",
+        "http_5xx_after_create_rate",
+        "slow_answer_after_create_rate",
+        "malformed_create_rate",
     )
+    SECONDS_FIELDS = ("delay_callback_seconds", "cdn_delay_seconds", "slow_answer_seconds")
 
     def __post_init__(self) -> None:
         for name in self.RATE_FIELDS:
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        for name in ("delay_callback_seconds", "cdn_delay_seconds"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must not be negative")
+        for name in self.SECONDS_FIELDS:
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite number of seconds, not negative, got {value}")
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -59,6 +72,8 @@ class FaultConfig:
         for name, value in changes.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{name} must be a number")
+            if name == "seed" and not float(value).is_integer():
+                raise ValueError("seed must be an integer")
             coerced[name] = int(value) if name == "seed" else float(value)
         return replace(self, **coerced)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
+from collections.abc import Sequence
 
 from .config import FaultConfig
 
@@ -21,6 +23,9 @@ KINDS = (
     "http_5xx",
     "failed_generation",
     "malformed_json",
+    "http_5xx_after_create",
+    "slow_answer_after_create",
+    "malformed_create",
 )
 
 
@@ -34,6 +39,7 @@ class FaultInjector:
         with self._lock:
             self._config = config
             self._rngs = {kind: random.Random(f"{config.seed}:{kind}") for kind in KINDS}
+            self._draws: Counter[str] = Counter()
 
     @property
     def config(self) -> FaultConfig:
@@ -46,4 +52,17 @@ class FaultInjector:
             rate = getattr(self._config, f"{kind}_rate")
             if rate <= 0.0:
                 return False
+            self._draws[kind] += 1
             return self._rngs[kind].random() < rate
+
+    def choose[T](self, kind: str, options: Sequence[T]) -> T:
+        """One of `options`, drawn from the same generator as `kind`'s rolls (call it
+        only after that kind fired, so a knob at 0 still draws nothing)."""
+        with self._lock:
+            self._draws[kind] += 1
+            return self._rngs[kind].choice(options)
+
+    def draws(self) -> dict[str, int]:
+        """How many numbers each kind has drawn since the last (re)configure."""
+        with self._lock:
+            return {kind: self._draws[kind] for kind in KINDS}

@@ -7,10 +7,19 @@ import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 PENDING, COMPLETE, FAILED = "PENDING", "COMPLETE", "FAILED"
+
+# How the answer to the create was sent (GenerationRecord.answer, the generation log's `answer`).
+ANSWER_OK = "ok"
+ANSWER_5XX_AFTER_CREATE = "5xx_after_create"
+ANSWER_SLOW = "slow"
+ANSWER_MALFORMED = "malformed"  # malformed_json_rate hit the create's answer
+ANSWER_MALFORMED_CREATE = "malformed_create"
+
+_TICK = timedelta(microseconds=1)
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,17 @@ class GenerationRecord:
     init_image_id: str | None = None
     # sha256 of the init image's bytes plus the strength: mixed into the pictures.
     init_fingerprint: str = ""
+    # The request log (GET /_admin/generations). `sequence` is the 1-based creation
+    # order since the last reset, set by GenerationStore.add together with a
+    # strictly increasing created_at.
+    sequence: int = 0
+    received_at: datetime | None = None  # when the create request arrived
+    client: str | None = None  # "host:port" of the caller's connection
+    request_headers: dict[str, str] = field(default_factory=dict)  # authorization removed
+    answer: str = ANSWER_OK
+    answer_status: int = 200  # the HTTP status the caller was sent (or is being sent)
+    answered_at: datetime | None = None  # when the answer was handed to the server
+    deleted: bool = False  # deleted through the API: gone from the store, kept in the log
 
 
 def credit_cost(width: int, height: int, num_images: int, alchemy: bool, photo_real: bool) -> int:
@@ -61,13 +81,30 @@ def credit_cost(width: int, height: int, num_images: int, alchemy: bool, photo_r
 
 
 class GenerationStore:
+    """The live generations plus an append-only log of every one created since the
+    last reset (deleted ones included)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: dict[str, GenerationRecord] = {}
+        self._log: list[GenerationRecord] = []
+        # Kept across clear(): createdAt never goes backwards, even over a reset.
+        self._last_created: datetime | None = None
 
     def add(self, record: GenerationRecord) -> None:
+        """Store `record`, numbering it and making its created_at strictly later than
+        the previous record's (bumped by 1 us on a clock tie or a clock step back),
+        so newest-first listings have no ties to reorder between calls."""
         with self._lock:
+            moment = record.created_at
+            if self._last_created is not None and moment <= self._last_created:
+                moment = self._last_created + _TICK
+            self._last_created = moment
+            record.created_at = moment
+            record.updated_at = max(record.updated_at, moment)
+            record.sequence = len(self._log) + 1
             self._records[record.id] = record
+            self._log.append(record)
 
     def get(self, generation_id: str) -> GenerationRecord | None:
         with self._lock:
@@ -75,7 +112,10 @@ class GenerationStore:
 
     def delete(self, generation_id: str) -> GenerationRecord | None:
         with self._lock:
-            return self._records.pop(generation_id, None)
+            record = self._records.pop(generation_id, None)
+            if record is not None:
+                record.deleted = True
+            return record
 
     def update(self, record: GenerationRecord, **changes: Any) -> None:
         with self._lock:
@@ -87,14 +127,22 @@ class GenerationStore:
             return dict(self._records)
 
     def by_user(self, user_id: str) -> list[GenerationRecord]:
-        """Newest first, as Leonardo lists them."""
+        """Newest first, as Leonardo lists them. created_at is unique and follows
+        `sequence`; the sequence tiebreak only makes that order explicit."""
         with self._lock:
             records = [r for r in self._records.values() if r.user_id == user_id]
-        return sorted(records, key=lambda r: r.created_at, reverse=True)
+        return sorted(records, key=lambda r: (r.created_at, r.sequence), reverse=True)
+
+    def log[T](self, render: Callable[[GenerationRecord], T]) -> list[T]:
+        """Every generation created since the last reset, oldest first, each rendered
+        under the lock (so no record changes half-way through)."""
+        with self._lock:
+            return [render(record) for record in self._log]
 
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._log.clear()
 
 
 class CreditLedger:

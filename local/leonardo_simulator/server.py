@@ -74,6 +74,11 @@ class SimulatorHandle:
         """Read-only snapshot (id -> record) taken at access time."""
         return self._simulator.generations
 
+    def generation_log(self) -> list[dict[str, Any]]:
+        """Every generation created since the last reset, oldest first, as
+        GET /_admin/generations answers it (id, createdAt, status, request, cost, answer ...)."""
+        return self._simulator.generation_log()
+
     @property
     def init_images(self) -> Mapping[str, InitImageRecord]:
         """Read-only snapshot (id -> record, with the uploaded bytes) taken at access time."""
@@ -104,6 +109,7 @@ def serve_in_thread(cfg: SimulatorConfig | None = None) -> Iterator[SimulatorHan
             time.sleep(0.01)
         yield SimulatorHandle(simulator, cfg.host, port)
     finally:
+        simulator.release_held_answers()  # slow answers would hold the shutdown back
         server.should_exit = True
         thread.join(timeout=STARTUP_TIMEOUT_SECONDS)
         sock.close()

@@ -8,10 +8,12 @@ call; those go through locks in the pieces they touch.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import secrets
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
+from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
@@ -53,15 +55,44 @@ class Simulator:
             cfg.create_rate_limit_per_minute, cfg.rate_limit_window_seconds
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        # Set at shutdown: slow answers held back by a fault stop waiting.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._released: asyncio.Event | None = None
 
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._released = asyncio.Event()
         await self.webhooks.start()
 
     async def stop(self) -> None:
+        if self._released is not None:
+            self._released.set()
         await self._cancel_tasks()
         await self.webhooks.close()
+
+    def release_held_answers(self) -> None:
+        """Thread-safe: every answer held back by `slow_answer_after_create_rate` is
+        sent now. Called before the server shuts down, which otherwise waits for them."""
+        loop, released = self._loop, self._released
+        if loop is None or released is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is already closed
+            loop.call_soon_threadsafe(released.set)
+
+    async def hold_answer(self, seconds: float, hung_up: Coroutine[Any, Any, None]) -> None:
+        """Wait `seconds` before an answer is sent; less if the caller hangs up
+        (`hung_up` returns) or the simulator shuts down."""
+        waiters = [asyncio.ensure_future(asyncio.sleep(seconds)), asyncio.ensure_future(hung_up)]
+        if self._released is not None:
+            waiters.append(asyncio.ensure_future(self._released.wait()))
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         # Keep a reference: the loop only holds weak references to tasks.
@@ -95,6 +126,20 @@ class Simulator:
     @property
     def generations(self) -> MappingProxyType[str, GenerationRecord]:
         return MappingProxyType(self.store.snapshot())
+
+    def generation_log(self) -> list[dict[str, Any]]:
+        """Every generation created since the last reset, oldest first (GET /_admin/generations)."""
+        return self.store.log(views.generation_log_entry)
+
+    def record_answer(self, record: GenerationRecord, answer: str, status: int, *, sent: bool = True) -> None:
+        """Note how the answer to `record`'s create was (or is being) sent."""
+        changes: dict[str, Any] = {"answer": answer, "answer_status": status}
+        if sent:
+            changes["answered_at"] = views.now()
+        self.store.update(record, **changes)
+
+    def answer_sent(self, record: GenerationRecord) -> None:
+        self.store.update(record, answered_at=views.now())
 
     @property
     def init_image_records(self) -> MappingProxyType[str, InitImageRecord]:
@@ -162,7 +207,17 @@ class Simulator:
 
     # -- generations -------------------------------------------------------
 
-    def create_generation(self, accepted: dict[str, Any], origin: str) -> GenerationRecord:
+    def create_generation(
+        self,
+        accepted: dict[str, Any],
+        origin: str,
+        *,
+        received_at: datetime | None = None,
+        client: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> GenerationRecord:
+        """Validate the references, charge, store and schedule one generation.
+        `received_at`, `client` and `headers` describe the request, for the log."""
         init_image_id = accepted.get("init_image_id")
         init = self._uploaded_init_image(init_image_id) if init_image_id is not None else None
         if not self.scheduler.has_room():
@@ -217,8 +272,11 @@ class Simulator:
             updated_at=moment,
             init_image_id=init_image_id,
             init_fingerprint=fingerprint,
+            received_at=received_at,
+            client=client,
+            request_headers=dict(headers or {}),
         )
-        self.store.add(record)
+        self.store.add(record)  # numbers it; created_at strictly after the previous one
         self.stats.incr("generations_created")
         self.stats.incr("credits_spent", cost)
         self.scheduler.submit(record.id)

@@ -8,6 +8,7 @@ in REST; images are under `images`, not `generated_images`).
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from datetime import UTC, datetime
@@ -25,7 +26,16 @@ DEFAULT_PRESET_STYLE = "DYNAMIC"  # the image document's default
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """ISO-8601 in UTC with microseconds and a zone, e.g. `2024-05-01T12:00:00.123456Z`.
+
+    Microseconds, not milliseconds: createdAt values are unique per generation
+    (GenerationStore.add) and must stay distinct once rendered. The fixed width
+    keeps string order equal to time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def iso_or_none(moment: datetime | None) -> str | None:
+    return None if moment is None else iso(moment)
 
 
 def now() -> datetime:
@@ -82,6 +92,30 @@ def generation_rest(record: GenerationRecord) -> dict[str, Any]:
         "ultra": body.get("ultra"),
         "generated_images": _image_rest(record),
         "generation_elements": [],
+    }
+
+
+def generation_log_entry(record: GenerationRecord) -> dict[str, Any]:
+    """One entry of GET /_admin/generations (and `SimulatorHandle.generation_log()`):
+    what was asked, what it cost, and how the answer to the create was faulted."""
+    return {
+        "id": record.id,
+        "sequence": record.sequence,
+        "createdAt": iso(record.created_at),
+        "updatedAt": iso(record.updated_at),
+        "status": record.status,
+        "deleted": record.deleted,
+        "userId": record.user_id,
+        "request": copy.deepcopy(record.request),
+        "seed": record.seed,
+        "initImageId": record.init_image_id,
+        "cost": record.cost,
+        "answer": record.answer,
+        "answerStatus": record.answer_status,
+        "receivedAt": iso_or_none(record.received_at),
+        "answeredAt": iso_or_none(record.answered_at),
+        "client": record.client,
+        "requestHeaders": dict(record.request_headers),
     }
 
 

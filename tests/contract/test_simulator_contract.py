@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +189,44 @@ def test_list_generations_response(scenario):
     ).json()
     assert body["generations"]
     validate(IMAGE_DOC, response_ref("/generations/user/{userId}", "get"), body)
+
+
+def test_user_generations_are_listed_newest_first_in_disjoint_contiguous_pages():
+    """The rule: a user's generations are listed newest first by createdAt, and offset
+    pages are disjoint and contiguous. Our backend pages back in time on this order to
+    find the generation of an unanswered POST, so it must hold even for generations
+    created in the same instant, and a page must not change between two reads.
+    createdAt is ISO-8601 with sub-second precision and a zone."""
+    count, limit = 25, 10
+    with (
+        serve_in_thread(SimulatorConfig(pending_seconds=0.05)) as sim,
+        httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10) as c,
+    ):
+        # Created as fast as the simulator takes them, from several connections at once.
+        with ThreadPoolExecutor(max_workers=5) as pool:
+            created = set(pool.map(lambda _: create(c, prompt="the same prompt"), range(count)))
+        path = f"/generations/user/{sim.config.user_id}"
+
+        def pages() -> list[list[dict[str, Any]]]:
+            out = []
+            for offset in range(0, count + limit, limit):
+                body = c.get(path, params={"offset": offset, "limit": limit}).json()
+                validate(IMAGE_DOC, response_ref("/generations/user/{userId}", "get"), body)
+                out.append(body["generations"])
+            return out
+
+        first, again = pages(), pages()
+        everything = c.get(path, params={"limit": 100}).json()["generations"]
+    assert [len(page) for page in first] == [10, 10, 5, 0]
+    ids = [[g["id"] for g in page] for page in first]
+    assert ids == [[g["id"] for g in page] for page in again]  # the same pages on a second read
+    flat = [i for page in ids for i in page]
+    assert len(set(flat)) == len(flat) == count and set(flat) == created  # disjoint, nothing missing
+    assert flat == [g["id"] for g in everything]  # contiguous: the pages are the whole list, cut
+    for generation in everything:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d)", generation["createdAt"])
+    stamps = [datetime.fromisoformat(g["createdAt"]) for g in everything]
+    assert all(newer > older for newer, older in pairwise(stamps)), "newest first, no ties"
 
 
 def test_delete_generation_response(scenario):
