@@ -4,10 +4,19 @@ whose source travels to the Leonardo simulator as an init image."""
 from __future__ import annotations
 
 import hashlib
+import itertools
+import threading
+from collections.abc import Callable
 
 import httpx
 import pytest
 
+from gencore import wiring
+from gencore.adapters.images import PillowInspector
+from gencore.domain.errors import UploadNotReady
+from gencore.domain.models import Upload, UploadStatus
+from gencore.domain.uploads import InitImages, Uploads
+from gencore.views import status_for
 from leonardo_simulator import FaultConfig
 from tests.support.uploads import png_bytes, post_form
 
@@ -212,3 +221,206 @@ def test_a_queued_job_whose_upload_was_deleted_fails_without_reaching_leonardo(p
     _, failed = pipeline.api("GET", f"/v1/generations/{job['id']}")
     assert failed["status"] == "FAILED" and failed["error"]["code"] == "upload_unavailable"
     assert pipeline.stack.simulator.init_images == {} and pipeline.in_flight() == 0
+
+
+# ----- complete and DELETE commute (races run below the gateway, which serialises HTTP calls) -----
+
+
+def _use_cases(store, bucket) -> Uploads:
+    """The API's upload use cases over the given store and bucket (wrapped to steer a race)."""
+    return Uploads(
+        store, bucket, PillowInspector(), wiring.leonardo(), wiring.clock, wiring.settings().upload_policy()
+    )
+
+
+def _files_of(pipeline, upload_id: str) -> list[str]:
+    return [
+        key for prefix in ("uploads/", "incoming/") for key in pipeline.outputs(prefix) if upload_id in key
+    ]
+
+
+def _posted_upload(pipeline) -> dict:
+    upload = create_upload(pipeline)
+    assert post_form(upload["upload"], png_bytes()).status_code in (200, 204)
+    return upload
+
+
+class _Hooked:
+    """The real bucket, running `hook` once just before (or after) the first call of `method`."""
+
+    def __init__(self, bucket, method: str, hook: Callable[[], object], *, after: bool = False) -> None:
+        self._bucket, self._method, self._hook, self._after = bucket, method, hook, after
+
+    def __getattr__(self, name: str):
+        target = getattr(self._bucket, name)
+        if name != self._method or self._hook is None:
+            return target
+
+        def hooked(*args, **kwargs):
+            hook, self._hook = self._hook, None
+            if not self._after:
+                hook()
+            result = target(*args, **kwargs)
+            if self._after:
+                hook()
+            return result
+
+        return hooked
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["delete_before_the_put", "delete_after_the_put"])
+def test_a_delete_during_completion_leaves_no_file_and_completion_answers_upload_deleted(pipeline, after):
+    """The race of issue 9 item 11: DELETE runs while complete holds the checked bytes.
+
+    Before the fix, a DELETE between complete's read and its write of uploads/ left the checked
+    file there for good, and complete answered 200 with the DELETED upload.
+    """
+    upload = _posted_upload(pipeline)
+    deleter = _use_cases(wiring.upload_store(), wiring.upload_bucket())
+    deleted = []
+    bucket = _Hooked(
+        wiring.upload_bucket(),
+        "put",
+        lambda: deleted.append(deleter.delete("alice", upload["id"])),
+        after=after,
+    )
+    completer = _use_cases(wiring.upload_store(), bucket)
+
+    with pytest.raises(UploadNotReady) as answer:
+        completer.complete("alice", upload["id"])
+
+    assert [d.status for d in deleted] == [UploadStatus.DELETED]
+    assert answer.value.code == "upload_deleted" and status_for(answer.value) == 409
+    assert _files_of(pipeline, upload["id"]) == []
+    assert pipeline.api("GET", f"/v1/uploads/{upload['id']}")[1]["status"] == "DELETED"
+
+
+def test_a_delete_while_a_submitter_reads_the_source_makes_it_unavailable_not_a_crash(pipeline):
+    """The submitter read the READY record, then a DELETE took the file before the submitter's GET:
+    the job's source is unavailable (the job then fails at once), and nothing reaches Leonardo."""
+    upload = ready_upload(pipeline)
+    deleter = _use_cases(wiring.upload_store(), wiring.upload_bucket())
+    bucket = _Hooked(wiring.upload_bucket(), "read", lambda: deleter.delete("alice", upload["id"]))
+    init_images = InitImages(
+        wiring.upload_store(), bucket, wiring.leonardo(), wiring.settings().upload_policy()
+    )
+
+    with pytest.raises(UploadNotReady) as answer:
+        init_images.leonardo_id(upload["id"])
+
+    assert answer.value.code == "upload_unavailable"
+    assert pipeline.stack.simulator.init_images == {} and _files_of(pipeline, upload["id"]) == []
+
+
+class _Lockstep:
+    """Runs two actors' storage calls one at a time, in the order a schedule names the actors.
+
+    A slot of an actor that has returned is skipped; once the schedule is used up, calls run as
+    they come (still one at a time). Every call is logged as (actor, method).
+    """
+
+    def __init__(self, schedule: str) -> None:
+        self.schedule, self.position = schedule, 0
+        self.finished: set[str] = set()
+        self.log: list[tuple[str, str]] = []
+        self._turns = threading.Condition()
+
+    def _next(self) -> str | None:
+        while self.position < len(self.schedule) and self.schedule[self.position] in self.finished:
+            self.position += 1
+        return self.schedule[self.position] if self.position < len(self.schedule) else None
+
+    def call(self, actor: str, name: str, target: Callable, *args, **kwargs):
+        with self._turns:
+            if not self._turns.wait_for(lambda: self._next() in (actor, None), timeout=20):
+                raise TimeoutError(f"{actor} never got its turn for {name} in {self.schedule}")
+            self.log.append((actor, name))
+            try:
+                return target(*args, **kwargs)
+            finally:
+                self.position += 1
+                self._turns.notify_all()
+
+    def finish(self, actor: str) -> None:
+        with self._turns:
+            self.finished.add(actor)
+            self._turns.notify_all()
+
+
+class _Gated:
+    """A store or bucket whose calls wait for `actor`'s turn (except the methods in `free`)."""
+
+    def __init__(self, target, lockstep: _Lockstep, actor: str, free: frozenset[str] = frozenset()) -> None:
+        self._target, self._lockstep, self._actor, self._free = target, lockstep, actor, free
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._target, name)
+        if name in self._free:
+            return attr
+        return lambda *args, **kwargs: self._lockstep.call(self._actor, name, attr, *args, **kwargs)
+
+
+# complete's calls on the way to READY: get_upload, head, read, put, finish_upload, delete (incoming).
+# DELETE's that matter: mark_deleted, delete, delete (its get_upload only finds the key: left free).
+_COMPLETE_CALLS, _DELETE_CALLS = 6, 3
+_SCHEDULES = [
+    "".join("D" if i in slots else "C" for i in range(_COMPLETE_CALLS + _DELETE_CALLS))
+    for slots in itertools.combinations(range(_COMPLETE_CALLS + _DELETE_CALLS), _DELETE_CALLS)
+]
+
+
+def _race(upload_id: str, schedule: str) -> tuple[object, object, list[tuple[str, str]]]:
+    """complete (C) and DELETE (D) in two threads, their storage calls in the schedule's order:
+    (complete's answer, DELETE's answer, the calls as they ran)."""
+    steps = _Lockstep(schedule)
+    completer = _use_cases(
+        _Gated(wiring.upload_store(), steps, "C"), _Gated(wiring.upload_bucket(), steps, "C")
+    )
+    deleter = _use_cases(
+        _Gated(wiring.upload_store(), steps, "D", free=frozenset({"get_upload"})),
+        _Gated(wiring.upload_bucket(), steps, "D"),
+    )
+    answers: dict[str, object] = {}
+
+    def run(actor: str, use_case: Callable[[str, str], Upload]) -> None:
+        try:
+            answers[actor] = use_case("alice", upload_id)
+        except Exception as error:  # a domain answer, or a crash: judged with the schedule below
+            answers[actor] = error
+        finally:
+            steps.finish(actor)
+
+    threads = [
+        threading.Thread(target=run, args=("C", completer.complete)),
+        threading.Thread(target=run, args=("D", deleter.delete)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(t.is_alive() for t in threads), schedule
+    return answers.get("C"), answers.get("D"), steps.log
+
+
+def test_complete_and_delete_commute_in_every_interleaving(pipeline):
+    """All 84 orders of complete's and DELETE's storage calls: after both, no file of the deleted
+    upload is left, DELETE answered DELETED, and complete answered either 409 upload_deleted or
+    READY, the latter only when its READY was recorded before the DELETE marked the upload."""
+    problems = []
+    for schedule in _SCHEDULES:
+        upload_id = _posted_upload(pipeline)["id"]
+        completed, deleted, log = _race(upload_id, schedule)
+        left = _files_of(pipeline, upload_id)
+        ready_first = ("C", "finish_upload") in log and log.index(("C", "finish_upload")) < log.index(
+            ("D", "mark_deleted")
+        )
+        if not (isinstance(deleted, Upload) and deleted.status == UploadStatus.DELETED):
+            problems.append(f"{schedule}: DELETE answered {deleted!r}")
+        if left:
+            problems.append(f"{schedule}: files left {left} ({log})")
+        if isinstance(completed, Upload):
+            if completed.status != UploadStatus.READY or not ready_first:
+                problems.append(f"{schedule}: complete answered 200 {completed.status} ({log})")
+        elif not (isinstance(completed, UploadNotReady) and completed.code == "upload_deleted"):
+            problems.append(f"{schedule}: complete answered {completed!r} ({log})")
+    assert problems == []

@@ -153,7 +153,13 @@ class S3UploadBucket:
 
     def read(self, key: str, *, max_bytes: int) -> bytes:
         # Never more than the limit, whatever the object grew to after it was checked.
-        body = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                # Gone since it was looked at (a DELETE ran meanwhile): the caller says what that means.
+                raise UploadNotReady("The file is no longer there", code="upload_missing") from error
+            raise
         with body:
             return body.read(max_bytes)
 

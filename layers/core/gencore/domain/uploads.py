@@ -49,6 +49,17 @@ def _refusal(upload: Upload) -> UploadRejected:
     return UploadRejected(upload.error_message or "The upload was rejected", code=upload.error_code)
 
 
+def _outcome(upload: Upload) -> Upload:
+    """What completing an upload in this state answers: READY, or the error for its state."""
+    if upload.status == UploadStatus.READY:
+        return upload
+    if upload.status == UploadStatus.REJECTED:
+        raise _refusal(upload)
+    if upload.status == UploadStatus.DELETED:
+        raise UploadNotReady("The upload was deleted", code="upload_deleted")
+    raise UploadNotReady("No file has been uploaded for this upload yet", code="upload_missing")
+
+
 class Uploads:
     """The public API's upload use cases: hand out an upload slot, check the file, read it back."""
 
@@ -95,22 +106,26 @@ class Uploads:
     def complete(self, user_id: str, upload_id: str) -> Upload:
         """Check the uploaded file once; READY, or UploadRejected with the reason (the file is deleted).
 
-        Repeating the call answers the same outcome.
+        Repeating the call answers the same outcome. 409 `upload_missing` while no file has arrived.
+
+        Completing commutes with DELETE: whatever the interleaving, once both have returned no file
+        of a DELETED upload is left under uploads/ or incoming/, and a completion the DELETE got
+        ahead of answers 409 `upload_deleted` (as completing a deleted upload always does), never
+        200. It answers 200 READY only if its READY was recorded before the DELETE marked the
+        upload, i.e. the two took effect in that order.
         """
         upload = self.get(user_id, upload_id)
-        if upload.status == UploadStatus.READY:
-            return upload
-        if upload.status == UploadStatus.REJECTED:
-            raise _refusal(upload)
-        if upload.status == UploadStatus.DELETED:
-            raise UploadNotReady("The upload was deleted", code="upload_deleted")
+        if upload.status != UploadStatus.PENDING:
+            return _outcome(upload)
         incoming = incoming_key(upload)
         stored = self._bucket.head(incoming)
         if stored is None:
-            raise UploadNotReady("No file has been uploaded for this upload yet", code="upload_missing")
+            return self._current_outcome(upload)  # never posted, or a DELETE took it meanwhile
         size, stored_type = stored
         try:
             data, facts = self._check(upload, incoming, size, stored_type)
+        except UploadNotReady:  # the file went between head and read (a DELETE, or another completion)
+            return self._current_outcome(upload)
         except UploadRejected as rejected:
             self._bucket.delete(incoming)  # never keep, serve or forward a refused file
             finished = self._store.finish_upload(
@@ -118,19 +133,21 @@ class Uploads:
                 error_message=rejected.message, updated_at=self._clock(),
             )  # fmt: skip
             log.info("upload rejected", extra={"upload_id": upload.id, "code": rejected.code})
-            if finished.status == UploadStatus.READY:  # a concurrent completion won with the same file
-                return finished
-            raise
+            # Ours, or what came first: a concurrent completion's outcome, or a DELETE.
+            return _outcome(finished)
         # Keep exactly the bytes that were checked, where the client's form cannot reach.
         self._bucket.put(upload.key, data, content_type=upload.content_type)
-        self._bucket.delete(incoming)
         finished = self._store.finish_upload(
             upload, status=UploadStatus.READY, size=len(data), width=facts.width, height=facts.height,
             updated_at=self._clock(), expires_at=None,
         )  # fmt: skip
-        if finished.status == UploadStatus.REJECTED:  # a concurrent completion saw a bad file first
-            self._bucket.delete(upload.key)
-            raise _refusal(finished)
+        if finished.status != UploadStatus.READY:
+            # Deleted meanwhile (its DELETE may have removed the files before our put), or a
+            # concurrent completion saw a bad file first: what we wrote must not stay.
+            self._delete_files(upload)
+            return _outcome(finished)
+        # Only now: a crash before the READY write leaves the file to check again on a retry.
+        self._bucket.delete(incoming)
         return finished
 
     def delete(self, user_id: str, upload_id: str) -> Upload:
@@ -138,18 +155,27 @@ class Uploads:
 
         The record stays, DELETED, so jobs made from it still name their source. Repeatable: if
         Leonardo cannot be reached (LeonardoBusy, a 503), our files are already gone and calling
-        again finishes the job.
+        again finishes the job. Marked DELETED first, then both keys are deleted whatever the
+        status was: a completion running meanwhile either wrote its file before (deleted here) or
+        finds the upload DELETED when it records READY, and deletes what it wrote itself.
         """
         upload = self.get(user_id, upload_id)
         deleted = self._store.mark_deleted(upload, now=self._clock())  # no job can use it from here on
-        self._bucket.delete(upload.key)
-        self._bucket.delete(incoming_key(upload))
+        self._delete_files(upload)
         if deleted.leonardo_init_image_id:
             self._leonardo.delete_init_image(deleted.leonardo_init_image_id)
             self._store.forget_leonardo_init_image(deleted)
             deleted = deleted.model_copy(update={"leonardo_init_image_id": None})
         log.info("upload deleted", extra={"upload_id": upload.id})
         return deleted
+
+    def _delete_files(self, upload: Upload) -> None:
+        self._bucket.delete(upload.key)
+        self._bucket.delete(incoming_key(upload))
+
+    def _current_outcome(self, upload: Upload) -> Upload:
+        """The outcome the record holds now (the file is gone: deleted, or completed meanwhile)."""
+        return _outcome(self._store.get_upload(upload.id) or upload)
 
     def usable(self, user_id: str, upload_id: str) -> Upload:
         """The caller's READY upload, for a generation request (422 codes: it is part of the body)."""
@@ -195,7 +221,12 @@ class InitImages:
             raise UploadNotReady("The source upload is no longer available", code="upload_unavailable")
         if upload.leonardo_init_image_id:
             return upload.leonardo_init_image_id
-        content = self._bucket.read(upload.key, max_bytes=self._policy.max_bytes)
+        try:
+            content = self._bucket.read(upload.key, max_bytes=self._policy.max_bytes)
+        except UploadNotReady as gone:  # deleted between our read of the record and of the file
+            raise UploadNotReady(
+                "The source upload is no longer available", code="upload_unavailable"
+            ) from gone
         init_image_id = self._leonardo.upload_init_image(content, upload.content_type)
         try:
             recorded = self._store.set_leonardo_init_image(upload, init_image_id)
