@@ -5,7 +5,13 @@
 Faults, all drawn from random.Random instances seeded from --seed:
 
 - in the Leonardo simulator: dropped, duplicated and delayed callbacks, 429 and 500 answers,
-  generations that end FAILED, and a CDN that trickles bodies out;
+  generations that end FAILED, a CDN that trickles bodies out, and the answers to the paid POST
+  that hide a created generation: a 5xx after creating it, a cut (unreadable) 2xx, and an answer
+  slower than the client's read timeout;
+- in the submitter: a share of invocations die right after Leonardo accepted the POST, before the
+  generation id is recorded (the worst moment to crash: the money is spent, nothing says so);
+- in the requests: a few prompts shared by every user, some with the same explicit seed, so that
+  requests of different users look identical to Leonardo;
 - in the runner: a share of ProcessorFunction invocations crash at one point — before an output
   copy starts, in the middle of a copy (after part of the CDN body was streamed), or after every
   copy but before the COMPLETE status write. A crashed invocation deletes none of its batch: the
@@ -23,7 +29,6 @@ import json
 import logging
 import os
 import random
-import re
 import sys
 import tempfile
 import threading
@@ -60,7 +65,14 @@ TERMINAL = {"COMPLETE", "FAILED", "CANCELLED"}
 CRASH_POINTS = ("before_copy", "mid_copy", "after_copy")
 # Failure codes the injected faults explain: the simulator's failed generations.
 EXPECTED_FAILURES = {"generation_failed"}
-TAG = re.compile(r"^\[(chaos-[0-9a-f]+-\d+)\]")
+# Shared by every user: identical prompts (and sometimes seeds) must never cross jobs.
+PROMPTS = (
+    "a lighthouse on a cliff at dawn",
+    "a red fox in fresh snow",
+    "a tram in the rain at night",
+    "a bowl of ramen, studio light",
+)
+SHARED_SEEDS = (11, 12, 13)
 
 
 # ----- the scenario -------------------------------------------------------------------------------
@@ -75,6 +87,9 @@ class Scenario:
     max_concurrency: int = 10  # LeonardoMaxConcurrency
     pending_seconds: float = 0.2  # simulator: time a generation runs
     crash_rate: float = 0.05  # share of ProcessorFunction invocations that crash
+    submit_crash_rate: float = 0.03  # share of paid POSTs whose submitter dies before recording them
+    read_timeout: float = 1.5  # the client's; slow answers take longer
+    settle_seconds_after_unanswered: int = 3  # SubmitSettleSeconds, scaled like the other clocks
     drain_deadline: float | None = None  # seconds from the first POST; default 120 + 0.5 s per job
     settle_seconds: float = 60.0  # after the last job is terminal, for queues and callbacks to go quiet
 
@@ -89,6 +104,10 @@ class Scenario:
             http_5xx_rate=0.02,
             failed_generation_rate=0.02,
             cdn_delay_seconds=0.05,
+            http_5xx_after_create_rate=0.03,
+            malformed_create_rate=0.03,
+            slow_answer_after_create_rate=0.02,
+            slow_answer_seconds=self.read_timeout + 1.0,
         )
 
     @property
@@ -107,6 +126,10 @@ class Scenario:
             },
             stack_name=f"chaos-{self.seed}-{uuid.uuid4().hex[:8]}",
             jwt_state_dir=jwt_dir,
+            extra_environment={
+                "LEONARDO_READ_TIMEOUT_SECONDS": str(self.read_timeout),
+                "SUBMIT_SETTLE_SECONDS": str(self.settle_seconds_after_unanswered),
+            },
         )
 
 
@@ -119,17 +142,20 @@ class JobSpec:
 
 
 def plan_jobs(scenario: Scenario, nonce: str) -> list[JobSpec]:
+    """Few distinct requests on purpose: every prompt is used by every user, and one job in ten
+    also shares an explicit seed, so identical-looking requests race each other at Leonardo."""
     rng = random.Random(f"{scenario.seed}:jobs")
     specs = []
     for i in range(scenario.jobs):
-        tag = f"chaos-{nonce}-{i}"
-        size = rng.choice((64, 96, 128))
+        tag = f"chaos-{nonce}-{i}"  # the Idempotency-Key: one job per planned request
         body = {
-            "prompt": f"[{tag}] a lighthouse on a cliff at dawn, study {i}",
-            "width": size,
+            "prompt": rng.choice(PROMPTS),
+            "width": rng.choice((64, 96, 128)),
             "height": rng.choice((64, 96, 128)),
             "num_images": rng.choice((1, 1, 2, 3)),
         }
+        if rng.random() < 0.1:
+            body["seed"] = rng.choice(SHARED_SEEDS)
         specs.append(JobSpec(i, f"chaos-user-{i % scenario.users}", tag, body))
     return specs
 
@@ -293,6 +319,72 @@ class ProcessorCrashes:
         return invocation
 
 
+class SubmitterCrashes:
+    """Makes `rate` of the paid POSTs' submitter invocations die after Leonardo accepted the POST
+    and before the generation id is written (DynamoJobStore.mark_submitted of a fresh POST). The
+    killed invocation reports nothing, so its whole batch comes back after the visibility timeout,
+    and the job's lease must run out before another submitter takes it over and adopts."""
+
+    def __init__(self, runtime: Any, *, seed: int, rate: float, function: str = "SubmitterFunction") -> None:
+        self._runtime, self._function, self._rate = runtime, function, rate
+        self._rng = random.Random(f"{seed}:submitter-crash")
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self.fired = 0
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def __enter__(self) -> SubmitterCrashes:
+        previous = self._runtime.__dict__.get("handler")
+        self._previous_handler = previous
+        original_handler = self._runtime.handler
+        original_mark = dynamo.DynamoJobStore.mark_submitted
+        crashes = self
+
+        def handler(logical_id: str) -> Any:
+            real = original_handler(logical_id)
+            return crashes._wrap(real) if logical_id == crashes._function else real
+
+        def mark_submitted(store: Any, job: Any, **kwargs: Any) -> Any:
+            fresh = kwargs.get("api_credit_cost") is not None  # an answered POST, not an adoption
+            if fresh and getattr(crashes._local, "armed", False) and crashes._roll():
+                crashes._local.fired = True
+                raise InjectedCrash("submitter crashed after the POST, before recording it")
+            return original_mark(store, job, **kwargs)
+
+        self._saved = [(dynamo.DynamoJobStore, "mark_submitted", original_mark)]
+        self._runtime.handler = handler
+        dynamo.DynamoJobStore.mark_submitted = mark_submitted
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in self._saved:
+            setattr(owner, name, original)
+        if self._previous_handler is None:
+            self._runtime.__dict__.pop("handler", None)
+        else:
+            self._runtime.handler = self._previous_handler
+
+    def _roll(self) -> bool:
+        with self._lock:
+            if self._rng.random() < self._rate:
+                self.fired += 1
+                return True
+            return False
+
+    def _wrap(self, handler: Any) -> Any:
+        def invocation(event: Any, context: Any) -> Any:
+            self._local.armed, self._local.fired = True, False
+            try:
+                result = handler(event, context)
+            finally:
+                self._local.armed = False
+            if self._local.fired:
+                raise InjectedCrash("SubmitterFunction invocation crashed after a paid POST")
+            return result
+
+        return invocation
+
+
 # ----- the report ---------------------------------------------------------------------------------
 
 
@@ -313,7 +405,9 @@ class Report:
     processor_working: int = 0
     crashes_armed: Counter[str] = field(default_factory=Counter)
     crashes_fired: Counter[str] = field(default_factory=Counter)
+    submitter_crashes: int = 0
     generations_per_job: Counter[int] = field(default_factory=Counter)
+    orphan_generations: int = 0
     images_verified: int = 0
     objects_in_bucket: int = 0
     dlq: dict[str, list[str]] = field(default_factory=dict)
@@ -355,6 +449,7 @@ class Report:
             ("throughput (jobs/s)", f"{self.throughput:.2f}"),
             ("time to terminal p50 / p95 / max (s)", self._ttt()),
             ("Leonardo generations per job", _counts(self.generations_per_job, "x") or "-"),
+            ("Leonardo generations no accepted job owns", str(self.orphan_generations)),
             ("images verified (S3 bytes == CDN bytes)", str(self.images_verified)),
             ("objects in the output bucket", str(self.objects_in_bucket)),
             (
@@ -371,6 +466,12 @@ class Report:
                 ),
             ),
             ("simulator 429 / 500 injected", f"{sim.get('injected_429', 0)} / {sim.get('injected_5xx', 0)}"),
+            (
+                "paid POST answers hiding a generation: 5xx / unreadable / too slow",
+                f"{sim.get('injected_5xx_after_create', 0)} / {sim.get('injected_malformed_create', 0)}"
+                f" / {sim.get('injected_slow_answers', 0)}",
+            ),
+            ("submitter crashes after the POST, before its record", str(self.submitter_crashes)),
             (
                 "simulator generations created / completed / failed",
                 f"{sim.get('generations_created', 0)} / {sim.get('generations_completed', 0)}"
@@ -471,8 +572,12 @@ class _Run:
         assert self.stack.template is not None
         environments = self.stack.environments  # one event at a time per environment, as on Lambda
         crashes = ProcessorCrashes(self.stack.runtime, seed=self.sc.seed, rate=self.sc.crash_rate)
+        submitter_crashes = SubmitterCrashes(
+            self.stack.runtime, seed=self.sc.seed, rate=self.sc.submit_crash_rate
+        )
         with (
             crashes,
+            submitter_crashes,
             httpx.Client(base_url=self.stack.api_url, timeout=30, limits=limits) as api,
         ):
             started = datetime.now(UTC)
@@ -488,6 +593,7 @@ class _Run:
         self.report.processor_working = crashes.working
         self.report.crashes_armed = crashes.armed
         self.report.crashes_fired = crashes.fired
+        self.report.submitter_crashes = submitter_crashes.fired
         self.report.environments = environments.environments
         self.report.simulator = self.stack.simulator.stats()
         self.verify()
@@ -496,7 +602,8 @@ class _Run:
     def submit(self, api: httpx.Client) -> None:
         def post(spec: JobSpec) -> tuple[JobSpec, str | None, str | None]:
             try:
-                response = api.post("/v1/generations", json=spec.body, headers=self.headers(spec.user))
+                headers = self.headers(spec.user) | {"idempotency-key": spec.tag}
+                response = api.post("/v1/generations", json=spec.body, headers=headers)
             except httpx.HTTPError as error:
                 return spec, None, type(error).__name__
             if response.status_code == 202:
@@ -634,17 +741,25 @@ class _Run:
         if not report.settled:
             violations.append(f"queues or callbacks did not settle: {report.queues_left}")
 
+        # Generations are mapped to jobs through our own records (each job's generation id) and the
+        # simulator's log of every generation it created: prompts are shared, so they prove nothing.
         generations = self.stack.simulator.generations
-        by_tag: dict[str, list[Any]] = defaultdict(list)
-        for record in generations.values():
-            match = TAG.match(record.prompt)
-            if match:
-                by_tag[match.group(1)].append(record)
-        accepted_tags = {spec.tag for spec in self.accepted.values()}
-        for tag in set(by_tag) - accepted_tags:
-            violations.append(
-                f"{len(by_tag[tag])} Leonardo generation(s) for {tag}, which was never accepted"
-            )
+        log = {entry["id"]: entry for entry in self.stack.simulator.generation_log()}
+        self.items = {job_id: self.job_item(job_id) for job_id in self.accepted}
+        owners: dict[str, list[str]] = defaultdict(list)
+        for job_id, item in self.items.items():
+            if item.get("generation_id"):
+                owners[item["generation_id"]].append(job_id)
+        for generation_id, jobs in owners.items():
+            if len(jobs) > 1:
+                violations.append(f"generation {generation_id} is recorded by {len(jobs)} jobs: {jobs}")
+        for generation_id, entry in log.items():
+            if generation_id not in owners:
+                report.orphan_generations += 1
+                violations.append(
+                    f"generation {generation_id} (seed {entry.get('seed')}, answer {entry.get('answer')})"
+                    " was paid for but no accepted job owns it"
+                )
 
         bucket = self.ids["OutputBucket"]
         with (
@@ -652,7 +767,8 @@ class _Run:
             ThreadPoolExecutor(8, thread_name_prefix="chaos-verify") as pool,
         ):
             results = pool.map(
-                lambda item: self.verify_job(item[0], item[1], by_tag, cdn, bucket), self.accepted.items()
+                lambda item: self.verify_job(item[0], item[1], generations, log, cdn, bucket),
+                self.accepted.items(),
             )
             for problems, images, objects, generation_count in results:
                 violations.extend(problems)
@@ -671,29 +787,41 @@ class _Run:
                 violations.append(f"{name} holds a message: {message}")
 
     def verify_job(
-        self, job_id: str, spec: JobSpec, by_tag: dict[str, list[Any]], cdn: httpx.Client, bucket: str
+        self,
+        job_id: str,
+        spec: JobSpec,
+        generations: Any,
+        log: dict[str, dict],
+        cdn: httpx.Client,
+        bucket: str,
     ) -> tuple[list[str], int, int, int]:
         problems: list[str] = []
         where = f"job {job_id} ({spec.tag})"
-        records = by_tag.get(spec.tag, [])
-        if len(records) > 1:
-            problems.append(f"{where}: {len(records)} Leonardo generations ({[r.id for r in records]})")
-        item = self.ddb.get_item(
-            TableName=self.ids["JobsTable"],
-            Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}},
-            ConsistentRead=True,
-        ).get("Item", {})
-        generation_id = item.get("generation_id", {}).get("S")
+        item = self.items[job_id]
+        generation_id = item.get("generation_id")
         prefix = f"outputs/{spec.user}/{job_id}/"
         listing = self.s3.list_objects_v2(Bucket=bucket, Prefix=prefix)
         keys = sorted(o["Key"] for o in listing.get("Contents", []))
         view = self.views.get(job_id) or {}
         status = view.get("status")
-        record = next((r for r in records if r.id == generation_id), None)
-        if status in TERMINAL and generation_id is None:
+        record = generations.get(generation_id) if generation_id else None
+        entry = log.get(generation_id) if generation_id else None
+        if status in TERMINAL and generation_id is None and status != "FAILED":
             problems.append(f"{where}: {status} but no generation id in DynamoDB")
-        elif generation_id and record is None:
-            problems.append(f"{where}: generation {generation_id} is not one the simulator made for it")
+        elif generation_id and (record is None or entry is None):
+            problems.append(f"{where}: generation {generation_id} is not one the simulator made")
+        elif entry is not None:
+            # The job's own: what it asked for, with its own seed.
+            sent = entry["request"]
+            asked = (spec.body["prompt"], spec.body["width"], spec.body["height"], spec.body["num_images"])
+            got = (sent.get("prompt"), sent.get("width"), sent.get("height"), sent.get("num_images"))
+            if asked != got or entry.get("seed") != item.get("leonardo_seed"):
+                problems.append(
+                    f"{where}: generation {generation_id} was made for another request "
+                    f"({got}, seed {entry.get('seed')}; "
+                    f"the job has {asked}, seed {item.get('leonardo_seed')})"
+                )
+        generation_count = 1 if generation_id else 0
 
         verified = 0
         if status == "COMPLETE":
@@ -732,7 +860,15 @@ class _Run:
                 problems.append(f"{where}: FAILED ({code}) but Leonardo says {record.status}")
             if keys:
                 problems.append(f"{where}: FAILED but has objects {keys}")
-        return problems, verified, len(keys), len(records)
+        return problems, verified, len(keys), generation_count
+
+    def job_item(self, job_id: str) -> dict:
+        item = self.ddb.get_item(
+            TableName=self.ids["JobsTable"],
+            Key={"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        return dynamo.plain_item(item) if item else {}
 
     def stored_state(self, job_id: str) -> dict:
         item = self.ddb.get_item(

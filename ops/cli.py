@@ -8,7 +8,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from ops import dlq, jobs
+from ops import account, dlq, jobs
 from ops.stack import ResourceNotFound, Stack, default_stack_name
 
 _COMMON_DEFAULTS = {"stack_name": None, "local": False, "endpoint_url": None, "region": None, "json": False}
@@ -61,6 +61,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reconcile.add_argument("job_id")
     reconcile.add_argument("--table", help="the jobs table name, instead of finding it in the stack")
+
+    orphans_parser = groups.add_parser("orphans", help="generations of our Leonardo account no job owns")
+    orphans_commands = orphans_parser.add_subparsers(dest="command", required=True)
+    listing = orphans_commands.add_parser("list", parents=[common], help="orphans found, newest first")
+    listing.add_argument("--limit", type=int, default=50, help="orphans to show (default 50)")
+    listing.add_argument("--table", help="the jobs table name, instead of finding it in the stack")
+
+    account_parser = groups.add_parser("account", help="the Leonardo account as a whole")
+    account_commands = account_parser.add_subparsers(dest="command", required=True)
+    account_show = account_commands.add_parser(
+        "show", parents=[common], help="whether submits are held (the account block) and the orphan sweep"
+    )
+    account_show.add_argument("--table", help="the jobs table name, instead of finding it in the stack")
     return parser
 
 
@@ -135,11 +148,39 @@ def _job_reconcile(args: argparse.Namespace, stack: Stack) -> int:
     return 1 if outcome == "gone" and item is None else 0
 
 
+def _orphans_list(args: argparse.Namespace, stack: Stack) -> int:
+    found = account.orphans(stack.client("dynamodb"), stack.physical_id("JobsTable"), limit=args.limit)
+    lines = [f"{len(found)} orphan generation(s), newest first"]
+    for o in found:
+        owner = f"  now owned by job {o['owned_by_job']}" if o["owned_by_job"] else ""
+        cost = f"  cost {o['cost']}" if o["cost"] is not None else ""
+        lines.append(f"- {o['generation_id']}  created {o['created_at']}  {o['status']}{cost}  "
+                     f"found {o['found_at']}{owner}")  # fmt: skip
+    _emit(args, {"orphans": found}, "\n".join(lines))
+    return 0
+
+
+def _account_show(args: argparse.Namespace, stack: Stack) -> int:
+    ddb, table = stack.client("dynamodb"), stack.physical_id("JobsTable")
+    block, sweep = account.block(ddb, table), account.sweep_state(ddb, table)
+    if block:
+        text = (f"BLOCKED ({block['reason']}) since {block['since']}; next probe {block['next_probe_at']} "
+                f"after {block.get('probes', 0)} failed probe(s): submits are held")  # fmt: skip
+    else:
+        text = "not blocked: submits go ahead"
+    if sweep:
+        text += f"\norphan sweep: last started {sweep.get('started_at')}, reached {sweep.get('reached')}"
+    _emit(args, {"block": block, "orphan_sweep": sweep}, text)
+    return 0
+
+
 _COMMANDS = {
     ("dlq", "inspect"): _dlq_inspect,
     ("dlq", "redrive"): _dlq_redrive,
     ("job", "show"): _job_show,
     ("job", "reconcile"): _job_reconcile,
+    ("orphans", "list"): _orphans_list,
+    ("account", "show"): _account_show,
 }
 
 

@@ -37,6 +37,7 @@ PARAMETER_ENVIRONMENT = {
     "AllowedOutputOrigins": "ALLOWED_OUTPUT_ORIGINS",
     "DedupeWindowSeconds": "DEDUPE_WINDOW_SECONDS",
     "MaxJobAgeSeconds": "MAX_JOB_AGE_SECONDS",
+    "LeonardoHoldMaxSeconds": "LEONARDO_HOLD_MAX_SECONDS",
 }
 
 

@@ -74,7 +74,9 @@ def build() -> dict:
     accepted = create.get("200", {})
     create["202"] = accepted | {"description": "Accepted: a new job"}
     create["200"] = accepted | {
-        "description": "An existing job (duplicate request or reused Idempotency-Key)"
+        "description": "An existing job: the same Idempotency-Key (its job whatever its state, FAILED "
+        "included; a new attempt takes a new key), or the same body within the double-click window "
+        "(unless that job FAILED or was CANCELLED: then a new job starts, answered 202)"
     }
     uploads = document["paths"]["/v1/uploads"]["post"]["responses"]
     uploads["201"] = uploads.pop("200") | {

@@ -25,9 +25,7 @@ from gencore.domain.models import GenerationEvent
 from gencore.observability import MetricUnit, logger, metrics, tracer
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# A completion for a generation we have not recorded yet can overtake our own write; after this
-# long an unknown generation is somebody else's and is dropped (the reconciler covers our jobs).
-UNKNOWN_GENERATION_GRACE_SECONDS = 600
+UNKNOWN_GENERATION_METRIC = "UnknownGenerationCallbacks"  # alarmed: any datapoint > 0
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
     event_key_jmespath="[generation_id, event_type, status]", expires_after_seconds=24 * 3600
 )
@@ -54,10 +52,20 @@ def process(record: SQSRecord) -> str:
     try:
         outcome = _handle_once()(event=event.model_dump(mode="json"))
     except UnknownGeneration:
+        # A completion can overtake our own record of the generation (an adoption after a crash
+        # waits for a lease); after the grace an unknown generation is dropped, never parked in the
+        # DLQ: the reconciler covers our jobs. The grace is shorter than the queue's way to the DLQ.
         age = time.time() - int(record.attributes.sent_timestamp) / 1000
-        if age < UNKNOWN_GENERATION_GRACE_SECONDS:
+        if age < wiring.settings().unknown_generation_grace_seconds:
             raise  # our own submission may not be recorded yet: retry after the visibility timeout
-        outcome = "unknown_generation_dropped"
+        # Money spent on a generation no job owns (an orphan), or a foreign or forged callback:
+        # either way an operator must hear of it (UnknownGenerationCallbacksAlarm, runbook).
+        logger.warning(
+            "callback for a generation no job owns: dropped",
+            extra={"generation_id": event.generation_id, "status": event.status, "age_seconds": int(age)},
+        )
+        metrics.add_metric(name=UNKNOWN_GENERATION_METRIC, unit=MetricUnit.Count, value=1)
+        return "unknown_generation_dropped"
     except GenerationNotReady:
         # A callback ahead of Leonardo's own record (or a forged one): the job stays due, and the
         # reconciler polls it. Nothing is kept under this event's idempotency key.

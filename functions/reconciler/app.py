@@ -1,18 +1,47 @@
-"""Scheduled every minute: jobs due for a check are polled at Leonardo so no job is ever stuck."""
+"""Scheduled every minute: jobs due for a check are polled at Leonardo so no job is ever stuck.
+
+Also the account's watch: while Leonardo refuses our account it is probed (and reported as
+`LeonardoAccountBlocked`), and every few minutes the account's generations are swept for orphans.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from gencore import wiring
+from gencore.domain.reconcile import ACCOUNT_CALLS
 from gencore.observability import MetricUnit, logger, metrics, tracer
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
-    outcomes = wiring.reconciler().run()
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    # The run keeps a reserve before this moment for the wake and the metrics below.
+    ends_at = wiring.clock() + timedelta(milliseconds=context.get_remaining_time_in_millis())
+    outcomes = wiring.reconciler().run(ends_at=ends_at)
+    sweep = wiring.orphan_sweep().run(ends_at=ends_at)
+    account_calls = outcomes.pop(ACCOUNT_CALLS, 0) + sweep.pop(ACCOUNT_CALLS, 0)
     for outcome, count in outcomes.items():
         metrics.add_metric(name=f"Reconcile_{outcome}", unit=MetricUnit.Count, value=count)
     metrics.add_metric(name="InFlightAtLeonardo", unit=MetricUnit.Count, value=wiring.store().in_flight())
-    logger.info("reconciled", extra={"outcomes": outcomes})
-    return {"outcomes": outcomes}
+    # Account-level calls (/me, the list sweep) are not any job's: counted apart.
+    if account_calls:
+        metrics.add_metric(name="LeonardoAccountCalls", unit=MetricUnit.Count, value=account_calls)
+    if "orphans" in sweep:
+        metrics.add_metric(name="OrphanGenerations", unit=MetricUnit.Count, value=sweep["orphans"])
+    block = wiring.account_guard().blocked()  # as the run just left it (cached)
+    metrics.add_metric(name="LeonardoAccountBlocked", unit=MetricUnit.Count, value=1 if block else 0)
+    if block:
+        logger.warning(
+            "Leonardo refuses our account: submits are held",
+            extra={"reason": block.reason, "since": block.since.isoformat(),
+                   "next_probe_at": block.next_probe_at.isoformat(), "probes": block.probes},
+        )  # fmt: skip
+    account_blocked = block.reason if block else None
+    logger.info(
+        "reconciled", extra={"outcomes": outcomes, "orphan_sweep": sweep, "account_blocked": account_blocked}
+    )
+    return {"outcomes": outcomes, "orphan_sweep": sweep, "account_blocked": account_blocked}

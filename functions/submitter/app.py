@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,11 +22,17 @@ class SubmitMessage(BaseModel):
     token: int = Field(default=0, ge=0)
 
 
-def submit(record: SQSRecord) -> str:
+def submit(record: SQSRecord, lambda_context: Any = None) -> str:
     # A malformed message raises: it is retried, then parked in the DLQ where it can be inspected.
     message = SubmitMessage.model_validate_json(record.body)
     logger.append_keys(job_id=message.job_id)
-    outcome, credits = wiring.submitter().submit(message.job_id, attempt=message.attempt, token=message.token)
+    # A paid POST is started only with time for its worst case left: never killed mid-way.
+    remaining = None
+    if lambda_context is not None:
+        remaining = lambda: lambda_context.get_remaining_time_in_millis() / 1000  # noqa: E731
+    outcome, credits = wiring.submitter().submit(
+        message.job_id, attempt=message.attempt, token=message.token, remaining=remaining
+    )
     metrics.add_metric(name=f"Submit_{outcome}", unit=MetricUnit.Count, value=1)
     if credits:
         metrics.add_metric(name="CreditsSpent", unit=MetricUnit.Count, value=credits)

@@ -85,6 +85,8 @@ class StackConfig:
             "QUEUED_CHECK_SECONDS": "3",
             "FINALIZE_CHECK_SECONDS": "3",
             "SUBMIT_LEASE_SECONDS": "40",
+            # Scaled with the visibility timeouts: shorter than the events queue's way to its DLQ.
+            "UNKNOWN_GENERATION_GRACE_SECONDS": "20",
         } | overrides.pop("extra_environment", {})
         defaults: dict[str, Any] = {
             "api_port": 0,

@@ -1,6 +1,8 @@
 """The chaos scenario of bench/chaos.py in its CI size: 200 jobs through the local stack over HTTP
 while the simulator drops, duplicates and delays callbacks, answers 429/500 and fails generations,
-and 5% of processor invocations crash before, during or after copying outputs.
+hides created generations behind 5xx, unreadable and too-slow answers to the paid POST, 3% of
+submitter invocations die between that POST and its record, 5% of processor invocations crash
+before, during or after copying outputs, and users share prompts (and some seeds).
 
 Run it in its own pytest process (moto keeps state per process; other suites reset it):
 
@@ -39,7 +41,16 @@ def test_every_invariant_holds_under_chaos(report):
 def test_the_faults_were_really_injected(report):
     """A chaos run that injected nothing proves nothing: each kind of fault must have happened."""
     sim = report.simulator
-    for counter in ("callbacks_dropped", "callbacks_duplicated", "callbacks_delayed", "injected_429"):
+    for counter in (
+        "callbacks_dropped",
+        "callbacks_duplicated",
+        "callbacks_delayed",
+        "injected_429",
+        "injected_5xx_after_create",
+        "injected_malformed_create",
+        "injected_slow_answers",
+    ):
         assert sim.get(counter, 0) > 0, (counter, sim)
+    assert report.submitter_crashes > 0, report.table()
     assert report.failed_by_code.get("generation_failed", 0) > 0, report.table()
     assert sum(report.crashes_fired.values()) > 0, report.table()

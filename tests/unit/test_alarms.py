@@ -120,3 +120,43 @@ def test_alarms_notify_the_topic_only_when_an_email_is_set():
     for name, alarm in ALARMS.items():
         assert alarm["AlarmActions"] == conditional_topic, name
         assert alarm.get("AlarmDescription"), name
+
+
+# --- issue 9: never stuck silently -----------------------------------------------------------------
+
+RUNBOOK = Path("docs/runbook.md").read_text()
+
+
+def _fires_on_the_first_datapoint(alarm, statistic="Sum"):
+    assert alarm["Statistic"] == statistic
+    assert alarm["Period"] == 300 and alarm["EvaluationPeriods"] == 1
+    assert alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
+@pytest.mark.parametrize(
+    ("metric", "function", "anchor", "statistic"),
+    [
+        ("UnknownGenerationCallbacks", "processor", "#unknown-generation-callbacks", "Sum"),
+        ("OrphanGenerations", "reconciler", "#orphan-generations", "Sum"),
+        ("LeonardoAccountBlocked", "reconciler", "#leonardo-account-blocked", "Maximum"),
+    ],
+)
+def test_the_account_watch_metrics_are_emitted_alarmed_and_explained(metric, function, anchor, statistic):
+    # The function emits the metric under exactly this name...
+    source = Path(f"functions/{function}/app.py").read_text()
+    assert f'"{metric}"' in source, metric
+    # ...an alarm fires on its first datapoint above zero in five minutes...
+    alarm = _app_metric_alarm(metric)
+    _fires_on_the_first_datapoint(alarm, statistic)
+    # ...and its description points at a runbook section that exists.
+    assert f"docs/runbook.md{anchor}" in alarm["AlarmDescription"]
+    headings = {line[3:].lower() for line in RUNBOOK.splitlines() if line.startswith("## ")}
+    assert anchor[1:].replace("-", " ") in headings
+
+
+def test_the_runbook_lists_every_alarm():
+    for name in ALARMS:
+        # The error rate alarms are listed once, as `<Function>ErrorRateAlarm`.
+        assert name in RUNBOOK or name.endswith("FunctionErrorRateAlarm"), name

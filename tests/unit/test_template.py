@@ -84,19 +84,167 @@ def test_only_health_and_webhook_routes_skip_the_jwt_authorizer():
 
 
 def test_no_function_gets_wildcard_permissions():
+    # The exact grants of each function are pinned in test_permissions.py; here the general rule.
     for name, fn in _of_type("AWS::Serverless::Function").items():
         for policy in fn["Properties"].get("Policies", []):
             assert isinstance(policy, dict), f"{name}: managed or inline policy strings are too broad"
-            # Inline statements only where no policy template is narrow enough: named actions on a
-            # key prefix of our own bucket, never a wildcard action or resource.
-            for statement in policy.get("Statement", []):
+            assert set(policy) == {"Statement"}, f"{name}: SAM policy templates grant more than they say"
+            # Named actions on named resources of this stack: never a wildcard action or resource.
+            for statement in policy["Statement"]:
                 actions = (
                     statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
                 )
                 assert statement["Effect"] == "Allow" and all("*" not in a for a in actions), name
                 resources = statement["Resource"]
                 for resource in resources if isinstance(resources, list) else [resources]:
-                    assert isinstance(resource, dict) and "Sub" in resource, name
-                    assert resource["Sub"].startswith(
-                        ("${OutputBucket.Arn}/uploads/", "${OutputBucket.Arn}/incoming/")
-                    )
+                    assert isinstance(resource, dict) and set(resource) & {"Sub", "GetAtt", "Ref"}, name
+                    if "Sub" in resource:
+                        # Only key prefixes of our bucket and indexes of our table end in a wildcard.
+                        assert resource["Sub"].startswith(("${OutputBucket.Arn}/", "${JobsTable.Arn}/index/"))
+                        assert not resource["Sub"].endswith("}/*"), f"{name}: a whole bucket or table"
+                    else:
+                        target = resource.get("GetAtt") or resource.get("Ref")
+                        assert target.split(".")[0] in RESOURCES, name
+
+
+# ----- the output bucket's lifecycle: deleted means deleted ----------------------------------------
+
+
+def _written_prefixes() -> set[str]:
+    """Every key prefix the code writes in the bucket, read from the code itself."""
+    from types import SimpleNamespace
+
+    from gencore.domain.processing import output_prefix
+    from gencore.domain.uploads import incoming_key, upload_key
+
+    key = upload_key("user", "upload", "image/png")
+    keys = {key, incoming_key(SimpleNamespace(key=key)), output_prefix(SimpleNamespace(user_id="u", id="j"))}
+    return {k.split("/")[0] + "/" for k in keys}
+
+
+def _granted_write_prefixes() -> set[str]:
+    """Every key prefix a function may write (s3:PutObject), from the template."""
+    found = set()
+    for fn in _of_type("AWS::Serverless::Function").values():
+        for policy in fn["Properties"].get("Policies", []):
+            for statement in policy.get("Statement", []):
+                actions = (
+                    statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                )
+                if "s3:PutObject" not in actions:
+                    continue
+                resources = statement["Resource"]
+                for resource in resources if isinstance(resources, list) else [resources]:
+                    found.add(resource["Sub"].removeprefix("${OutputBucket.Arn}/").removesuffix("*"))
+    return found
+
+
+LIFECYCLE = RESOURCES["OutputBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
+RETENTION = TEMPLATE["Parameters"].get("NoncurrentVersionRetentionDays", {})
+
+
+def _rules_for(prefix: str) -> list[dict]:
+    """Enabled rules that apply to every key under `prefix` (bucket-wide rules included)."""
+    covering = []
+    for rule in LIFECYCLE:
+        rule_prefix = rule.get("Prefix", rule.get("Filter", {}).get("Prefix", ""))
+        if rule["Status"] == "Enabled" and "TagFilters" not in rule and prefix.startswith(rule_prefix):
+            covering.append(rule)
+    return covering
+
+
+def _days(value) -> int:
+    return (
+        int(RETENTION.get("Default", 7)) if value == {"Ref": "NoncurrentVersionRetentionDays"} else int(value)
+    )
+
+
+def test_the_lifecycle_knows_every_prefix_we_write():
+    written = _written_prefixes() | _granted_write_prefixes()
+    assert written == {"outputs/", "uploads/", "incoming/"}
+    for prefix in written:
+        assert _rules_for(prefix), prefix
+
+
+@pytest.mark.parametrize("prefix", ["outputs/", "uploads/", "incoming/"])
+def test_deleted_files_are_gone_after_the_undo_window_and_failed_multipart_parts_after_a_day(prefix):
+    rules = _rules_for(prefix)
+    noncurrent = [_days(r["NoncurrentVersionExpiration"]["NoncurrentDays"]) for r in rules
+                  if "NoncurrentVersionExpiration" in r]  # fmt: skip
+    assert noncurrent and min(noncurrent) <= int(RETENTION["Default"]), (
+        prefix
+    )  # overlapping: the shorter wins
+    assert any(r.get("ExpiredObjectDeleteMarker") is True for r in rules), prefix
+    aborts = [r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] for r in rules
+              if "AbortIncompleteMultipartUpload" in r]  # fmt: skip
+    assert aborts and min(aborts) <= 1, prefix
+
+
+def test_the_undo_window_is_a_parameter_and_live_files_never_expire():
+    assert RETENTION.get("Type") == "Number" and RETENTION.get("Default") == 7
+    assert RETENTION.get("MinValue", 0) >= 1
+    for prefix in ("outputs/", "uploads/"):
+        assert any(
+            r.get("NoncurrentVersionExpiration", {}).get("NoncurrentDays")
+            == {"Ref": "NoncurrentVersionRetentionDays"}
+            for r in _rules_for(prefix)
+        ), prefix
+        # A bucket-wide rule must never expire current versions: outputs and checked uploads live on.
+        assert not any("ExpirationInDays" in r or "ExpirationDate" in r for r in _rules_for(prefix)), prefix
+    incoming = _rules_for("incoming/")
+    assert [r["ExpirationInDays"] for r in incoming if "ExpirationInDays" in r] == [1]
+    for rule in LIFECYCLE:  # S3 refuses ExpiredObjectDeleteMarker next to an expiry in days or a date
+        assert not (
+            rule.get("ExpiredObjectDeleteMarker") and {"ExpirationInDays", "ExpirationDate"} & set(rule)
+        )
+
+
+def test_the_hold_limit_of_a_blocked_account_is_a_parameter_the_reconciler_reads():
+    parameter = TEMPLATE["Parameters"]["LeonardoHoldMaxSeconds"]
+    assert parameter["Type"] == "Number" and parameter["Default"] == 21600 and parameter["MinValue"] >= 60
+    reconciler = RESOURCES["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+    assert reconciler["LEONARDO_HOLD_MAX_SECONDS"] == {"Ref": "LeonardoHoldMaxSeconds"}
+    from gencore.settings import Settings
+
+    required = {"JOBS_TABLE": "t", "IDEMPOTENCY_TABLE": "i", "OUTPUT_BUCKET": "b", "SUBMIT_QUEUE_URL": "s",
+                "EVENTS_QUEUE_URL": "e", "LEONARDO_API_KEY_SECRET": "k", "WEBHOOK_SECRET": "w"}  # fmt: skip
+    settings = Settings.from_env(required | {"LEONARDO_HOLD_MAX_SECONDS": "7200"})
+    assert settings.account_policy().hold_max_seconds == 7200
+    assert Settings.from_env(required).account_policy().hold_max_seconds == parameter["Default"]
+
+
+def test_the_reconciler_timeout_leaves_room_for_its_budget_and_reserve():
+    from gencore.domain.policy import Policy
+    from gencore.settings import Settings
+
+    timeout = RESOURCES["ReconcilerFunction"]["Properties"]["Timeout"]
+    reserve = Settings.model_fields["reconcile_reserve_seconds"].default
+    assert Policy().reconcile_budget_seconds + reserve < timeout
+
+
+def test_the_submitter_has_time_for_one_paid_post_at_the_largest_read_timeout():
+    """The paid POST is sent once and never started without time for its worst case: with the
+    largest read timeout allowed, one record must still fit in the submitter's Timeout."""
+    from gencore.settings import POST_RECORD_SECONDS, Settings
+
+    defaults = Settings.model_fields
+    worst = (
+        defaults["leonardo_connect_timeout_seconds"].default
+        + defaults["leonardo_write_timeout_seconds"].default
+        + TEMPLATE["Parameters"]["LeonardoReadTimeoutSeconds"]["MaxValue"]
+        + defaults["leonardo_pool_timeout_seconds"].default
+        + POST_RECORD_SECONDS
+    )
+    assert worst < RESOURCES["SubmitterFunction"]["Properties"]["Timeout"]
+    lease = defaults["submit_lease_seconds"].default
+    assert lease > RESOURCES["SubmitterFunction"]["Properties"]["Timeout"]  # a lease outlives its holder
+
+
+def test_an_unknown_generation_is_dropped_before_its_event_could_reach_the_dlq():
+    """The processor retries a completion for a generation not recorded yet (an adoption may be
+    under way) for a grace period, then drops it; the queue must not park it in the DLQ first."""
+    from gencore.settings import Settings
+
+    queue = RESOURCES["EventsQueue"]["Properties"]
+    to_dlq = queue["VisibilityTimeout"] * queue["RedrivePolicy"]["maxReceiveCount"]
+    assert Settings.model_fields["unknown_generation_grace_seconds"].default < to_dlq

@@ -6,8 +6,12 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gencore.domain.account import AccountPolicy
+from gencore.domain.orphans import OrphanPolicy
 from gencore.domain.policy import Policy
 from gencore.domain.uploads import UploadPolicy
+
+POST_RECORD_SECONDS = 3.0  # DynamoDB writes after the POST answered (with their own retries)
 
 
 class Settings(BaseModel):
@@ -30,6 +34,8 @@ class Settings(BaseModel):
     queued_check_seconds: int = Field(default=120, ge=1)
     finalize_check_seconds: int = Field(default=120, ge=1)
     submit_lease_seconds: int = Field(default=120, ge=1)
+    # How long a completion for a generation we have not recorded is retried before it is dropped.
+    unknown_generation_grace_seconds: int = Field(default=600, ge=1)
     webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     output_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     output_url_ttl_seconds: int = Field(default=3600, ge=60)
@@ -38,6 +44,31 @@ class Settings(BaseModel):
     upload_max_pixels: int = Field(default=4096 * 4096, ge=32 * 32)
     upload_url_ttl_seconds: int = Field(default=900, ge=60, le=3600)
     leonardo_upload_hosts: str = "*.amazonaws.com"  # where Leonardo's presigned init-image uploads may go
+    # The account breaker (AccountGuard) and the orphan sweep (issue 9: never stuck silently).
+    leonardo_hold_max_seconds: int = Field(default=6 * 3600, ge=60)  # held jobs fail after this
+    account_cache_seconds: float = Field(default=5.0, ge=0, le=300)
+    account_probe_first_seconds: int = Field(default=60, ge=1)
+    account_probe_max_seconds: int = Field(default=900, ge=1)
+    reconcile_reserve_seconds: float = Field(default=10.0, ge=0, le=50)  # kept for the wake and metrics
+    orphan_sweep_every_seconds: int = Field(default=600, ge=0)
+    orphan_grace_seconds: int = Field(default=900, ge=0)
+    orphan_sweep_pages: int = Field(default=10, ge=1, le=100)
+    # One Leonardo exchange's timeouts. A paid POST makes one attempt, so their sum is its worst case.
+    leonardo_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+    leonardo_write_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    leonardo_read_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    leonardo_pool_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
+    # How long after an unanswered POST Leonardo's list must show nothing before sending again.
+    submit_settle_seconds: int = Field(default=60, ge=1, le=3600)
+
+    @property
+    def paid_call_seconds(self) -> float:
+        return (
+            self.leonardo_connect_timeout_seconds
+            + self.leonardo_write_timeout_seconds
+            + self.leonardo_read_timeout_seconds
+            + self.leonardo_pool_timeout_seconds
+        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -54,6 +85,9 @@ class Settings(BaseModel):
             first_poll_seconds=self.poll_first_seconds,
             max_poll_interval_seconds=self.poll_max_interval_seconds,
             finalize_check_seconds=self.finalize_check_seconds,
+            # The POST's worst case plus the writes that record it.
+            post_budget_seconds=self.paid_call_seconds + POST_RECORD_SECONDS,
+            submit_settle_seconds=self.submit_settle_seconds,
         )
 
     def upload_policy(self) -> UploadPolicy:
@@ -61,4 +95,19 @@ class Settings(BaseModel):
             max_bytes=self.upload_max_bytes,
             max_pixels=self.upload_max_pixels,
             url_ttl_seconds=self.upload_url_ttl_seconds,
+        )
+
+    def account_policy(self) -> AccountPolicy:
+        return AccountPolicy(
+            cache_seconds=self.account_cache_seconds,
+            probe_first_seconds=self.account_probe_first_seconds,
+            probe_max_seconds=self.account_probe_max_seconds,
+            hold_max_seconds=self.leonardo_hold_max_seconds,
+        )
+
+    def orphan_policy(self) -> OrphanPolicy:
+        return OrphanPolicy(
+            every_seconds=self.orphan_sweep_every_seconds,
+            grace_seconds=self.orphan_grace_seconds,
+            limit_pages=self.orphan_sweep_pages,
         )

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from gencore.domain import errors
 from gencore.domain.models import Job, JobStatus, Upload, UploadStatus
-from gencore.domain.ports import PresignedPost
+from gencore.domain.ports import AccountBlock, PresignedPost
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.InvalidRequest: 422,
@@ -77,6 +77,13 @@ class ErrorView(BaseModel):
     message: str
 
 
+class HoldView(BaseModel):
+    """Why a QUEUED job is not moving: Leonardo refuses the account (an operator is alerted)."""
+
+    code: str  # leonardo_auth | leonardo_credits
+    since: datetime
+
+
 class JobView(BaseModel):
     id: str
     kind: str
@@ -84,9 +91,11 @@ class JobView(BaseModel):
     created_at: datetime
     updated_at: datetime
     request: dict
+    seed: int | None  # Leonardo's seed for this job: the request's, or one drawn for it
     images: list[ImageView]
     cost: dict | None
     error: ErrorView | None
+    hold: HoldView | None = None
 
 
 class JobPage(BaseModel):
@@ -94,7 +103,13 @@ class JobPage(BaseModel):
     next_cursor: str | None
 
 
-def job_view(job: Job, presign: Callable[[str], str]) -> JobView:
+def hold_view(block: AccountBlock | None) -> HoldView | None:
+    """The account's block as QUEUED jobs show it: why they are not moving."""
+    return HoldView(code=block.reason, since=block.since) if block else None
+
+
+def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = None) -> JobView:
+    """The public view; `hold` (the account's block, if any) is shown on QUEUED jobs only."""
     images = []
     if job.status == JobStatus.COMPLETE:
         images = [
@@ -115,9 +130,11 @@ def job_view(job: Job, presign: Callable[[str], str]) -> JobView:
         created_at=job.created_at,
         updated_at=job.updated_at,
         request=job.request,
+        seed=job.leonardo_seed,
         images=images,
         cost={"credits": job.api_credit_cost} if job.api_credit_cost is not None else None,
         error=ErrorView(code=job.error_code, message=job.error_message or "") if job.error_code else None,
+        hold=hold if job.status == JobStatus.QUEUED else None,
     )
 
 

@@ -9,6 +9,7 @@ from functools import cache
 import boto3
 from botocore.config import Config
 
+from gencore.adapters.account import DynamoAccountState, DynamoOrphanStore
 from gencore.adapters.dynamo import DynamoJobStore
 from gencore.adapters.images import PillowInspector
 from gencore.adapters.leonardo import LeonardoGateway
@@ -16,7 +17,9 @@ from gencore.adapters.outputs import OutputFetcher, S3OutputStore, parse_origins
 from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
 from gencore.adapters.secrets import secret_field
 from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
+from gencore.domain.account import AccountGuard
 from gencore.domain.generations import Generations
+from gencore.domain.orphans import OrphanSweep
 from gencore.domain.processing import Processor
 from gencore.domain.reconcile import Reconciler
 from gencore.domain.submit import Submitter
@@ -63,11 +66,21 @@ def webhook_key() -> str:
     return secret_field(s.webhook_secret, "webhook_key", max_age=s.secret_cache_seconds)
 
 
-def _leonardo_client() -> LeonardoClient:
+def _leonardo_client(*, fresh_key: bool = False) -> LeonardoClient:
     s = settings()
-    api_key = secret_field(s.leonardo_api_key_secret, "api_key", max_age=s.secret_cache_seconds)
+    api_key = secret_field(
+        s.leonardo_api_key_secret, "api_key", max_age=s.secret_cache_seconds, force=fresh_key
+    )
     hosts = tuple(h.strip() for h in s.leonardo_upload_hosts.split(",") if h.strip())
-    return LeonardoClient(base_url=s.leonardo_base_url, api_key=api_key, upload_hosts=hosts)
+    return LeonardoClient(
+        base_url=s.leonardo_base_url,
+        api_key=api_key,
+        upload_hosts=hosts,
+        connect_timeout=s.leonardo_connect_timeout_seconds,
+        write_timeout=s.leonardo_write_timeout_seconds,
+        read_timeout=s.leonardo_read_timeout_seconds,
+        pool_timeout=s.leonardo_pool_timeout_seconds,
+    )
 
 
 @cache
@@ -107,7 +120,9 @@ def generations() -> Generations:
 @cache
 def submitter() -> Submitter:
     init_images = InitImages(upload_store(), upload_bucket(), leonardo(), settings().upload_policy())
-    return Submitter(store(), leonardo(), submit_queue(), init_images, clock, settings().policy())
+    return Submitter(
+        store(), leonardo(), submit_queue(), init_images, clock, settings().policy(), guard=account_guard()
+    )
 
 
 @cache
@@ -118,11 +133,45 @@ def processor() -> Processor:
 
 @cache
 def reconciler() -> Reconciler:
-    return Reconciler(store(), leonardo(), event_queue(), submit_queue(), clock, settings().policy())
+    """The safety net, with the account guard (it probes a blocked account and fails held jobs)."""
+    s = settings()
+    return Reconciler(
+        store(), leonardo(), event_queue(), submit_queue(), clock, s.policy(),
+        guard=account_guard(), reserve_seconds=s.reconcile_reserve_seconds,
+    )  # fmt: skip
+
+
+# --- the Leonardo account as a whole: the breaker and the orphan sweep -----------------------------
+
+
+@cache
+def account_state() -> DynamoAccountState:
+    return DynamoAccountState(aws("dynamodb"), settings().jobs_table)
+
+
+@cache
+def account_guard() -> AccountGuard:
+    """The account breaker: submitters ask blocked() and trip(); the reconciler probes and clears."""
+    return AccountGuard(account_state(), clock, settings().account_policy())
+
+
+@cache
+def orphan_store() -> DynamoOrphanStore:
+    return DynamoOrphanStore(aws("dynamodb"), settings().jobs_table)
+
+
+@cache
+def orphan_sweep() -> OrphanSweep:
+    s = settings()
+    return OrphanSweep(
+        store(), orphan_store(), leonardo(), clock, s.orphan_policy(),
+        reserve_seconds=s.reconcile_reserve_seconds,
+    )  # fmt: skip
 
 
 def reset() -> None:
     """Forget every cached object (tests switch environments between cases)."""
     for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, upload_store,
-                    upload_bucket, uploads, generations, submitter, processor, reconciler):  # fmt: skip
+                    upload_bucket, uploads, generations, submitter, processor, reconciler,
+                    account_state, account_guard, orphan_store, orphan_sweep):  # fmt: skip
         factory.cache_clear()

@@ -7,6 +7,7 @@ from gencore.leonardo import (
     BadResponseError,
     LeonardoError,
     NotFoundError,
+    OutcomeUnknownError,
     PermanentError,
     RetryableBadResponseError,
     RetryableError,
@@ -207,12 +208,13 @@ def test_wrong_shape_on_get_is_bad_response(server, make_client):
 
 
 @pytest.mark.parametrize("body", ["{truncated", {"sdGenerationJob": None}, {"sdGenerationJob": {"x": 1}}])
-def test_malformed_answer_to_post_is_not_retried(server, make_client, sleeps, body):
+def test_malformed_answer_to_post_is_outcome_unknown_not_retried(server, make_client, sleeps, body):
     server.add(Answer(200, body), Answer(200, job_body()))
     with pytest.raises(BadResponseError) as caught:
         make_client().create_generation(REQUEST)
     err = caught.value
     assert not isinstance(err, RetryableError)
+    assert isinstance(err, OutcomeUnknownError)  # Leonardo acted; we cannot tell on what
     assert (err.code, err.retryable) == ("leonardo_bad_response", False)
     assert len(server.received) == 1 and sleeps.calls == []
 

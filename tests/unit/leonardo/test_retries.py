@@ -44,13 +44,30 @@ def test_backoff_ceiling_is_capped_by_max_delay(server, make_client, sleeps):
 
 def test_429_with_retry_after_seconds_is_honoured(server, make_client, sleeps):
     rng = MaxRandom()
-    server.add(Answer(429, headers={"Retry-After": "1"}), Answer(200, job_body()))
+    server.add(Answer(429, headers={"Retry-After": "1"}), Answer(200, generation_body()))
     client = make_client(retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=5.0), rng=rng)
 
-    assert client.create_generation(REQUEST).generation_id == GEN_ID
+    assert client.get_generation(GEN_ID).status == "COMPLETE"
     assert sleeps.calls == [1.0]
     assert rng.bounds == []  # no jitter when Leonardo says how long to wait
-    assert len(server.received) == 2  # a 429 POST was rejected before work: safe to resend
+    assert len(server.received) == 2
+
+
+def test_paid_post_makes_one_attempt_and_reports_a_429_as_retryable(server, make_client, sleeps):
+    """The paid POST is never repeated inside one call: its worst case stays one exchange, and the
+    caller's queue waits (at least Retry-After) before the next attempt."""
+    server.add(Answer(429, headers={"Retry-After": "4"}), Answer(200, job_body()))
+    with pytest.raises(RateLimitedError) as caught:
+        make_client().create_generation(REQUEST)
+    assert caught.value.retry_after == 4.0
+    assert len(server.received) == 1 and sleeps.calls == []
+
+
+def test_paid_call_seconds_is_the_sum_of_one_exchanges_timeouts():
+    client = LeonardoClient(
+        api_key=API_KEY, connect_timeout=1, write_timeout=2, read_timeout=3, pool_timeout=0.5
+    )
+    assert client.paid_call_seconds == 6.5
 
 
 def test_retry_after_is_capped_at_max_delay(server, make_client, sleeps):
@@ -78,9 +95,23 @@ def test_retries_exhausted_raises_rate_limited_with_retry_after(server, make_cli
 
 
 def test_5xx_then_success(server, make_client, sleeps):
-    server.add(Answer(500, {"error": "boom"}), Answer(502, "bad gateway"), Answer(200, job_body()))
-    assert make_client().create_generation(REQUEST).generation_id == GEN_ID
+    server.add(Answer(500, {"error": "boom"}), Answer(502, "bad gateway"), Answer(200, generation_body()))
+    assert make_client().get_generation(GEN_ID).status == "COMPLETE"
     assert len(server.received) == 3 and len(sleeps.calls) == 2
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_5xx_to_the_paid_post_is_outcome_unknown_and_never_resent(server, make_client, sleeps, status):
+    """A gateway 502/504, or a 500 after Leonardo created the job: the generation may exist."""
+    server.add(Answer(status, {"error": "boom"}, headers={"Retry-After": "3"}), Answer(200, job_body()))
+    with pytest.raises(OutcomeUnknownError) as caught:
+        make_client().create_generation(REQUEST)
+    assert (caught.value.status, caught.value.code, caught.value.retry_after) == (
+        status,
+        "leonardo_outcome_unknown",
+        3.0,
+    )
+    assert len(server.received) == 1 and sleeps.calls == []
 
 
 def test_5xx_exhausted(server, make_client):
@@ -149,17 +180,18 @@ def test_connection_refused_is_retried_then_retryable(sleeps):
     assert len(sleeps.calls) == 2
 
 
-def test_post_is_retried_after_connection_refused(sleeps):
-    """A refused connection means the request never left: resending a POST is safe."""
+def test_refused_connection_on_the_paid_post_is_retryable(sleeps):
+    """A refused connection means the request never left: the caller may send it again (later)."""
     client = LeonardoClient(
         base_url=_refused_url(),
         api_key=API_KEY,
         retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02),
         sleep=sleeps,
     )
-    with client, pytest.raises(RetryableError):
+    with client, pytest.raises(RetryableError) as caught:
         client.create_generation(REQUEST)
-    assert len(sleeps.calls) == 2
+    assert not isinstance(caught.value, OutcomeUnknownError)
+    assert sleeps.calls == []
 
 
 @pytest.mark.unit

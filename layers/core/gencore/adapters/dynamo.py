@@ -9,57 +9,58 @@ Items (pk / sk):
 - GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
 - DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
 - SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
+- REQLOCK#<fingerprint> / REQLOCK  the one job whose paid POST of that request (as Leonardo echoes
+                           it) may have gone out unanswered: two such POSTs could not be told apart
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
+import re
 import zlib
-from collections.abc import Iterable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from gencore.domain.errors import InvalidCursor, TransitionConflict
+from gencore.adapters.ddb import (
+    ConditionFailed,
+    Writer,
+    ddb_value,
+    plain_item,
+    update_clauses,
+    update_expression,
+)
+from gencore.adapters.ddb import is_condition_failure as is_condition_failure  # re-exported for uploads
+from gencore.adapters.ddb import values as _values
+from gencore.domain.errors import GenerationTaken, IdenticalRequestInFlight, InvalidCursor, TransitionConflict
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.ports import Page, SlotClaim
 
 DUE_SHARDS = 4  # spreads the sparse due index over a few partitions; the reconciler reads them all
 SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}
 _JOB_FIELDS = set(Job.model_fields)
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+_ddb, _plain = ddb_value, plain_item
 
-
-def _ddb(value: Any) -> dict:
-    """Python value -> DynamoDB attribute value (floats become Decimals via a JSON round trip)."""
-    return _serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal))
-
-
-def _values(**values: Any) -> dict:
-    return {f":{k}": _ddb(v) for k, v in values.items()}
-
-
-def _plain(item: dict) -> dict:
-    def norm(v: Any) -> Any:
-        if isinstance(v, Decimal):
-            return int(v) if v == v.to_integral_value() else float(v)
-        if isinstance(v, dict):
-            return {k: norm(x) for k, x in v.items()}
-        if isinstance(v, list):
-            return [norm(x) for x in v]
-        return v
-
-    return {k: norm(_deserializer.deserialize(v)) for k, v in item.items()}
+# A cursor is our own LastEvaluatedKey of the UserJobs index. Anything else is refused before
+# DynamoDB sees it: it answers an empty or oversized key value with a 400 (which moto does not).
+_MAX_CURSOR_CHARS = 1024
+_UUID = r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+_CURSOR_PK = re.compile(rf"JOB#({_UUID})")
+_CURSOR_SORT = re.compile(
+    rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d{{1,6}})?(?:Z|[+-]\d{{2}}:\d{{2}})#({_UUID})"
+)
 
 
 def _job_key(job_id: str) -> dict:
     return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
+
+
+def _lock_key(fingerprint: str) -> dict:
+    return {"pk": {"S": f"REQLOCK#{fingerprint}"}, "sk": {"S": "REQLOCK"}}
 
 
 def _due_shard(job_id: str, status: JobStatus) -> str:
@@ -82,51 +83,11 @@ def _partitions(kind: str) -> list[str]:
     return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
 
 
-def update_clauses(fields: Iterable[str], encoded: dict[str, Any]) -> tuple[list[str], list[str], dict, dict]:
-    """SET `#f<i> = :v<i>` for each field with a value in `encoded`, REMOVE `#f<i>` for each None.
-
-    Returns (set clauses, remove clauses, attribute names, attribute values) for the caller to extend.
-    """
-    sets, removes, names, values = [], [], {}, {}
-    for i, field in enumerate(fields):
-        names[f"#f{i}"] = field
-        if encoded.get(field) is None:
-            removes.append(f"#f{i}")
-        else:
-            sets.append(f"#f{i} = :v{i}")
-            values[f":v{i}"] = _ddb(encoded[field])
-    return sets, removes, names, values
-
-
-def update_expression(sets: list[str], removes: list[str]) -> str:
-    parts = []
-    if sets:
-        parts.append("SET " + ", ".join(sets))
-    if removes:
-        parts.append("REMOVE " + ", ".join(removes))
-    return " ".join(parts)
-
-
-# Shared with the other items of this table (gencore.adapters.uploads).
-ddb_value, plain_item = _ddb, _plain
-
-
-def _cancelled_reasons(error: ClientError) -> list[str]:
-    return [r.get("Code", "None") for r in error.response.get("CancellationReasons", [])]
-
-
-def _is_condition_failure(error: ClientError) -> bool:
-    code = error.response["Error"]["Code"]
-    return code in ("ConditionalCheckFailedException", "TransactionCanceledException")
-
-
-is_condition_failure = _is_condition_failure
-
-
 class DynamoJobStore:
-    def __init__(self, client: Any, table: str) -> None:
+    def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
         self._db = client
         self._table = table
+        self._writer = writer or Writer(client)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -200,49 +161,50 @@ class DynamoJobStore:
         self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None
     ) -> Job | None:
         dedupe_item_key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "DEDUPE"}}
-        condition = "attribute_not_exists(pk) OR expires_at < :now"
-        values = _values(now=int(job.created_at.timestamp()))
-        if replace_job_id:
-            condition += " OR job_id = :replace"
-            values |= _values(replace=replace_job_id)
-        dedupe_item = dedupe_item_key | {
-            "job_id": {"S": job.id},
-            "expires_at": {"N": str(dedupe_expires_at)},
-        }
-        try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": dedupe_item,
-                            "ConditionExpression": condition,
-                            "ExpressionAttributeValues": values,
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": self._to_item(job),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                ]
-            )
-            return None
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-        holder = self._db.get_item(TableName=self._table, Key=dedupe_item_key, ConsistentRead=True)["Item"]
-        existing = self.get(holder["job_id"]["S"])
-        if existing is None:  # dedupe entry points at nothing (should not happen): take it over
-            return self.create(
-                job,
-                dedupe_key=dedupe_key,
-                dedupe_expires_at=dedupe_expires_at,
-                replace_job_id=holder["job_id"]["S"],
-            )
-        return existing
+        now = int(job.created_at.timestamp())
+        for _ in range(4):
+            condition = "attribute_not_exists(pk) OR expires_at < :now"
+            values = _values(now=now)
+            if replace_job_id:
+                condition += " OR job_id = :replace"
+                values |= _values(replace=replace_job_id)
+            dedupe_item = dedupe_item_key | {
+                "job_id": {"S": job.id},
+                "expires_at": {"N": str(dedupe_expires_at)},
+            }
+            try:
+                self._writer.transact(
+                    [
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": dedupe_item,
+                                "ConditionExpression": condition,
+                                "ExpressionAttributeValues": values,
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": self._to_item(job),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                    ]
+                )
+                return None
+            except ConditionFailed as failed:
+                if not failed.failed(0):
+                    raise
+            holder = self._db.get_item(TableName=self._table, Key=dedupe_item_key, ConsistentRead=True)
+            item = holder.get("Item")
+            if item is None or int(item["expires_at"]["N"]) < now:
+                continue  # the entry went away or expired since our write looked: try again
+            existing = self.get(item["job_id"]["S"])
+            if existing is not None:
+                return existing
+            replace_job_id = item["job_id"]["S"]  # an entry pointing at nothing: take it over
+        raise TransitionConflict(f"dedupe entry {dedupe_key} kept changing")
 
     def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
         job = self.get(job_id)
@@ -259,7 +221,7 @@ class DynamoJobStore:
                 return SlotClaim(granted=False, job=job)
             # The previous submitter's lease expired (it crashed): take the slot over, keep the count.
             try:
-                self._db.update_item(
+                self._writer.update(
                     TableName=self._table,
                     Key=_job_key(job_id),
                     UpdateExpression="SET slot_acquired_at = :now, submit_attempts = submit_attempts + :one, "
@@ -275,14 +237,12 @@ class DynamoJobStore:
                         shard=shard,
                     ),
                 )
-            except ClientError as error:
-                if not _is_condition_failure(error):
-                    raise
+            except ConditionFailed:
                 return SlotClaim(granted=False, job=self.get(job_id))
             return SlotClaim(granted=True, job=job.model_copy(update=held))
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._writer.transact(
+                [
                     {
                         "Update": {
                             "TableName": self._table,
@@ -307,14 +267,92 @@ class DynamoJobStore:
                     },
                 ]
             )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-            reasons = _cancelled_reasons(error)
-            if reasons and reasons[0] == "ConditionalCheckFailed":
+        except ConditionFailed as failed:
+            if failed.failed(0) and not failed.failed(1):
                 return SlotClaim(granted=False, job=job)  # cap reached
             return SlotClaim(granted=False, job=self.get(job_id))
         return SlotClaim(granted=True, job=job.model_copy(update=held | {"slot_held": True}))
+
+    def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
+        """Record, before the paid POST leaves, that it may create a generation from now on.
+
+        Fenced on the caller's own claim (a submitter whose lease was taken over cannot write), and
+        in the same transaction the request lock: no other job may have an identical-looking POST
+        unanswered at the same time, so whatever the later lookup finds is this job's own.
+        """
+        updates = {"submit_uncertain_since": now, "post_fingerprint": fingerprint}
+        update = self._update_for(job, updates, release=False, fence=True)
+        steal_from: str | None = None
+        for _ in range(3):
+            condition = "attribute_not_exists(pk) OR job_id = :me OR expires_at < :now"
+            lock_values = _values(me=job.id, now=int(now.timestamp()))
+            if steal_from:
+                condition, lock_values = "job_id = :holder", _values(holder=steal_from)
+            lock = {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": _lock_key(fingerprint)
+                    | {"job_id": {"S": job.id}, "expires_at": {"N": str(lock_expires_at)}},
+                    "ConditionExpression": condition,
+                    "ExpressionAttributeValues": lock_values,
+                }
+            }
+            try:
+                self._writer.transact([{"Update": update}, lock])
+                return job.model_copy(update=updates)
+            except ConditionFailed as failed:
+                if failed.failed(0):
+                    raise TransitionConflict(f"job {job.id} is no longer held by this submitter") from failed
+            holder = self._lock_holder(fingerprint)
+            if holder is None:
+                steal_from = None
+                continue
+            if self._holds_request_lock(holder, fingerprint):
+                raise IdenticalRequestInFlight(f"job {holder} has an identical request unanswered")
+            steal_from = holder  # the holder resolved its POST without letting go (a crash): take it over
+        raise IdenticalRequestInFlight(f"the request lock for job {job.id} kept changing")
+
+    def end_uncertainty(self, job: Job) -> Job:
+        """The POST was refused for sure (429, 4xx, never sent): nothing was created."""
+        updates = {"submit_uncertain_since": None, "post_fingerprint": None}
+        try:
+            self._writer.update(**self._update_for(job, updates, release=False, fence=True))
+        except ConditionFailed as failed:
+            raise TransitionConflict(f"job {job.id} is no longer held by this submitter") from failed
+        self.release_request_lock(job)
+        return job.model_copy(update=updates)
+
+    def release_request_lock(self, job: Job) -> None:
+        """Best effort: a lock left behind is taken over once its job has moved on."""
+        if not job.post_fingerprint:
+            return
+        # ClientError too: any failure leaves a lock that is taken over once its job has moved on.
+        with contextlib.suppress(ConditionFailed, ClientError):
+            self._writer.delete(
+                TableName=self._table,
+                Key=_lock_key(job.post_fingerprint),
+                ConditionExpression="job_id = :me",
+                ExpressionAttributeValues=_values(me=job.id),
+            )
+
+    def _lock_holder(self, fingerprint: str) -> str | None:
+        item = self._db.get_item(TableName=self._table, Key=_lock_key(fingerprint), ConsistentRead=True)
+        return item["Item"]["job_id"]["S"] if "Item" in item else None
+
+    def _holds_request_lock(self, job_id: str, fingerprint: str) -> bool:
+        """A lock is live while its job still waits to learn what its POST did."""
+        holder = self.get(job_id)
+        return bool(
+            holder
+            and holder.status == JobStatus.QUEUED
+            and holder.submit_uncertain_since
+            and holder.post_fingerprint == fingerprint
+        )
+
+    def generation_owner(self, generation_id: str) -> str | None:
+        key = {"pk": {"S": f"GEN#{generation_id}"}, "sk": {"S": "GEN"}}
+        item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+        return item["job_id"]["S"] if item else None
 
     def mark_submitted(
         self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
@@ -327,6 +365,8 @@ class DynamoJobStore:
             "due_at": due_at,
             "submitted_at": now,
             "checks": 0,  # the QUEUED re-send backoff is over; polling starts its own count
+            "submit_uncertain_since": None,
+            "post_fingerprint": None,
         }
         mapping = {
             "pk": {"S": f"GEN#{generation_id}"},
@@ -334,10 +374,10 @@ class DynamoJobStore:
             "job_id": {"S": job.id},
             "user_id": {"S": job.user_id},
         }
-        update = self._update_for(job, updates, release=False)
+        update = self._update_for(job, updates, release=False, fence=True)
         try:
-            self._db.transact_write_items(
-                TransactItems=[
+            self._writer.transact(
+                [
                     {"Update": update},
                     {
                         "Put": {
@@ -350,10 +390,11 @@ class DynamoJobStore:
                     },
                 ]
             )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-            raise TransitionConflict(f"job {job.id} is no longer {job.status}") from error
+        except ConditionFailed as failed:
+            if failed.failed(1) and not failed.failed(0):
+                raise GenerationTaken(f"generation {generation_id} belongs to another job") from failed
+            raise TransitionConflict(f"job {job.id} is no longer {job.status} under this claim") from failed
+        self.release_request_lock(job)
         return job.model_copy(update=updates)
 
     def transition(
@@ -376,6 +417,8 @@ class DynamoJobStore:
         if release:
             updates |= {"slot_held": False, "slot_acquired_at": None}
         self._write(job, updates, release=release)
+        if to.terminal:
+            self.release_request_lock(job)
         return job.model_copy(update=updates)
 
     def release_slot(self, job: Job, *, now: datetime) -> Job:
@@ -386,16 +429,6 @@ class DynamoJobStore:
             self._write(job, updates, release=True)
         except TransitionConflict:
             return self.get(job.id) or job
-        return job.model_copy(update=updates)
-
-    def note_uncertain_submit(self, job: Job, *, since: datetime) -> Job:
-        updates = {"submit_uncertain_since": since}
-        try:
-            self._db.update_item(**self._update_for(job, updates, release=False))
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-            raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from error
         return job.model_copy(update=updates)
 
     def reschedule(
@@ -410,18 +443,15 @@ class DynamoJobStore:
         if submit_token is not None:
             expression += ", submit_token = :token"
             values |= _values(token=submit_token)
-        try:
-            self._db.update_item(
+        with contextlib.suppress(ConditionFailed):  # never put a job that moved on back in the index
+            self._writer.update(
                 TableName=self._table,
                 Key=_job_key(job.id),
                 UpdateExpression=expression,
-                ConditionExpression="#s = :status",  # never put a job that moved on back in the due index
+                ConditionExpression="#s = :status",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
 
     def park(self, job: Job) -> bool:
         """Put a QUEUED job without a slot in the waiting line, ordered by arrival.
@@ -434,7 +464,7 @@ class DynamoJobStore:
             live = f"(attribute_not_exists(submit_token) OR {live})"
         condition = f"#s = :queued AND attribute_not_exists(slot_held) AND {live}"
         try:
-            self._db.update_item(
+            self._writer.update(
                 TableName=self._table,
                 Key=_job_key(job.id),
                 UpdateExpression="SET due_at = :arrival, due_pk = :line",
@@ -447,9 +477,7 @@ class DynamoJobStore:
                     token=job.submit_token,
                 ),
             )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
+        except ConditionFailed:
             return False
         return True
 
@@ -459,7 +487,7 @@ class DynamoJobStore:
         None if it is no longer waiting, e.g. another caller woke it first: a job is woken once.
         """
         try:
-            result = self._db.update_item(
+            result = self._writer.update(
                 TableName=self._table,
                 Key=_job_key(job_id),
                 UpdateExpression="SET due_at = :due, due_pk = :shard, "
@@ -476,9 +504,7 @@ class DynamoJobStore:
                 ),
                 ReturnValues="UPDATED_NEW",
             )
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
+        except ConditionFailed:
             return None
         return int(result["Attributes"]["submit_token"]["N"])
 
@@ -499,14 +525,16 @@ class DynamoJobStore:
                 }
             )
         try:
-            self._db.transact_write_items(TransactItems=items)
-        except ClientError as error:
-            if not _is_condition_failure(error):
-                raise
-            raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from error
+            self._writer.transact(items)
+        except ConditionFailed as failed:
+            raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from failed
 
-    def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool) -> dict:
-        """An Update conditioned on the job still being in the status (and slot state) we read."""
+    def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False) -> dict:
+        """An Update conditioned on the job still being in the status (and slot state) we read.
+
+        With `fence`, also on the slot claim we hold: once a lease was taken over, the submitter
+        that lost it can no longer write anything about the submission.
+        """
         encoded = Job.model_validate(job.model_dump() | updates).model_dump(mode="json")
         if encoded.get("slot_held") is False:
             encoded["slot_held"] = None  # the flag exists only while a slot is held
@@ -523,6 +551,11 @@ class DynamoJobStore:
         if release:
             condition += " AND slot_held = :held"
             values[":held"] = _ddb(True)
+        if fence:
+            if not (job.slot_held and job.slot_acquired_at):
+                raise TransitionConflict(f"job {job.id} holds no slot claim to fence on")
+            condition += " AND slot_acquired_at = :claim"
+            values[":claim"] = _ddb(job.slot_acquired_at.isoformat())
         return {
             "TableName": self._table,
             "Key": _job_key(job.id),
@@ -562,6 +595,9 @@ class DynamoJobStore:
 
     @staticmethod
     def _decode_cursor(cursor: str, partition: str) -> dict:
+        """Our own LastEvaluatedKey back, or InvalidCursor: every value is checked, not only types."""
+        if len(cursor) > _MAX_CURSOR_CHARS:
+            raise InvalidCursor("The cursor is not valid")
         try:
             raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
             plain = json.loads(raw)
@@ -573,6 +609,11 @@ class DynamoJobStore:
             or set(plain) != expected
             or not all(isinstance(v, str) for v in plain.values())
             or plain["gsi1pk"] != partition  # a cursor only pages through its own user's jobs
+            or plain["sk"] != "JOB"
         ):
+            raise InvalidCursor("The cursor is not valid")
+        job = _CURSOR_PK.fullmatch(plain["pk"])
+        sort = _CURSOR_SORT.fullmatch(plain["gsi1sk"])
+        if not job or not sort or job.group(1) != sort.group(1):
             raise InvalidCursor("The cursor is not valid")
         return {k: {"S": v} for k, v in plain.items()}

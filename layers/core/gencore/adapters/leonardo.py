@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
-from gencore.domain.errors import GenerationMissing, LeonardoBusy, LeonardoRejected, SubmitOutcomeUnknown
+from gencore.domain.account import AUTH, CREDITS
+from gencore.domain.errors import (
+    AccountRefused,
+    GenerationMissing,
+    LeonardoBusy,
+    LeonardoRejected,
+    LookupIncomplete,
+    SubmitOutcomeUnknown,
+)
 from gencore.domain.models import EXTENSIONS, LeonardoImage
-from gencore.domain.ports import RemoteGeneration
+from gencore.domain.ports import AccountStatus, RemoteGeneration, RemoteSummary
 from gencore.leonardo import (
     AuthError,
     LeonardoClient,
@@ -18,14 +30,21 @@ from gencore.leonardo import (
     PermanentError,
     RetryableError,
 )
-from gencore.leonardo.models import GenerationRequest
+from gencore.leonardo.models import Generation, GenerationRequest
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-RECENT_WINDOW = 50  # generations to look through when matching an unanswered submit
-CLOCK_SKEW = timedelta(seconds=30)
+# Looking for the generation of an unanswered POST pages back through the account's list (newest
+# first, by createdAt: the order the contract tests pin) until a whole page is older than the POST.
+LOOKUP_PAGE = 50
+LOOKUP_MAX_PAGES = 20
+CLOCK_SKEW = timedelta(seconds=30)  # between our clock and Leonardo's createdAt
 
 
-def to_leonardo_request(request: dict, init_image_id: str | None = None) -> GenerationRequest:
+def to_leonardo_request(
+    request: dict, init_image_id: str | None = None, *, seed: int | None = None
+) -> GenerationRequest:
     """Our normalized request -> Leonardo's wire model (its mixed field names)."""
     return GenerationRequest(
         init_image_id=init_image_id,
@@ -36,7 +55,7 @@ def to_leonardo_request(request: dict, init_image_id: str | None = None) -> Gene
         width=request.get("width"),
         height=request.get("height"),
         num_images=request.get("num_images"),
-        seed=request.get("seed"),
+        seed=seed if seed is not None else request.get("seed"),
         preset_style=request.get("preset_style"),
         alchemy=request.get("alchemy"),
         photo_real=request.get("photo_real"),
@@ -47,8 +66,9 @@ def to_leonardo_request(request: dict, init_image_id: str | None = None) -> Gene
 
 
 class LeonardoGateway:
-    def __init__(self, client_factory: Callable[[], LeonardoClient]) -> None:
+    def __init__(self, client_factory: Callable[..., LeonardoClient]) -> None:
         # Built on first use: the API key is fetched from Secrets Manager only when needed.
+        # `client_factory(fresh_key=True)` reads the key again past the cache.
         self._factory = client_factory
         self._client: LeonardoClient | None = None
         self._user_id: str | None = None
@@ -59,25 +79,86 @@ class LeonardoGateway:
             self._client = self._factory()
         return self._client
 
-    def start_generation(
-        self, request: dict, *, init_image_id: str | None = None
-    ) -> tuple[str, float | None]:
+    def _as_account(self, call: Callable[[LeonardoClient], T]) -> T:
+        """Run `call`; on 401/403 read the key secret again once and retry (a rotated key in a warm
+        cache is not a revoked key); refused again, or out of credits: AccountRefused.
+
+        Retrying after a 401/403 is safe even for the paid POST: Leonardo refused it unread.
+        """
         try:
-            job = self.client.create_generation(to_leonardo_request(request, init_image_id))
+            try:
+                return call(self.client)
+            except AuthError:
+                log.warning("Leonardo refused our API key; reading it again")
+                self._client = self._factory(fresh_key=True)
+                return call(self.client)
+        except AuthError as error:
+            log.error("Leonardo rejects our API key", extra={"status": error.status})
+            raise AccountRefused("Leonardo rejects our API key", reason=AUTH) from error
+        except PermanentError as error:
+            if _out_of_credits(error):
+                log.error("Leonardo says the account has no credits left", extra={"status": error.status})
+                raise AccountRefused("Leonardo: not enough API credits", reason=CREDITS) from error
+            raise
+
+    def start_generation(
+        self, request: dict, *, seed: int, init_image_id: str | None = None
+    ) -> tuple[str, float | None]:
+        wire = to_leonardo_request(request, init_image_id, seed=seed)
+        try:
+            job = self._as_account(lambda client: client.create_generation(wire))
         except OutcomeUnknownError as error:
-            raise SubmitOutcomeUnknown(error.message) from error
+            # No answer, a 5xx, or a 2xx we cannot read: the generation may exist and be billed.
+            raise SubmitOutcomeUnknown(error.message, retry_after=error.retry_after) from error
         except RetryableError as error:
             raise LeonardoBusy(error.message, retry_after=error.retry_after) from error
-        except AuthError as error:
-            # Our key is wrong or revoked: an operator problem, not the user's. Keep the job waiting.
-            log.error("Leonardo rejected our API key", extra={"code": error.code})
-            raise LeonardoBusy("Leonardo authentication failed") from error
         except PermanentError as error:
             raise LeonardoRejected(_reason(error), code=error.code) from error
-        except LeonardoError as error:  # a 2xx we cannot read: the generation may exist
-            log.warning("unreadable submit answer; retrying later", extra={"code": error.code})
-            raise LeonardoBusy(error.message) from error
+        except LeonardoError as error:  # a redirect: not followed, so the request was answered unread
+            raise SubmitOutcomeUnknown(error.message) from error
         return job.generation_id, job.api_credit_cost
+
+    def account(self) -> AccountStatus:
+        """`GET /me` (the key re-read on a 401/403): usable, and how many API credits are left."""
+        try:
+            details = self._as_account(lambda client: client.me())
+        except AccountRefused as refused:
+            return AccountStatus(ok=False, reason=refused.reason)
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        self._user_id = details.user_id
+        known = [t for t in (details.api_paid_tokens, details.api_subscription_tokens) if t is not None]
+        credits = sum(known) if known else None
+        if credits is not None and credits <= 0:
+            return AccountStatus(ok=False, reason=CREDITS, credits=credits)
+        return AccountStatus(ok=True, credits=credits)
+
+    def recent_generations(self, *, since: datetime, limit_pages: int) -> list[RemoteSummary]:
+        """The account's generations created since `since`, newest first (at most `limit_pages`)."""
+        earliest = since - CLOCK_SKEW
+        found: dict[str, RemoteSummary] = {}
+        try:
+            user_id = self._account_user_id()
+            for page in range(limit_pages):
+                batch = self._as_account(
+                    lambda client, page=page: client.list_user_generations(
+                        user_id, offset=page * LOOKUP_PAGE, limit=LOOKUP_PAGE
+                    )
+                )
+                for g in batch:
+                    created = _parse_time(g.created_at)
+                    if created >= earliest:
+                        found[g.id] = RemoteSummary(id=g.id, created_at=created, status=g.status)
+                if len(batch) < LOOKUP_PAGE or all(_parse_time(g.created_at) < earliest for g in batch):
+                    break
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        return sorted(found.values(), key=lambda g: g.created_at, reverse=True)
+
+    def _account_user_id(self) -> str:
+        if self._user_id is None:
+            self._user_id = self._as_account(lambda client: client.me()).user_id
+        return self._user_id
 
     def upload_init_image(self, content: bytes, content_type: str) -> str:
         """Ask Leonardo for an upload slot and send the file there (no Leonardo key on that request)."""
@@ -100,31 +181,43 @@ class LeonardoGateway:
         except LeonardoError as error:  # busy, down, or refusing: our side is done; try again later
             raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
 
-    def find_generation(self, request: dict, *, since: datetime) -> str | None:
-        """Our account's generation matching `request` created since `since`, from the recent list.
+    def request_fingerprint(self, request: dict, *, seed: int) -> str:
+        echoed = _echoed(to_leonardo_request(request, seed=seed))
+        return hashlib.sha256(json.dumps(echoed, sort_keys=True).encode()).hexdigest()[:32]
 
-        Leonardo has no idempotency key; an unanswered submit is matched on what it was asked for.
+    def find_generations(self, request: dict, *, seed: int, since: datetime) -> list[str]:
+        """Our account's generations echoing `request` with `seed`, created since `since`, oldest first.
+
+        Leonardo has no idempotency key: an unanswered POST is recognised by what it asked for,
+        compared on every field the list echoes (the seed, ours per job, makes it specific).
         """
-        try:
-            if self._user_id is None:
-                self._user_id = self.client.me().user_id
-            recent = self.client.list_user_generations(self._user_id, offset=0, limit=RECENT_WINDOW)
-        except LeonardoError as error:
-            raise LeonardoBusy(error.message) from error
-        wanted = to_leonardo_request(request)
+        wanted = _echoed(to_leonardo_request(request, seed=seed))
         earliest = since - CLOCK_SKEW
-        matches = [
-            g
-            for g in recent
-            if g.prompt == wanted.prompt
-            and (g.image_width, g.image_height) == (wanted.width, wanted.height)
-            and _parse_time(g.created_at) >= earliest
-        ]
-        return min(matches, key=lambda g: g.created_at).id if matches else None
+        found: dict[str, Generation] = {}
+        try:
+            user_id = self._account_user_id()
+            for page in range(LOOKUP_MAX_PAGES):
+                batch = self._as_account(
+                    lambda client, page=page: client.list_user_generations(
+                        user_id, offset=page * LOOKUP_PAGE, limit=LOOKUP_PAGE
+                    )
+                )
+                for generation in batch:
+                    if _parse_time(generation.created_at) >= earliest and _matches(generation, wanted):
+                        found[generation.id] = generation  # a page boundary that moved repeats items
+                if len(batch) < LOOKUP_PAGE or all(_parse_time(g.created_at) < earliest for g in batch):
+                    break
+            else:
+                raise LookupIncomplete(
+                    f"more than {LOOKUP_PAGE * LOOKUP_MAX_PAGES} generations since the unanswered POST"
+                )
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        return [g.id for g in sorted(found.values(), key=lambda g: _parse_time(g.created_at))]
 
     def generation(self, generation_id: str) -> RemoteGeneration:
         try:
-            generation = self.client.get_generation(generation_id)
+            generation = self._as_account(lambda client: client.get_generation(generation_id))
         except NotFoundError as error:
             raise GenerationMissing(error.message) from error
         except LeonardoError as error:
@@ -135,9 +228,63 @@ class LeonardoGateway:
         )
 
 
+def _echoed(wanted: GenerationRequest) -> dict:
+    """The fields of a request that Leonardo's list echoes back (only those we set)."""
+    fields = {
+        "prompt": wanted.prompt,
+        "negative_prompt": wanted.negative_prompt or None,
+        "model_id": wanted.model_id,
+        "width": wanted.width,
+        "height": wanted.height,
+        "seed": wanted.seed,
+        "guidance_scale": wanted.guidance_scale,
+        "inference_steps": wanted.num_inference_steps,
+        "init_strength": wanted.init_strength,
+        "photo_real": wanted.photo_real,
+        "preset_style": wanted.preset_style,
+        "public": bool(wanted.public),
+    }
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _matches(generation: Generation, wanted: dict) -> bool:
+    seen = {
+        "prompt": generation.prompt,
+        "negative_prompt": generation.negative_prompt or None,
+        "model_id": generation.model_id,
+        "width": generation.image_width,
+        "height": generation.image_height,
+        "seed": generation.seed,
+        "guidance_scale": generation.guidance_scale,
+        "inference_steps": generation.inference_steps,
+        "init_strength": generation.init_strength,
+        "photo_real": bool(generation.photo_real),
+        "preset_style": generation.preset_style,
+        "public": bool(generation.public),
+    }
+    for name, value in wanted.items():
+        echoed = seen[name]
+        if isinstance(value, float) and isinstance(echoed, int | float):
+            if not math.isclose(value, echoed, abs_tol=1e-6):
+                return False
+        elif echoed != value:
+            return False
+    # A negative prompt we did not send means another request.
+    return "negative_prompt" in wanted or not seen["negative_prompt"]
+
+
 def _parse_time(value: str) -> datetime:
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # Hasura omits the zone at times
+
+
+def _out_of_credits(error: LeonardoError) -> bool:
+    """Leonardo's answer to a generation the account cannot pay for (a 400 naming the tokens)."""
+    body = error.body
+    text = json.dumps(body).lower() if isinstance(body, dict | list) else str(body or "").lower()
+    return error.status in (400, 402, 403) and (
+        "insufficient" in text or ("not enough" in text and ("token" in text or "credit" in text))
+    )
 
 
 def _reason(error: LeonardoError) -> str:

@@ -29,6 +29,12 @@ class TransitionConflict(DomainError):
     code = "transition_conflict"
 
 
+class GenerationTaken(TransitionConflict):
+    """The generation is already recorded as another job's: never adopt it."""
+
+    code = "generation_taken"
+
+
 class NoSlotAvailable(DomainError):
     code = "no_slot_available"
 
@@ -68,9 +74,33 @@ class LeonardoBusy(DomainError):
 
 
 class SubmitOutcomeUnknown(LeonardoBusy):
-    """The submit request reached Leonardo but no answer came back: a generation may exist."""
+    """The paid POST may have reached Leonardo, and its answer does not say what happened (none
+    came, a 5xx, an unreadable 2xx): a generation may exist, and is looked for before any re-send."""
 
     code = "leonardo_outcome_unknown"
+
+
+class AccountRefused(LeonardoBusy):
+    """Leonardo refuses our account itself: the API key (after re-reading it) or the credits.
+    Every job would meet the same answer: an operator's problem, held behind the account guard."""
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason  # leonardo_auth | leonardo_credits
+        self.code = reason
+
+
+class IdenticalRequestInFlight(LeonardoBusy):
+    """Another job's POST of a request Leonardo would echo identically is still unanswered: sending
+    ours now would make the two generations impossible to tell apart. Wait for it to resolve."""
+
+    code = "identical_request_in_flight"
+
+
+class LookupIncomplete(DomainError):
+    """Leonardo's list could not be read back far enough to know what an unanswered POST did."""
+
+    code = "submit_outcome_unknown"
 
 
 class LeonardoRejected(DomainError):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import uuid
 
 from .errors import InvalidRequest, JobNotFound
-from .models import ImageGenerationRequest, Job, JobStatus
+from .models import MAX_SEED, ImageGenerationRequest, Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
 from .uploads import Uploads
@@ -28,7 +29,13 @@ class Generations:
     def create(
         self, user_id: str, request: ImageGenerationRequest, *, idempotency_key: str | None = None
     ) -> tuple[Job, bool]:
-        """Accept a job. Returns (job, created); a duplicate returns the live original."""
+        """Accept a job. Returns (job, created); a repeat returns the original instead.
+
+        An Idempotency-Key names one job for 24 h whatever becomes of it (a FAILED job is answered
+        as FAILED: a new attempt takes a new key). Without a key, the same request within the
+        double-click window is the same job, unless that job FAILED or was CANCELLED: then the
+        click is a deliberate retry and starts a new (paid) job.
+        """
         if request.init_upload_id:
             self._uploads.usable(user_id, request.init_upload_id)  # 422 unless it is the caller's, READY
         now = self._clock()
@@ -44,20 +51,24 @@ class Generations:
             kind=request.kind,
             status=JobStatus.QUEUED,
             request=request.normalized(),
+            # A seed of its own makes the job's generation recognisable in Leonardo's list.
+            leonardo_seed=request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1),
             created_at=now,
             updated_at=now,
             due_at=epoch(now) + self._policy.queued_check_seconds,
         )
         existing = self._store.create(job, dedupe_key=dedupe_key, dedupe_expires_at=expires)
         if existing is not None:
-            if idempotency_key and existing.request != job.request:
-                raise InvalidRequest(
-                    "Idempotency-Key was already used with different parameters",
-                    code="idempotency_key_reused",
-                )
+            if idempotency_key:
+                if existing.request != job.request:
+                    raise InvalidRequest(
+                        "Idempotency-Key was already used with different parameters",
+                        code="idempotency_key_reused",
+                    )
+                return existing, False  # whatever its state: a key names one job
             if existing.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
                 return existing, False
-            # The earlier attempt failed: a retry is a new (paid) job, as the user intends.
+            # The earlier click's job failed: clicking again is a retry, a new (paid) job.
             existing = self._store.create(
                 job, dedupe_key=dedupe_key, dedupe_expires_at=expires, replace_job_id=existing.id
             )

@@ -50,6 +50,7 @@ PresetStyle = Literal[
 ]  # fmt: skip
 
 DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # Leonardo Lightning XL
+MAX_SEED = 2147483637
 Dimension = Annotated[int, Field(ge=32, le=1536, multiple_of=8)]
 UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
 
@@ -72,7 +73,7 @@ class ImageGenerationRequest(BaseModel):
     width: Dimension = 1024
     height: Dimension = 1024
     num_images: int = Field(default=1, ge=1, le=8)
-    seed: int | None = Field(default=None, ge=0, le=2147483637)
+    seed: int | None = Field(default=None, ge=0, le=MAX_SEED)
     preset_style: PresetStyle | None = None
     alchemy: bool | None = None
     photo_real: bool | None = None
@@ -146,8 +147,13 @@ class Job(BaseModel):
     # Which submit message is the live one: the reconciler bumps it when it re-sends, and older
     # copies stop cycling, so a lagging queue never fills with copies of waiting jobs.
     submit_token: int = 0
-    # Set when a submit's outcome was unknown: the next attempt first looks for that generation.
+    # Leonardo's seed for this job: the caller's, or one drawn at accept time, so that the job's
+    # generation can be recognised in Leonardo's list if a POST goes unanswered.
+    leonardo_seed: int | None = None
+    # Written before every paid POST (durably: a crash after sending leaves it) and cleared once the
+    # outcome is known: while set, a generation of this job may exist, and is looked for first.
     submit_uncertain_since: datetime | None = None
+    post_fingerprint: str | None = None  # the request as Leonardo echoes it, hashed (the request lock)
     checks: int = 0  # reconciler polls so far (drives the adaptive interval)
     due_at: int | None = None  # epoch seconds of the next reconciler check; None once terminal
     api_credit_cost: float | None = None

@@ -27,6 +27,12 @@ class Policy:
     reconcile_batch: int = 100
     reconcile_workers: int = 4
     reconcile_budget_seconds: float = 30.0  # the reconciler's Timeout is 55 s
+    # The longest one paid POST can take (every client timeout of one exchange) plus the write that
+    # records it: a submitter with less time left does not start one, so it is never killed mid-way.
+    post_budget_seconds: float = 28.0
+    # How long after an unanswered POST a generation could still appear in Leonardo's list: the
+    # lookup must have found nothing for this long before sending again is safe.
+    submit_settle_seconds: int = 60
     rng: random.Random = field(default_factory=random.Random, compare=False)
 
     def requeue_delay(self, attempt: int, retry_after: float | None = None) -> int:

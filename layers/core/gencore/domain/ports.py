@@ -51,7 +51,11 @@ class JobStore(Protocol):
     def mark_submitted(
         self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
     ) -> Job:
-        """QUEUED -> SUBMITTED and map the generation to the job; TransitionConflict if either is taken."""
+        """QUEUED -> SUBMITTED and map the generation to the job, fenced on the caller's slot claim.
+
+        GenerationTaken if another job owns the generation; TransitionConflict if the job moved on
+        or the claim was taken over.
+        """
 
     def transition(
         self,
@@ -71,8 +75,22 @@ class JobStore(Protocol):
 
     def release_slot(self, job: Job, *, now: datetime) -> Job: ...
 
-    def note_uncertain_submit(self, job: Job, *, since: datetime) -> Job:
-        """Remember that a submit of this QUEUED job may have created a generation."""
+    def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
+        """Durably note, before the paid POST, that it may create a generation from `now` on, and
+        take the request lock for `fingerprint`. Fenced on the caller's slot claim.
+
+        Raises TransitionConflict if the claim was lost, IdenticalRequestInFlight if another job's
+        identical-looking POST is still unanswered.
+        """
+
+    def end_uncertainty(self, job: Job) -> Job:
+        """The POST was refused for sure: clear the note and the lock (fenced on the claim)."""
+
+    def release_request_lock(self, job: Job) -> None:
+        """Best effort: let go of the job's request lock."""
+
+    def generation_owner(self, generation_id: str) -> str | None:
+        """The id of the job that recorded this generation, if any."""
 
     def reschedule(
         self, job: Job, *, due_at: int, checks: int | None = None, submit_token: int | None = None
@@ -102,21 +120,45 @@ class EventQueue(Protocol):
 
 class Leonardo(Protocol):
     def start_generation(
-        self, request: dict, *, init_image_id: str | None = None
+        self, request: dict, *, seed: int, init_image_id: str | None = None
     ) -> tuple[str, float | None]:
-        """Start a generation from our normalized request (guided by a Leonardo init image if given);
-        returns (generation id, credit cost)."""
+        """Start a generation from our normalized request with this seed (guided by a Leonardo init
+        image if given); returns (generation id, credit cost).
+
+        Raises SubmitOutcomeUnknown when the answer does not say whether it was created,
+        LeonardoBusy only when it provably was not (429, never sent), LeonardoRejected for good.
+        """
 
     def generation(self, generation_id: str) -> RemoteGeneration: ...
 
-    def find_generation(self, request: dict, *, since: datetime) -> str | None:
-        """A generation of ours matching `request`, created since `since` (an unanswered submit)."""
+    def request_fingerprint(self, request: dict, *, seed: int) -> str:
+        """A hash of the request as Leonardo's list echoes it: equal for two requests that the list
+        could not tell apart."""
+
+    def find_generations(self, request: dict, *, seed: int, since: datetime) -> list[str]:
+        """Our account's generations that echo `request` (with `seed`) and were created since
+        `since`, oldest first. Raises LeonardoBusy if the list cannot be read now, LookupIncomplete
+        if it cannot be read back that far."""
 
     def delete_init_image(self, init_image_id: str) -> None:
         """Delete Leonardo's copy of an init image (already gone counts as done)."""
 
     def upload_init_image(self, content: bytes, content_type: str) -> str:
         """Hand an image to Leonardo as an init image; returns Leonardo's init image id."""
+
+    def account(self) -> AccountStatus:
+        """Whether our key and account can start generations now (`GET /me`, the key secret re-read).
+
+        An account-level call, counted apart from any job's. Raises LeonardoBusy when Leonardo
+        could not answer (that is no verdict on the account).
+        """
+
+    def recent_generations(self, *, since: datetime, limit_pages: int) -> list[RemoteSummary]:
+        """Our account's generations created since `since`, newest first, at most `limit_pages` pages.
+
+        An account-level call (`GET /generations/user/{userId}`). Raises LeonardoBusy when
+        Leonardo could not answer.
+        """
 
 
 class OutputStore(Protocol):
@@ -177,3 +219,80 @@ class ImageInspector(Protocol):
         Raises UploadRejected (with a stable code) for anything but a single-frame image of the
         declared type.
         """
+
+
+# --- the Leonardo account as a whole (issue 9: never stuck silently) ---------------------------
+
+
+@dataclass(frozen=True)
+class AccountStatus:
+    """What Leonardo says about our account (`GET /me`): usable or not, and why not."""
+
+    ok: bool
+    reason: str | None = None  # when not ok: leonardo_auth (key wrong or revoked) | leonardo_credits
+    credits: float | None = None  # API credits left, if Leonardo said
+
+
+@dataclass(frozen=True)
+class RemoteSummary:
+    """One generation of our account as Leonardo lists it (`GET /generations/user/{userId}`)."""
+
+    id: str
+    created_at: datetime
+    status: str  # PENDING | COMPLETE | FAILED
+    cost: float | None = None  # credits, if Leonardo reported them
+
+
+@dataclass(frozen=True)
+class AccountBlock:
+    """Leonardo refuses our account (key wrong or revoked, credits exhausted): submits are held."""
+
+    reason: str  # leonardo_auth | leonardo_credits
+    since: datetime  # the first trip; a second trip keeps it
+    next_probe_at: datetime  # the reconciler asks Leonardo again from then on
+    probes: int = 0  # failed probes so far (drives the backoff)
+
+
+class AccountStateStore(Protocol):
+    """One item holding the account's block, if any. Writes are conditional on the block's `since`."""
+
+    def load(self) -> AccountBlock | None: ...
+
+    def trip(self, block: AccountBlock) -> AccountBlock:
+        """Store `block` unless a block is stored already; returns the stored one (the first wins)."""
+
+    def update(self, block: AccountBlock) -> bool:
+        """Replace the stored block if it is still the one since `block.since`; False otherwise."""
+
+    def clear(self, since: datetime) -> bool:
+        """Remove the block if it is still the one since `since`; False if it changed or is gone."""
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A generation of our account that no job owns: money spent on nothing we deliver."""
+
+    generation_id: str
+    created_at: datetime
+    status: str
+    cost: float | None
+    found_at: datetime
+
+
+class OrphanStore(Protocol):
+    """The orphan sweep's own state (one item) and the orphans it found."""
+
+    def claim_sweep(self, *, now: datetime, every_seconds: int) -> tuple[bool, datetime | None]:
+        """Start a sweep unless one started less than `every_seconds` ago.
+
+        Returns (claimed, reached): `reached` is the createdAt up to which earlier sweeps looked.
+        """
+
+    def finish_sweep(self, *, reached: datetime) -> None:
+        """Every generation created up to `reached` has been looked at (never moves backwards)."""
+
+    def record_orphan(self, orphan: Orphan, *, expires_at: int) -> bool:
+        """Keep an ORPHAN#<generation id> item; False if that generation was recorded before."""
+
+    def orphans(self, *, limit: int) -> list[Orphan]:
+        """The recorded orphans, newest generation first."""

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor, wait
+from datetime import datetime, timedelta
+from typing import Any
 
+from .account import UNAVAILABLE, AccountBlock, AccountGuard
 from .errors import GenerationMissing, LeonardoBusy, TransitionConflict
 from .models import GenerationEvent, Job, JobStatus
 from .policy import Clock, Policy, epoch
@@ -12,6 +16,32 @@ from .ports import EventQueue, JobStore, Leonardo, SubmitQueue
 from .waiting import Waker
 
 log = logging.getLogger(__name__)
+
+# Kept free before the invocation is cut off: the wake, the metrics and the answer need it.
+RESERVE_SECONDS = 10.0
+# Outcome key counting account-level Leonardo calls (not a job's): the handler reports it apart.
+ACCOUNT_CALLS = "account_calls"
+
+
+def seconds_until(clock: Clock, moment: datetime | None) -> float | None:
+    return None if moment is None else max(0.0, (moment - clock()).total_seconds())
+
+
+def finish_before(
+    pool: Executor, clock: Clock, until: datetime | None, call: Callable[..., Any], *args: Any
+) -> tuple[bool, Any]:
+    """Run `call(*args)` on `pool`; (True, its result) if it finished by `until`, else (False, None).
+
+    A call still running at `until` is left behind, never waited for: an invocation that waits for
+    a slow Leonardo answer is cut off with everything it has not reported yet.
+    """
+    future = pool.submit(call, *args)
+    done, _ = wait([future], timeout=seconds_until(clock, until))
+    return (True, future.result()) if done else (False, None)
+
+
+def _count(outcomes: dict[str, int], outcome: str, n: int = 1) -> None:
+    outcomes[outcome] = outcomes.get(outcome, 0) + n
 
 
 class Reconciler:
@@ -25,37 +55,126 @@ class Reconciler:
         submit_queue: SubmitQueue,
         clock: Clock,
         policy: Policy,
+        *,
+        guard: AccountGuard | None = None,
+        reserve_seconds: float = RESERVE_SECONDS,
     ) -> None:
         self._store, self._leonardo, self._events, self._queue = store, leonardo, events, submit_queue
         self._clock, self._policy = clock, policy
         self._waker = Waker(store, submit_queue, clock, policy)
+        self._guard, self._reserve = guard, reserve_seconds
 
-    def run(self) -> dict[str, int]:
-        """Check due jobs batch by batch until none is due or the time budget is spent; then hand
-        every free slot to the waiting line (slots freed by timeouts, expired leases, lost wakes)."""
-        outcomes = self._check_due()
-        free = self._policy.max_in_flight - self._store.in_flight()
-        if woken := self._waker.wake(free):
-            outcomes["woken"] = woken
+    def run(self, *, ends_at: datetime | None = None) -> dict[str, int]:
+        """Check due jobs batch by batch until none is due or the time is spent; then hand every free
+        slot to the waiting line (slots freed by timeouts, expired leases, lost wakes).
+
+        `ends_at` is when the invocation is cut off (the handler passes the Lambda's remaining
+        time); `reserve_seconds` before it are kept for the wake and the metrics. No check starts
+        once `reconcile_budget_seconds` (an upper bound) are spent or that point is reached: jobs not
+        started stay due for the next run (`deferred`), and checks still running there are left
+        behind (`unfinished`; every write they make is conditional, and the job stays due).
+
+        While Leonardo refuses our account (the guard is tripped) the account is probed when due,
+        held jobs fail once the hold is over, and nobody is woken: a woken job would only be held
+        again. A good probe clears the block, and this run wakes the line.
+        """
+        started = self._clock()
+        hard = ends_at - timedelta(seconds=self._reserve) if ends_at is not None else None
+        soft = started + timedelta(seconds=self._policy.reconcile_budget_seconds)
+        if hard is not None:
+            soft = min(soft, hard)
+        outcomes: dict[str, int] = {}
+        pool = ThreadPoolExecutor(max_workers=self._policy.reconcile_workers, thread_name_prefix="reconcile")
+        try:
+            blocked = self._account(pool, outcomes, hard)
+            self._check_due(pool, outcomes, soft, hard)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a check left behind is not waited for
+        if not blocked:
+            free = self._policy.max_in_flight - self._store.in_flight()
+            if woken := self._waker.wake(free):
+                outcomes["woken"] = woken
         return outcomes
 
-    def _check_due(self) -> dict[str, int]:
-        started = self._clock()
-        outcomes: dict[str, int] = {}
+    def _account(self, pool: Executor, outcomes: dict[str, int], hard: datetime | None) -> bool:
+        """Probe a blocked account when due; fail held jobs once the hold is over. True while blocked."""
+        if self._guard is None:
+            return False
+        block = self._guard.blocked(fresh=True)
+        if block is None:
+            return False
+        if self._clock() >= block.next_probe_at:
+            _count(outcomes, ACCOUNT_CALLS)
+            try:
+                finished, usable = finish_before(pool, self._clock, hard, self._guard.probe, self._leonardo)
+            except Exception:
+                log.exception("Leonardo account probe failed")
+                finished, usable = True, False
+            if finished and usable:
+                _count(outcomes, "account_cleared")
+                return False
+            _count(outcomes, "account_probe_failed")
+            block = self._guard.blocked() or block
+        if self._guard.hold_over(block):
+            self._fail_held(block, outcomes, limit=self._guard.policy.fail_batch)
+        return True
+
+    def _fail_held(self, block: AccountBlock, outcomes: dict[str, int], *, limit: int) -> None:
+        """The hold is over: the jobs at the head of the waiting line fail, `limit` per run."""
+        message = (
+            f"Leonardo has refused our account ({block.reason}) since {block.since.isoformat()}, "
+            "longer than jobs are held"
+        )
+        for job_id in self._store.waiting_job_ids(limit=limit):
+            job = self._store.get(job_id)
+            if job is None or job.status != JobStatus.QUEUED:
+                continue
+            try:
+                self._store.transition(
+                    job, JobStatus.FAILED, now=self._clock(), release_slot=True,
+                    error_code=UNAVAILABLE, error_message=message,
+                )  # fmt: skip
+            except TransitionConflict:
+                _count(outcomes, "raced")
+                continue
+            log.warning(
+                "held job failed: Leonardo unavailable", extra={"job_id": job.id, "reason": block.reason}
+            )
+            _count(outcomes, UNAVAILABLE)
+
+    def _check_due(
+        self, pool: Executor, outcomes: dict[str, int], soft: datetime, hard: datetime | None
+    ) -> None:
         seen: set[str] = set()
-        with ThreadPoolExecutor(max_workers=self._policy.reconcile_workers) as pool:
-            while True:
-                now = epoch(self._clock())
-                due = self._store.due_job_ids(now=now, limit=self._policy.reconcile_batch)
-                fresh = [job_id for job_id in due if job_id not in seen]  # a failed check stays due
-                seen.update(fresh)
-                for outcome in pool.map(self._check_safely, fresh):
-                    outcomes[outcome] = outcomes.get(outcome, 0) + 1
-                spent = (self._clock() - started).total_seconds()
-                if len(due) < self._policy.reconcile_batch or not fresh:
-                    return outcomes
-                if spent > self._policy.reconcile_budget_seconds:
-                    return outcomes
+        while self._clock() < soft:
+            now = epoch(self._clock())
+            due = self._store.due_job_ids(now=now, limit=self._policy.reconcile_batch)
+            fresh = [job_id for job_id in due if job_id not in seen]  # a failed check stays due
+            seen.update(fresh)
+            # The budget is checked per job, as a worker picks it up, not per batch: a batch of
+            # slow Leonardo answers must not run the invocation past its end.
+            futures = [pool.submit(self._check_before, job_id, soft) for job_id in fresh]
+            done, left = wait(futures, timeout=seconds_until(self._clock, hard))
+            for future in done:
+                _count(outcomes, future.result())
+            for future in left:
+                _count(outcomes, "deferred" if future.cancel() else "unfinished")
+            if left or outcomes.get("deferred"):
+                log.warning(
+                    "reconciler out of time: jobs left due for the next run",
+                    extra={
+                        "deferred": outcomes.get("deferred", 0),
+                        "unfinished": outcomes.get("unfinished", 0),
+                    },
+                )
+                return
+            if len(due) < self._policy.reconcile_batch or not fresh:
+                return
+
+    def _check_before(self, job_id: str, soft: datetime) -> str:
+        if self._clock() >= soft:
+            return "deferred"  # not started: still due, the next run takes it
+        return self._check_safely(job_id)
 
     def _check_safely(self, job_id: str) -> str:
         try:

@@ -1,11 +1,35 @@
-"""Submitting a QUEUED job to Leonardo under the concurrency cap, paying exactly once."""
+"""Submitting a QUEUED job to Leonardo under the concurrency cap, paying exactly once.
+
+The protocol (docs/architecture.md, "The paid POST"):
+1. claim a slot (or take over an expired lease) for the job;
+2. if an earlier POST of the job may have created a generation, look for it first (adopt it, wait
+   for it to show, or give up with `submit_outcome_unknown`), and send again only once the list
+   has shown nothing for `submit_settle_seconds`;
+3. only with enough of the invocation left for the POST's worst case, note durably that a POST
+   may create a generation from now on, fenced on our claim and under the request lock (no other
+   job's identical-looking POST is unanswered at the same time);
+4. send the POST once; a definite "no" clears the note, an answer that does not say what happened
+   goes straight back to step 2, and the generation id is recorded fenced on our claim.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import NamedTuple
 
-from .errors import LeonardoBusy, LeonardoRejected, SubmitOutcomeUnknown, TransitionConflict, UploadNotReady
+from .account import AccountGuard
+from .errors import (
+    AccountRefused,
+    GenerationTaken,
+    IdenticalRequestInFlight,
+    LeonardoBusy,
+    LeonardoRejected,
+    LookupIncomplete,
+    SubmitOutcomeUnknown,
+    TransitionConflict,
+    UploadNotReady,
+)
 from .models import Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Leonardo, SubmitQueue
@@ -14,16 +38,18 @@ from .waiting import Waker
 
 log = logging.getLogger(__name__)
 
+Remaining = Callable[[], float]  # seconds the invocation has left
+
 
 class SubmitResult(NamedTuple):
-    outcome: (
-        str  # submitted | adopted | waiting | throttled | uncertain | superseded | failed | skipped | missing
-    )
+    # submitted | adopted | waiting | held | throttled | uncertain | deferred | superseded | failed
+    # | skipped | missing
+    outcome: str
     credits: float = 0.0
 
 
 class Submitter:
-    """Starts QUEUED jobs at Leonardo without exceeding the concurrency cap."""
+    """Starts QUEUED jobs at Leonardo without exceeding the concurrency cap or paying twice."""
 
     def __init__(
         self,
@@ -33,18 +59,23 @@ class Submitter:
         init_images: InitImages,
         clock: Clock,
         policy: Policy,
+        guard: AccountGuard | None = None,
     ) -> None:
         self._store, self._leonardo, self._queue = store, leonardo, submit_queue
         self._init_images, self._clock, self._policy = init_images, clock, policy
         self._waker = Waker(store, submit_queue, clock, policy)
+        self._guard = guard
 
-    def submit(self, job_id: str, *, attempt: int = 0, token: int = 0) -> SubmitResult:
+    def submit(
+        self, job_id: str, *, attempt: int = 0, token: int = 0, remaining: Remaining | None = None
+    ) -> SubmitResult:
         """One submit attempt; returns the outcome and the credits a successful submission costs."""
-        now = self._clock()
+        if not self._time_for_post(remaining):
+            return self._defer(job_id, attempt, token)
         claim = self._store.claim_slot(
             job_id,
             max_in_flight=self._policy.max_in_flight,
-            now=now,
+            now=self._clock(),
             lease_seconds=self._policy.submit_lease_seconds,
         )
         job = claim.job
@@ -55,61 +86,172 @@ class Submitter:
                 # Already submitted, terminal, or another submitter holds a live lease.
                 return SubmitResult("skipped")
             return self._park(job, token)
-        if job.submit_uncertain_since and (adopted := self._adopt(job, token)):
-            return adopted
+        if job.submit_uncertain_since and (resolved := self._resolve(job, attempt, token)):
+            return resolved
+        if self._guard is not None and (block := self._guard.blocked()):
+            # Leonardo refuses the account itself: every job would meet the same answer. Hold this
+            # one in the line (the reconciler probes the account and wakes the line when it clears).
+            return self._hold(job, token, block.reason)
+        # Nothing of an earlier POST exists: this job needs one (now, or later if time is short).
+        if not self._time_for_post(remaining):
+            self._store.release_slot(job, now=self._clock())
+            self._waker.after_release()
+            return self._defer(job.id, attempt, token)
+        return self._post(job, attempt, token)
+
+    # --- the POST ------------------------------------------------------------------------------
+    def _post(self, job: Job, attempt: int, token: int) -> SubmitResult:
+        assert job.leonardo_seed is not None
         try:
             init_image_id = self._init_image(job)
-            generation_id, cost = self._leonardo.start_generation(job.request, init_image_id=init_image_id)
-        except SubmitOutcomeUnknown as unknown:
-            # Leonardo may have created (and charged for) it: look for it before ever sending again.
-            job = self._store.note_uncertain_submit(job, since=job.submit_uncertain_since or now)
-            job = self._store.release_slot(job, now=self._clock())
-            return self._wait(job, attempt, token, unknown.retry_after, "uncertain")
         except LeonardoBusy as busy:
-            job = self._store.release_slot(job, now=self._clock())
-            return self._wait(job, attempt, token, busy.retry_after, "throttled")
+            return self._wait(self._release(job), attempt, token, busy.retry_after, "throttled")
         except (LeonardoRejected, UploadNotReady) as rejected:
-            self._store.transition(
-                job, JobStatus.FAILED, now=self._clock(), release_slot=True,
-                error_code=rejected.code, error_message=rejected.message,
-            )  # fmt: skip
-            self._waker.after_release()
-            return SubmitResult("failed")
+            return self._fail(job, rejected.code, rejected.message)
         now = self._clock()
-        self._store.mark_submitted(
-            job,
-            generation_id=generation_id,
-            api_credit_cost=cost,
-            now=now,
-            due_at=epoch(now) + self._policy.first_poll_seconds,
-        )
+        fingerprint = self._leonardo.request_fingerprint(job.request, seed=job.leonardo_seed)
+        # The lock outlives any uncertainty: an unresolved job fails after max_job_age_seconds.
+        lock_until = epoch(now) + self._policy.max_job_age_seconds + self._policy.submit_settle_seconds
+        try:
+            job = self._store.begin_post(job, now=now, fingerprint=fingerprint, lock_expires_at=lock_until)
+        except IdenticalRequestInFlight as busy:
+            # Two identical-looking POSTs unanswered at once could not be told apart: ours waits.
+            delay = float(self._policy.submit_settle_seconds)
+            log.info("identical request in flight; waiting", extra={"job_id": job.id, "why": busy.message})
+            return self._wait(self._release(job), attempt, token, delay, "throttled")
+        except TransitionConflict:
+            return SubmitResult("superseded")  # our lease was taken over: the new holder carries on
+        try:
+            generation_id, cost = self._leonardo.start_generation(
+                job.request, seed=job.leonardo_seed, init_image_id=init_image_id
+            )
+        except SubmitOutcomeUnknown as unknown:
+            # Leonardo may have created (and charged for) it: look for it now, never send blindly.
+            log.warning("paid POST outcome unknown", extra={"job_id": job.id, "why": unknown.message})
+            return self._resolve(job, attempt, token, retry_after=unknown.retry_after) or self._wait(
+                self._release(job), attempt, token, self._policy.submit_settle_seconds, "uncertain"
+            )
+        except AccountRefused as refused:
+            # Our key (read again once) or our credits: refused unread, nothing was created.
+            job = self._store.end_uncertainty(job)
+            if self._guard is not None:
+                self._guard.trip(refused.reason)
+            return self._hold(job, token, refused.reason)
+        except LeonardoBusy as busy:
+            # Refused for sure (429, never sent): nothing was created, nothing to look for.
+            job = self._store.end_uncertainty(job)
+            return self._wait(self._release(job), attempt, token, busy.retry_after, "throttled")
+        except LeonardoRejected as rejected:
+            return self._fail(job, rejected.code, rejected.message)
+        now = self._clock()
+        try:
+            self._store.mark_submitted(
+                job,
+                generation_id=generation_id,
+                api_credit_cost=cost,
+                now=now,
+                due_at=epoch(now) + self._policy.first_poll_seconds,
+            )
+        except TransitionConflict:
+            # Only a submitter that outlived its lease gets here (the lease is longer than the
+            # function's timeout): the new holder looks for this generation and adopts it.
+            log.error(
+                "submit answer arrived after the lease was taken over",
+                extra={"job_id": job.id, "generation_id": generation_id},
+            )
+            return SubmitResult("superseded")
         return SubmitResult("submitted", credits=cost or 0.0)
+
+    def _time_for_post(self, remaining: Remaining | None) -> bool:
+        return remaining is None or remaining() >= self._policy.post_budget_seconds
 
     def _init_image(self, job: Job) -> str | None:
         """Leonardo's id for the job's source upload (handed over on first use), if it has one."""
         upload_id = job.request.get("init_upload_id")
         return self._init_images.leonardo_id(upload_id) if upload_id else None
 
-    def _adopt(self, job: Job, token: int) -> SubmitResult | None:
-        """Take over the generation an unanswered submit created, instead of paying for a second one."""
-        assert job.submit_uncertain_since
+    # --- an earlier POST may have created a generation -----------------------------------------
+    def _resolve(
+        self, job: Job, attempt: int, token: int, *, retry_after: float | None = None
+    ) -> SubmitResult | None:
+        """Settle what an unanswered POST did. None means it created nothing: POST again."""
+        since = job.submit_uncertain_since
+        assert since is not None and job.leonardo_seed is not None
+        now = self._clock()
+        waited = (now - since).total_seconds()
+        if waited > self._policy.max_job_age_seconds:
+            return self._fail(job, "submit_outcome_unknown", "Leonardo's list never told what the POST did")
         try:
-            generation_id = self._leonardo.find_generation(job.request, since=job.submit_uncertain_since)
-        except LeonardoBusy:  # cannot tell yet: do not risk a duplicate, wait and look again
-            self._store.release_slot(job, now=self._clock())
-            return self._wait(job, job.submit_attempts, token, None, "uncertain")
-        if generation_id is None:
-            return None
+            found = self._leonardo.find_generations(job.request, seed=job.leonardo_seed, since=since)
+        except LookupIncomplete as incomplete:
+            return self._fail(job, incomplete.code, incomplete.message)
+        except LeonardoBusy as busy:  # cannot tell yet: never risk a second generation, look again later
+            delay = busy.retry_after or retry_after
+            return self._wait(self._release(job), attempt, token, delay, "uncertain")
+        unowned = [g for g in found if self._store.generation_owner(g) in (None, job.id)]
+        if len(unowned) > 1 and job.request.get("seed") is not None:
+            # The caller's seed: another job may share everything Leonardo echoes. Do not guess.
+            return self._fail(
+                job, "submit_outcome_unknown", f"{len(unowned)} generations match the unanswered request"
+            )
+        for generation_id in unowned:  # oldest first: a later one is a re-send's
+            adopted = self._adopt(job, generation_id, extra=len(unowned) - 1)
+            if adopted:
+                return adopted
+        if waited < self._policy.submit_settle_seconds:
+            # Nothing yet, but a POST still in Leonardo's hands could show up: look again later.
+            wait = max(self._policy.submit_settle_seconds - waited, retry_after or 0.0)
+            return self._wait(self._release(job), attempt, token, wait, "uncertain")
+        log.warning("unanswered POST created nothing; sending again", extra={"job_id": job.id})
+        return None
+
+    def _adopt(self, job: Job, generation_id: str, *, extra: int) -> SubmitResult | None:
         now = self._clock()
         try:
             self._store.mark_submitted(
                 job, generation_id=generation_id, api_credit_cost=None, now=now,
                 due_at=epoch(now) + self._policy.first_poll_seconds,
             )  # fmt: skip
+        except GenerationTaken:
+            return None  # recorded by another job meanwhile: not ours after all
         except TransitionConflict:
-            return None  # that generation belongs to another job: submit ours
-        log.warning("adopted the generation of an unanswered submit", extra={"job_id": job.id})
+            return SubmitResult("superseded")
+        log.warning(
+            "adopted the generation of an unanswered POST",
+            extra={"job_id": job.id, "generation_id": generation_id, "other_matches": extra},
+        )
         return SubmitResult("adopted")
+
+    # --- waiting, failing ----------------------------------------------------------------------
+    def _release(self, job: Job) -> Job:
+        released = self._store.release_slot(job, now=self._clock())
+        if job.slot_held:
+            self._waker.after_release()
+        return released
+
+    def _fail(self, job: Job, code: str, message: str) -> SubmitResult:
+        try:
+            self._store.transition(
+                job, JobStatus.FAILED, now=self._clock(), release_slot=True,
+                error_code=code, error_message=message,
+            )  # fmt: skip
+        except TransitionConflict:
+            return SubmitResult("superseded")
+        if job.slot_held:
+            self._waker.after_release()
+        log.warning("submit failed", extra={"job_id": job.id, "error_code": code})
+        return SubmitResult("failed")
+
+    def _hold(self, job: Job, token: int, reason: str) -> SubmitResult:
+        """The account is blocked: wait in the line like a job without a slot, sending nothing.
+
+        The slot goes back without waking the line: the next job would only be held in turn.
+        """
+        log.warning("submit held: Leonardo refuses the account", extra={"job_id": job.id, "reason": reason})
+        job = self._store.release_slot(job, now=self._clock())
+        if token != job.submit_token or not self._store.park(job):
+            return SubmitResult("superseded")
+        return SubmitResult("held")
 
     def _park(self, job: Job, token: int) -> SubmitResult:
         """Every slot is taken: wait in line, with no message cycling, until a release wakes the job."""
@@ -121,6 +263,18 @@ class Submitter:
         if self._store.in_flight() < self._policy.max_in_flight:
             self._waker.wake(1)
         return SubmitResult("waiting")
+
+    def _defer(self, job_id: str, attempt: int, token: int) -> SubmitResult:
+        """Too little of this invocation is left for a POST: hand the job to a fresh one."""
+        job = self._store.get(job_id)
+        if job is None:
+            return SubmitResult("missing")
+        if job.status != JobStatus.QUEUED:
+            return SubmitResult("skipped")
+        if token != job.submit_token:
+            return SubmitResult("superseded")
+        self._queue.send(job.id, attempt=attempt, token=token)
+        return SubmitResult("deferred")
 
     def _wait(
         self, job: Job, attempt: int, token: int, retry_after: float | None, outcome: str

@@ -15,6 +15,7 @@ from .errors import (
     RateLimitedError,
     RetryableBadResponseError,
     RetryableError,
+    UnreadableAnswerError,
     UploadRefusedError,
     UploadRejectedError,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "RetryPolicy",
     "RetryableBadResponseError",
     "RetryableError",
+    "UnreadableAnswerError",
     "UploadRefusedError",
     "UploadRejectedError",
 ]

@@ -7,18 +7,22 @@ authenticates, retries and classifies failures:
   full jitter (``uniform(0, min(max_delay, base_delay * 2**n))``), or after
   Leonardo's ``Retry-After`` (seconds or HTTP date, capped at ``max_delay``),
   at most ``RetryPolicy.max_attempts`` attempts in total.
-* ``POST /generations`` is NOT idempotent and costs money. It is retried only
-  when Leonardo cannot have acted on it: a connect failure or pool timeout
-  (the request was never sent), a 429 (rejected before work) or a 5xx answer
-  (as the contract asks; a 5xx means Leonardo reports it did not accept the
-  job). A read timeout or dropped connection after the request was sent
-  raises :class:`OutcomeUnknownError` immediately: the generation may exist,
-  and resending it could create and bill a second one.
+* ``POST /generations`` is NOT idempotent and costs money, so it is sent
+  exactly once per call (``create_generation`` makes a single attempt: the
+  caller's queue retries with backoff, and the call's worst case stays
+  :attr:`LeonardoClient.paid_call_seconds`). Only an answer that proves
+  Leonardo did not act on it is reported as retryable: a connect failure or
+  pool timeout (never sent) or a 429 (rejected before work). Everything else
+  that leaves the outcome open raises :class:`OutcomeUnknownError`: a read
+  timeout or dropped connection after sending, any 5xx (a gateway 502/504,
+  or a 500 after the job was created, may hide a paid generation), and a 2xx
+  whose body is not JSON or not the shape we rely on
+  (:class:`UnreadableAnswerError`). The caller must look for the generation
+  before ever sending again.
 * A 2xx whose body is not JSON or not the shape we rely on raises
   ``leonardo_bad_response``. On GET/DELETE it is retried (asking again is
   harmless; a truncated proxy answer is usually transient) and surfaces as
-  :class:`RetryableBadResponseError`; after POST it is raised at once as a
-  non-retryable :class:`BadResponseError`, for the same double-billing reason.
+  :class:`RetryableBadResponseError`.
 
 * ``POST /init-image`` is a POST but only hands out an upload slot (nothing
   is billed, an unused slot is harmless), so it is retried like a GET.
@@ -59,6 +63,7 @@ from .errors import (
     RateLimitedError,
     RetryableBadResponseError,
     RetryableError,
+    UnreadableAnswerError,
     UploadRefusedError,
     UploadRejectedError,
 )
@@ -247,8 +252,8 @@ class LeonardoClient:
         *,
         connect_timeout: float = 3.0,
         read_timeout: float = 15.0,
-        write_timeout: float = 10.0,
-        pool_timeout: float = 3.0,
+        write_timeout: float = 5.0,
+        pool_timeout: float = 2.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -276,6 +281,13 @@ class LeonardoClient:
     def __repr__(self) -> str:
         return f"LeonardoClient(base_url={self._base_url!r})"
 
+    @property
+    def paid_call_seconds(self) -> float:
+        """The longest a paid call (one attempt, never retried here) can take: every timeout of
+        one exchange added up. A caller with less time left must not start one."""
+        t = self._timeout
+        return float((t.connect or 0) + (t.write or 0) + (t.read or 0) + (t.pool or 0))
+
     def __enter__(self) -> "LeonardoClient":
         return self
 
@@ -296,7 +308,7 @@ class LeonardoClient:
     def create_generation(self, request: GenerationRequest) -> GenerationJob:
         """Start an image generation (asynchronous, billed). See the module docstring on retries."""
         envelope = self._request(
-            "POST", "/generations", CreateGenerationEnvelope, json_body=request.to_payload()
+            "POST", "/generations", CreateGenerationEnvelope, json_body=request.to_payload(), attempts=1
         )
         return envelope.sd_generation_job
 
@@ -443,19 +455,29 @@ class LeonardoClient:
         json_body: dict[str, Any] | None = None,
         params: dict[str, Any] | None = None,
         idempotent: bool | None = None,
+        attempts: int | None = None,
     ) -> Envelope:
-        """``idempotent`` defaults to "not a POST"; pass True for a POST that is safe to resend."""
+        """``idempotent`` defaults to "not a POST"; pass True for a POST that is safe to resend.
+        ``attempts`` overrides the retry policy's count (1 for a paid call)."""
         safe = method != "POST" if idempotent is None else idempotent
         return self._retrying(
-            method, path, lambda: self._attempt(method, path, envelope, json_body, params, safe)
+            method,
+            path,
+            lambda: self._attempt(method, path, envelope, json_body, params, safe),
+            attempts=attempts,
         )
 
     def _retrying(
-        self, method: str, path: str, attempt_once: Callable[[], T | LeonardoError], what: str = "call"
+        self,
+        method: str,
+        path: str,
+        attempt_once: Callable[[], T | LeonardoError],
+        what: str = "call",
+        attempts: int | None = None,
     ) -> T:
         """Run ``attempt_once`` until it returns a result or a non-retryable error,
         within the retry policy; log each failure (never bodies or headers)."""
-        attempts = self._retry.max_attempts
+        attempts = attempts or self._retry.max_attempts
         for attempt in range(1, attempts + 1):
             outcome = attempt_once()
             if not isinstance(outcome, LeonardoError):
@@ -507,7 +529,7 @@ class LeonardoClient:
             return self._transport_error(exc, method, path, idempotent)
         if response.is_success:
             return self._parse(response, envelope, method, path, idempotent)
-        return self._status_error(response, method, path)
+        return self._status_error(response, method, path, idempotent)
 
     def _delay(self, retry_index: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -529,13 +551,20 @@ class LeonardoClient:
         error.__cause__ = exc
         return error
 
-    def _status_error(self, response: httpx.Response, method: str, path: str) -> LeonardoError:
+    def _status_error(
+        self, response: httpx.Response, method: str, path: str, idempotent: bool = True
+    ) -> LeonardoError:
         status = response.status_code
         body = self._error_body(response)
         message = f"Leonardo {method} {path} answered {status}"
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if status == 429:
             return RateLimitedError(message, status=status, body=body, retry_after=retry_after)
+        if status >= 500 and not idempotent:
+            # A gateway timeout or a 500 after the job was created: it may exist, and be billed.
+            return OutcomeUnknownError(
+                f"{message}; the outcome is unknown", status=status, body=body, retry_after=retry_after
+            )
         if status >= 500:
             return RetryableError(message, status=status, body=body, retry_after=retry_after)
         if status == 404:
@@ -557,7 +586,8 @@ class LeonardoClient:
     def _parse(
         self, response: httpx.Response, envelope: type[Envelope], method: str, path: str, idempotent: bool
     ) -> Envelope | LeonardoError:
-        bad = RetryableBadResponseError if idempotent else BadResponseError
+        # After a paid POST an unreadable 2xx means "done, but we cannot tell what": outcome unknown.
+        bad = RetryableBadResponseError if idempotent else UnreadableAnswerError
         conceal = getattr(envelope, "conceals_body", False)
         try:
             data = response.json()

@@ -108,10 +108,25 @@ class RetryableBadResponseError(BadResponseError, RetryableError):
 
 
 class OutcomeUnknownError(LeonardoError):
-    """``POST /generations`` was sent but no answer arrived (read timeout, dropped
-    connection). The generation may or may not exist and may already be billed,
-    so the client does not resend it; the caller must reconcile (e.g. list the
-    user's recent generations) instead of resubmitting.
+    """``POST /generations`` was sent but its answer does not say what happened:
+    none arrived (read timeout, dropped connection), a 5xx came back (a gateway
+    timeout, or a failure after the job was created), or the 2xx could not be
+    read (:class:`UnreadableAnswerError`). The generation may exist and may
+    already be billed, so the client does not resend it; the caller must look
+    for it (the user's recent generations) instead of resubmitting.
+
+    ``retry_after`` carries a 5xx answer's Retry-After, if any.
     """
 
     code = "leonardo_outcome_unknown"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class UnreadableAnswerError(OutcomeUnknownError, BadResponseError):
+    """A 2xx to a paid POST whose body is not JSON or not the shape we rely on:
+    Leonardo acted, and we cannot tell on what."""
+
+    code = "leonardo_bad_response"

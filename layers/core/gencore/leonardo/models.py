@@ -112,6 +112,14 @@ class Generation(_Response):
     image_width: int = Field(alias="imageWidth")
     image_height: int = Field(alias="imageHeight")
     generated_images: list[GeneratedImage] = Field(default_factory=list)
+    # Echoes of the request, used to recognise the generation of an unanswered POST.
+    seed: int | None = None
+    guidance_scale: float | None = Field(default=None, alias="guidanceScale")
+    inference_steps: int | None = Field(default=None, alias="inferenceSteps")
+    init_strength: float | None = Field(default=None, alias="initStrength")
+    photo_real: bool | None = Field(default=None, alias="photoReal")
+    preset_style: str | None = Field(default=None, alias="presetStyle")
+    public: bool | None = None
 
 
 class InitImageUpload(_Response):

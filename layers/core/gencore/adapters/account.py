@@ -1,0 +1,193 @@
+"""Account-level state in the jobs table: the account block and the orphan sweep.
+
+Items (pk / sk):
+- ACCOUNT#leonardo / ACCOUNT   the account block while Leonardo refuses our account (reason, since,
+                               next_probe_at, probes); absent when submits may go ahead
+- SWEEP#orphans / SWEEP        the orphan sweep: when the last one started (`started_at`, epoch) and
+                               the createdAt up to which every generation was looked at (`reached`)
+- ORPHAN#<generation> / ORPHAN a generation of our account that no job owns; listed newest first
+                               through the UserJobs index (gsi1pk=ORPHANS, gsi1sk=<createdAt>#<id>;
+                               not a USER# partition, so no user ever sees them); `expires_at` TTL
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import datetime
+from typing import Any
+
+from gencore.adapters.ddb import (
+    ConditionFailed,
+    Writer,
+    plain_item,
+    update_clauses,
+    update_expression,
+    values,
+)
+from gencore.domain.ports import AccountBlock, Orphan
+
+ACCOUNT_KEY = {"pk": {"S": "ACCOUNT#leonardo"}, "sk": {"S": "ACCOUNT"}}
+SWEEP_KEY = {"pk": {"S": "SWEEP#orphans"}, "sk": {"S": "SWEEP"}}
+ORPHANS_PARTITION = "ORPHANS"
+
+
+def orphan_key(generation_id: str) -> dict:
+    return {"pk": {"S": f"ORPHAN#{generation_id}"}, "sk": {"S": "ORPHAN"}}
+
+
+def _moment(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+class DynamoAccountState:
+    """The AccountStateStore: one item; a block is written once and changed only by its holder.
+
+    Every write is an UpdateItem (the functions hold GetItem and UpdateItem on the table, no more):
+    a cleared block is an item without `since`.
+    """
+
+    def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
+        self._db, self._table = client, table
+        self._writer = writer or Writer(client)
+
+    def load(self) -> AccountBlock | None:
+        item = self._db.get_item(TableName=self._table, Key=ACCOUNT_KEY, ConsistentRead=True).get("Item")
+        data = plain_item(item) if item else {}
+        if "since" not in data:
+            return None
+        return AccountBlock(
+            reason=data["reason"],
+            since=_moment(data["since"]),
+            next_probe_at=_moment(data["next_probe_at"]),
+            probes=int(data.get("probes", 0)),
+        )
+
+    def trip(self, block: AccountBlock) -> AccountBlock:
+        for _ in range(3):  # cleared between our failed write and our read: try again
+            try:
+                self._set(block, condition="attribute_not_exists(since)")  # the first trip keeps its since
+                return block
+            except ConditionFailed:
+                stored = self.load()
+                if stored is not None:
+                    return stored
+        return self.load() or block
+
+    def update(self, block: AccountBlock) -> bool:
+        try:
+            self._set(block, condition="since = :since")
+        except ConditionFailed:
+            return False
+        return True
+
+    def clear(self, since: datetime) -> bool:
+        try:
+            self._writer.update(
+                TableName=self._table,
+                Key=ACCOUNT_KEY,
+                UpdateExpression="REMOVE reason, since, next_probe_at, probes",
+                ConditionExpression="since = :since",  # a block tripped anew meanwhile stays
+                ExpressionAttributeValues=values(since=since.isoformat()),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def _set(self, block: AccountBlock, *, condition: str) -> None:
+        self._writer.update(
+            TableName=self._table,
+            Key=ACCOUNT_KEY,
+            UpdateExpression="SET reason = :reason, since = :since, next_probe_at = :next, probes = :probes",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=values(
+                reason=block.reason,
+                since=block.since.isoformat(),
+                next=block.next_probe_at.isoformat(),
+                probes=block.probes,
+            ),
+        )
+
+
+class DynamoOrphanStore:
+    """The OrphanStore: the sweep's one state item and an ORPHAN item per generation found."""
+
+    def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
+        self._db, self._table = client, table
+        self._writer = writer or Writer(client)
+
+    def claim_sweep(self, *, now: datetime, every_seconds: int) -> tuple[bool, datetime | None]:
+        started = int(now.timestamp())
+        try:
+            result = self._writer.update(
+                TableName=self._table,
+                Key=SWEEP_KEY,
+                UpdateExpression="SET started_at = :now",
+                # One sweep per interval, however many reconcilers run at once.
+                ConditionExpression="attribute_not_exists(started_at) OR started_at <= :due",
+                ExpressionAttributeValues=values(now=started, due=started - every_seconds),
+                ReturnValues="ALL_NEW",
+            )
+        except ConditionFailed:
+            return False, None
+        reached = plain_item(result.get("Attributes", {})).get("reached")
+        return True, _moment(reached) if reached else None
+
+    def finish_sweep(self, *, reached: datetime) -> None:
+        with suppress(ConditionFailed):  # a later sweep got further already
+            self._writer.update(
+                TableName=self._table,
+                Key=SWEEP_KEY,
+                UpdateExpression="SET reached = :reached",
+                ConditionExpression="attribute_not_exists(reached) OR reached < :reached",  # never backwards
+                ExpressionAttributeValues=values(reached=reached.isoformat()),
+            )
+
+    def record_orphan(self, orphan: Orphan, *, expires_at: int) -> bool:
+        created = orphan.created_at.isoformat()
+        fields = {
+            "gsi1pk": ORPHANS_PARTITION,
+            "gsi1sk": f"{created}#{orphan.generation_id}",
+            "generation_id": orphan.generation_id,
+            "created_at": created,
+            "status": orphan.status,
+            "found_at": orphan.found_at.isoformat(),
+            "expires_at": expires_at,
+        }
+        if orphan.cost is not None:
+            fields["cost"] = orphan.cost
+        sets, _, names, vals = update_clauses(fields, fields)
+        try:
+            self._writer.update(
+                TableName=self._table,
+                Key=orphan_key(orphan.generation_id),
+                UpdateExpression=update_expression(sets, []),
+                ConditionExpression="attribute_not_exists(pk)",  # reported once
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=vals,
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def orphans(self, *, limit: int) -> list[Orphan]:
+        result = self._db.query(
+            TableName=self._table,
+            IndexName="UserJobs",
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues=values(p=ORPHANS_PARTITION),
+            ScanIndexForward=False,
+            Limit=limit,
+        )
+        found = []
+        for item in result.get("Items", []):
+            data = plain_item(item)
+            found.append(
+                Orphan(
+                    generation_id=data["generation_id"],
+                    created_at=_moment(data["created_at"]),
+                    status=data["status"],
+                    cost=data.get("cost"),
+                    found_at=_moment(data["found_at"]),
+                )
+            )
+        return found

@@ -1,0 +1,175 @@
+"""What the reconciler and processor handlers report about the account (issue 9): the metrics the
+alarms watch, the log lines an operator reads, and the deadline the reconciler is given."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from gencore import wiring
+from gencore.domain.errors import UnknownGeneration
+from gencore.domain.ports import AccountBlock
+from gencore.domain.reconcile import ACCOUNT_CALLS
+
+pytestmark = pytest.mark.unit
+
+
+def _load(function: str):
+    path = Path("functions") / function / "app.py"
+    spec = importlib.util.spec_from_file_location(f"watch_{function}_app", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class Context:
+    function_name = "ReconcilerFunction"
+    memory_limit_in_mb = 512
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:ReconcilerFunction"
+    aws_request_id = "req-1"
+
+    def __init__(self, remaining_ms: int = 20_000) -> None:
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@pytest.fixture
+def recorded(monkeypatch):
+    from gencore.observability import metrics
+
+    seen: dict[str, float] = {}
+    original = metrics.add_metric
+
+    def add_metric(*, name, unit, value, **kwargs):
+        seen[name] = seen.get(name, 0) + value
+        original(name=name, unit=unit, value=value, **kwargs)
+
+    monkeypatch.setattr(metrics, "add_metric", add_metric)
+    return seen
+
+
+# --- processor: callbacks for generations no job owns ---------------------------------------------
+
+
+def _record(generation_id: str, age_seconds: float) -> SQSRecord:
+    body = {"source": "webhook", "generation_id": generation_id, "status": "COMPLETE", "images": []}
+    return SQSRecord(
+        {
+            "messageId": "m-1",
+            "body": json.dumps(body),
+            "attributes": {"SentTimestamp": str(int((time.time() - age_seconds) * 1000))},
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:EventsQueue",
+        }
+    )
+
+
+@pytest.fixture
+def processor_app(monkeypatch):
+    app = _load("processor")
+
+    def unknown(event):
+        raise UnknownGeneration(f"No job for generation {event['generation_id']}")
+
+    monkeypatch.setattr(app, "_handle_once", lambda: unknown)
+    grace = SimpleNamespace(unknown_generation_grace_seconds=600)  # the production default
+    monkeypatch.setattr(app.wiring, "settings", lambda: grace)
+    return app
+
+
+def test_an_unknown_generation_past_the_grace_is_counted_warned_and_dropped(processor_app, recorded, caplog):
+    caplog.set_level(logging.INFO)
+    outcome = processor_app.process(_record("gen-nobody-owns", 11 * 60))
+
+    assert outcome == "unknown_generation_dropped"
+    assert recorded == {"UnknownGenerationCallbacks": 1}
+    [line] = [r for r in caplog.records if "no job owns" in r.getMessage()]
+    assert line.levelno == logging.WARNING
+    assert line.generation_id == "gen-nobody-owns"
+
+
+def test_an_unknown_generation_within_the_grace_is_retried_and_not_counted(processor_app, recorded):
+    with pytest.raises(UnknownGeneration):
+        processor_app.process(_record("gen-not-recorded-yet", 30))
+    assert recorded == {}
+
+
+# --- reconciler: the deadline, the account block, orphans, account-level calls -------------------
+
+
+class FakeRun:
+    def __init__(self, result: dict[str, int]) -> None:
+        self.result, self.ends_at = result, None
+
+    def run(self, *, ends_at=None):
+        self.ends_at = ends_at
+        return dict(self.result)
+
+
+class FakeGuard:
+    def __init__(self, block: AccountBlock | None) -> None:
+        self.block = block
+
+    def blocked(self, *, fresh: bool = False):
+        return self.block
+
+
+class FakeStore:
+    def in_flight(self) -> int:
+        return 3
+
+
+@pytest.fixture
+def reconciler_app(monkeypatch):
+    app = _load("reconciler")
+    runs = {"reconciler": FakeRun({"pending": 2, ACCOUNT_CALLS: 1, "account_probe_failed": 1}),
+            "sweep": FakeRun({ACCOUNT_CALLS: 1, "checked": 4, "orphans": 2})}  # fmt: skip
+    since = datetime(2030, 1, 1, tzinfo=UTC)
+    guard = FakeGuard(AccountBlock(reason="leonardo_auth", since=since, next_probe_at=since))
+    monkeypatch.setattr(wiring, "reconciler", lambda: runs["reconciler"])
+    monkeypatch.setattr(wiring, "orphan_sweep", lambda: runs["sweep"])
+    monkeypatch.setattr(wiring, "account_guard", lambda: guard)
+    monkeypatch.setattr(wiring, "store", lambda: FakeStore())
+    return app, runs, guard
+
+
+def test_the_reconciler_is_given_the_invocation_deadline(reconciler_app, recorded):
+    app, runs, _ = reconciler_app
+    before = datetime.now(UTC)
+    app.lambda_handler({}, Context(remaining_ms=42_000))
+    for run in runs.values():
+        assert before + timedelta(seconds=41) <= run.ends_at <= datetime.now(UTC) + timedelta(seconds=42)
+
+
+def test_a_blocked_account_is_reported_every_run_with_its_reason(reconciler_app, recorded, caplog):
+    app, _, _ = reconciler_app
+    caplog.set_level(logging.INFO)
+    result = app.lambda_handler({}, Context())
+
+    assert recorded["LeonardoAccountBlocked"] == 1
+    assert result["account_blocked"] == "leonardo_auth"
+    [line] = [r for r in caplog.records if r.getMessage() == "Leonardo refuses our account: submits are held"]
+    assert line.levelno == logging.WARNING and line.reason == "leonardo_auth"
+
+
+def test_orphans_and_account_calls_have_their_own_metrics(reconciler_app, recorded):
+    app, _, guard = reconciler_app
+    guard.block = None
+    result = app.lambda_handler({}, Context())
+
+    assert recorded["LeonardoAccountBlocked"] == 0
+    assert recorded["OrphanGenerations"] == 2
+    assert recorded["LeonardoAccountCalls"] == 2  # the probe and the list sweep, no job's
+    assert recorded["Reconcile_pending"] == 2 and recorded["InFlightAtLeonardo"] == 3
+    assert not any(name.startswith("Reconcile_account_calls") for name in recorded)
+    assert result["outcomes"] == {"pending": 2, "account_probe_failed": 1}
+    assert result["account_blocked"] is None
