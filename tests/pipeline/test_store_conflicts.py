@@ -144,3 +144,29 @@ def test_simultaneous_identical_requests_make_one_job(stack):
     assert errors == []
     assert len({job.id for job, _ in answers}) == 1
     assert sorted(created for _, created in answers) == [False, True]
+
+
+def test_recording_a_submission_lets_go_of_the_request_lock_in_the_same_write(stack):
+    store = wiring.store()
+    job = new_job()
+    store.create(job, dedupe_key="k", dedupe_expires_at=int(NOW.timestamp()) + 60)
+    held = store.claim_slot(job.id, max_in_flight=2, now=NOW, lease_seconds=60).job
+    held = store.begin_post(held, now=NOW, fingerprint="fp-1", lock_expires_at=int(NOW.timestamp()) + 60)
+    assert store._lock_holder("fp-1") == job.id
+    store.mark_submitted(held, generation_id="g-1", api_credit_cost=None, now=NOW, due_at=0)
+    assert store._lock_holder("fp-1") is None and store.generation_owner("g-1") == job.id
+
+
+def test_a_lock_taken_over_after_it_expired_does_not_stop_the_record(stack):
+    store = wiring.store()
+    job = new_job()
+    store.create(job, dedupe_key="k", dedupe_expires_at=int(NOW.timestamp()) + 60)
+    held = store.claim_slot(job.id, max_in_flight=2, now=NOW, lease_seconds=60).job
+    held = store.begin_post(held, now=NOW, fingerprint="fp-2", lock_expires_at=int(NOW.timestamp()) - 1)
+    other = new_job()
+    store.create(other, dedupe_key="k2", dedupe_expires_at=int(NOW.timestamp()) + 60)
+    theirs = store.claim_slot(other.id, max_in_flight=2, now=NOW, lease_seconds=60).job
+    store.begin_post(theirs, now=NOW, fingerprint="fp-2", lock_expires_at=int(NOW.timestamp()) + 60)
+    store.mark_submitted(held, generation_id="g-2", api_credit_cost=None, now=NOW, due_at=0)
+    assert store.get(job.id).status == JobStatus.SUBMITTED
+    assert store._lock_holder("fp-2") == other.id  # not ours to drop

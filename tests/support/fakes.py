@@ -12,7 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from gencore.domain.errors import TransitionConflict
+from gencore.domain.errors import (
+    GenerationTaken,
+    IdenticalRequestInFlight,
+    LeonardoBusy,
+    TransitionConflict,
+)
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.policy import epoch
 from gencore.domain.ports import (
@@ -21,6 +26,7 @@ from gencore.domain.ports import (
     Orphan,
     RemoteGeneration,
     RemoteSummary,
+    SlotClaim,
 )
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -58,6 +64,8 @@ class FakeJobStore:
         self.partition: dict[str, str | None] = {}
         self.slots = 0
         self.reads = 0
+        self.owners: dict[str, str] = {}  # generation id -> job id (the GEN# items)
+        self.locks: dict[str, str] = {}  # request fingerprint -> job id (the REQLOCK# items)
         self._lock = threading.RLock()
 
     # --- set-up helpers ----------------------------------------------------------------------
@@ -97,6 +105,8 @@ class FakeJobStore:
             moved = current.model_copy(update=updates)
             self.jobs[job.id] = moved
             self.partition[job.id] = None if due_at is None else ("Q" if to == JobStatus.QUEUED else "P")
+            if to.terminal:
+                self.release_request_lock(current)
             return moved
 
     def release_slot(self, job, *, now):
@@ -165,6 +175,79 @@ class FakeJobStore:
         with self._lock:
             return self.slots
 
+    # --- the paid POST's writes, with the adapter's conditions (claim fence, GEN# once, lock) --------
+    def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
+        with self._lock:
+            job = self.jobs.get(job_id)
+            if job is None or job.status != JobStatus.QUEUED:
+                return SlotClaim(granted=False, job=job)
+            held = {"slot_acquired_at": now, "submit_attempts": job.submit_attempts + 1,
+                    "due_at": epoch(now) + lease_seconds}  # fmt: skip
+            if job.slot_held:
+                since = job.slot_acquired_at
+                if since and (now - since).total_seconds() <= lease_seconds:
+                    return SlotClaim(granted=False, job=job)
+            elif self.slots >= max_in_flight:
+                return SlotClaim(granted=False, job=job)
+            else:
+                self.slots += 1
+            job = job.model_copy(update=held | {"slot_held": True})
+            self.jobs[job_id], self.partition[job_id] = job, "Q"
+            return SlotClaim(granted=True, job=job)
+
+    def _fenced(self, job: Job) -> Job:
+        current = self.jobs.get(job.id)
+        if (current is None or current.status != job.status or not current.slot_held
+                or current.slot_acquired_at != job.slot_acquired_at):  # fmt: skip
+            raise TransitionConflict(f"job {job.id} is no longer held by this claim")
+        return current
+
+    def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
+        with self._lock:
+            current = self._fenced(job)
+            holder = self.jobs.get(self.locks.get(fingerprint, ""))
+            live = holder is not None and holder.status == JobStatus.QUEUED and holder.submit_uncertain_since
+            if live and holder.id != job.id and holder.post_fingerprint == fingerprint:
+                raise IdenticalRequestInFlight(f"job {holder.id} has an identical request unanswered")
+            self.locks[fingerprint] = job.id
+            moved = current.model_copy(
+                update={"submit_uncertain_since": now, "post_fingerprint": fingerprint}
+            )
+            self.jobs[job.id] = moved
+            return moved
+
+    def end_uncertainty(self, job: Job) -> Job:
+        with self._lock:
+            current = self._fenced(job)
+            self.release_request_lock(current)
+            moved = current.model_copy(update={"submit_uncertain_since": None, "post_fingerprint": None})
+            self.jobs[job.id] = moved
+            return moved
+
+    def release_request_lock(self, job: Job) -> None:
+        with self._lock:
+            if job.post_fingerprint and self.locks.get(job.post_fingerprint) == job.id:
+                del self.locks[job.post_fingerprint]
+
+    def generation_owner(self, generation_id: str) -> str | None:
+        with self._lock:
+            return self.owners.get(generation_id)
+
+    def mark_submitted(self, job, *, generation_id, api_credit_cost, now, due_at):
+        with self._lock:
+            current = self._fenced(job)
+            if self.owners.get(generation_id, job.id) != job.id:
+                raise GenerationTaken(f"generation {generation_id} belongs to another job")
+            self.owners[generation_id] = job.id
+            self.release_request_lock(current)
+            moved = current.model_copy(update={
+                "status": JobStatus.SUBMITTED, "generation_id": generation_id, "submitted_at": now,
+                "api_credit_cost": api_credit_cost, "updated_at": now, "due_at": due_at, "checks": 0,
+                "submit_uncertain_since": None, "post_fingerprint": None,
+            })  # fmt: skip
+            self.jobs[job.id], self.partition[job.id] = moved, "P"
+            return moved
+
 
 class FakeSubmitQueue:
     def __init__(self) -> None:
@@ -219,6 +302,69 @@ class FakeLeonardo:
 
     def start_generation(self, request, *, init_image_id=None):  # pragma: no cover - not used here
         raise AssertionError("no paid call in these tests")
+
+
+@dataclass
+class CreatedGeneration:
+    id: str
+    request: dict
+    seed: int
+    created_at: datetime
+
+
+@dataclass
+class PaidLeonardo:
+    """Leonardo at the paid POST. Each call of start_generation takes the next entry of `script`:
+    "ok"; "unknown" (created, answer lost); "lost" (not created, answer lost); an exception to raise
+    (created nothing). `on_post` runs after Leonardo acted and before the answer arrives.
+    Created generations are listed to find_generations, which matches the prompt, the size and the
+    seed like the real adapter, or raises `list_error` if set."""
+
+    clock: Callable[[], datetime]
+    script: list = field(default_factory=list)
+    created: list[CreatedGeneration] = field(default_factory=list)
+    posts: int = 0
+    list_error: BaseException | None = None
+    on_post: Callable[[], None] = lambda: None
+
+    def start_generation(self, request: dict, *, seed: int, init_image_id: str | None = None):
+        from gencore.domain.errors import SubmitOutcomeUnknown
+
+        self.posts += 1
+        step = self.script.pop(0) if self.script else "ok"
+        if isinstance(step, BaseException):
+            raise step
+        generation = None
+        if step in ("ok", "unknown"):
+            generation = CreatedGeneration(str(uuid.uuid4()), dict(request), seed, self.clock())
+            self.created.append(generation)
+        self.on_post()  # after Leonardo acted, before its answer arrives
+        if generation is not None and step == "ok":
+            return generation.id, 1.5
+        raise SubmitOutcomeUnknown("read timeout after sending")
+
+    def listed(self, request: dict, *, seed: int) -> CreatedGeneration:
+        """A generation in the account's list that no POST of this test made (another job's)."""
+        generation = CreatedGeneration(str(uuid.uuid4()), dict(request), seed, self.clock())
+        self.created.append(generation)
+        return generation
+
+    def request_fingerprint(self, request: dict, *, seed: int) -> str:
+        return f"{request['prompt']}|{request.get('width')}x{request.get('height')}|{seed}"
+
+    def find_generations(self, request: dict, *, seed: int, since: datetime) -> list[str]:
+        if self.list_error is not None:
+            raise self.list_error
+        wanted = self.request_fingerprint(request, seed=seed)
+        return [
+            g.id
+            for g in sorted(self.created, key=lambda g: g.created_at)
+            if self.request_fingerprint(g.request, seed=g.seed) == wanted
+            and g.created_at >= since - timedelta(seconds=30)
+        ]
+
+    def generation(self, generation_id: str) -> RemoteGeneration:  # pragma: no cover - not used
+        raise LeonardoBusy("not in these tests")
 
 
 class FakeAccountStateStore:

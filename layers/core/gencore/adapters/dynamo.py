@@ -375,27 +375,41 @@ class DynamoJobStore:
             "user_id": {"S": job.user_id},
         }
         update = self._update_for(job, updates, release=False, fence=True)
-        try:
-            self._writer.transact(
-                [
-                    {"Update": update},
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": mapping,
-                            # one job per generation: never adopt a generation another job owns
-                            "ConditionExpression": "attribute_not_exists(pk) OR job_id = :job",
-                            "ExpressionAttributeValues": {":job": {"S": job.id}},
-                        }
-                    },
-                ]
+        items = [
+            {"Update": update},
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": mapping,
+                    # one job per generation: never adopt a generation another job owns
+                    "ConditionExpression": "attribute_not_exists(pk) OR job_id = :job",
+                    "ExpressionAttributeValues": {":job": {"S": job.id}},
+                }
+            },
+        ]
+        if job.post_fingerprint:  # let go of the request lock in the same write (if still ours)
+            items.append(
+                {
+                    "Delete": {
+                        "TableName": self._table,
+                        "Key": _lock_key(job.post_fingerprint),
+                        "ConditionExpression": "attribute_not_exists(pk) OR job_id = :job",
+                        "ExpressionAttributeValues": {":job": {"S": job.id}},
+                    }
+                }
             )
-        except ConditionFailed as failed:
-            if failed.failed(1) and not failed.failed(0):
-                raise GenerationTaken(f"generation {generation_id} belongs to another job") from failed
-            raise TransitionConflict(f"job {job.id} is no longer {job.status} under this claim") from failed
-        self.release_request_lock(job)
-        return job.model_copy(update=updates)
+        while True:
+            try:
+                self._writer.transact(items)
+                return job.model_copy(update=updates)
+            except ConditionFailed as failed:
+                if failed.failed(0) or len(items) == 2:
+                    message = f"job {job.id} is no longer {job.status} under this claim"
+                    raise TransitionConflict(message) from failed
+                if failed.failed(1):
+                    raise GenerationTaken(f"generation {generation_id} belongs to another job") from failed
+                # The lock was taken over (it had expired): record the submission without it.
+                items = items[:2]
 
     def transition(
         self,
