@@ -191,7 +191,44 @@ class _CrashingReader:
         return data
 
 
-class ProcessorCrashes:
+class _FunctionPatches:
+    """Patches for one function's invocations, all undone on exit: the runtime's handler lookup is
+    shadowed so that invocations of `function` run through `_wrap`, and `_replace` swaps
+    attributes of product classes for crashing stand-ins."""
+
+    def __init__(self, runtime: Any, function: str) -> None:
+        self._runtime, self._function = runtime, function
+        self._saved: list[tuple[Any, str, Any]] = []
+        self._previous_handler: Any = None
+
+    def _wrap(self, handler: Any) -> Any:  # pragma: no cover - each subclass has its own
+        raise NotImplementedError
+
+    def _shadow_handler(self) -> None:
+        self._previous_handler = self._runtime.__dict__.get("handler")
+        original, function = self._runtime.handler, self._function
+
+        def handler(logical_id: str) -> Any:
+            real = original(logical_id)
+            return self._wrap(real) if logical_id == function else real
+
+        self._runtime.handler = handler  # shadows the method; FunctionRuntime.invoke looks it up per call
+
+    def _replace(self, owner: Any, name: str, replacement: Any) -> None:
+        self._saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, replacement)
+
+    def __exit__(self, *exc: object) -> None:
+        for owner, name, original in reversed(self._saved):
+            setattr(owner, name, original)
+        if self._previous_handler is None:
+            self._runtime.__dict__.pop("handler", None)
+        else:
+            self._runtime.handler = self._previous_handler
+        self._saved = []
+
+
+class ProcessorCrashes(_FunctionPatches):
     """Makes `rate` of one function's invocations crash at a seeded point; restores all on exit.
 
     Wrapped: S3OutputStore.copy (before / mid copy, through Download.reader) and
@@ -204,7 +241,8 @@ class ProcessorCrashes:
     FORCED = {3: "before_copy", 6: "mid_copy", 9: "after_copy"}
 
     def __init__(self, runtime: Any, *, seed: int, rate: float, function: str = "ProcessorFunction") -> None:
-        self._runtime, self._function, self._rate = runtime, function, rate
+        super().__init__(runtime, function)
+        self._rate = rate
         self._rng = random.Random(f"{seed}:processor-crash")
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -212,19 +250,12 @@ class ProcessorCrashes:
         self.working = 0  # invocations that reached a crash point
         self.armed: Counter[str] = Counter()
         self.fired: Counter[str] = Counter()
-        self._saved: list[tuple[Any, str, Any]] = []
 
     def __enter__(self) -> ProcessorCrashes:
-        self._previous_handler = self._runtime.__dict__.get("handler")
-        original_handler = self._runtime.handler
         original_copy = outputs.S3OutputStore.copy
         original_reader = outputs.Download.reader
         original_transition = dynamo.DynamoJobStore.transition
         crashes = self
-
-        def handler(logical_id: str) -> Any:
-            real = original_handler(logical_id)
-            return crashes._wrap(real) if logical_id == crashes._function else real
 
         def copy(store: Any, url: str, key_prefix: str, *, index: int, source_id: str) -> Any:
             state = crashes._current()
@@ -255,25 +286,11 @@ class ProcessorCrashes:
                 raise InjectedCrash("processor crashed after copying, before the COMPLETE write")
             return original_transition(store, job, to, **kwargs)
 
-        self._saved = [
-            (outputs.S3OutputStore, "copy", original_copy),
-            (outputs.Download, "reader", original_reader),
-            (dynamo.DynamoJobStore, "transition", original_transition),
-        ]
-        self._runtime.handler = handler  # shadows the method; FunctionRuntime.invoke looks it up per call
-        outputs.S3OutputStore.copy = copy
-        outputs.Download.reader = reader
-        dynamo.DynamoJobStore.transition = transition
+        self._shadow_handler()
+        self._replace(outputs.S3OutputStore, "copy", copy)
+        self._replace(outputs.Download, "reader", reader)
+        self._replace(dynamo.DynamoJobStore, "transition", transition)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        for owner, name, original in self._saved:
-            setattr(owner, name, original)
-        if self._previous_handler is None:
-            self._runtime.__dict__.pop("handler", None)
-        else:
-            self._runtime.handler = self._previous_handler
-        self._saved = []
 
     def _current(self) -> _Invocation | None:
         return getattr(self._local, "state", None)
@@ -319,30 +336,23 @@ class ProcessorCrashes:
         return invocation
 
 
-class SubmitterCrashes:
+class SubmitterCrashes(_FunctionPatches):
     """Makes `rate` of the paid POSTs' submitter invocations die after Leonardo accepted the POST
     and before the generation id is written (DynamoJobStore.mark_submitted of a fresh POST). The
     killed invocation reports nothing, so its whole batch comes back after the visibility timeout,
     and the job's lease must run out before another submitter takes it over and adopts."""
 
     def __init__(self, runtime: Any, *, seed: int, rate: float, function: str = "SubmitterFunction") -> None:
-        self._runtime, self._function, self._rate = runtime, function, rate
+        super().__init__(runtime, function)
+        self._rate = rate
         self._rng = random.Random(f"{seed}:submitter-crash")
         self._lock = threading.Lock()
         self._local = threading.local()
         self.fired = 0
-        self._saved: list[tuple[Any, str, Any]] = []
 
     def __enter__(self) -> SubmitterCrashes:
-        previous = self._runtime.__dict__.get("handler")
-        self._previous_handler = previous
-        original_handler = self._runtime.handler
         original_mark = dynamo.DynamoJobStore.mark_submitted
         crashes = self
-
-        def handler(logical_id: str) -> Any:
-            real = original_handler(logical_id)
-            return crashes._wrap(real) if logical_id == crashes._function else real
 
         def mark_submitted(store: Any, job: Any, **kwargs: Any) -> Any:
             fresh = kwargs.get("api_credit_cost") is not None  # an answered POST, not an adoption
@@ -351,18 +361,9 @@ class SubmitterCrashes:
                 raise InjectedCrash("submitter crashed after the POST, before recording it")
             return original_mark(store, job, **kwargs)
 
-        self._saved = [(dynamo.DynamoJobStore, "mark_submitted", original_mark)]
-        self._runtime.handler = handler
-        dynamo.DynamoJobStore.mark_submitted = mark_submitted
+        self._shadow_handler()
+        self._replace(dynamo.DynamoJobStore, "mark_submitted", mark_submitted)
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        for owner, name, original in self._saved:
-            setattr(owner, name, original)
-        if self._previous_handler is None:
-            self._runtime.__dict__.pop("handler", None)
-        else:
-            self._runtime.handler = self._previous_handler
 
     def _roll(self) -> bool:
         with self._lock:

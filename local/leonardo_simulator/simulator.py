@@ -95,8 +95,13 @@ class Simulator:
             await asyncio.gather(*waiters, return_exceptions=True)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # shutting down (a cancelled job's clean-up starts the next): nothing runs
+            coro.close()
+            return
         # Keep a reference: the loop only holds weak references to tasks.
-        task = asyncio.get_running_loop().create_task(coro)
+        task = loop.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

@@ -233,10 +233,11 @@ class Pipeline:
         return self.runtime.invoke("ReconcilerFunction", load_event("reconciler-schedule.json"))
 
     def job_item(self, job_id: str) -> dict:
-        from gencore.adapters.dynamo import _job_key, _plain
+        from gencore.adapters.ddb import plain_item
+        from gencore.adapters.job_keys import job_key
 
-        item = self.ddb.get_item(TableName=self.stack.env["JOBS_TABLE"], Key=_job_key(job_id))["Item"]
-        return _plain(item)
+        item = self.ddb.get_item(TableName=self.stack.env["JOBS_TABLE"], Key=job_key(job_id))["Item"]
+        return plain_item(item)
 
     def in_flight(self) -> int:
         return wiring.store().in_flight()

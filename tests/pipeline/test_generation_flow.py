@@ -466,11 +466,11 @@ def test_poison_message_is_reported_as_a_batch_item_failure(pipeline):
 
 
 def _make_due(pipeline, job_id: str) -> None:
-    from gencore.adapters.dynamo import _job_key
+    from gencore.adapters.job_keys import job_key
 
     pipeline.ddb.update_item(
         TableName=pipeline.stack.env["JOBS_TABLE"],
-        Key=_job_key(job_id),
+        Key=job_key(job_id),
         UpdateExpression="SET due_at = :past",
         ExpressionAttributeValues={":past": {"N": "0"}},
     )
@@ -522,7 +522,7 @@ def test_reconciler_reads_the_due_index_never_scans(pipeline, monkeypatch):
 
 def test_jobs_to_poll_come_before_queued_jobs_and_shards_merge_by_age(pipeline):
     from gencore import wiring
-    from gencore.adapters.dynamo import _job_key
+    from gencore.adapters.job_keys import job_key
 
     polled = submit_one(pipeline)  # SUBMITTED: holds a slot until its completion is seen
     queued = [
@@ -530,7 +530,7 @@ def test_jobs_to_poll_come_before_queued_jobs_and_shards_merge_by_age(pipeline):
     ]
     for age, job_id in enumerate(queued):  # all far more overdue than the polled job
         pipeline.ddb.update_item(
-            TableName=pipeline.stack.env["JOBS_TABLE"], Key=_job_key(job_id),
+            TableName=pipeline.stack.env["JOBS_TABLE"], Key=job_key(job_id),
             UpdateExpression="SET due_at = :d", ExpressionAttributeValues={":d": {"N": str(100 + age)}},
         )  # fmt: skip
     _make_due(pipeline, polled["id"])

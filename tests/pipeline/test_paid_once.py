@@ -47,12 +47,12 @@ def set_env(monkeypatch, **values: str) -> None:
 
 def expire_lease(pipeline, job_id: str) -> None:
     """Stand-in for the lease running out: the submitter that held it is long dead."""
-    from gencore.adapters.dynamo import _job_key
+    from gencore.adapters.job_keys import job_key
 
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     pipeline.ddb.update_item(
         TableName=pipeline.stack.env["JOBS_TABLE"],
-        Key=_job_key(job_id),
+        Key=job_key(job_id),
         UpdateExpression="SET slot_acquired_at = :old, due_at = :past",
         ExpressionAttributeValues={":old": {"S": old}, ":past": {"N": "0"}},
     )
@@ -280,3 +280,36 @@ def test_a_generation_recorded_by_another_job_is_never_adopted(pipeline, monkeyp
     item = pipeline.job_item(job_id)
     assert item["status"] == "QUEUED" and item.get("generation_id") is None
     assert stolen and created(pipeline) == 1
+
+
+def test_an_unresolved_post_is_resolved_without_waiting_for_a_slot(pipeline, monkeypatch):
+    """All slots taken (the cap is 2 here): the job whose POST went unanswered still looks at once,
+    adopts its generation, and counts it against the cap (it runs at Leonardo)."""
+    from gencore.adapters.leonardo import LeonardoGateway
+    from gencore.domain.errors import LeonardoBusy
+    from gencore.leonardo import LeonardoClient, OutcomeUnknownError
+
+    original_create, original_find = LeonardoClient.create_generation, LeonardoGateway.find_generations
+
+    def created_but_unanswered(self, request):
+        original_create(self, request)
+        raise OutcomeUnknownError("read timeout after sending")
+
+    def list_down(self, *args, **kwargs):
+        raise LeonardoBusy("the list answers 503 just now")
+
+    monkeypatch.setattr(LeonardoClient, "create_generation", created_but_unanswered)
+    monkeypatch.setattr(LeonardoGateway, "find_generations", list_down)
+    job_id = accept(pipeline)
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    monkeypatch.setattr(LeonardoClient, "create_generation", original_create)
+    monkeypatch.setattr(LeonardoGateway, "find_generations", original_find)
+    assert pipeline.job_item(job_id)["status"] == "QUEUED" and pipeline.in_flight() == 0
+
+    for prompt in ("a fox", "a tram"):
+        accept(pipeline, body=REQUEST | {"prompt": prompt})
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    assert pipeline.in_flight() == 2
+    pipeline.runtime.invoke("SubmitterFunction", submit_event(job_id))
+    assert generation_of(pipeline, job_id) and created(pipeline) == 3
+    assert pipeline.in_flight() == 3

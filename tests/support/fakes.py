@@ -196,10 +196,17 @@ class FakeJobStore:
             return SlotClaim(granted=True, job=job)
 
     def _fenced(self, job: Job) -> Job:
+        """The adapter's fence: the slot claim we hold, or (without a slot) the POST we read."""
         current = self.jobs.get(job.id)
-        if (current is None or current.status != job.status or not current.slot_held
-                or current.slot_acquired_at != job.slot_acquired_at):  # fmt: skip
-            raise TransitionConflict(f"job {job.id} is no longer held by this claim")
+        if job.slot_held:
+            same = (
+                current is not None and current.slot_held and current.slot_acquired_at == job.slot_acquired_at
+            )
+        else:
+            same = (current is not None and not current.slot_held and job.submit_uncertain_since is not None
+                    and current.submit_uncertain_since == job.submit_uncertain_since)  # fmt: skip
+        if not same or current is None or current.status != job.status:
+            raise TransitionConflict(f"job {job.id} is no longer as read")
         return current
 
     def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
@@ -240,7 +247,10 @@ class FakeJobStore:
                 raise GenerationTaken(f"generation {generation_id} belongs to another job")
             self.owners[generation_id] = job.id
             self.release_request_lock(current)
+            if not current.slot_held:  # found while waiting: it runs at Leonardo, so it counts
+                self.slots += 1
             moved = current.model_copy(update={
+                "slot_held": True, "slot_acquired_at": current.slot_acquired_at or now,
                 "status": JobStatus.SUBMITTED, "generation_id": generation_id, "submitted_at": now,
                 "api_credit_cost": api_credit_cost, "updated_at": now, "due_at": due_at, "checks": 0,
                 "submit_uncertain_since": None, "post_fingerprint": None,

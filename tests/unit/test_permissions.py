@@ -15,28 +15,14 @@ DynamoDB has no IAM action for TransactWriteItems: each item of a transaction is
 own PutItem / UpdateItem / DeleteItem (ConditionCheckItem for a ConditionCheck, used nowhere here).
 """
 
-from pathlib import Path
-
 import pytest
-import yaml
+
+from tests.support.template import load_template
 
 pytestmark = pytest.mark.unit
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-TEMPLATE = yaml.load(Path("template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+TEMPLATE = load_template()
 FUNCTIONS = {n: r for n, r in TEMPLATE["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
 
 # What the statements' resources render as below.

@@ -258,3 +258,44 @@ def test_while_the_account_is_blocked_no_post_is_sent(submitter, store, leonardo
     job = queued(store)
     assert submitter.submit(job.id).outcome == "held"
     assert leonardo.posts == 0 and job.id in store.line() and store.in_flight() == 0
+
+
+def test_an_unresolved_post_is_looked_for_without_waiting_for_a_slot(submitter, store, leonardo, clock):
+    """Every slot is taken, and a job whose POST went unanswered comes back: it looks at once (a GET
+    needs no slot; waiting in line would let its generation scroll away), and what it finds runs
+    at Leonardo, so it counts against the cap from now on."""
+    leonardo.script = ["unknown"]
+    leonardo.list_error = LeonardoBusy("the list is down just now")
+    job = queued(store)
+    assert submitter.submit(job.id).outcome == "uncertain"  # created, unanswered, not found yet
+    for _ in range(2):
+        queued(store, leonardo_seed=7 + _)
+        submitter.submit(list(store.jobs)[-1])  # the others take every slot
+    assert store.in_flight() == 2
+    leonardo.list_error = None
+    assert submitter.submit(job.id).outcome == "adopted"
+    assert store.get(job.id).generation_id == leonardo.created[0].id and store.in_flight() == 3
+
+
+def test_without_a_slot_a_post_that_created_nothing_goes_back_to_the_line(submitter, store, leonardo, clock):
+    leonardo.script = ["lost"]
+    job = queued(store)
+    submitter.submit(job.id)
+    for seed in (8, 9):
+        submitter.submit(queued(store, leonardo_seed=seed).id)
+    clock.advance(POLICY.submit_settle_seconds + 1)
+    assert submitter.submit(job.id).outcome == "waiting"
+    stored = store.get(job.id)
+    assert stored.submit_uncertain_since is None and job.id in store.line() and leonardo.posts == 3
+
+
+def test_a_long_wait_alone_never_fails_a_job_whose_generation_can_still_be_found(
+    submitter, store, leonardo, clock
+):
+    leonardo.script = ["unknown"]
+    leonardo.list_error = LeonardoBusy("down")
+    job = queued(store)
+    submitter.submit(job.id)
+    leonardo.list_error = None
+    clock.advance(POLICY.max_job_age_seconds + 10)
+    assert submitter.submit(job.id).outcome == "adopted"

@@ -1,27 +1,13 @@
 """The template's safety properties, read as a specification."""
 
-from pathlib import Path
-
 import pytest
-import yaml
+
+from tests.support.template import load_template
 
 pytestmark = pytest.mark.unit
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _tag(loader, suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {suffix: loader.construct_sequence(node, deep=True)}
-    return {suffix: loader.construct_mapping(node, deep=True)}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-TEMPLATE = yaml.load(Path("template.yaml").read_text(), Loader=_CfnLoader)  # noqa: S506
+TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 
 

@@ -1,4 +1,7 @@
-"""DynamoDB single-table job store. Every state change is a conditional write.
+"""DynamoDB single-table job store. Every state change is a conditional write (through `Writer`).
+
+The paid POST's writes (slot claim, durable uncertainty, request lock, the generation's record)
+are in `submission.py`; item keys and due-index partitions in `job_keys.py`.
 
 Items (pk / sk):
 - JOB#<id> / JOB           the job; UserJobs index (gsi1pk=USER#<sub>, gsi1sk=<created>#<id>);
@@ -20,11 +23,8 @@ import binascii
 import contextlib
 import json
 import re
-import zlib
 from datetime import datetime
 from typing import Any
-
-from botocore.exceptions import ClientError
 
 from gencore.adapters.ddb import (
     ConditionFailed,
@@ -36,14 +36,15 @@ from gencore.adapters.ddb import (
 )
 from gencore.adapters.ddb import is_condition_failure as is_condition_failure  # re-exported for uploads
 from gencore.adapters.ddb import values as _values
-from gencore.domain.errors import GenerationTaken, IdenticalRequestInFlight, InvalidCursor, TransitionConflict
+from gencore.adapters.job_keys import LINE_PARTITION, SEMAPHORE_KEY, due_shard, job_key, partitions
+from gencore.adapters.submission import SubmissionWrites
+from gencore.domain.errors import InvalidCursor, TransitionConflict
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
-from gencore.domain.ports import Page, SlotClaim
+from gencore.domain.ports import Page
 
-DUE_SHARDS = 4  # spreads the sparse due index over a few partitions; the reconciler reads them all
-SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}
 _JOB_FIELDS = set(Job.model_fields)
 _ddb, _plain = ddb_value, plain_item
+__all__ = ["SEMAPHORE_KEY", "DynamoJobStore", "is_condition_failure", "plain_item"]
 
 # A cursor is our own LastEvaluatedKey of the UserJobs index. Anything else is refused before
 # DynamoDB sees it: it answers an empty or oversized key value with a 400 (which moto does not).
@@ -55,35 +56,7 @@ _CURSOR_SORT = re.compile(
 )
 
 
-def _job_key(job_id: str) -> dict:
-    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
-
-
-def _lock_key(fingerprint: str) -> dict:
-    return {"pk": {"S": f"REQLOCK#{fingerprint}"}, "sk": {"S": "REQLOCK"}}
-
-
-def _due_shard(job_id: str, status: JobStatus) -> str:
-    """DUE#Q<n> for QUEUED jobs (a submit to re-send), DUE#P<n> for jobs to poll at Leonardo.
-
-    Kept apart so a backlog of waiting jobs can never crowd the polls out of a reconciler batch:
-    a job to poll may hold a Leonardo slot that only its completion gives back.
-    """
-    kind = "Q" if status == JobStatus.QUEUED else "P"
-    return f"DUE#{kind}{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
-
-
-# The waiting line: one partition, read (Limit a few) on every wake. Not sharded: it is written at
-# most once per submit attempt, and Leonardo's concurrency cap keeps that far below what one
-# partition takes. The reconciler never reads it; only a freed slot wakes a job.
-LINE_PARTITION = "DUE#L"
-
-
-def _partitions(kind: str) -> list[str]:
-    return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
-
-
-class DynamoJobStore:
+class DynamoJobStore(SubmissionWrites):
     def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
         self._db = client
         self._table = table
@@ -91,7 +64,7 @@ class DynamoJobStore:
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
-        item = self._db.get_item(TableName=self._table, Key=_job_key(job_id), ConsistentRead=True).get("Item")
+        item = self._db.get_item(TableName=self._table, Key=job_key(job_id), ConsistentRead=True).get("Item")
         return self._to_job(item) if item else None
 
     def job_for_generation(self, generation_id: str) -> Job | None:
@@ -138,7 +111,7 @@ class DynamoJobStore:
         if until is not None:
             condition, values = condition + " AND due_at <= :until", {":until": {"N": str(until)}}
         found: list[tuple[int, str]] = []
-        for partition in _partitions(kind):
+        for partition in partitions(kind):
             result = self._db.query(
                 TableName=self._table,
                 IndexName="DueJobs",
@@ -206,211 +179,6 @@ class DynamoJobStore:
             replace_job_id = item["job_id"]["S"]  # an entry pointing at nothing: take it over
         raise TransitionConflict(f"dedupe entry {dedupe_key} kept changing")
 
-    def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
-        job = self.get(job_id)
-        if job is None or job.status != JobStatus.QUEUED:
-            return SlotClaim(granted=False, job=job)
-        stamp = now.isoformat()
-        # While a slot is held the job is looked at again once the lease has run out (a crashed
-        # submitter), whichever partition it waited in.
-        due_at, shard = int(now.timestamp()) + lease_seconds, _due_shard(job_id, JobStatus.QUEUED)
-        held = {"slot_acquired_at": now, "due_at": due_at}
-        if job.slot_held:
-            held_since = job.slot_acquired_at
-            if held_since and (now - held_since).total_seconds() <= lease_seconds:
-                return SlotClaim(granted=False, job=job)
-            # The previous submitter's lease expired (it crashed): take the slot over, keep the count.
-            try:
-                self._writer.update(
-                    TableName=self._table,
-                    Key=_job_key(job_id),
-                    UpdateExpression="SET slot_acquired_at = :now, submit_attempts = submit_attempts + :one, "
-                    "due_at = :due, due_pk = :shard",
-                    ConditionExpression="#s = :queued AND slot_acquired_at = :old",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues=_values(
-                        now=stamp,
-                        one=1,
-                        queued="QUEUED",
-                        old=held_since.isoformat() if held_since else "",
-                        due=due_at,
-                        shard=shard,
-                    ),
-                )
-            except ConditionFailed:
-                return SlotClaim(granted=False, job=self.get(job_id))
-            return SlotClaim(granted=True, job=job.model_copy(update=held))
-        try:
-            self._writer.transact(
-                [
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": SEMAPHORE_KEY,
-                            "UpdateExpression": "ADD in_flight :one",
-                            "ConditionExpression": "attribute_not_exists(in_flight) OR in_flight < :max",
-                            "ExpressionAttributeValues": _values(one=1, max=max_in_flight),
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._table,
-                            "Key": _job_key(job_id),
-                            "UpdateExpression": "SET slot_held = :t, slot_acquired_at = :now, "
-                            "submit_attempts = submit_attempts + :one, due_at = :due, due_pk = :shard",
-                            "ConditionExpression": "#s = :queued AND attribute_not_exists(slot_held)",
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": _values(
-                                t=True, now=stamp, one=1, queued="QUEUED", due=due_at, shard=shard
-                            ),
-                        }
-                    },
-                ]
-            )
-        except ConditionFailed as failed:
-            if failed.failed(0) and not failed.failed(1):
-                return SlotClaim(granted=False, job=job)  # cap reached
-            return SlotClaim(granted=False, job=self.get(job_id))
-        return SlotClaim(granted=True, job=job.model_copy(update=held | {"slot_held": True}))
-
-    def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
-        """Record, before the paid POST leaves, that it may create a generation from now on.
-
-        Fenced on the caller's own claim (a submitter whose lease was taken over cannot write), and
-        in the same transaction the request lock: no other job may have an identical-looking POST
-        unanswered at the same time, so whatever the later lookup finds is this job's own.
-        """
-        updates = {"submit_uncertain_since": now, "post_fingerprint": fingerprint}
-        update = self._update_for(job, updates, release=False, fence=True)
-        steal_from: str | None = None
-        for _ in range(3):
-            condition = "attribute_not_exists(pk) OR job_id = :me OR expires_at < :now"
-            lock_values = _values(me=job.id, now=int(now.timestamp()))
-            if steal_from:
-                condition, lock_values = "job_id = :holder", _values(holder=steal_from)
-            lock = {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": _lock_key(fingerprint)
-                    | {"job_id": {"S": job.id}, "expires_at": {"N": str(lock_expires_at)}},
-                    "ConditionExpression": condition,
-                    "ExpressionAttributeValues": lock_values,
-                }
-            }
-            try:
-                self._writer.transact([{"Update": update}, lock])
-                return job.model_copy(update=updates)
-            except ConditionFailed as failed:
-                if failed.failed(0):
-                    raise TransitionConflict(f"job {job.id} is no longer held by this submitter") from failed
-            holder = self._lock_holder(fingerprint)
-            if holder is None:
-                steal_from = None
-                continue
-            if self._holds_request_lock(holder, fingerprint):
-                raise IdenticalRequestInFlight(f"job {holder} has an identical request unanswered")
-            steal_from = holder  # the holder resolved its POST without letting go (a crash): take it over
-        raise IdenticalRequestInFlight(f"the request lock for job {job.id} kept changing")
-
-    def end_uncertainty(self, job: Job) -> Job:
-        """The POST was refused for sure (429, 4xx, never sent): nothing was created."""
-        updates = {"submit_uncertain_since": None, "post_fingerprint": None}
-        try:
-            self._writer.update(**self._update_for(job, updates, release=False, fence=True))
-        except ConditionFailed as failed:
-            raise TransitionConflict(f"job {job.id} is no longer held by this submitter") from failed
-        self.release_request_lock(job)
-        return job.model_copy(update=updates)
-
-    def release_request_lock(self, job: Job) -> None:
-        """Best effort: a lock left behind is taken over once its job has moved on."""
-        if not job.post_fingerprint:
-            return
-        # ClientError too: any failure leaves a lock that is taken over once its job has moved on.
-        with contextlib.suppress(ConditionFailed, ClientError):
-            self._writer.delete(
-                TableName=self._table,
-                Key=_lock_key(job.post_fingerprint),
-                ConditionExpression="job_id = :me",
-                ExpressionAttributeValues=_values(me=job.id),
-            )
-
-    def _lock_holder(self, fingerprint: str) -> str | None:
-        item = self._db.get_item(TableName=self._table, Key=_lock_key(fingerprint), ConsistentRead=True)
-        return item["Item"]["job_id"]["S"] if "Item" in item else None
-
-    def _holds_request_lock(self, job_id: str, fingerprint: str) -> bool:
-        """A lock is live while its job still waits to learn what its POST did."""
-        holder = self.get(job_id)
-        return bool(
-            holder
-            and holder.status == JobStatus.QUEUED
-            and holder.submit_uncertain_since
-            and holder.post_fingerprint == fingerprint
-        )
-
-    def generation_owner(self, generation_id: str) -> str | None:
-        key = {"pk": {"S": f"GEN#{generation_id}"}, "sk": {"S": "GEN"}}
-        item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-        return item["job_id"]["S"] if item else None
-
-    def mark_submitted(
-        self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
-    ) -> Job:
-        updates = {
-            "status": JobStatus.SUBMITTED,
-            "generation_id": generation_id,
-            "api_credit_cost": api_credit_cost,
-            "updated_at": now,
-            "due_at": due_at,
-            "submitted_at": now,
-            "checks": 0,  # the QUEUED re-send backoff is over; polling starts its own count
-            "submit_uncertain_since": None,
-            "post_fingerprint": None,
-        }
-        mapping = {
-            "pk": {"S": f"GEN#{generation_id}"},
-            "sk": {"S": "GEN"},
-            "job_id": {"S": job.id},
-            "user_id": {"S": job.user_id},
-        }
-        update = self._update_for(job, updates, release=False, fence=True)
-        items = [
-            {"Update": update},
-            {
-                "Put": {
-                    "TableName": self._table,
-                    "Item": mapping,
-                    # one job per generation: never adopt a generation another job owns
-                    "ConditionExpression": "attribute_not_exists(pk) OR job_id = :job",
-                    "ExpressionAttributeValues": {":job": {"S": job.id}},
-                }
-            },
-        ]
-        if job.post_fingerprint:  # let go of the request lock in the same write (if still ours)
-            items.append(
-                {
-                    "Delete": {
-                        "TableName": self._table,
-                        "Key": _lock_key(job.post_fingerprint),
-                        "ConditionExpression": "attribute_not_exists(pk) OR job_id = :job",
-                        "ExpressionAttributeValues": {":job": {"S": job.id}},
-                    }
-                }
-            )
-        while True:
-            try:
-                self._writer.transact(items)
-                return job.model_copy(update=updates)
-            except ConditionFailed as failed:
-                if failed.failed(0) or len(items) == 2:
-                    message = f"job {job.id} is no longer {job.status} under this claim"
-                    raise TransitionConflict(message) from failed
-                if failed.failed(1):
-                    raise GenerationTaken(f"generation {generation_id} belongs to another job") from failed
-                # The lock was taken over (it had expired): record the submission without it.
-                items = items[:2]
-
     def transition(
         self,
         job: Job,
@@ -450,7 +218,7 @@ class DynamoJobStore:
     ) -> None:
         names = {"#s": "status"}
         expression = "SET due_at = :due, due_pk = :shard"
-        values = _values(due=due_at, shard=_due_shard(job.id, job.status), status=str(job.status))
+        values = _values(due=due_at, shard=due_shard(job.id, job.status), status=str(job.status))
         if checks is not None:
             expression += ", checks = :checks"
             values |= _values(checks=checks)
@@ -460,7 +228,7 @@ class DynamoJobStore:
         with contextlib.suppress(ConditionFailed):  # never put a job that moved on back in the index
             self._writer.update(
                 TableName=self._table,
-                Key=_job_key(job.id),
+                Key=job_key(job.id),
                 UpdateExpression=expression,
                 ConditionExpression="#s = :status",
                 ExpressionAttributeNames=names,
@@ -480,7 +248,7 @@ class DynamoJobStore:
         try:
             self._writer.update(
                 TableName=self._table,
-                Key=_job_key(job.id),
+                Key=job_key(job.id),
                 UpdateExpression="SET due_at = :arrival, due_pk = :line",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
@@ -503,14 +271,14 @@ class DynamoJobStore:
         try:
             result = self._writer.update(
                 TableName=self._table,
-                Key=_job_key(job_id),
+                Key=job_key(job_id),
                 UpdateExpression="SET due_at = :due, due_pk = :shard, "
                 "submit_token = if_not_exists(submit_token, :zero) + :one",
                 ConditionExpression="#s = :queued AND due_pk = :line AND attribute_not_exists(slot_held)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_values(
                     due=due_at,
-                    shard=_due_shard(job_id, JobStatus.QUEUED),
+                    shard=due_shard(job_id, JobStatus.QUEUED),
                     zero=0,
                     one=1,
                     queued="QUEUED",
@@ -546,8 +314,9 @@ class DynamoJobStore:
     def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False) -> dict:
         """An Update conditioned on the job still being in the status (and slot state) we read.
 
-        With `fence`, also on the slot claim we hold: once a lease was taken over, the submitter
-        that lost it can no longer write anything about the submission.
+        With `fence`, also on who may speak for the job's submission: the slot claim we hold (once a
+        lease was taken over, the submitter that lost it can no longer write), or for a job without
+        a slot, the unresolved POST we read (nobody resolved it meanwhile).
         """
         encoded = Job.model_validate(job.model_dump() | updates).model_dump(mode="json")
         if encoded.get("slot_held") is False:
@@ -560,19 +329,23 @@ class DynamoJobStore:
                 removes.append("due_pk")
             else:
                 sets.append("due_pk = :shard")
-                values[":shard"] = _ddb(_due_shard(job.id, JobStatus(updates.get("status", job.status))))
+                values[":shard"] = _ddb(due_shard(job.id, JobStatus(updates.get("status", job.status))))
         condition = "#status = :expected"
         if release:
             condition += " AND slot_held = :held"
             values[":held"] = _ddb(True)
-        if fence:
-            if not (job.slot_held and job.slot_acquired_at):
-                raise TransitionConflict(f"job {job.id} holds no slot claim to fence on")
+        if fence and job.slot_held and job.slot_acquired_at:
             condition += " AND slot_acquired_at = :claim"
             values[":claim"] = _ddb(job.slot_acquired_at.isoformat())
+        elif fence and not job.slot_held and job.submit_uncertain_since:
+            names["#since"] = "submit_uncertain_since"
+            condition += " AND attribute_not_exists(slot_held) AND #since = :since"
+            values[":since"] = _ddb(job.model_dump(mode="json")["submit_uncertain_since"])
+        elif fence:
+            raise TransitionConflict(f"job {job.id} has neither a slot claim nor an unresolved POST")
         return {
             "TableName": self._table,
-            "Key": _job_key(job.id),
+            "Key": job_key(job.id),
             "UpdateExpression": update_expression(sets, removes),
             "ConditionExpression": condition,
             "ExpressionAttributeNames": names,
@@ -590,7 +363,7 @@ class DynamoJobStore:
             "gsi1sk": f"{data['created_at']}#{job.id}",
         }
         if job.due_at is not None and not job.status.terminal:
-            data["due_pk"] = _due_shard(job.id, job.status)
+            data["due_pk"] = due_shard(job.id, job.status)
         return {k: _ddb(v) for k, v in data.items()}
 
     @staticmethod

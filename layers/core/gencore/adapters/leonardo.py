@@ -135,25 +135,36 @@ class LeonardoGateway:
 
     def recent_generations(self, *, since: datetime, limit_pages: int) -> list[RemoteSummary]:
         """The account's generations created since `since`, newest first (at most `limit_pages`)."""
+        listed, _ = self._listed_since(since, max_pages=limit_pages)
+        summaries = [
+            RemoteSummary(id=g.id, created_at=_parse_time(g.created_at), status=g.status) for g in listed
+        ]
+        return sorted(summaries, key=lambda g: g.created_at, reverse=True)
+
+    def _listed_since(self, since: datetime, *, max_pages: int) -> tuple[list[Generation], bool]:
+        """The account's generations created since `since` (less the clock skew), and whether the
+        list was read back that far within `max_pages`.
+
+        Pages newest first by createdAt (the order the contract tests pin) until a whole page is
+        older than the window; an id repeated across pages (new generations shift the offsets) is
+        kept once.
+        """
         earliest = since - CLOCK_SKEW
-        found: dict[str, RemoteSummary] = {}
+        found: dict[str, Generation] = {}
         try:
             user_id = self._account_user_id()
-            for page in range(limit_pages):
+            for page in range(max_pages):
                 batch = self._as_account(
                     lambda client, page=page: client.list_user_generations(
                         user_id, offset=page * LOOKUP_PAGE, limit=LOOKUP_PAGE
                     )
                 )
-                for g in batch:
-                    created = _parse_time(g.created_at)
-                    if created >= earliest:
-                        found[g.id] = RemoteSummary(id=g.id, created_at=created, status=g.status)
+                found |= {g.id: g for g in batch if _parse_time(g.created_at) >= earliest}
                 if len(batch) < LOOKUP_PAGE or all(_parse_time(g.created_at) < earliest for g in batch):
-                    break
+                    return list(found.values()), True
         except LeonardoError as error:
             raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
-        return sorted(found.values(), key=lambda g: g.created_at, reverse=True)
+        return list(found.values()), False
 
     def _account_user_id(self) -> str:
         if self._user_id is None:
@@ -192,28 +203,13 @@ class LeonardoGateway:
         compared on every field the list echoes (the seed, ours per job, makes it specific).
         """
         wanted = _echoed(to_leonardo_request(request, seed=seed))
-        earliest = since - CLOCK_SKEW
-        found: dict[str, Generation] = {}
-        try:
-            user_id = self._account_user_id()
-            for page in range(LOOKUP_MAX_PAGES):
-                batch = self._as_account(
-                    lambda client, page=page: client.list_user_generations(
-                        user_id, offset=page * LOOKUP_PAGE, limit=LOOKUP_PAGE
-                    )
-                )
-                for generation in batch:
-                    if _parse_time(generation.created_at) >= earliest and _matches(generation, wanted):
-                        found[generation.id] = generation  # a page boundary that moved repeats items
-                if len(batch) < LOOKUP_PAGE or all(_parse_time(g.created_at) < earliest for g in batch):
-                    break
-            else:
-                raise LookupIncomplete(
-                    f"more than {LOOKUP_PAGE * LOOKUP_MAX_PAGES} generations since the unanswered POST"
-                )
-        except LeonardoError as error:
-            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
-        return [g.id for g in sorted(found.values(), key=lambda g: _parse_time(g.created_at))]
+        listed, complete = self._listed_since(since, max_pages=LOOKUP_MAX_PAGES)
+        if not complete:
+            raise LookupIncomplete(
+                f"more than {LOOKUP_PAGE * LOOKUP_MAX_PAGES} generations since the unanswered POST"
+            )
+        matches = [g for g in listed if _matches(g, wanted)]
+        return [g.id for g in sorted(matches, key=lambda g: _parse_time(g.created_at))]
 
     def generation(self, generation_id: str) -> RemoteGeneration:
         try:

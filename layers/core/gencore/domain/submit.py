@@ -85,6 +85,9 @@ class Submitter:
             if job.status != JobStatus.QUEUED or job.slot_held:
                 # Already submitted, terminal, or another submitter holds a live lease.
                 return SubmitResult("skipped")
+            if job.submit_uncertain_since:
+                # Looking needs no slot, and must not wait for one: the list only grows.
+                return self._resolve(job, attempt, token) or self._settled_nothing(job, token)
             return self._park(job, token)
         if job.submit_uncertain_since and (resolved := self._resolve(job, attempt, token)):
             return resolved
@@ -177,15 +180,14 @@ class Submitter:
         """Settle what an unanswered POST did. None means it created nothing: POST again."""
         since = job.submit_uncertain_since
         assert since is not None and job.leonardo_seed is not None
-        now = self._clock()
-        waited = (now - since).total_seconds()
-        if waited > self._policy.max_job_age_seconds:
-            return self._fail(job, "submit_outcome_unknown", "Leonardo's list never told what the POST did")
+        waited = (self._clock() - since).total_seconds()
         try:
             found = self._leonardo.find_generations(job.request, seed=job.leonardo_seed, since=since)
         except LookupIncomplete as incomplete:
             return self._fail(job, incomplete.code, incomplete.message)
         except LeonardoBusy as busy:  # cannot tell yet: never risk a second generation, look again later
+            if waited > self._policy.max_job_age_seconds:
+                return self._fail(job, "submit_outcome_unknown", "Leonardo's list never said what it did")
             delay = busy.retry_after or retry_after
             return self._wait(self._release(job), attempt, token, delay, "uncertain")
         unowned = [g for g in found if self._store.generation_owner(g) in (None, job.id)]
@@ -204,6 +206,14 @@ class Submitter:
             return self._wait(self._release(job), attempt, token, wait, "uncertain")
         log.warning("unanswered POST created nothing; sending again", extra={"job_id": job.id})
         return None
+
+    def _settled_nothing(self, job: Job, token: int) -> SubmitResult:
+        """No slot, and the unanswered POST created nothing: wait in line to send it again."""
+        try:
+            job = self._store.end_uncertainty(job)
+        except TransitionConflict:
+            return SubmitResult("superseded")
+        return self._park(job, token)
 
     def _adopt(self, job: Job, generation_id: str, *, extra: int) -> SubmitResult | None:
         now = self._clock()

@@ -1,0 +1,38 @@
+"""Keys of the jobs table's items and partitions of its due index (one place for every name)."""
+
+from __future__ import annotations
+
+import zlib
+
+from gencore.domain.models import JobStatus
+
+DUE_SHARDS = 4  # spreads the sparse due index over a few partitions; the reconciler reads them all
+SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}
+
+
+def job_key(job_id: str) -> dict:
+    return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
+
+
+def lock_key(fingerprint: str) -> dict:
+    return {"pk": {"S": f"REQLOCK#{fingerprint}"}, "sk": {"S": "REQLOCK"}}
+
+
+def due_shard(job_id: str, status: JobStatus) -> str:
+    """DUE#Q<n> for QUEUED jobs (a submit to re-send), DUE#P<n> for jobs to poll at Leonardo.
+
+    Kept apart so a backlog of waiting jobs can never crowd the polls out of a reconciler batch:
+    a job to poll may hold a Leonardo slot that only its completion gives back.
+    """
+    kind = "Q" if status == JobStatus.QUEUED else "P"
+    return f"DUE#{kind}{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
+
+
+# The waiting line: one partition, read (Limit a few) on every wake. Not sharded: it is written at
+# most once per submit attempt, and Leonardo's concurrency cap keeps that far below what one
+# partition takes. The reconciler never reads it; only a freed slot wakes a job.
+LINE_PARTITION = "DUE#L"
+
+
+def partitions(kind: str) -> list[str]:
+    return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
