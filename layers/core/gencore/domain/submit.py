@@ -113,7 +113,7 @@ class Submitter:
             return self._fail(job, rejected.code, rejected.message)
         now = self._clock()
         fingerprint = self._leonardo.request_fingerprint(job.request, seed=job.leonardo_seed)
-        # The lock outlives any uncertainty: an unresolved job fails after max_job_age_seconds.
+        # Past this the lock may be taken over (a job whose list stays unreadable fails by then).
         lock_until = epoch(now) + self._policy.max_job_age_seconds + self._policy.submit_settle_seconds
         try:
             job = self._store.begin_post(job, now=now, fingerprint=fingerprint, lock_expires_at=lock_until)
