@@ -9,7 +9,7 @@ export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)/local:$(CURDIR)
 
-.PHONY: install run test fuzz chaos lint format openapi token simulator clean
+.PHONY: install run test fuzz chaos bench bench-long lint format openapi token simulator clean
 
 $(BIN)/.installed: requirements-dev.txt layers/core/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,13 +28,14 @@ install: $(BIN)/.installed
 run: install
 	$(BIN)/python -m stackrunner
 
-## test: unit, integration, contract and end-to-end suites
+## test: unit, integration, contract and end-to-end suites, then each bench in its bounded form
 # End-to-end runs in its own process: moto keeps its state per process, and other suites reset it.
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not e2e and not fuzz and not chaos"
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
 	$(BIN)/python -m pytest -q -m fuzz tests/fuzz
 	$(BIN)/python -m pytest -q -m chaos tests/chaos
+	$(BIN)/python bench/run.py --set smoke
 
 ## fuzz: the long form of the fuzz suite (10,000 schemathesis examples per operation)
 fuzz: install
@@ -43,6 +44,14 @@ fuzz: install
 ## chaos: the long chaos run (2,000 jobs through the local stack under injected faults)
 chaos: install
 	$(BIN)/python bench/chaos.py --jobs $(or $(CHAOS_JOBS),2000) --seed $(or $(CHAOS_SEED),7)
+
+## bench: the quick benches (minutes); one table of figures, targets and pass/fail (docs/performance.md)
+bench: install
+	$(BIN)/python bench/run.py --set quick
+
+## bench-long: the long forms (1,000 jobs for throughput)
+bench-long: install
+	$(BIN)/python bench/run.py --set long
 
 ## lint: ruff, then sam validate --lint and sam build (offline, no Docker)
 lint: install $(SAMVENV)/bin/.installed

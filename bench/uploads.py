@@ -5,11 +5,12 @@ POST /v1/uploads/{id}/complete that grows with the image (the S3 reads are bound
 UploadMaxBytes); the figures size the API function's memory (1024 MB) and justify the
 UPLOAD_MAX_PIXELS default (4096 x 4096).
 
-    .venv/bin/python bench/uploads.py            # prints the table
+    .venv/bin/python bench/uploads.py            # prints the table (--cases N: the first N)
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -17,6 +18,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.report import Report, setup_paths
+
+setup_paths()  # the layer, for the inspector
 
 CASES = [
     ("PNG", 512, 512),
@@ -73,10 +79,16 @@ def _one(fmt: str, path: str) -> dict:
             "grew_mib": (peak - before) / 1024, "outcome": outcome}  # fmt: skip
 
 
-def main() -> None:
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cases", type=int, default=len(CASES), help="run only the first N cases")
+    parser.add_argument("--results", default=None, help="directory for the JSON (default bench/results)")
+    args = parser.parse_args(argv)
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for fmt, width, height in CASES:
+        for fmt, width, height in CASES[: args.cases]:
             path = Path(scratch) / f"{fmt}-{width}"
             # Encoding in a process of its own too: Linux carries peak RSS across fork and exec.
             subprocess.run(  # noqa: S603 (this very script, with our own arguments)
@@ -89,14 +101,15 @@ def main() -> None:
                 text=True,
             )
             rows.append((fmt, f"{width}x{height}", json.loads(out.stdout.strip().splitlines()[-1])))
-    print("Upload check (PillowInspector.inspect), one fresh process per case")
-    header = f"{'format':<9} {'pixels':>12} {'file KiB':>9} {'check ms':>9} {'peak RSS MiB':>13} "
-    header += f"{'grew MiB':>9}  outcome"
-    print(header)
-    print("-" * len(header))
+    # Checked against the API function's 1024 MB: the largest accepted image must leave room.
+    report = Report("uploads", parameters={"cases": args.cases})
     for fmt, size, r in rows:
-        print(f"{fmt:<9} {size:>12} {r['bytes'] / 1024:>9.0f} {r['ms']:>9.1f} {r['peak_mib']:>13.0f} "
-              f"{r['grew_mib']:>9.0f}  {r['outcome']}")  # fmt: skip
+        note = (
+            f"{r['bytes'] / 1024:.0f} KiB, {r['ms']:.0f} ms, peak RSS {r['peak_mib']:.0f} MiB: {r['outcome']}"
+        )
+        report.add(f"check {fmt} {size}: RSS growth", round(r["grew_mib"]), "MiB", "<= 512", note=note)
+    report.raw["cases"] = [{"format": fmt, "size": size} | r for fmt, size, r in rows]
+    report.finish(args.results)
 
 
 if __name__ == "__main__":
@@ -105,4 +118,4 @@ if __name__ == "__main__":
     elif len(sys.argv) == 4 and sys.argv[1] == "--one":
         print(json.dumps(_one(sys.argv[2], sys.argv[3])))
     else:
-        main()
+        main(sys.argv[1:])

@@ -1,0 +1,102 @@
+"""Run a set of benches, each in its own process, and print their figures as one table.
+
+    .venv/bin/python bench/run.py            # the quick set (`make bench`): minutes
+    .venv/bin/python bench/run.py --set long # the long forms (`make bench-long`)
+    .venv/bin/python bench/run.py --set smoke # bounded forms: they run and print a table (CI)
+
+Each bench is a plain script under bench/ with its own --help; this runner only passes it the
+arguments of the chosen set and reads back the JSON it writes (bench/report.py). It exits 1 when
+a bench crashed or printed no figures; a missed target is reported, not an exit status: timings
+on shared machines are noisy, and a missed ratio is a finding to fix, not a reason to gate CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.report import DEFAULT_RESULTS, ROOT, load, table
+
+
+@dataclass(frozen=True)
+class Bench:
+    name: str  # the JSON it writes: <results>/<name>.json
+    script: str
+    quick: tuple[str, ...] | None  # None: not in that set
+    long: tuple[str, ...] | None
+    smoke: tuple[str, ...] | None
+
+
+BENCHES = (
+    Bench(
+        "slots",
+        "bench/slots.py",
+        quick=(),
+        long=("--jobs", "1000", "--pending", "0.2"),
+        smoke=("--jobs", "20", "--pending", "1", "--dropped-jobs", "10"),
+    ),
+    Bench("uploads", "bench/uploads.py", quick=(), long=None, smoke=("--cases", "2")),
+)
+
+
+def run(names: list[str] | None, which: str, results: Path) -> int:
+    chosen = [b for b in BENCHES if getattr(b, which) is not None and (not names or b.name in names)]
+    env = os.environ | {"BENCH_RESULTS": str(results)}
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(ROOT / "layers/core"), str(ROOT / "local"), str(ROOT), env.get("PYTHONPATH", "")]
+    )
+    broken = []
+    rows = []
+    for bench in chosen:
+        (results / f"{bench.name}.json").unlink(missing_ok=True)
+        args = [sys.executable, str(ROOT / bench.script), *getattr(bench, which)]
+        print(f"== {bench.name}: {' '.join(args[1:])}", flush=True)
+        started = time.monotonic()
+        code = subprocess.call(args, cwd=ROOT, env=env)  # noqa: S603 (our own bench scripts)
+        print(f"== {bench.name}: exit {code} in {time.monotonic() - started:.0f} s", flush=True)
+        path = results / f"{bench.name}.json"
+        if code != 0 or not path.exists():
+            broken.append(bench.name)
+            continue
+        report = load(path)
+        if not report.figures:
+            broken.append(bench.name)
+        rows += [(bench.name, f) for f in report.figures]
+    print()
+    print(table(rows))
+    missed = [f"{name}: {f.name}" for name, f in rows if f.verdict == "FAIL"]
+    if missed:
+        print(f"\n{len(missed)} target(s) missed: " + "; ".join(missed))
+    if broken:
+        print(f"\nbench(es) that did not produce figures: {', '.join(broken)}")
+        return 1
+    return 0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--set", dest="which", choices=("quick", "long", "smoke"), default="quick")
+    parser.add_argument("--only", nargs="*", help="bench names to run (default: the whole set)")
+    parser.add_argument(
+        "--results", type=Path, default=None, help=f"where JSON goes (default {DEFAULT_RESULTS})"
+    )
+    args = parser.parse_args()
+    if args.results is None and args.which == "smoke":
+        args.results = Path(tempfile.mkdtemp(prefix="bench-smoke-"))
+    results = args.results or DEFAULT_RESULTS
+    results.mkdir(parents=True, exist_ok=True)
+    sys.exit(run(args.only, args.which, results))
+
+
+if __name__ == "__main__":
+    main()
