@@ -44,6 +44,13 @@ BENCHES = (
         smoke=("--jobs", "20", "--pending", "1", "--dropped-jobs", "10"),
     ),
     Bench("uploads", "bench/uploads.py", quick=(), long=None, smoke=("--cases", "2")),
+    Bench(
+        "api",
+        "bench/api.py",
+        quick=(),
+        long=("--long", "5000", "--rounds", "50", "--create-rounds", "20"),
+        smoke=("--short", "10", "--long", "50", "--page", "10", "--rounds", "10", "--create-rounds", "10"),
+    ),
 )
 
 

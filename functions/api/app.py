@@ -21,8 +21,8 @@ from gencore.views import (
     JobPage,
     JobView,
     UploadView,
+    account_hold,
     error_body,
-    hold_view,
     job_view,
     json_response,
     status_for,
@@ -53,7 +53,7 @@ def create_generation(
     job, created = wiring.generations().create(_caller(), request, idempotency_key=idempotency_key)
     logger.append_keys(job_id=job.id)
     metrics.add_metric(name="JobsAccepted" if created else "JobsDeduplicated", unit=MetricUnit.Count, value=1)
-    view = job_view(job, wiring.outputs().presign, hold_view(wiring.account_guard().blocked()))
+    view = job_view(job, wiring.outputs().presign, account_hold([job], wiring.account_guard().blocked))
     return json_response(202 if created else 200, view.model_dump(mode="json"))
 
 
@@ -63,18 +63,15 @@ def list_generations(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> JobPage:
     page = wiring.generations().list(_caller(), limit=limit, cursor=cursor)
-    presign, hold = wiring.outputs().presign, hold_view(wiring.account_guard().blocked())
+    presign, hold = wiring.outputs().presign, account_hold(page.jobs, wiring.account_guard().blocked)
     return JobPage(items=[job_view(job, presign, hold) for job in page.jobs], next_cursor=page.next_cursor)
 
 
 @app.get("/v1/generations/<job_id>")
 def get_generation(job_id: Annotated[str, Path(min_length=1, max_length=64)]) -> JobView:
     logger.append_keys(job_id=job_id)
-    return job_view(
-        wiring.generations().get(_caller(), job_id),
-        wiring.outputs().presign,
-        hold_view(wiring.account_guard().blocked()),
-    )
+    job = wiring.generations().get(_caller(), job_id)
+    return job_view(job, wiring.outputs().presign, account_hold([job], wiring.account_guard().blocked))
 
 
 @app.post("/v1/uploads")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -106,6 +106,16 @@ class JobPage(BaseModel):
 def hold_view(block: AccountBlock | None) -> HoldView | None:
     """The account's block as QUEUED jobs show it: why they are not moving."""
     return HoldView(code=block.reason, since=block.since) if block else None
+
+
+def account_hold(jobs: Iterable[Job], blocked: Callable[[], AccountBlock | None]) -> HoldView | None:
+    """The hold to show on `jobs`: the account block is read only when one of them is QUEUED.
+
+    Only QUEUED jobs show it, so a read of finished work costs its own read and nothing more.
+    """
+    if not any(job.status == JobStatus.QUEUED for job in jobs):
+        return None
+    return hold_view(blocked())
 
 
 def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = None) -> JobView:
