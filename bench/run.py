@@ -51,6 +51,13 @@ BENCHES = (
         long=("--long", "5000", "--rounds", "50", "--create-rounds", "20"),
         smoke=("--short", "10", "--long", "50", "--page", "10", "--rounds", "10", "--create-rounds", "10"),
     ),
+    Bench(
+        "output_copy",
+        "bench/output_copy.py",
+        quick=(),
+        long=("--rounds", "9", "--default-config-rounds", "2"),
+        smoke=("--mb", "20", "--rounds", "1"),
+    ),
 )
 
 

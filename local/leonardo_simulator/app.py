@@ -22,7 +22,7 @@ from . import errors, s3, views
 from .catalog import BY_ID
 from .config import SimulatorConfig
 from .errors import ApiError
-from .images import render_png
+from .images import image_key, render_png
 from .initimages import UPLOAD_PATH
 from .jobs import (
     ANSWER_5XX_AFTER_CREATE,
@@ -32,6 +32,7 @@ from .jobs import (
     ANSWER_SLOW,
     GenerationRecord,
 )
+from .largefiles import OUTPUT_TYPES, Body, mp4, padded_png
 from .simulator import Simulator
 from .validation import (
     validate_canvas_init_image_request,
@@ -258,31 +259,43 @@ async def delete_init_image(request: Request, sim: Simulator) -> Response:
 # -- CDN (no auth, like cdn.leonardo.ai) -------------------------------------------
 
 
-async def _cdn_response(sim: Simulator, body: bytes, media_type: str = "image/png") -> Response:
+async def _cdn_response(sim: Simulator, body: bytes | Body, media_type: str = "image/png") -> Response:
     sim.stats.incr("cdn_downloads")
-    headers = {"content-length": str(len(body)), "cache-control": "public, max-age=31536000, immutable"}
+    size = body.size if isinstance(body, Body) else len(body)
+    headers = {"content-length": str(size), "cache-control": "public, max-age=31536000, immutable"}
     delay = sim.faults.config.cdn_delay_seconds
+    if isinstance(body, Body):
+        return StreamingResponse(_paced(body, delay), media_type=media_type, headers=headers)
     if delay <= 0:
         return Response(body, media_type=media_type, headers=headers)
+    whole, piece = body, max(1, math.ceil(size / CDN_CHUNKS))
+    pieces = Body(size, lambda: (whole[start : start + piece] for start in range(0, size, piece)))
+    return StreamingResponse(_paced(pieces, delay), media_type=media_type, headers=headers)
 
-    async def trickle() -> AsyncIterator[bytes]:
-        size = max(1, math.ceil(len(body) / CDN_CHUNKS))
-        for start in range(0, len(body), size):
+
+async def _paced(body: Body, delay: float) -> AsyncIterator[bytes]:
+    """The body block by block; with a delay, a pause each time another 1/CDN_CHUNKS of it is due."""
+    sent = paused = 0
+    for block in body.blocks():
+        while delay > 0 and paused < CDN_CHUNKS and sent >= paused * body.size / CDN_CHUNKS:
             await asyncio.sleep(delay / CDN_CHUNKS)
-            yield body[start : start + size]
-
-    return StreamingResponse(trickle(), media_type=media_type, headers=headers)
+            paused += 1
+        yield block
+        sent += len(block)
 
 
 async def cdn_generation_image(request: Request) -> Response:
     sim = _sim(request)
     params = request.path_params
     image_id, dot, ext = params["image_file"].partition(".")
-    if not dot or ext != "png":
+    if not dot or ext != OUTPUT_TYPES[sim.cfg.output_type]:
         raise errors.not_found("image not found")
     record, image = sim.find_image(params["generation_id"], image_id)
     if record.user_id != params["user_id"]:
         raise errors.not_found("image not found")
+    key = image_key(record.prompt, record.seed, image.index, record.init_fingerprint)
+    if sim.cfg.output_type == "video/mp4":
+        return await _cdn_response(sim, mp4(sim.cfg.output_bytes, key), "video/mp4")
     png = await run_in_threadpool(
         render_png,
         record.prompt,
@@ -292,7 +305,9 @@ async def cdn_generation_image(request: Request) -> Response:
         record.height,
         record.init_fingerprint,
     )
-    return await _cdn_response(sim, png)
+    return await _cdn_response(
+        sim, padded_png(png, sim.cfg.output_bytes, key) if sim.cfg.output_bytes else png
+    )
 
 
 async def cdn_model_preview(request: Request) -> Response:

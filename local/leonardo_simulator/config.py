@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from .largefiles import MAX_OUTPUT_BYTES, OUTPUT_TYPES
+
 DEFAULT_USER_ID = "5b0d7e44-2a2f-4a7e-9c1d-3f1e6a0b9c21"
 DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # the openapi document's default modelId
 
@@ -104,6 +106,10 @@ class SimulatorConfig:
     # Init-image uploads: the presigned policy's content-length-range ceiling and lifetime.
     upload_max_bytes: int = 10 * 1024 * 1024
     upload_expiry_seconds: float = 60.0
+    # Large outputs (a video, an upscale): every generated file is served as `output_type`, grown
+    # to `output_bytes` with filler made while streaming (largefiles.py). 0: the plain PNG.
+    output_bytes: int = 0
+    output_type: str = "image/png"
     faults: FaultConfig = field(default_factory=FaultConfig)
     host: str = "127.0.0.1"
     port: int = 0
@@ -113,6 +119,10 @@ class SimulatorConfig:
             raise ValueError("upload_max_bytes must be at least 1")
         if self.upload_expiry_seconds <= 0:
             raise ValueError("upload_expiry_seconds must be positive")
+        if not 0 <= self.output_bytes <= MAX_OUTPUT_BYTES:
+            raise ValueError(f"output_bytes must be between 0 and {MAX_OUTPUT_BYTES}")
+        if self.output_type not in OUTPUT_TYPES:
+            raise ValueError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SimulatorConfig:
@@ -154,6 +164,8 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "time_scale": ("LEONARDO_SIM_TIME_SCALE", float),
     "upload_max_bytes": ("LEONARDO_SIM_UPLOAD_MAX_BYTES", int),
     "upload_expiry_seconds": ("LEONARDO_SIM_UPLOAD_EXPIRY_SECONDS", float),
+    "output_bytes": ("LEONARDO_SIM_OUTPUT_BYTES", int),
+    "output_type": ("LEONARDO_SIM_OUTPUT_TYPE", str),
 }
 
 

@@ -32,6 +32,7 @@ from .jobs import (
     JobScheduler,
     credit_cost,
 )
+from .largefiles import OUTPUT_TYPES
 from .presign import presigned_fields
 from .ratelimit import RollingWindowLimiter
 from .stats import Stats
@@ -296,9 +297,10 @@ class Simulator:
         images = []
         if not failed:
             base = f"{record.origin}/cdn/users/{record.user_id}/generations/{record.id}"
+            extension = OUTPUT_TYPES[self.cfg.output_type]
             for index in range(record.num_images):
                 image_id = str(uuid.uuid4())
-                images.append(GeneratedImage(image_id, index, f"{base}/{image_id}.png"))
+                images.append(GeneratedImage(image_id, index, f"{base}/{image_id}.{extension}"))
         self.store.update(
             record, status=FAILED if failed else COMPLETE, images=images, updated_at=views.now()
         )

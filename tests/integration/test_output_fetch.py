@@ -42,7 +42,7 @@ def store(cdn):
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket="out")
-        fetcher = OutputFetcher(parse_origins(origin), max_bytes=64 * 1024)
+        fetcher = OutputFetcher(parse_origins(origin), image_max_bytes=64 * 1024, video_max_bytes=128 * 1024)
         yield script, origin, s3, S3OutputStore(s3, "out", fetcher)
 
 

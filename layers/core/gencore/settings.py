@@ -37,7 +37,9 @@ class Settings(BaseModel):
     # How long a completion for a generation we have not recorded is retried before it is dropped.
     unknown_generation_grace_seconds: int = Field(default=600, ge=1)
     webhook_max_body_bytes: int = Field(default=256 * 1024, ge=1024)
-    output_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    # Largest output copied into S3, per kind; checked against Content-Length and again while streaming.
+    output_image_max_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
+    output_video_max_bytes: int = Field(default=1024 * 1024 * 1024, ge=1024)
     output_url_ttl_seconds: int = Field(default=3600, ge=60)
     secret_cache_seconds: int = Field(default=300, ge=0)
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

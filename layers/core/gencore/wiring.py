@@ -91,7 +91,11 @@ def leonardo() -> LeonardoGateway:
 @cache
 def outputs() -> S3OutputStore:
     s = settings()
-    fetcher = OutputFetcher(parse_origins(s.allowed_output_origins), max_bytes=s.output_max_bytes)
+    fetcher = OutputFetcher(
+        parse_origins(s.allowed_output_origins),
+        image_max_bytes=s.output_image_max_bytes,
+        video_max_bytes=s.output_video_max_bytes,
+    )
     return S3OutputStore(aws("s3"), s.output_bucket, fetcher, url_ttl_seconds=s.output_url_ttl_seconds)
 
 
