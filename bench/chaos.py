@@ -73,6 +73,8 @@ PROMPTS = (
     "a bowl of ramen, studio light",
 )
 SHARED_SEEDS = (11, 12, 13)
+POLL_SECONDS = 2.0  # the least time between the starts of the checker's rounds
+POLL_DUTY = 0.2  # the most of the time the checker's listing may take
 
 
 # ----- the scenario -------------------------------------------------------------------------------
@@ -621,16 +623,26 @@ class _Run:
         self.report.accepted = len(self.accepted)
 
     def poll(self, api: httpx.Client, deadline: float) -> None:
-        """List each user's jobs (GET, paginated) until every accepted job is terminal."""
+        """List each user's jobs (GET, paginated) until every accepted job is terminal.
+
+        The checker shares the machine with what it checks, so it reads as little as it can: a
+        user's listing (newest first) is read only until every one of that user's pending jobs has
+        been seen on it, and rounds are spaced so that listing takes at most `POLL_DUTY` of the
+        time (at least `POLL_SECONDS` apart). The drain time comes from the jobs' own `updated_at`,
+        not from when this loop noticed them.
+        """
         pending_by_user: dict[str, set[str]] = defaultdict(set)
         for job_id, spec in self.accepted.items():
             pending_by_user[spec.user].add(job_id)
         last_log = time.monotonic()
         max_pages = self.sc.jobs // 100 + 5
         while any(pending_by_user.values()) and time.monotonic() < deadline:
+            round_started = time.monotonic()
             for user, pending in pending_by_user.items():
-                cursor = None
+                unseen, cursor = set(pending), None
                 for _ in range(max_pages):
+                    if not unseen:
+                        break
                     params = {"limit": 100} | ({"cursor": cursor} if cursor else {})
                     try:
                         response = api.get("/v1/generations", params=params, headers=self.headers(user))
@@ -640,16 +652,18 @@ class _Run:
                         break
                     page = response.json()
                     for item in page["items"]:
+                        unseen.discard(item["id"])
                         if item["id"] in pending and item["status"] in TERMINAL:
                             pending.discard(item["id"])
                             self.views[item["id"]] = item
                     cursor = page["next_cursor"]
-                    if not cursor or not pending:
+                    if not cursor:
                         break
             if time.monotonic() - last_log > 10:
                 last_log = time.monotonic()
                 self.log(f"  {len(self.views)}/{len(self.accepted)} terminal")
-            time.sleep(1.0)
+            took = time.monotonic() - round_started
+            time.sleep(max(POLL_SECONDS - took, took * (1 - POLL_DUTY) / POLL_DUTY))
 
     def confirm(self, api: httpx.Client) -> None:
         """One GET /v1/generations/{id} per accepted job: the state the invariants are checked on."""

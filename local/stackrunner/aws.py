@@ -1,5 +1,8 @@
 """Local AWS: moto's server on loopback, with the template's resources created in it.
 
+moto runs in a child process by default (a core of its own, see motoserver.py); `in_process=True`
+keeps it on a thread of this process, for callers that need moto's state here.
+
 Each supported resource type has one small creator that returns what
 CloudFormation would: the Ref value and the GetAtt attributes. Types with no
 local meaning (functions, layers, the HTTP API) get a placeholder identity.
@@ -15,8 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
+from stackrunner.motoserver import ChildProcessMoto, InThreadMoto
 from stackrunner.template import ACCOUNT_ID, REGION, Physical, Template
 
 log = logging.getLogger("stackrunner.aws")
@@ -25,16 +28,18 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 
 class LocalAws:
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 4566, *, in_process: bool = False) -> None:
         self.host = host
         self.port = port
+        self.in_process = in_process
         self.endpoint = f"http://{host}:{port}"
-        self._server: ThreadedMotoServer | None = None
+        self._server: ChildProcessMoto | InThreadMoto | None = None
 
     def start(self) -> None:
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
-        self._server.start()
-        log.info("local AWS (moto) at %s", self.endpoint)
+        server = (InThreadMoto if self.in_process else ChildProcessMoto)(self.host, self.port)
+        server.start()
+        self._server = server
+        log.info("local AWS (moto%s) at %s", ", in-process" if self.in_process else "", self.endpoint)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -80,7 +85,7 @@ class ResourceCreator:
         return self.t.physical
 
     def delete_all(self) -> None:
-        """Delete what create_all made, newest first: moto's state outlives its server in this process."""
+        """Delete what create_all made, newest first: in-process, moto's state outlives its server."""
         deleters = {
             "AWS::DynamoDB::Table": lambda p: self.aws.client("dynamodb").delete_table(TableName=p.ref),
             "AWS::SQS::Queue": lambda p: self.aws.client("sqs").delete_queue(QueueUrl=p.ref),

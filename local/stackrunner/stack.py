@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 
 from stackrunner.aws import LocalAws, ResourceCreator
 from stackrunner.gateway import ServerThread, make_app
-from stackrunner.isolation import ExecutionEnvironments, IsolatedDynamoDB
+from stackrunner.isolation import ExecutionEnvironments
 from stackrunner.issuer import DEFAULT_STATE_DIR, REPO_ROOT, LocalIssuer
 from stackrunner.pollers import SqsPoller
 from stackrunner.runtime import FunctionRuntime
@@ -59,6 +59,7 @@ class StackConfig:
     template_path: Path = REPO_ROOT / "template.yaml"
     stack_name: str = field(default_factory=_default_stack_name)
     host: str = "127.0.0.1"
+    aws_in_process: bool = False  # moto on a thread of this process instead of a child process
     webhook_path: str = "/webhooks/leonardo"  # where the simulator sends callbacks
     secret_values: dict[str, Any] = field(default_factory=dict)  # by secret logical id, over the defaults
     jwt_state_dir: Path = DEFAULT_STATE_DIR
@@ -194,7 +195,7 @@ class LocalStack:
         cfg = self.config
         self.api_port = cfg.api_port or free_port(cfg.host)
         self.api_url = f"http://{cfg.host}:{self.api_port}"
-        self.aws = LocalAws(cfg.host, cfg.aws_port or free_port(cfg.host))
+        self.aws = LocalAws(cfg.host, cfg.aws_port or free_port(cfg.host), in_process=cfg.aws_in_process)
         self.aws_endpoint = self.aws.endpoint
 
     # ----- lifecycle ------------------------------------------------------------------------------
@@ -219,7 +220,6 @@ class LocalStack:
             self.simulator = self._exit.enter_context(self._serve_simulator())
             log.info("Leonardo simulator at %s", self.simulator.base_url)
         self.template = Template(cfg.template_path, self._parameters(), stack_name=cfg.stack_name)
-        self._exit.enter_context(IsolatedDynamoDB())
         self.aws.start()
         self._exit.callback(self.aws.stop)
         secrets = {
