@@ -8,6 +8,7 @@ BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)/local:$(CURDIR)
+export LAYER_PYTHON := $(CURDIR)/$(BIN)/python  # builds the layer (layers/core/Makefile)
 
 .PHONY: install run test fuzz chaos bench bench-long lint format openapi token simulator clean
 

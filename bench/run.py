@@ -45,6 +45,13 @@ BENCHES = (
     ),
     Bench("uploads", "bench/uploads.py", quick=(), long=None, smoke=("--cases", "2")),
     Bench(
+        "cold_start",
+        "bench/cold_start.py",
+        quick=("--samples", "9"),
+        long=("--samples", "21"),
+        smoke=("--samples", "1"),
+    ),
+    Bench(
         "api",
         "bench/api.py",
         quick=(),

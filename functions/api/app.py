@@ -16,7 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from gencore import wiring
 from gencore.domain.errors import DomainError
 from gencore.domain.models import CreateUploadRequest, ImageGenerationRequest
-from gencore.observability import MetricUnit, logger, metrics, tracer
+from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import (
     JobPage,
     JobView,
@@ -137,7 +137,6 @@ def not_found(_error: Exception) -> Response:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return unsupported_media_type(event) or app.resolve(event, context)

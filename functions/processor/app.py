@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 from gencore import wiring
 from gencore.domain.errors import GenerationNotReady, UnknownGeneration
 from gencore.domain.models import GenerationEvent
-from gencore.observability import MetricUnit, logger, metrics, tracer
+from gencore.observability import MetricUnit, logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 UNKNOWN_GENERATION_METRIC = "UnknownGenerationCallbacks"  # alarmed: any datapoint > 0
@@ -76,7 +76,6 @@ def process(record: SQSRecord) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     IDEMPOTENCY_CONFIG.register_lambda_context(context)

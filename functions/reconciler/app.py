@@ -12,11 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from gencore import wiring
 from gencore.domain.reconcile import ACCOUNT_CALLS
-from gencore.observability import MetricUnit, logger, metrics, tracer
+from gencore.observability import MetricUnit, logger, metrics
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     # The run keeps a reserve before this moment for the wake and the metrics below.

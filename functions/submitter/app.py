@@ -9,7 +9,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 
 from gencore import wiring
-from gencore.observability import MetricUnit, logger, metrics, tracer
+from gencore.observability import MetricUnit, logger, metrics
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -41,7 +41,6 @@ def submit(record: SQSRecord, lambda_context: Any = None) -> str:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return process_partial_response(event=event, record_handler=submit, processor=processor, context=context)

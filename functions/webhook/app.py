@@ -15,7 +15,7 @@ from gencore import wiring
 from gencore.adapters.secrets import SecretMissing
 from gencore.domain.models import GenerationEvent
 from gencore.leonardo.callbacks import CallbackError, parse_callback
-from gencore.observability import MetricUnit, logger, metrics, tracer
+from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import error_body, json_response
 
 app = APIGatewayHttpResolver()
@@ -75,7 +75,6 @@ def not_found(_error: Exception) -> Response:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: object) -> dict:
     return app.resolve(event, context)

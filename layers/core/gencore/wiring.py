@@ -1,32 +1,37 @@
-"""Builds settings, clients and use cases once per cold start (lazily: nothing connects at import)."""
+"""Builds settings, clients and use cases once per cold start (lazily: nothing connects at import).
+
+Each factory imports what it builds, so a function loads at its cold start only the adapters and
+use cases it uses: the webhook never imports Pillow or the Leonardo client, the submitter never
+imports the upload inspector (docs/performance.md, cold starts).
+"""
 
 from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
 from functools import cache
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
 
-from gencore.adapters.account import DynamoAccountState, DynamoOrphanStore
-from gencore.adapters.dynamo import DynamoJobStore
-from gencore.adapters.images import PillowInspector
-from gencore.adapters.leonardo import LeonardoGateway
-from gencore.adapters.outputs import OutputFetcher, S3OutputStore, parse_origins
-from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
-from gencore.adapters.secrets import secret_field
-from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
-from gencore.domain.account import AccountGuard
-from gencore.domain.generations import Generations
-from gencore.domain.orphans import OrphanSweep
-from gencore.domain.processing import Processor
-from gencore.domain.reconcile import Reconciler
-from gencore.domain.submit import Submitter
-from gencore.domain.uploads import InitImages, Uploads
-from gencore.domain.waiting import Waker
-from gencore.leonardo import LeonardoClient
 from gencore.settings import Settings
+
+if TYPE_CHECKING:
+    from gencore.adapters.account import DynamoAccountState, DynamoOrphanStore
+    from gencore.adapters.dynamo import DynamoJobStore
+    from gencore.adapters.leonardo import LeonardoGateway
+    from gencore.adapters.outputs import S3OutputStore
+    from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
+    from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
+    from gencore.domain.account import AccountGuard
+    from gencore.domain.generations import Generations
+    from gencore.domain.orphans import OrphanSweep
+    from gencore.domain.processing import Processor
+    from gencore.domain.reconcile import Reconciler
+    from gencore.domain.submit import Submitter
+    from gencore.domain.uploads import Uploads
+    from gencore.leonardo import LeonardoClient
 
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
 
@@ -48,25 +53,36 @@ def aws(service: str):
 
 @cache
 def store() -> DynamoJobStore:
+    from gencore.adapters.dynamo import DynamoJobStore
+
     return DynamoJobStore(aws("dynamodb"), settings().jobs_table)
 
 
 @cache
 def submit_queue() -> SqsSubmitQueue:
+    from gencore.adapters.queues import SqsSubmitQueue
+
     return SqsSubmitQueue(aws("sqs"), settings().submit_queue_url)
 
 
 @cache
 def event_queue() -> SqsEventQueue:
+    from gencore.adapters.queues import SqsEventQueue
+
     return SqsEventQueue(aws("sqs"), settings().events_queue_url)
 
 
 def webhook_key() -> str:
+    from gencore.adapters.secrets import secret_field
+
     s = settings()
     return secret_field(s.webhook_secret, "webhook_key", max_age=s.secret_cache_seconds)
 
 
 def _leonardo_client(*, fresh_key: bool = False) -> LeonardoClient:
+    from gencore.adapters.secrets import secret_field
+    from gencore.leonardo import LeonardoClient
+
     s = settings()
     api_key = secret_field(
         s.leonardo_api_key_secret, "api_key", max_age=s.secret_cache_seconds, force=fresh_key
@@ -85,11 +101,15 @@ def _leonardo_client(*, fresh_key: bool = False) -> LeonardoClient:
 
 @cache
 def leonardo() -> LeonardoGateway:
+    from gencore.adapters.leonardo import LeonardoGateway
+
     return LeonardoGateway(_leonardo_client)
 
 
 @cache
 def outputs() -> S3OutputStore:
+    from gencore.adapters.outputs import OutputFetcher, S3OutputStore, parse_origins
+
     s = settings()
     fetcher = OutputFetcher(
         parse_origins(s.allowed_output_origins),
@@ -101,16 +121,23 @@ def outputs() -> S3OutputStore:
 
 @cache
 def upload_store() -> DynamoUploadStore:
+    from gencore.adapters.uploads import DynamoUploadStore
+
     return DynamoUploadStore(aws("dynamodb"), settings().jobs_table)
 
 
 @cache
 def upload_bucket() -> S3UploadBucket:
+    from gencore.adapters.uploads import S3UploadBucket
+
     return S3UploadBucket(aws("s3"), settings().output_bucket)
 
 
 @cache
 def uploads() -> Uploads:
+    from gencore.adapters.images import PillowInspector
+    from gencore.domain.uploads import Uploads
+
     return Uploads(
         upload_store(), upload_bucket(), PillowInspector(), leonardo(), clock, settings().upload_policy()
     )
@@ -118,11 +145,16 @@ def uploads() -> Uploads:
 
 @cache
 def generations() -> Generations:
+    from gencore.domain.generations import Generations
+
     return Generations(store(), submit_queue(), uploads(), clock, settings().policy())
 
 
 @cache
 def submitter() -> Submitter:
+    from gencore.domain.submit import Submitter
+    from gencore.domain.uploads import InitImages
+
     init_images = InitImages(upload_store(), upload_bucket(), leonardo(), settings().upload_policy())
     return Submitter(
         store(), leonardo(), submit_queue(), init_images, clock, settings().policy(), guard=account_guard()
@@ -131,6 +163,9 @@ def submitter() -> Submitter:
 
 @cache
 def processor() -> Processor:
+    from gencore.domain.processing import Processor
+    from gencore.domain.waiting import Waker
+
     waker = Waker(store(), submit_queue(), clock, settings().policy())
     return Processor(store(), outputs(), leonardo(), waker, clock, settings().policy())
 
@@ -138,6 +173,8 @@ def processor() -> Processor:
 @cache
 def reconciler() -> Reconciler:
     """The safety net, with the account guard (it probes a blocked account and fails held jobs)."""
+    from gencore.domain.reconcile import Reconciler
+
     s = settings()
     return Reconciler(
         store(), leonardo(), event_queue(), submit_queue(), clock, s.policy(),
@@ -150,22 +187,30 @@ def reconciler() -> Reconciler:
 
 @cache
 def account_state() -> DynamoAccountState:
+    from gencore.adapters.account import DynamoAccountState
+
     return DynamoAccountState(aws("dynamodb"), settings().jobs_table)
 
 
 @cache
 def account_guard() -> AccountGuard:
     """The account breaker: submitters ask blocked() and trip(); the reconciler probes and clears."""
+    from gencore.domain.account import AccountGuard
+
     return AccountGuard(account_state(), clock, settings().account_policy())
 
 
 @cache
 def orphan_store() -> DynamoOrphanStore:
+    from gencore.adapters.account import DynamoOrphanStore
+
     return DynamoOrphanStore(aws("dynamodb"), settings().jobs_table)
 
 
 @cache
 def orphan_sweep() -> OrphanSweep:
+    from gencore.domain.orphans import OrphanSweep
+
     s = settings()
     return OrphanSweep(
         store(), orphan_store(), leonardo(), clock, s.orphan_policy(),

@@ -1,0 +1,48 @@
+"""What a function's cold start imports: only what its handler module needs at init.
+
+Each check runs in a fresh interpreter, since this test process has imported everything already.
+The figures are in docs/performance.md (cold starts); this pins the behaviour behind them.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ("PIL", "httpx", "aws_xray_sdk", "gencore.leonardo.client", "gencore.adapters.images")
+
+
+def _loaded_after(statement: str, function: str | None = None) -> set[str]:
+    paths = [str(ROOT / "layers/core")] + ([str(ROOT / "functions" / function)] if function else [])
+    probe = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(paths), "POWERTOOLS_TRACE_DISABLED": "true"}
+    done = subprocess.run(  # noqa: S603 (this interpreter, a fixed probe)
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True, cwd=ROOT
+    )
+    return set(json.loads(done.stdout.splitlines()[-1]))
+
+
+def test_wiring_imports_no_adapter_until_a_factory_is_called():
+    loaded = _loaded_after("import gencore.wiring")
+    assert not {m for m in loaded if m.startswith("gencore.adapters")}
+    assert not loaded & set(HEAVY)
+
+
+def test_parsing_a_callback_does_not_load_the_leonardo_client():
+    loaded = _loaded_after("import gencore.leonardo.callbacks")
+    assert "gencore.leonardo.client" not in loaded and "httpx" not in loaded
+
+
+def test_the_client_still_loads_on_first_use():
+    loaded = _loaded_after("from gencore.leonardo import LeonardoClient")
+    assert {"gencore.leonardo.client", "httpx"} <= loaded
+
+
+@pytest.mark.parametrize("function", ["api", "webhook", "submitter", "processor", "reconciler"])
+def test_no_handler_loads_pillow_httpx_or_the_xray_sdk_at_init(function):
+    loaded = _loaded_after("import app", function)
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
