@@ -218,33 +218,13 @@ def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
 
 
-def zipped_bytes(path: Path) -> int:
+def zipped_bytes(root: Path, *, skip_caches: bool = False) -> int:
+    """The size of `root` zipped; `skip_caches` leaves out __pycache__ (a CodeUri as `sam build` zips it)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(path.rglob("*")):
-            if (file.is_file() and "__pycache__" not in file.relative_to(path).parts[:-1]) or (
-                file.is_file() and file.suffix == ".pyc"
-            ):
-                archive.write(file, file.relative_to(path))
-    return len(buffer.getvalue())
-
-
-def package_bytes(code_uri: Path) -> int:
-    """A function's package as `sam build` zips it: its CodeUri, without local bytecode caches."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(code_uri.rglob("*")):
-            if file.is_file() and "__pycache__" not in file.parts:
-                archive.write(file, file.relative_to(code_uri))
-    return len(buffer.getvalue())
-
-
-def layer_zip_bytes(layer: Path) -> int:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for file in sorted(layer.rglob("*")):
-            if file.is_file():
-                archive.write(file, file.relative_to(layer))
+        for file in sorted(root.rglob("*")):
+            if file.is_file() and not (skip_caches and "__pycache__" in file.parts):
+                archive.write(file, file.relative_to(root))
     return len(buffer.getvalue())
 
 
@@ -385,8 +365,9 @@ def build_report(args, template, build_method, compiled_by, dists, results, laye
     report.add("api on a layer without bytecode / baseline", ratio(median(seconds[source]), base), "x",
                note=f"{unbuilt_ms:.0f} ms: what compiling the layer at build saves")  # fmt: skip
     for logical, spec in specs.items():
-        report.add(f"package {short(logical)} (zip)", round(package_bytes(spec.code_uri) / 1024, 1), "KiB")
-    layer_zip = round(layer_zip_bytes(layer) / 2**20, 1)
+        package_kib = round(zipped_bytes(spec.code_uri, skip_caches=True) / 1024, 1)
+        report.add(f"package {short(logical)} (zip)", package_kib, "KiB")
+    layer_zip = round(zipped_bytes(layer) / 2**20, 1)
     report.add("layer (zip)", layer_zip, "MiB", note=f"{len(dists)} distributions")
     report.add("layer (unzipped)", round(tree_bytes(layer) / 2**20, 1), "MiB", "<= 250",
                note="Lambda's limit for a function and its layers, unzipped")  # fmt: skip
