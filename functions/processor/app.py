@@ -70,6 +70,11 @@ def process(record: SQSRecord) -> str:
         # A callback ahead of Leonardo's own record (or a forged one): the job stays due, and the
         # reconciler polls it. Nothing is kept under this event's idempotency key.
         outcome = "not_ready"
+    except Exception as error:
+        # Retried after the visibility timeout, then the DLQ (alarmed): say why, every time.
+        receives = record.attributes.approximate_receive_count
+        logger.warning("event not processed; it will be retried", extra={"error": repr(error)[:300], "receives": receives})
+        raise
     metrics.add_metric(name=f"Process_{outcome}", unit=MetricUnit.Count, value=1)
     logger.info("processed", extra={"outcome": outcome})
     return outcome
