@@ -72,8 +72,10 @@ def process(record: SQSRecord) -> str:
         outcome = "not_ready"
     except Exception as error:
         # Retried after the visibility timeout, then the DLQ (alarmed): say why, every time.
+        # The type and code only: an error's message could carry a Leonardo or AWS answer.
+        details = {"error": type(error).__name__, "code": getattr(error, "code", None)}
         receives = record.attributes.approximate_receive_count
-        logger.warning("event not processed; it will be retried", extra={"error": repr(error)[:300], "receives": receives})
+        logger.warning("event not processed; it will be retried", extra=details | {"receives": receives})
         raise
     metrics.add_metric(name=f"Process_{outcome}", unit=MetricUnit.Count, value=1)
     logger.info("processed", extra={"outcome": outcome})
