@@ -1,5 +1,7 @@
 """The template's safety properties, read as a specification."""
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.template import load_template
@@ -57,7 +59,18 @@ def test_functions_run_python313_on_arm64_with_the_shared_layer():
     glob = TEMPLATE["Globals"]["Function"]
     assert glob["Runtime"] == "python3.13"
     assert glob["Architectures"] == ["arm64"]
-    assert RESOURCES["CoreLayer"]["Metadata"]["BuildMethod"] == "python3.13"
+    layer = RESOURCES["CoreLayer"]
+    assert layer["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer["Metadata"] == {"BuildMethod": "makefile", "BuildArchitecture": "arm64"}
+
+
+def test_the_layer_is_built_for_lambdas_platform_with_bytecode_compiled_in():
+    # sam build runs `build-CoreLayer` from the layer's ContentUri (BuildMethod makefile).
+    layer_dir = Path(__file__).resolve().parents[2] / RESOURCES["CoreLayer"]["Properties"]["ContentUri"]
+    makefile = (layer_dir / "Makefile").read_text()
+    assert "build-CoreLayer:" in makefile
+    assert "--python-version 3.13" in makefile and "aarch64" in makefile and "--only-binary=:all:" in makefile
+    assert "compileall" in makefile and "--invalidation-mode unchecked-hash" in makefile
 
 
 def test_only_health_and_webhook_routes_skip_the_jwt_authorizer():
