@@ -17,6 +17,9 @@ DOCUMENT = ROOT / "docs" / "openapi.json"
 
 
 def _load(name: str):
+    code = str(ROOT / "functions" / name)
+    if code not in sys.path:  # as in Lambda: the modules beside the handler are importable
+        sys.path.insert(0, code)
     spec = importlib.util.spec_from_file_location(f"openapi_{name}", ROOT / "functions" / name / "app.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

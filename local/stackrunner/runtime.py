@@ -57,9 +57,10 @@ class FunctionRuntime:
         self.invocations: dict[str, int] = dict.fromkeys(functions, 0)
         for spec in functions.values():
             # Layers are on sys.path in Lambda (/opt/python); the same here, from the template's ContentUri.
-            for layer in spec.layers:
-                if str(layer) not in sys.path:
-                    sys.path.append(str(layer))
+            # So is the function's own code (/var/task): a handler imports the modules beside it.
+            for path in (*spec.layers, spec.code_uri):
+                if str(path) not in sys.path:
+                    sys.path.append(str(path))
 
     def fail_invocations(self, logical_id: str, count: int = 1) -> None:
         """Make the next `count` invocations of a function raise before reaching the handler."""

@@ -11,6 +11,8 @@ import pytest
 from gencore.adapters import leonardo as gateway_module
 from gencore.adapters.leonardo import LeonardoGateway
 from gencore.domain.errors import AccountRefused, LookupIncomplete
+from gencore.domain.kinds import LeonardoCall, Refs
+from gencore.domain.kinds.image import generation_call
 from gencore.leonardo import LeonardoClient, RetryPolicy
 from leonardo_simulator import SimulatorConfig, serve_in_thread
 
@@ -43,39 +45,43 @@ def gateway(sim):
     return LeonardoGateway(client)
 
 
+def call(request: dict, seed: int) -> LeonardoCall:
+    return generation_call(request, Refs(), seed)
+
+
 def since() -> datetime:
     return datetime.now(UTC)
 
 
 def test_only_the_generation_with_every_echoed_field_and_the_seed_matches(gateway):
     start = since()
-    own, _ = gateway.start_generation(REQUEST, seed=111)
-    gateway.start_generation(REQUEST, seed=222)  # another job: the same prompt, another seed
-    gateway.start_generation(REQUEST | {"guidance_scale": 9.0}, seed=111)  # another request, same seed
-    gateway.start_generation(REQUEST | {"negative_prompt": "fog"}, seed=111)
-    gateway.start_generation(REQUEST | {"width": 264}, seed=111)
-    assert gateway.find_generations(REQUEST, seed=111, since=start) == [own]
+    own, _ = gateway.start(call(REQUEST, 111))
+    gateway.start(call(REQUEST, 222))  # another job: the same prompt, another seed
+    gateway.start(call(REQUEST | {"guidance_scale": 9.0}, 111))  # another request, same seed
+    gateway.start(call(REQUEST | {"negative_prompt": "fog"}, 111))
+    gateway.start(call(REQUEST | {"width": 264}, 111))
+    assert gateway.find_generations(call(REQUEST, 111), since=start) == [own]
 
 
 def test_the_list_is_read_back_by_time_past_a_backlog(gateway):
     start = since()
-    own, _ = gateway.start_generation(REQUEST, seed=5)
+    own, _ = gateway.start(call(REQUEST, 5))
     for i in range(gateway_module.LOOKUP_PAGE + 7):  # the job's own scrolled off the first page
-        gateway.start_generation(REQUEST | {"prompt": f"backlog {i}"}, seed=i)
-    assert gateway.find_generations(REQUEST, seed=5, since=start) == [own]
+        gateway.start(call(REQUEST | {"prompt": f"backlog {i}"}, i))
+    assert gateway.find_generations(call(REQUEST, 5), since=start) == [own]
 
 
 def test_generations_from_before_the_post_are_not_candidates(gateway):
-    gateway.start_generation(REQUEST, seed=9)
+    gateway.start(call(REQUEST, 9))
     later = since() + gateway_module.CLOCK_SKEW + timedelta(seconds=1)
-    assert gateway.find_generations(REQUEST, seed=9, since=later) == []
+    assert gateway.find_generations(call(REQUEST, 9), since=later) == []
 
 
 def test_matches_come_oldest_first(gateway):
     start = since()
-    first, _ = gateway.start_generation(REQUEST, seed=3)
-    second, _ = gateway.start_generation(REQUEST, seed=3)
-    assert gateway.find_generations(REQUEST, seed=3, since=start) == [first, second]
+    first, _ = gateway.start(call(REQUEST, 3))
+    second, _ = gateway.start(call(REQUEST, 3))
+    assert gateway.find_generations(call(REQUEST, 3), since=start) == [first, second]
 
 
 def test_a_list_it_cannot_read_back_far_enough_is_reported_not_guessed(gateway, monkeypatch):
@@ -83,15 +89,15 @@ def test_a_list_it_cannot_read_back_far_enough_is_reported_not_guessed(gateway, 
     monkeypatch.setattr(gateway_module, "LOOKUP_PAGE", 2)
     monkeypatch.setattr(gateway_module, "LOOKUP_MAX_PAGES", 2)
     for i in range(6):
-        gateway.start_generation(REQUEST, seed=100 + i)
+        gateway.start(call(REQUEST, 100 + i))
     with pytest.raises(LookupIncomplete):
-        gateway.find_generations(REQUEST, seed=100, since=start)
+        gateway.find_generations(call(REQUEST, 100), since=start)
 
 
 def test_equal_requests_have_equal_fingerprints_and_the_seed_tells_them_apart(gateway):
-    same = gateway.request_fingerprint(REQUEST | {"num_images": 4}, seed=1)
-    assert same == gateway.request_fingerprint(REQUEST, seed=1)  # the list does not echo num_images
-    assert gateway.request_fingerprint(REQUEST, seed=2) != gateway.request_fingerprint(REQUEST, seed=1)
+    same = gateway.request_fingerprint(call(REQUEST | {"num_images": 4}, 1))
+    assert same == gateway.request_fingerprint(call(REQUEST, 1))  # the list does not echo num_images
+    assert gateway.request_fingerprint(call(REQUEST, 2)) != gateway.request_fingerprint(call(REQUEST, 1))
 
 
 def test_a_key_refused_twice_is_an_account_problem_not_a_job_problem(sim):
@@ -102,6 +108,6 @@ def test_a_key_refused_twice_is_an_account_problem_not_a_job_problem(sim):
         return LeonardoClient(base_url=sim.base_url, api_key="revoked", retry=RetryPolicy(max_attempts=1))
 
     with pytest.raises(AccountRefused) as refused:
-        LeonardoGateway(client).start_generation(REQUEST, seed=1)
+        LeonardoGateway(client).start(call(REQUEST, 1))
     assert refused.value.reason == "leonardo_auth"
     assert reads == [False, True]  # the key was read again once before giving up

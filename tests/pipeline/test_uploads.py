@@ -95,7 +95,9 @@ def test_an_upload_guides_an_image_to_image_job_and_reaches_leonardo_once(pipeli
                                          "init_strength": 0.4, "width": 512, "height": 512},
     )  # fmt: skip
     assert status == 202, job
-    assert job["kind"] == "image_to_image" and job["request"]["init_upload_id"] == upload["id"]
+    # init_upload_id is the older name of source.upload_id: stored and shown as the source.
+    assert job["kind"] == "image_to_image" and job["source"] == {"upload_id": upload["id"]}
+    assert job["request"]["source"] == {"upload_id": upload["id"]} and "init_upload_id" not in job["request"]
     pipeline.drain("SubmitQueue", "SubmitterFunction")
     item = pipeline.job_item(job["id"])
     assert item["status"] == "SUBMITTED"
@@ -111,7 +113,7 @@ def test_an_upload_guides_an_image_to_image_job_and_reaches_leonardo_once(pipeli
     pipeline.webhook(callback_for(pipeline, item["generation_id"]))
     pipeline.drain("EventsQueue", "ProcessorFunction")
     _, done = pipeline.api("GET", f"/v1/generations/{job['id']}")
-    assert done["status"] == "COMPLETE" and done["request"]["init_upload_id"] == upload["id"]
+    assert done["status"] == "COMPLETE" and done["source"] == {"upload_id": upload["id"]}
 
     # A second job from the same upload reuses Leonardo's init image: the file is sent once.
     pipeline.api("POST", "/v1/generations", body={"prompt": "again", "init_upload_id": upload["id"]})
@@ -134,7 +136,8 @@ def test_a_job_may_only_name_a_ready_upload_of_the_caller(pipeline, state):
 
 def test_init_strength_without_an_upload_is_refused(pipeline):
     status, body = pipeline.api("POST", "/v1/generations", body={"prompt": "x", "init_strength": 0.5})
-    assert status == 422 and body["error"]["code"] == "validation_error"
+    assert status == 422 and body["error"]["code"] == "invalid_combination"
+    assert body["error"]["details"][0]["rule"] == "init_strength_needs_source"
 
 
 def test_another_users_upload_does_not_exist_for_the_caller(pipeline):
@@ -210,7 +213,7 @@ def test_deleting_a_used_upload_deletes_leonardos_copy_and_keeps_the_jobs_lineag
     assert init_id not in pipeline.stack.simulator.init_images
     assert "leonardo_init_image_id" not in _upload_item(pipeline, upload["id"])
     _, still = pipeline.api("GET", f"/v1/generations/{job['id']}")
-    assert still["request"]["init_upload_id"] == upload["id"]
+    assert still["source"] == {"upload_id": upload["id"]}
 
 
 def test_a_queued_job_whose_upload_was_deleted_fails_without_reaching_leonardo(pipeline):

@@ -18,6 +18,8 @@ from gencore.domain.errors import (
     LeonardoBusy,
     TransitionConflict,
 )
+from gencore.domain.kinds import LeonardoCall, Refs
+from gencore.domain.kinds.image import generation_call
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.policy import epoch
 from gencore.domain.ports import (
@@ -108,6 +110,23 @@ class FakeJobStore:
             if to.terminal:
                 self.release_request_lock(current)
             return moved
+
+    def update(self, job, *, now, **fields):
+        with self._lock:
+            current = self.jobs.get(job.id)
+            if current is None or current.status != job.status:
+                raise TransitionConflict(f"job {job.id} is no longer {job.status}")
+            moved = current.model_copy(update={"updated_at": now, **fields})
+            self.jobs[job.id] = moved
+            return moved
+
+    def cancel(self, job, *, now):
+        with self._lock:
+            current = self.jobs.get(job.id)
+            if (current is None or current.status != JobStatus.QUEUED or current.slot_held
+                    or current.submit_uncertain_since):  # fmt: skip
+                raise TransitionConflict(f"job {job.id} is held by a submitter or no longer QUEUED")
+            return self.transition(current, JobStatus.CANCELLED, now=now)
 
     def release_slot(self, job, *, now):
         with self._lock:
@@ -310,21 +329,20 @@ class FakeLeonardo:
             raise self.listing
         return sorted(self.listing, key=lambda s: s.created_at, reverse=True)
 
-    def start_generation(self, request, *, init_image_id=None):  # pragma: no cover - not used here
+    def start(self, call):  # pragma: no cover - not used here
         raise AssertionError("no paid call in these tests")
 
 
 @dataclass
 class CreatedGeneration:
     id: str
-    request: dict
-    seed: int
+    call: LeonardoCall
     created_at: datetime
 
 
 @dataclass
 class PaidLeonardo:
-    """Leonardo at the paid POST. Each call of start_generation takes the next entry of `script`:
+    """Leonardo at the paid POST. Each call of start takes the next entry of `script`:
     "ok"; "unknown" (created, answer lost); "lost" (not created, answer lost); an exception to raise
     (created nothing). `on_post` runs after Leonardo acted and before the answer arrives.
     Created generations are listed to find_generations, which matches the prompt, the size and the
@@ -334,19 +352,21 @@ class PaidLeonardo:
     script: list = field(default_factory=list)
     created: list[CreatedGeneration] = field(default_factory=list)
     posts: int = 0
+    calls: list[LeonardoCall] = field(default_factory=list)
     list_error: BaseException | None = None
     on_post: Callable[[], None] = lambda: None
 
-    def start_generation(self, request: dict, *, seed: int, init_image_id: str | None = None):
+    def start(self, call: LeonardoCall):
         from gencore.domain.errors import SubmitOutcomeUnknown
 
         self.posts += 1
+        self.calls.append(call)
         step = self.script.pop(0) if self.script else "ok"
         if isinstance(step, BaseException):
             raise step
         generation = None
         if step in ("ok", "unknown"):
-            generation = CreatedGeneration(str(uuid.uuid4()), dict(request), seed, self.clock())
+            generation = CreatedGeneration(str(uuid.uuid4()), call, self.clock())
             self.created.append(generation)
         self.on_post()  # after Leonardo acted, before its answer arrives
         if generation is not None and step == "ok":
@@ -355,22 +375,24 @@ class PaidLeonardo:
 
     def listed(self, request: dict, *, seed: int) -> CreatedGeneration:
         """A generation in the account's list that no POST of this test made (another job's)."""
-        generation = CreatedGeneration(str(uuid.uuid4()), dict(request), seed, self.clock())
+        generation = CreatedGeneration(
+            str(uuid.uuid4()), generation_call(request, Refs(), seed), self.clock()
+        )
         self.created.append(generation)
         return generation
 
-    def request_fingerprint(self, request: dict, *, seed: int) -> str:
-        return f"{request['prompt']}|{request.get('width')}x{request.get('height')}|{seed}"
+    def request_fingerprint(self, call: LeonardoCall) -> str:
+        body = call.body
+        return f"{body['prompt']}|{body.get('width')}x{body.get('height')}|{body['seed']}"
 
-    def find_generations(self, request: dict, *, seed: int, since: datetime) -> list[str]:
+    def find_generations(self, call: LeonardoCall, *, since: datetime) -> list[str]:
         if self.list_error is not None:
             raise self.list_error
-        wanted = self.request_fingerprint(request, seed=seed)
+        wanted = self.request_fingerprint(call)
         return [
             g.id
             for g in sorted(self.created, key=lambda g: g.created_at)
-            if self.request_fingerprint(g.request, seed=g.seed) == wanted
-            and g.created_at >= since - timedelta(seconds=30)
+            if self.request_fingerprint(g.call) == wanted and g.created_at >= since - timedelta(seconds=30)
         ]
 
     def generation(self, generation_id: str) -> RemoteGeneration:  # pragma: no cover - not used

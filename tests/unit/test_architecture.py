@@ -19,7 +19,7 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((CORE / "domain").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((CORE / "domain").rglob("*.py")), ids=lambda p: p.name)
 def test_domain_has_no_infrastructure_imports(path):
     assert not _imports(path) & {"boto3", "botocore", "httpx", "os", "aws_lambda_powertools"}
 

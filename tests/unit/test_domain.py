@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from gencore.domain.generations import dedupe_hash
 from gencore.domain.models import TERMINAL, TRANSITIONS, ImageGenerationRequest, Job, JobStatus, OutputImage
 from gencore.domain.policy import Policy
 from gencore.settings import Settings
@@ -42,18 +43,24 @@ def test_requests_outside_leonardo_limits_are_refused(fields):
         ImageGenerationRequest(**fields)
 
 
+def _hash(user: str, request: ImageGenerationRequest) -> str:
+    return dedupe_hash(user, request.kind, request.normalized())
+
+
 def test_dedupe_hash_is_the_same_for_equivalent_requests_and_per_user():
     a = ImageGenerationRequest(prompt="fox", width=512, height=512)
     b = ImageGenerationRequest(prompt=" fox ", height=512, width=512, num_images=1)
-    assert a.dedupe_hash("alice") == b.dedupe_hash("alice")
-    assert a.dedupe_hash("alice") != a.dedupe_hash("bob")
-    assert a.dedupe_hash("alice") != ImageGenerationRequest(
-        prompt="fox", width=512, height=512, seed=1
-    ).dedupe_hash("alice")
+    assert _hash("alice", a) == _hash("alice", b)
+    assert _hash("alice", a) != _hash("bob", a)
+    assert _hash("alice", a) != _hash(
+        "alice", ImageGenerationRequest(prompt="fox", width=512, height=512, seed=1)
+    )
 
 
 def test_lifecycle_only_moves_forward():
-    assert all(TRANSITIONS[s] == frozenset() for s in TERMINAL)
+    # An ended job moves only to DELETED (its files gone, the record kept), and from there nowhere.
+    assert all(TRANSITIONS[s] <= {JobStatus.DELETED} for s in TERMINAL)
+    assert TRANSITIONS[JobStatus.DELETED] == frozenset()
     assert JobStatus.QUEUED not in set().union(*TRANSITIONS.values())
     assert JobStatus.COMPLETE in TRANSITIONS[JobStatus.FINALIZING]
     assert JobStatus.COMPLETE not in TRANSITIONS[JobStatus.SUBMITTED]  # outputs are copied first

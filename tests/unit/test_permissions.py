@@ -55,12 +55,13 @@ EXPECTED = {
         _grants("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", on=JOBS)
         | _grants("dynamodb:Query", on=INDEX_USER_JOBS)  # list_for_user
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # a new job's submit message
-        | _grants("secretsmanager:GetSecretValue", on=API_KEY)  # DELETE: Leonardo's init image copy
+        | _grants("secretsmanager:GetSecretValue", on=API_KEY)  # DELETEs: Leonardo's copies
         # presigned POST (signed by this role) -> incoming/; completion: HEAD + GET incoming/, PUT
         # uploads/, DELETE both; DELETE /v1/uploads: DELETE both; presigned GET of uploads/.
         | _grants("s3:GetObject", "s3:PutObject", "s3:DeleteObject", on=INCOMING)
         | _grants("s3:GetObject", "s3:PutObject", "s3:DeleteObject", on=UPLOADS)
         | _grants("s3:GetObject", on=OUTPUTS)  # presigned GETs of a job's images
+        | _grants("s3:DeleteObject", on=OUTPUTS)  # DELETE /v1/generations/{job_id}: its images
         | _grants("s3:ListBucket", on=BUCKET)  # HEAD of a file not posted yet: 404, not 403
     ),
     "WebhookFunction": (
@@ -178,14 +179,14 @@ def test_nothing_scans_or_changes_the_bucket_or_tables_themselves():
             assert "Acl" not in name and "Lifecycle" not in name and "Policy" not in name, (function, action)
 
 
-def test_only_the_api_deletes_files_and_only_uploads_and_incoming_ones():
+def test_only_the_api_deletes_files_and_only_on_its_owners_request():
     deletes = {
         (function, resource)
         for function in FUNCTIONS
         for action, resource, _ in granted(function)
         if action == "s3:DeleteObject"
     }
-    assert deletes == {("ApiFunction", INCOMING), ("ApiFunction", UPLOADS)}
+    assert deletes == {("ApiFunction", INCOMING), ("ApiFunction", UPLOADS), ("ApiFunction", OUTPUTS)}
 
 
 def test_the_processor_writes_only_under_outputs():

@@ -12,6 +12,7 @@ from gencore.domain.account import AUTH, AccountGuard
 from gencore.domain.errors import AccountRefused, LeonardoBusy, LeonardoRejected, LookupIncomplete
 from gencore.domain.models import Job, JobStatus
 from gencore.domain.policy import Policy
+from gencore.domain.sources import Sources
 from gencore.domain.submit import Submitter
 from tests.support.fakes import (
     FakeAccountStateStore,
@@ -25,11 +26,6 @@ from tests.support.fakes import (
 pytestmark = pytest.mark.unit
 
 POLICY = Policy(max_in_flight=2, submit_lease_seconds=120, submit_settle_seconds=60, post_budget_seconds=28)
-
-
-class NoInitImages:
-    def leonardo_id(self, upload_id: str) -> str:  # pragma: no cover - text-to-image only here
-        raise AssertionError("no uploads in these tests")
 
 
 @pytest.fixture
@@ -59,7 +55,7 @@ def guard(clock) -> AccountGuard:
 
 @pytest.fixture
 def submitter(store, leonardo, queue, clock, guard) -> Submitter:
-    return Submitter(store, leonardo, queue, NoInitImages(), clock, POLICY, guard=guard)
+    return Submitter(store, leonardo, queue, Sources(store), clock, POLICY, guard=guard)
 
 
 def queued(store: FakeJobStore, *, seed: int | None = None, leonardo_seed: int = 1234, **request) -> Job:
@@ -71,7 +67,7 @@ def test_a_job_is_sent_once_with_its_own_seed_and_recorded(submitter, store, leo
     job = queued(store)
     assert submitter.submit(job.id).outcome == "submitted"
     [generation] = leonardo.created
-    assert generation.seed == 1234
+    assert generation.call.body["seed"] == 1234
     stored = store.get(job.id)
     assert stored.status == JobStatus.SUBMITTED and stored.generation_id == generation.id
     assert stored.submit_uncertain_since is None and store.locks == {}

@@ -20,7 +20,9 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.UploadNotFound: 404,
     errors.UploadNotReady: 409,
     errors.UploadRejected: 422,
-    errors.LeonardoBusy: 503,  # only DELETE /v1/uploads/{id} waits on Leonardo; repeat it later
+    errors.LeonardoBusy: 503,  # only the DELETE routes wait on Leonardo; repeat them later
+    errors.NotDeletable: 409,
+    errors.NotCancellable: 409,
 }
 
 
@@ -91,6 +93,9 @@ class JobView(BaseModel):
     created_at: datetime
     updated_at: datetime
     request: dict
+    # Lineage: the upload ({"upload_id"}) or the image of one of our jobs ({"job_id", "index"}) it
+    # came from; follow it to the original file.
+    source: dict | None = None
     seed: int | None  # Leonardo's seed for this job: the request's, or one drawn for it
     images: list[ImageView]
     cost: dict | None
@@ -140,12 +145,24 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
         created_at=job.created_at,
         updated_at=job.updated_at,
         request=job.request,
+        source=job.source or _legacy_source(job),
         seed=job.leonardo_seed,
         images=images,
         cost={"credits": job.api_credit_cost} if job.api_credit_cost is not None else None,
         error=ErrorView(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         hold=hold if job.status == JobStatus.QUEUED else None,
     )
+
+
+def _legacy_source(job: Job) -> dict | None:
+    """Jobs accepted before `source` existed named their upload in the request."""
+    upload_id = job.request.get("init_upload_id")
+    return {"upload_id": upload_id} if upload_id else None
+
+
+def caller_id(event: object) -> str:
+    """The user making the request: the `sub` claim the JWT authorizer verified."""
+    return event.request_context.authorizer.jwt_claim["sub"]  # type: ignore[attr-defined]
 
 
 class UploadForm(BaseModel):

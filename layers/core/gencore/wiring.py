@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from gencore.domain.orphans import OrphanSweep
     from gencore.domain.processing import Processor
     from gencore.domain.reconcile import Reconciler
+    from gencore.domain.removal import Removal
     from gencore.domain.submit import Submitter
     from gencore.domain.uploads import Uploads
     from gencore.leonardo import LeonardoClient
@@ -146,18 +147,30 @@ def uploads() -> Uploads:
 @cache
 def generations() -> Generations:
     from gencore.domain.generations import Generations
+    from gencore.domain.sources import Sources
 
-    return Generations(store(), submit_queue(), uploads(), clock, settings().policy())
+    return Generations(
+        store(), submit_queue(), Sources(store(), uploads=uploads()), clock, settings().policy()
+    )
+
+
+@cache
+def removal() -> Removal:
+    from gencore.domain.removal import Removal
+
+    return Removal(store(), outputs(), leonardo(), clock)
 
 
 @cache
 def submitter() -> Submitter:
+    from gencore.domain.sources import Sources
     from gencore.domain.submit import Submitter
     from gencore.domain.uploads import InitImages
 
     init_images = InitImages(upload_store(), upload_bucket(), leonardo(), settings().upload_policy())
+    sources = Sources(store(), init_images=init_images)
     return Submitter(
-        store(), leonardo(), submit_queue(), init_images, clock, settings().policy(), guard=account_guard()
+        store(), leonardo(), submit_queue(), sources, clock, settings().policy(), guard=account_guard()
     )
 
 
@@ -221,6 +234,6 @@ def orphan_sweep() -> OrphanSweep:
 def reset() -> None:
     """Forget every cached object (tests switch environments between cases)."""
     for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, upload_store,
-                    upload_bucket, uploads, generations, submitter, processor, reconciler,
+                    upload_bucket, uploads, generations, removal, submitter, processor, reconciler,
                     account_state, account_guard, orphan_store, orphan_sweep):  # fmt: skip
         factory.cache_clear()

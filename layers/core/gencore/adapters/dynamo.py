@@ -203,6 +203,28 @@ class DynamoJobStore(SubmissionWrites):
             self.release_request_lock(job)
         return job.model_copy(update=updates)
 
+    def update(self, job: Job, *, now: datetime, **fields: object) -> Job:
+        unknown = set(fields) - _JOB_FIELDS
+        if unknown:
+            raise ValueError(f"unknown job fields {sorted(unknown)}")
+        updates: dict[str, Any] = {"updated_at": now, **fields}
+        self._write(job, updates, release=False)
+        return job.model_copy(update=updates)
+
+    def cancel(self, job: Job, *, now: datetime) -> Job:
+        updates: dict[str, Any] = {"status": JobStatus.CANCELLED, "updated_at": now, "due_at": None}
+        update = self._update_for(job, updates, release=False)
+        # No submitter holds it and no POST of it may be unanswered: Leonardo cannot have it.
+        update["ConditionExpression"] += (
+            " AND attribute_not_exists(slot_held) AND attribute_not_exists(#uncertain)"
+        )
+        update["ExpressionAttributeNames"]["#uncertain"] = "submit_uncertain_since"
+        try:
+            self._writer.transact([{"Update": update}])
+        except ConditionFailed as failed:
+            raise TransitionConflict(f"job {job.id} is held by a submitter or no longer QUEUED") from failed
+        return job.model_copy(update=updates)
+
     def release_slot(self, job: Job, *, now: datetime) -> Job:
         if not job.slot_held:
             return job

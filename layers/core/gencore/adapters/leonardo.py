@@ -19,6 +19,7 @@ from gencore.domain.errors import (
     LookupIncomplete,
     SubmitOutcomeUnknown,
 )
+from gencore.domain.kinds import LeonardoCall
 from gencore.domain.models import EXTENSIONS, LeonardoImage
 from gencore.domain.ports import AccountStatus, RemoteGeneration, RemoteSummary
 from gencore.leonardo import (
@@ -40,29 +41,6 @@ log = logging.getLogger(__name__)
 LOOKUP_PAGE = 50
 LOOKUP_MAX_PAGES = 20
 CLOCK_SKEW = timedelta(seconds=30)  # between our clock and Leonardo's createdAt
-
-
-def to_leonardo_request(
-    request: dict, init_image_id: str | None = None, *, seed: int | None = None
-) -> GenerationRequest:
-    """Our normalized request -> Leonardo's wire model (its mixed field names)."""
-    return GenerationRequest(
-        init_image_id=init_image_id,
-        init_strength=request.get("init_strength") if init_image_id else None,
-        prompt=request["prompt"],
-        negative_prompt=request.get("negative_prompt"),
-        model_id=request.get("model_id"),
-        width=request.get("width"),
-        height=request.get("height"),
-        num_images=request.get("num_images"),
-        seed=seed if seed is not None else request.get("seed"),
-        preset_style=request.get("preset_style"),
-        alchemy=request.get("alchemy"),
-        photo_real=request.get("photo_real"),
-        guidance_scale=request.get("guidance_scale"),
-        num_inference_steps=request.get("num_inference_steps"),
-        public=False,  # outputs of our users never go to Leonardo's community feed
-    )
 
 
 class LeonardoGateway:
@@ -101,12 +79,10 @@ class LeonardoGateway:
                 raise AccountRefused("Leonardo: not enough API credits", reason=CREDITS) from error
             raise
 
-    def start_generation(
-        self, request: dict, *, seed: int, init_image_id: str | None = None
-    ) -> tuple[str, float | None]:
-        wire = to_leonardo_request(request, init_image_id, seed=seed)
+    def start(self, call: LeonardoCall) -> tuple[str, float | None]:
+        """Send a kind's paid POST through the client method of its route."""
         try:
-            job = self._as_account(lambda client: client.create_generation(wire))
+            remote_id, cost = self._as_account(lambda client: _send(client, call))
         except OutcomeUnknownError as error:
             # No answer, a 5xx, or a 2xx we cannot read: the generation may exist and be billed.
             raise SubmitOutcomeUnknown(error.message, retry_after=error.retry_after) from error
@@ -116,7 +92,7 @@ class LeonardoGateway:
             raise LeonardoRejected(_reason(error), code=error.code) from error
         except LeonardoError as error:  # a redirect: not followed, so the request was answered unread
             raise SubmitOutcomeUnknown(error.message) from error
-        return job.generation_id, job.api_credit_cost
+        return remote_id, cost
 
     def account(self) -> AccountStatus:
         """`GET /me` (the key re-read on a 401/403): usable, and how many API credits are left."""
@@ -192,17 +168,17 @@ class LeonardoGateway:
         except LeonardoError as error:  # busy, down, or refusing: our side is done; try again later
             raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
 
-    def request_fingerprint(self, request: dict, *, seed: int) -> str:
-        echoed = _echoed(to_leonardo_request(request, seed=seed))
+    def request_fingerprint(self, call: LeonardoCall) -> str:
+        echoed = _echoed(GenerationRequest.model_validate(call.body))
         return hashlib.sha256(json.dumps(echoed, sort_keys=True).encode()).hexdigest()[:32]
 
-    def find_generations(self, request: dict, *, seed: int, since: datetime) -> list[str]:
-        """Our account's generations echoing `request` with `seed`, created since `since`, oldest first.
+    def find_generations(self, call: LeonardoCall, *, since: datetime) -> list[str]:
+        """Our account's generations echoing `call`, created since `since`, oldest first.
 
         Leonardo has no idempotency key: an unanswered POST is recognised by what it asked for,
         compared on every field the list echoes (the seed, ours per job, makes it specific).
         """
-        wanted = _echoed(to_leonardo_request(request, seed=seed))
+        wanted = _echoed(GenerationRequest.model_validate(call.body))
         listed, complete = self._listed_since(since, max_pages=LOOKUP_MAX_PAGES)
         if not complete:
             raise LookupIncomplete(
@@ -210,6 +186,24 @@ class LeonardoGateway:
             )
         matches = [g for g in listed if _matches(g, wanted)]
         return [g.id for g in sorted(matches, key=lambda g: _parse_time(g.created_at))]
+
+    def variation(self, variation_id: str) -> RemoteGeneration:
+        try:
+            variation = self._as_account(lambda client: client.get_variation(variation_id))
+        except NotFoundError as error:
+            raise GenerationMissing(error.message) from error
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        images = [LeonardoImage(id=variation.id, url=variation.url)] if variation.url else []
+        return RemoteGeneration(status=variation.status, images=images)
+
+    def delete_generation(self, generation_id: str) -> None:
+        try:
+            self._as_account(lambda client: client.delete_generation(generation_id))
+        except NotFoundError:
+            return  # already gone: what we wanted
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
 
     def generation(self, generation_id: str) -> RemoteGeneration:
         try:
@@ -222,6 +216,25 @@ class LeonardoGateway:
             status=generation.status,
             images=[LeonardoImage(id=i.id, url=i.url, nsfw=i.nsfw) for i in generation.generated_images],
         )
+
+
+def _send(client: LeonardoClient, call: LeonardoCall) -> tuple[str, float | None]:
+    """One paid POST through the client method of its route: (Leonardo's id for the work, credits)."""
+    body = call.body
+    if call.route == "/generations":
+        job = client.create_generation(GenerationRequest.model_validate(body))
+        return job.generation_id, job.api_credit_cost
+    if call.route == "/variations/upscale":
+        variation = client.create_upscale(body["id"])
+    elif call.route == "/variations/unzoom":
+        variation = client.create_unzoom(body["id"], is_variation=bool(body.get("isVariation")))
+    elif call.route == "/variations/nobg":
+        variation = client.create_no_background(body["id"], is_variation=bool(body.get("isVariation")))
+    elif call.route == "/variations/universal-upscaler":
+        variation = client.create_universal_upscale(body)  # TODO(helper C): typed request
+    else:
+        raise ValueError(f"no Leonardo route {call.route}")
+    return variation.id, variation.api_credit_cost
 
 
 def _echoed(wanted: GenerationRequest) -> dict:

@@ -247,3 +247,7 @@ class S3OutputStore:
         return self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=self._ttl
         )
+
+    def delete(self, key: str) -> None:
+        # The bucket keeps a noncurrent version for a while (its lifecycle rule removes it).
+        self._s3.delete_object(Bucket=self._bucket, Key=key)

@@ -129,3 +129,28 @@ class UploadRejected(DomainError):
     """The uploaded file is not acceptable; `code` says why (stable, documented)."""
 
     code = "upload_rejected"
+
+
+class SourceNotUsable(InvalidRequest):
+    """The job or image a request names is not one the caller can use (unknown, another user's,
+    not COMPLETE, no such image): one answer for every case, so it tells nothing of other users."""
+
+    code = "source_not_usable"
+
+
+class SourceUnavailable(DomainError):
+    """A job's source went away after it was accepted (deleted): the job cannot be started."""
+
+    code = "source_unavailable"
+
+
+class NotDeletable(DomainError):
+    """DELETE of a job that has not ended yet (cancel it first)."""
+
+    code = "not_deletable"
+
+
+class NotCancellable(DomainError):
+    """Cancel of a job Leonardo may already have (or that has ended)."""
+
+    code = "not_cancellable"

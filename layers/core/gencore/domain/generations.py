@@ -1,17 +1,22 @@
-"""Accepting a job (with double-click and Idempotency-Key dedupe), reading and listing jobs."""
+"""Accepting a job (with double-click and Idempotency-Key dedupe), reading and listing jobs.
+
+A job is one of the kinds in domain/kinds/: a generation from `POST /v1/generations`, or a
+variation of one of the caller's images from `POST /v1/generations/{job_id}/images/{index}/variations`.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import secrets
 import uuid
 
 from .errors import InvalidRequest, JobNotFound
-from .models import MAX_SEED, ImageGenerationRequest, Job, JobStatus
+from .models import MAX_SEED, ImageGenerationRequest, Job, JobStatus, Source, VariationRequest
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
-from .uploads import Uploads
+from .sources import Sources
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
@@ -21,10 +26,27 @@ class Generations:
     """The public API's use cases: accept, read, list."""
 
     def __init__(
-        self, store: JobStore, submit_queue: SubmitQueue, uploads: Uploads, clock: Clock, policy: Policy
+        self, store: JobStore, submit_queue: SubmitQueue, sources: Sources, clock: Clock, policy: Policy
     ) -> None:
-        self._store, self._queue, self._uploads = store, submit_queue, uploads
+        self._store, self._queue, self._sources = store, submit_queue, sources
         self._clock, self._policy = clock, policy
+
+    def create_variation(
+        self,
+        user_id: str,
+        job_id: str,
+        index: int,
+        request: VariationRequest,
+        *,
+        idempotency_key: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Accept a variation of image `index` of the caller's job `job_id` (a new job of its own)."""
+        source = Source(job_id=job_id, index=index)
+        stored = self._sources.check(user_id, source, kind=request.type)
+        return self._accept(
+            user_id, kind=request.type, request=request.normalized(source), source=stored, seed=None,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
 
     def create(
         self, user_id: str, request: ImageGenerationRequest, *, idempotency_key: str | None = None
@@ -36,23 +58,34 @@ class Generations:
         double-click window is the same job, unless that job FAILED or was CANCELLED: then the
         click is a deliberate retry and starts a new (paid) job.
         """
-        if request.init_upload_id:
-            self._uploads.usable(user_id, request.init_upload_id)  # 422 unless it is the caller's, READY
+        # 422 unless the source is the caller's and usable (an upload READY, a job COMPLETE).
+        source = self._sources.check(user_id, request.source, kind=request.kind) if request.source else None
+        # A seed of its own makes the job's generation recognisable in Leonardo's list.
+        seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        return self._accept(
+            user_id, kind=request.kind, request=request.normalized(), source=source, seed=seed,
+            idempotency_key=idempotency_key,
+        )  # fmt: skip
+
+    def _accept(
+        self, user_id: str, *, kind: str, request: dict, source: dict | None, seed: int | None,
+        idempotency_key: str | None,
+    ) -> tuple[Job, bool]:  # fmt: skip
         now = self._clock()
         if idempotency_key:
             dedupe_key = "idem:" + hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).hexdigest()
             expires = epoch(now) + IDEMPOTENCY_KEY_TTL_SECONDS
         else:
-            dedupe_key = "req:" + request.dedupe_hash(user_id)
+            dedupe_key = "req:" + dedupe_hash(user_id, kind, request)
             expires = epoch(now) + self._policy.dedupe_window_seconds
         job = Job(
             id=str(uuid.uuid4()),
             user_id=user_id,
-            kind=request.kind,
+            kind=kind,
             status=JobStatus.QUEUED,
-            request=request.normalized(),
-            # A seed of its own makes the job's generation recognisable in Leonardo's list.
-            leonardo_seed=request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1),
+            request=request,
+            source=source,
+            leonardo_seed=seed,
             created_at=now,
             updated_at=now,
             due_at=epoch(now) + self._policy.queued_check_seconds,
@@ -89,3 +122,11 @@ class Generations:
 
     def list(self, user_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._store.list_for_user(user_id, limit=limit, cursor=cursor)
+
+
+def dedupe_hash(user_id: str, kind: str, request: dict) -> str:
+    """Same user + same kind + same normalized parameters = same hash (the double-click key)."""
+    canonical = json.dumps(
+        {"user": user_id, "kind": kind, "request": request}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 
 class JobStatus(StrEnum):
@@ -18,22 +17,24 @@ class JobStatus(StrEnum):
     COMPLETE = "COMPLETE"
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
+    DELETED = "DELETED"  # deleted by its owner after it ended: files gone, the record kept for lineage
 
     @property
     def terminal(self) -> bool:
         return self in TERMINAL
 
 
-TERMINAL = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED})
+TERMINAL = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.DELETED})
 
 # Forward-only lifecycle: a late or repeated event can never move a job backwards.
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.QUEUED: frozenset({JobStatus.SUBMITTED, JobStatus.FAILED, JobStatus.CANCELLED}),
     JobStatus.SUBMITTED: frozenset({JobStatus.FINALIZING, JobStatus.FAILED, JobStatus.CANCELLED}),
     JobStatus.FINALIZING: frozenset({JobStatus.COMPLETE, JobStatus.FAILED}),
-    JobStatus.COMPLETE: frozenset(),
-    JobStatus.FAILED: frozenset(),
-    JobStatus.CANCELLED: frozenset(),
+    JobStatus.COMPLETE: frozenset({JobStatus.DELETED}),
+    JobStatus.FAILED: frozenset({JobStatus.DELETED}),
+    JobStatus.CANCELLED: frozenset({JobStatus.DELETED}),
+    JobStatus.DELETED: frozenset(),
 }
 
 
@@ -54,14 +55,49 @@ MAX_SEED = 2147483637
 Dimension = Annotated[int, Field(ge=32, le=1536, multiple_of=8)]
 UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
 
-JobKind = Literal["text_to_image", "image_to_image"]
+# The kinds of job (docs/architecture.md, "Job kinds"); each is declared once in domain/kinds/.
+JobKind = Literal[
+    "text_to_image", "image_to_image", "edit", "upscale", "unzoom", "no_background", "universal_upscale"
+]
+VariationType = Literal["upscale", "unzoom", "no_background", "universal_upscale"]
+
+
+def invalid_combination(rule: str, message: str) -> PydanticCustomError:
+    """A rule between fields was broken: answered as 422 `invalid_combination` naming the rule."""
+    return PydanticCustomError("invalid_combination", "{rule}: " + message, {"rule": rule})
+
+
+class Source(BaseModel):
+    """Where a job's guiding image comes from (its lineage): one of the caller's uploads, or one of
+    the images of one of the caller's COMPLETE jobs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    upload_id: str | None = Field(default=None, pattern=UUID_PATTERN)
+    job_id: str | None = Field(default=None, min_length=1, max_length=64)
+    index: int | None = Field(default=None, ge=0, le=15)
+
+    @field_validator("upload_id")
+    @classmethod
+    def _lower(cls, value: str | None) -> str | None:
+        return value.lower() if value else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Source:
+        if (self.upload_id is None) == (self.job_id is None):
+            raise invalid_combination("source_one_of", "source names either upload_id or job_id and index")
+        if (self.job_id is None) != (self.index is None):
+            raise invalid_combination("source_image_index", "source.job_id goes with source.index")
+        return self
 
 
 class ImageGenerationRequest(BaseModel):
     """The body of POST /v1/generations. Limits follow Leonardo's documented ranges.
 
-    Text-to-image by default; with `init_upload_id` (one of the caller's READY uploads) it is
-    image-to-image, the upload guiding the result with weight `init_strength`.
+    Text-to-image by default. With a `source` it is guided by an image, with weight
+    `init_strength`: one of the caller's READY uploads (`{"upload_id"}`: image-to-image; the older
+    `init_upload_id` field is a synonym) or one of the caller's own outputs (`{"job_id", "index"}`:
+    an edit).
     """
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
@@ -79,13 +115,29 @@ class ImageGenerationRequest(BaseModel):
     photo_real: bool | None = None
     guidance_scale: float | None = Field(default=None, ge=1, le=20)
     num_inference_steps: int | None = Field(default=None, ge=10, le=60)
-    init_upload_id: str | None = Field(default=None, pattern=UUID_PATTERN)
+    source: Source | None = None
+    init_upload_id: str | None = Field(
+        default=None, pattern=UUID_PATTERN, description="Synonym of source.upload_id (kept for older clients)"
+    )
     init_strength: float | None = Field(default=None, ge=0.1, le=0.9)
 
-    @field_validator("model_id", "init_upload_id")
+    @model_validator(mode="before")
     @classmethod
-    def _lower_uuid(cls, value: str | None) -> str | None:
-        return value.lower() if value else value
+    def _init_upload_id_is_a_source(cls, data: object) -> object:
+        if not isinstance(data, dict) or data.get("init_upload_id") is None:
+            return data
+        if data.get("source") is not None:
+            raise invalid_combination(
+                "source_one_of", "init_upload_id is a synonym of source.upload_id: send one"
+            )
+        upload_id = data["init_upload_id"]
+        rest = {k: v for k, v in data.items() if k != "init_upload_id"}
+        return rest | {"source": {"upload_id": upload_id}}
+
+    @field_validator("model_id")
+    @classmethod
+    def _lower_uuid(cls, value: str) -> str:
+        return value.lower()
 
     @field_validator("prompt")
     @classmethod
@@ -100,23 +152,65 @@ class ImageGenerationRequest(BaseModel):
         # Leonardo: "If either width or height is over 768, must be between 1 and 4."
         if (self.width > 768 or self.height > 768) and self.num_images > 4:
             raise ValueError("num_images must be at most 4 when width or height is over 768")
-        if self.init_strength is not None and self.init_upload_id is None:
-            raise ValueError("init_strength needs init_upload_id")
+        if self.init_strength is not None and self.source is None:
+            raise invalid_combination("init_strength_needs_source", "init_strength needs a source image")
         return self
 
     @property
     def kind(self) -> JobKind:
-        return "image_to_image" if self.init_upload_id else "text_to_image"
+        if self.source is None:
+            return "text_to_image"
+        return "edit" if self.source.job_id else "image_to_image"
 
     def normalized(self) -> dict:
-        """The request with defaults applied, as stored and echoed back."""
-        return self.model_dump(mode="json")
+        """The request with defaults applied, as stored and echoed back (`source`, never its synonym)."""
+        data = self.model_dump(mode="json", exclude={"init_upload_id"})
+        if self.source is not None:
+            data["source"] = self.source.model_dump(mode="json", exclude_none=True)
+        return data
 
-    def dedupe_hash(self, user_id: str) -> str:
-        """Same user + same normalized parameters = same hash (the double-click key)."""
-        canonical = json.dumps({"user": user_id, "kind": self.kind, "request": self.normalized()},
-                               sort_keys=True, separators=(",", ":"))  # fmt: skip
-        return hashlib.sha256(canonical.encode()).hexdigest()
+
+UpscalerStyle = Literal["GENERAL", "CINEMATIC", "2D ART & ILLUSTRATION", "CG ART & GAME ASSETS"]
+
+
+class VariationRequest(BaseModel):
+    """The body of POST /v1/generations/{job_id}/images/{index}/variations: a new job working on
+    one of the caller's images. The universal upscaler's options follow Leonardo's documented ranges.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    type: VariationType
+    upscaler_style: UpscalerStyle | None = None
+    ultra_style: Literal["ARTISTIC", "REALISTIC"] | None = None
+    creativity_strength: int | None = Field(default=None, ge=1, le=10)
+    detail_contrast: int | None = Field(default=None, ge=1, le=10)
+    similarity: int | None = Field(default=None, ge=1, le=10)
+    multiplier: float | None = Field(default=None, ge=1.0, le=2.0)
+    prompt: str | None = Field(default=None, min_length=1, max_length=1500)
+
+    @model_validator(mode="after")
+    def _options_fit_the_type(self) -> VariationRequest:
+        options = self.model_dump(exclude={"type"}, exclude_none=True)
+        if options and self.type != "universal_upscale":
+            raise invalid_combination(
+                "options_need_universal_upscale", f"{', '.join(sorted(options))}: only for universal_upscale"
+            )
+        if self.upscaler_style and self.ultra_style:
+            raise invalid_combination(
+                "upscaler_style_with_ultra_style", "upscaler_style or ultra_style, not both"
+            )
+        if (self.detail_contrast is not None or self.similarity is not None) and not self.ultra_style:
+            raise invalid_combination(
+                "ultra_options_need_ultra_style", "detail_contrast and similarity need ultra_style"
+            )
+        return self
+
+    def normalized(self, source: Source) -> dict:
+        """As stored on the new job: the options and the image it works on."""
+        return self.model_dump(mode="json", exclude_none=True) | {
+            "source": source.model_dump(mode="json", exclude_none=True)
+        }
 
 
 class OutputImage(BaseModel):
@@ -137,6 +231,8 @@ class Job(BaseModel):
     kind: JobKind = "text_to_image"
     status: JobStatus
     request: dict
+    # Lineage: the upload, or the image of one of our jobs, that guided this job (None: text only).
+    source: dict | None = None
     created_at: datetime
     updated_at: datetime
     generation_id: str | None = None
@@ -161,6 +257,8 @@ class Job(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     idempotency_key_hash: str | None = None
+    # Once DELETED: Leonardo's copy is "pending" (ask again), "deleted", or "kept" (no route to delete it).
+    leonardo_copy: str | None = None
 
 
 class LeonardoImage(BaseModel):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from .kinds import LeonardoCall
 from .models import GenerationEvent, ImageFacts, Job, JobStatus, LeonardoImage, OutputImage, Upload
 
 
@@ -75,6 +76,13 @@ class JobStore(Protocol):
 
     def release_slot(self, job: Job, *, now: datetime) -> Job: ...
 
+    def update(self, job: Job, *, now: datetime, **fields: object) -> Job:
+        """Set `fields` if the job is still in `job.status`; TransitionConflict otherwise."""
+
+    def cancel(self, job: Job, *, now: datetime) -> Job:
+        """QUEUED -> CANCELLED (out of the line) only while no submitter holds the job and no POST
+        of it may be unanswered; TransitionConflict otherwise."""
+
     def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
         """Durably note, before the paid POST, that it may create a generation from `now` on, and
         take the request lock for `fingerprint`. Fenced on the caller's slot claim.
@@ -119,11 +127,8 @@ class EventQueue(Protocol):
 
 
 class Leonardo(Protocol):
-    def start_generation(
-        self, request: dict, *, seed: int, init_image_id: str | None = None
-    ) -> tuple[str, float | None]:
-        """Start a generation from our normalized request with this seed (guided by a Leonardo init
-        image if given); returns (generation id, credit cost).
+    def start(self, call: LeonardoCall) -> tuple[str, float | None]:
+        """Send one paid POST (a kind built it); returns (Leonardo's id for the work, credit cost).
 
         Raises SubmitOutcomeUnknown when the answer does not say whether it was created,
         LeonardoBusy only when it provably was not (429, never sent), LeonardoRejected for good.
@@ -131,14 +136,21 @@ class Leonardo(Protocol):
 
     def generation(self, generation_id: str) -> RemoteGeneration: ...
 
-    def request_fingerprint(self, request: dict, *, seed: int) -> str:
-        """A hash of the request as Leonardo's list echoes it: equal for two requests that the list
-        could not tell apart."""
+    def variation(self, variation_id: str) -> RemoteGeneration:
+        """A variation's state (`GET /variations/{id}`): its one output as the only image."""
 
-    def find_generations(self, request: dict, *, seed: int, since: datetime) -> list[str]:
-        """Our account's generations that echo `request` (with `seed`) and were created since
-        `since`, oldest first. Raises LeonardoBusy if the list cannot be read now, LookupIncomplete
-        if it cannot be read back that far."""
+    def delete_generation(self, generation_id: str) -> None:
+        """Delete a generation and its images at Leonardo (already gone counts as done).
+        Raises LeonardoBusy when Leonardo could not be asked now."""
+
+    def request_fingerprint(self, call: LeonardoCall) -> str:
+        """A hash of a `POST /generations` call as Leonardo's list echoes it: equal for two calls
+        that the list could not tell apart."""
+
+    def find_generations(self, call: LeonardoCall, *, since: datetime) -> list[str]:
+        """Our account's generations that echo `call` and were created since `since`, oldest
+        first. Raises LeonardoBusy if the list cannot be read now, LookupIncomplete if it cannot be
+        read back that far."""
 
     def delete_init_image(self, init_image_id: str) -> None:
         """Delete Leonardo's copy of an init image (already gone counts as done)."""
@@ -169,6 +181,9 @@ class OutputStore(Protocol):
         """Stream `url` into the bucket under `key_prefix`/<index>.<ext>; never holds the whole file."""
 
     def presign(self, key: str) -> str: ...
+
+    def delete(self, key: str) -> None:
+        """Delete one of our copies (already gone counts as done)."""
 
 
 @dataclass(frozen=True)

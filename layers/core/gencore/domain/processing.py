@@ -11,6 +11,7 @@ from .errors import (
     TransitionConflict,
     UnknownGeneration,
 )
+from .kinds import kind_of
 from .models import GenerationEvent, Job, JobStatus, LeonardoImage, OutputImage
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Leonardo, OutputStore
@@ -52,7 +53,7 @@ class Processor:
         if job.status.terminal:
             return "already_terminal"
         try:
-            status, images = self._authoritative(event)
+            status, images = self._authoritative(event, job)
         except GenerationMissing:
             return self._finish(job, JobStatus.FAILED, error_code="generation_missing",
                                 error_message="Leonardo no longer knows this generation")  # fmt: skip
@@ -83,10 +84,14 @@ class Processor:
         job = self._advance(job, JobStatus.COMPLETE, images=copied)
         return "completed" if job.status == JobStatus.COMPLETE else "already_terminal"
 
-    def _authoritative(self, event: GenerationEvent) -> tuple[str, list[LeonardoImage]]:
+    def _authoritative(self, event: GenerationEvent, job: Job) -> tuple[str, list[LeonardoImage]]:
         if event.source == "reconciler":
             return event.status, event.images
-        remote = self._leonardo.generation(event.generation_id)  # LeonardoBusy: retried by the queue
+        # LeonardoBusy: retried by the queue.
+        if kind_of(job.kind).remote == "variation":
+            remote = self._leonardo.variation(event.generation_id)
+        else:
+            remote = self._leonardo.generation(event.generation_id)
         if remote.status == "PENDING":
             raise GenerationNotReady(f"generation {event.generation_id} is still PENDING at Leonardo")
         return remote.status, remote.images

@@ -10,6 +10,7 @@ from typing import Any
 
 from .account import UNAVAILABLE, AccountBlock, AccountGuard
 from .errors import GenerationMissing, LeonardoBusy, TransitionConflict
+from .kinds import kind_of
 from .models import GenerationEvent, Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import EventQueue, JobStore, Leonardo, SubmitQueue
@@ -224,7 +225,10 @@ class Reconciler:
         assert job.generation_id
         now = epoch(self._clock())
         try:
-            remote = self._leonardo.generation(job.generation_id)
+            if kind_of(job.kind).remote == "variation":
+                remote = self._leonardo.variation(job.generation_id)
+            else:
+                remote = self._leonardo.generation(job.generation_id)
         except LeonardoBusy:
             self._store.reschedule(job, due_at=now + self._policy.first_poll_seconds)
             return "busy"

@@ -26,14 +26,16 @@ from .errors import (
     LeonardoBusy,
     LeonardoRejected,
     LookupIncomplete,
+    SourceUnavailable,
     SubmitOutcomeUnknown,
     TransitionConflict,
     UploadNotReady,
 )
+from .kinds import LeonardoCall, kind_of
 from .models import Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Leonardo, SubmitQueue
-from .uploads import InitImages
+from .sources import Sources
 from .waiting import Waker
 
 log = logging.getLogger(__name__)
@@ -56,13 +58,13 @@ class Submitter:
         store: JobStore,
         leonardo: Leonardo,
         submit_queue: SubmitQueue,
-        init_images: InitImages,
+        sources: Sources,
         clock: Clock,
         policy: Policy,
         guard: AccountGuard | None = None,
     ) -> None:
         self._store, self._leonardo, self._queue = store, leonardo, submit_queue
-        self._init_images, self._clock, self._policy = init_images, clock, policy
+        self._sources, self._clock, self._policy = sources, clock, policy
         self._waker = Waker(store, submit_queue, clock, policy)
         self._guard = guard
 
@@ -104,15 +106,17 @@ class Submitter:
 
     # --- the POST ------------------------------------------------------------------------------
     def _post(self, job: Job, attempt: int, token: int) -> SubmitResult:
-        assert job.leonardo_seed is not None
         try:
-            init_image_id = self._init_image(job)
+            call = self._call(job)
         except LeonardoBusy as busy:
             return self._wait(self._release(job), attempt, token, busy.retry_after, "throttled")
-        except (LeonardoRejected, UploadNotReady) as rejected:
+        except (LeonardoRejected, UploadNotReady, SourceUnavailable) as rejected:
             return self._fail(job, rejected.code, rejected.message)
         now = self._clock()
-        fingerprint = self._leonardo.request_fingerprint(job.request, seed=job.leonardo_seed)
+        # A call the list can identify is locked by what the list echoes; any other by its job alone.
+        fingerprint = (
+            self._leonardo.request_fingerprint(call) if kind_of(job.kind).adopts else f"job:{job.id}"
+        )
         # Past this the lock may be taken over (a job whose list stays unreadable fails by then).
         lock_until = epoch(now) + self._policy.max_job_age_seconds + self._policy.submit_settle_seconds
         try:
@@ -125,9 +129,7 @@ class Submitter:
         except TransitionConflict:
             return SubmitResult("superseded")  # our lease was taken over: the new holder carries on
         try:
-            generation_id, cost = self._leonardo.start_generation(
-                job.request, seed=job.leonardo_seed, init_image_id=init_image_id
-            )
+            generation_id, cost = self._leonardo.start(call)
         except SubmitOutcomeUnknown as unknown:
             # Leonardo may have created (and charged for) it: look for it now, never send blindly.
             log.warning("paid POST outcome unknown", extra={"job_id": job.id, "why": unknown.message})
@@ -168,10 +170,10 @@ class Submitter:
     def _time_for_post(self, remaining: Remaining | None) -> bool:
         return remaining is None or remaining() >= self._policy.post_budget_seconds
 
-    def _init_image(self, job: Job) -> str | None:
-        """Leonardo's id for the job's source upload (handed over on first use), if it has one."""
-        upload_id = job.request.get("init_upload_id")
-        return self._init_images.leonardo_id(upload_id) if upload_id else None
+    def _call(self, job: Job) -> LeonardoCall:
+        """The job's paid call, its source resolved to Leonardo's ids (an upload handed over on
+        first use). The same job builds the same call every time: the lookup relies on it."""
+        return kind_of(job.kind).build(job.request, self._sources.refs(job), job.leonardo_seed)
 
     # --- an earlier POST may have created a generation -----------------------------------------
     def _resolve(
@@ -179,10 +181,17 @@ class Submitter:
     ) -> SubmitResult | None:
         """Settle what an unanswered POST did. None means it created nothing: POST again."""
         since = job.submit_uncertain_since
-        assert since is not None and job.leonardo_seed is not None
+        assert since is not None
+        if not kind_of(job.kind).adopts:
+            # Nothing at Leonardo can tell whether this call created its work: never send it again.
+            return self._fail(job, "submit_outcome_unknown", "Leonardo's answer to the paid call was lost")
         waited = (self._clock() - since).total_seconds()
         try:
-            found = self._leonardo.find_generations(job.request, seed=job.leonardo_seed, since=since)
+            found = self._leonardo.find_generations(self._call(job), since=since)
+        except (UploadNotReady, SourceUnavailable) as gone:
+            # The source went away while the POST's outcome is unknown: its generation, if any, is
+            # still ours to find; without the source's id we cannot describe it. Fail, never resend.
+            return self._fail(job, "submit_outcome_unknown", gone.message)
         except LookupIncomplete as incomplete:
             return self._fail(job, incomplete.code, incomplete.message)
         except LeonardoBusy as busy:  # cannot tell yet: never risk a second generation, look again later

@@ -1,0 +1,85 @@
+"""Routes of /v1/generations: accept, read, list, variations of an image, cancel, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from gencore import wiring
+from gencore.domain.models import ImageGenerationRequest, Job, VariationRequest
+from gencore.observability import MetricUnit, logger, metrics
+from gencore.views import JobPage, JobView, account_hold, caller_id, job_view, json_response
+
+router = APIGatewayHttpRouter()
+JobId = Annotated[str, Path(min_length=1, max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)]
+
+
+def _view(job: Job) -> JobView:
+    return job_view(job, wiring.outputs().presign, account_hold([job], wiring.account_guard().blocked))
+
+
+def _accepted(job: Job, created: bool) -> Response[JobView]:
+    logger.append_keys(job_id=job.id)
+    metrics.add_metric(name="JobsAccepted" if created else "JobsDeduplicated", unit=MetricUnit.Count, value=1)
+    return json_response(202 if created else 200, _view(job).model_dump(mode="json"))
+
+
+@router.post("/v1/generations")
+def create_generation(
+    request: ImageGenerationRequest, idempotency_key: IdempotencyKey = None
+) -> Response[JobView]:
+    caller = caller_id(router.current_event)
+    return _accepted(*wiring.generations().create(caller, request, idempotency_key=idempotency_key))
+
+
+@router.post("/v1/generations/<job_id>/images/<index>/variations")
+def create_variation(
+    job_id: JobId,
+    index: Annotated[int, Path(ge=0, le=15)],
+    request: VariationRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[JobView]:
+    """A new job working on image `index` of one of the caller's COMPLETE jobs (its `kind` is the type)."""
+    caller = caller_id(router.current_event)
+    generations = wiring.generations()
+    return _accepted(
+        *generations.create_variation(caller, job_id, index, request, idempotency_key=idempotency_key)
+    )
+
+
+@router.get("/v1/generations")
+def list_generations(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> JobPage:
+    page = wiring.generations().list(caller_id(router.current_event), limit=limit, cursor=cursor)
+    presign, hold = wiring.outputs().presign, account_hold(page.jobs, wiring.account_guard().blocked)
+    return JobPage(items=[job_view(job, presign, hold) for job in page.jobs], next_cursor=page.next_cursor)
+
+
+@router.get("/v1/generations/<job_id>")
+def get_generation(job_id: JobId) -> JobView:
+    logger.append_keys(job_id=job_id)
+    return _view(wiring.generations().get(caller_id(router.current_event), job_id))
+
+
+@router.post("/v1/generations/<job_id>/cancel")
+def cancel_generation(job_id: JobId) -> JobView:
+    """Cancel a job still waiting here (nothing charged); 409 once Leonardo may have it."""
+    logger.append_keys(job_id=job_id)
+    job = wiring.removal().cancel(caller_id(router.current_event), job_id)
+    metrics.add_metric(name="JobsCancelled", unit=MetricUnit.Count, value=1)
+    return _view(job)
+
+
+@router.delete("/v1/generations/<job_id>")
+def delete_generation(job_id: JobId) -> JobView:
+    """Delete an ended job's outputs here and at Leonardo; the record stays (DELETED) for lineage."""
+    logger.append_keys(job_id=job_id)
+    job = wiring.removal().delete(caller_id(router.current_event), job_id)
+    metrics.add_metric(name="JobsDeleted", unit=MetricUnit.Count, value=1)
+    return _view(job)

@@ -1,0 +1,53 @@
+"""Routes of /v1/uploads: hand out an upload form, check the file, read it, delete it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+
+from gencore import wiring
+from gencore.domain.models import CreateUploadRequest
+from gencore.observability import MetricUnit, logger, metrics
+from gencore.views import UploadView, caller_id, json_response, upload_view
+
+router = APIGatewayHttpRouter()
+UploadId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+@router.post("/v1/uploads")
+def create_upload(request: CreateUploadRequest) -> Response[UploadView]:
+    upload, form = wiring.uploads().create(caller_id(router.current_event), request)
+    logger.append_keys(upload_id=upload.id)
+    metrics.add_metric(name="UploadsCreated", unit=MetricUnit.Count, value=1)
+    max_bytes = wiring.settings().upload_max_bytes
+    view = upload_view(upload, wiring.outputs().presign, form=form, max_bytes=max_bytes)
+    return json_response(201, view.model_dump(mode="json"))
+
+
+@router.get("/v1/uploads/<upload_id>")
+def get_upload(upload_id: UploadId) -> UploadView:
+    logger.append_keys(upload_id=upload_id)
+    return upload_view(
+        wiring.uploads().get(caller_id(router.current_event), upload_id), wiring.outputs().presign
+    )
+
+
+@router.post("/v1/uploads/<upload_id>/complete")
+def complete_upload(upload_id: UploadId) -> UploadView:
+    """Check the uploaded file: 200 READY, or 422 with why it was refused (409 if nothing arrived)."""
+    logger.append_keys(upload_id=upload_id)
+    upload = wiring.uploads().complete(caller_id(router.current_event), upload_id)
+    metrics.add_metric(name="UploadsReady", unit=MetricUnit.Count, value=1)
+    return upload_view(upload, wiring.outputs().presign)
+
+
+@router.delete("/v1/uploads/<upload_id>")
+def delete_upload(upload_id: UploadId) -> UploadView:
+    """Delete the caller's upload (and Leonardo's copy); 503 if Leonardo must be asked again."""
+    logger.append_keys(upload_id=upload_id)
+    upload = wiring.uploads().delete(caller_id(router.current_event), upload_id)
+    metrics.add_metric(name="UploadsDeleted", unit=MetricUnit.Count, value=1)
+    return upload_view(upload, wiring.outputs().presign)

@@ -1,0 +1,46 @@
+"""Image generations: text-to-image, image-to-image from an upload, and edits of our own outputs.
+
+All three are one Leonardo route, `POST /generations`; what differs is the image that guides the
+result: none, one of the caller's uploads (`init_image_id`), or one of our outputs
+(`init_generation_image_id`, Leonardo's id of an image it generated for us).
+"""
+
+from __future__ import annotations
+
+from .base import Kind, LeonardoCall, Refs
+
+# Our request field -> Leonardo's wire name (Leonardo mixes snake_case and camelCase).
+WIRE_NAMES = {
+    "prompt": "prompt",
+    "negative_prompt": "negative_prompt",
+    "model_id": "modelId",
+    "width": "width",
+    "height": "height",
+    "num_images": "num_images",
+    "preset_style": "presetStyle",
+    "alchemy": "alchemy",
+    "photo_real": "photoReal",
+    "guidance_scale": "guidance_scale",
+    "num_inference_steps": "num_inference_steps",
+}
+
+
+def generation_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+    """Our normalized request -> the body of `POST /generations`."""
+    body = {wire: request[ours] for ours, wire in WIRE_NAMES.items() if request.get(ours) is not None}
+    body["seed"] = seed if seed is not None else request.get("seed")
+    guide = {"init_image_id": refs.init_image_id, "init_generation_image_id": refs.generated_image_id}
+    guide = {name: value for name, value in guide.items() if value}
+    if guide:
+        body |= guide
+        if request.get("init_strength") is not None:
+            body["init_strength"] = request["init_strength"]
+    body["public"] = False  # outputs of our users never go to Leonardo's community feed
+    return LeonardoCall(route="/generations", body={k: v for k, v in body.items() if v is not None})
+
+
+KINDS = (
+    Kind(name="text_to_image", remote="generation", build=generation_call),
+    Kind(name="image_to_image", remote="generation", build=generation_call),
+    Kind(name="edit", remote="generation", build=generation_call),
+)

@@ -1,0 +1,69 @@
+"""Variations of one of our images: upscale, unzoom, background removal, universal upscaler.
+
+Each is its own Leonardo route under `/variations/`, answered with a variation id (not a
+generation id). Leonardo documents no webhook for them: the reconciler polls
+`GET /variations/{id}`. The image is named by Leonardo's id for it (`generated_image_id`), which
+our job record kept when the source job's outputs were copied.
+"""
+
+from __future__ import annotations
+
+from .base import Kind, LeonardoCall, Refs
+
+# Our universal-upscaler option -> Leonardo's wire name.
+UNIVERSAL_UPSCALER_NAMES = {
+    "upscaler_style": "upscalerStyle",
+    "ultra_style": "ultraUpscaleStyle",
+    "creativity_strength": "creativityStrength",
+    "detail_contrast": "detailContrast",
+    "similarity": "similarity",
+    "multiplier": "upscaleMultiplier",
+    "prompt": "prompt",
+}
+
+
+def _image(refs: Refs) -> str:
+    if not refs.generated_image_id:
+        raise ValueError("a variation needs Leonardo's id of the source image")
+    return refs.generated_image_id
+
+
+def upscale_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+    return LeonardoCall(route="/variations/upscale", body={"id": _image(refs)})
+
+
+def _of_image_or_variation(route: str):
+    """unzoom and nobg take a generated image or, with `isVariation`, another variation's output."""
+
+    def build(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+        return LeonardoCall(route=route, body={"id": _image(refs), "isVariation": refs.from_variation})
+
+    return build
+
+
+def universal_upscale_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+    body = {
+        wire: request[ours]
+        for ours, wire in UNIVERSAL_UPSCALER_NAMES.items()
+        if request.get(ours) is not None
+    }
+    image = {"variationId" if refs.from_variation else "generatedImageId": _image(refs)}
+    return LeonardoCall(route="/variations/universal-upscaler", body=image | body)
+
+
+KINDS = (
+    Kind(name="upscale", remote="variation", build=upscale_call),
+    Kind(
+        name="unzoom",
+        remote="variation",
+        build=_of_image_or_variation("/variations/unzoom"),
+        takes_variation=True,
+    ),
+    Kind(
+        name="no_background",
+        remote="variation",
+        build=_of_image_or_variation("/variations/nobg"),
+        takes_variation=True,
+    ),
+    Kind(name="universal_upscale", remote="variation", build=universal_upscale_call, takes_variation=True),
+)

@@ -1,0 +1,68 @@
+"""A job's source (its lineage): checked when the job is accepted, resolved to Leonardo's ids when
+it is submitted.
+
+A source is one of the caller's READY uploads (`{"upload_id"}`) or one image of one of the caller's
+COMPLETE jobs (`{"job_id", "index"}`). The upload is handed to Leonardo on first use (InitImages);
+an image of ours is named by the id Leonardo gave it, kept on the source job's record, so using it
+costs no Leonardo call at all.
+"""
+
+from __future__ import annotations
+
+from .errors import SourceNotUsable, SourceUnavailable
+from .kinds import Refs, kind_of
+from .models import Job, JobStatus, Source
+from .ports import JobStore
+from .uploads import InitImages, Uploads
+
+NOT_USABLE = "No such image among your finished generations"
+
+
+class Sources:
+    def __init__(
+        self, store: JobStore, uploads: Uploads | None = None, init_images: InitImages | None = None
+    ):
+        self._store, self._uploads, self._init_images = store, uploads, init_images
+
+    def check(self, user_id: str, source: Source, *, kind: str) -> dict:
+        """At accept: the source is the caller's and usable now; returns it as the job stores it.
+
+        An upload answers with the upload's own codes (upload_not_found, upload_not_ready); a job
+        image that is not usable answers `source_not_usable`, the same for every reason.
+        """
+        if source.upload_id:
+            assert self._uploads is not None
+            self._uploads.usable(user_id, source.upload_id)
+            return {"upload_id": source.upload_id}
+        assert source.job_id is not None and source.index is not None
+        job = self._store.get(source.job_id)
+        if (
+            job is None
+            or job.user_id != user_id
+            or job.status != JobStatus.COMPLETE
+            or not any(image.index == source.index for image in job.images)
+            or (_is_variation(job) and not kind_of(kind).takes_variation)
+        ):
+            raise SourceNotUsable(NOT_USABLE)
+        return {"job_id": job.id, "index": source.index}
+
+    def refs(self, job: Job) -> Refs:
+        """At submit: Leonardo's ids for the job's source. LeonardoBusy propagates (try again);
+        UploadNotReady / SourceUnavailable mean the source went away (the job fails)."""
+        source = job.source or (
+            {"upload_id": job.request["init_upload_id"]} if job.request.get("init_upload_id") else None
+        )
+        if not source:
+            return Refs()
+        if source.get("upload_id"):
+            assert self._init_images is not None
+            return Refs(init_image_id=self._init_images.leonardo_id(source["upload_id"]))
+        origin = self._store.get(source["job_id"])
+        image = next((i for i in (origin.images if origin else []) if i.index == source["index"]), None)
+        if origin is None or origin.status != JobStatus.COMPLETE or image is None:
+            raise SourceUnavailable("The source image was deleted")
+        return Refs(generated_image_id=image.leonardo_image_id, from_variation=_is_variation(origin))
+
+
+def _is_variation(job: Job) -> bool:
+    return kind_of(job.kind).remote == "variation"
