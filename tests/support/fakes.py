@@ -68,6 +68,7 @@ class FakeJobStore:
         self.reads = 0
         self.owners: dict[str, str] = {}  # generation id -> job id (the GEN# items)
         self.locks: dict[str, str] = {}  # request fingerprint -> job id (the REQLOCK# items)
+        self.dedupe: dict[str, str] = {}  # dedupe key -> job id (the DEDUPE# items, without expiry)
         self._lock = threading.RLock()
 
     # --- set-up helpers ----------------------------------------------------------------------
@@ -86,6 +87,15 @@ class FakeJobStore:
         return self.waiting_job_ids(limit=10**6)
 
     # --- the port ----------------------------------------------------------------------------
+    def create(self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None):
+        with self._lock:
+            holder = self.dedupe.get(dedupe_key)
+            if holder is not None and holder != replace_job_id:
+                return self.jobs[holder]
+            self.dedupe[dedupe_key] = job.id
+            self.add(job)
+            return None
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             self.reads += 1
@@ -459,3 +469,52 @@ class FakeOrphanStore:
 
     def orphans(self, *, limit: int) -> list[Orphan]:
         return sorted(self.recorded.values(), key=lambda o: o.created_at, reverse=True)[:limit]
+
+
+@dataclass
+class FakeOutputStore:
+    """Our copies of outputs, by key; deletes are recorded."""
+
+    keys: set[str] = field(default_factory=set)
+    deleted: list[str] = field(default_factory=list)
+
+    def delete(self, key: str) -> None:
+        self.deleted.append(key)
+        self.keys.discard(key)
+
+    def presign(self, key: str) -> str:
+        return f"https://bucket.example/{key}"
+
+
+@dataclass
+class RemovingLeonardo:
+    """Leonardo's delete route: raises each queued exception first, then deletes."""
+
+    failures: list[BaseException] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+
+    def delete_generation(self, generation_id: str) -> None:
+        if self.failures:
+            raise self.failures.pop(0)
+        self.deleted.append(generation_id)
+
+
+def completed_job(
+    *,
+    user_id: str = "alice",
+    kind: str = "text_to_image",
+    images: int = 2,
+    status=JobStatus.COMPLETE,
+    **fields,
+) -> Job:
+    """A job that ended COMPLETE (or `status`, later) with `images` outputs copied to our bucket."""
+    from gencore.domain.models import OutputImage
+
+    job_id = fields.pop("id", str(uuid.uuid4()))
+    outputs = [
+        OutputImage(index=i, key=f"outputs/{user_id}/{job_id}/{i}.png", content_type="image/png", size=10,
+                    leonardo_image_id=f"leo-img-{job_id}-{i}")
+        for i in range(images)
+    ]  # fmt: skip
+    fields = {"generation_id": f"gen-{job_id}"} | fields
+    return make_job(status, id=job_id, user_id=user_id, kind=kind, slot_held=False, images=outputs, **fields)
