@@ -129,6 +129,8 @@ def http_event(
 
 PARAMETERISED_ROUTES = (
     "/v1/generations/{job_id}",
+    "/v1/generations/{job_id}/cancel",
+    "/v1/generations/{job_id}/images/{index}/variations",
     "/v1/uploads/{upload_id}",
     "/v1/uploads/{upload_id}/complete",
 )
