@@ -81,7 +81,7 @@ def test_when_leonardo_cannot_be_reached_the_delete_answers_503_and_a_repeat_fin
     )
     assert pipeline.outputs(f"outputs/alice/{job['id']}/") == []
     pipeline.stack.simulator.set_faults(FaultConfig(seed=1))
-    status, deleted = pipeline.api("DELETE", f"/v1/generations/{job['id']}")
+    status, _ = pipeline.api("DELETE", f"/v1/generations/{job['id']}")
     assert status == 200 and deleted_at_leonardo(pipeline, generation_id)
     assert pipeline.job_item(job["id"])["leonardo_copy"] == "deleted"
 
