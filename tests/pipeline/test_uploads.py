@@ -25,14 +25,15 @@ from .test_generation_flow import callback_for
 pytestmark = pytest.mark.integration
 
 
-def create_upload(pipeline, content_type="image/png", user="alice") -> dict:
-    status, body = pipeline.api("POST", "/v1/uploads", user=user, body={"content_type": content_type})
+def create_upload(pipeline, content_type="image/png", user="alice", purpose="init") -> dict:
+    body = {"content_type": content_type, "purpose": purpose}
+    status, body = pipeline.api("POST", "/v1/uploads", user=user, body=body)
     assert status == 201, body
     return body
 
 
-def ready_upload(pipeline, content: bytes | None = None, user="alice") -> dict:
-    upload = create_upload(pipeline, user=user)
+def ready_upload(pipeline, content: bytes | None = None, user="alice", purpose="init") -> dict:
+    upload = create_upload(pipeline, user=user, purpose=purpose)
     assert post_form(upload["upload"], content or png_bytes()).status_code in (200, 204)
     status, body = pipeline.api("POST", f"/v1/uploads/{upload['id']}/complete", user=user)
     assert status == 200, body

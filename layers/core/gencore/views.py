@@ -179,6 +179,7 @@ class UploadView(BaseModel):
     id: str
     status: UploadStatus
     content_type: str
+    purpose: str  # init | mask
     created_at: datetime
     updated_at: datetime
     size: int | None
@@ -196,6 +197,7 @@ def upload_view(
         id=upload.id,
         status=upload.status,
         content_type=upload.content_type,
+        purpose=upload.purpose,
         created_at=upload.created_at,
         updated_at=upload.updated_at,
         size=upload.size,

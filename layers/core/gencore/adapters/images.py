@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import warnings
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageChops, UnidentifiedImageError
 
 from gencore.domain.errors import UploadRejected
 from gencore.domain.models import ImageFacts
@@ -30,8 +30,33 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
+MASK_MODES = frozenset({"1", "L", "LA", "P", "RGB", "RGBA"})
+
+
+def check_mask(image: Image.Image) -> None:
+    """A usable canvas mask: one channel (or colour channels that are all black and white), and
+    neither empty (nothing to paint) nor full (nothing kept). White (>= 128) is the painted area."""
+    if image.mode not in MASK_MODES:
+        raise UploadRejected(f"A mask cannot be a {image.mode} image", code="mask_not_single_channel")
+    if image.mode not in ("1", "L"):
+        red, green, blue = image.convert("RGB").split()
+        coloured = ImageChops.difference(red, green).getbbox() or ImageChops.difference(red, blue).getbbox()
+        if coloured or {value for _, value in red.getcolors(256) or ()} - {0, 255}:
+            raise UploadRejected(
+                "A mask must be a single-channel image, or black and white only",
+                code="mask_not_single_channel",
+            )
+        image = red
+    histogram = image.convert("L").histogram()
+    painted = sum(histogram[128:])
+    if painted == 0:
+        raise UploadRejected("The mask marks nothing to paint (it is all black)", code="mask_empty")
+    if painted == sum(histogram):
+        raise UploadRejected("The mask keeps nothing of the image (it is all white)", code="mask_full")
+
+
 class PillowInspector:
-    def inspect(self, data: bytes, *, declared: str, max_pixels: int) -> ImageFacts:
+    def inspect(self, data: bytes, *, declared: str, max_pixels: int, mask: bool = False) -> ImageFacts:
         actual = sniff(data)
         if actual is None:
             raise UploadRejected("The file is not a PNG, JPEG or WebP image", code="upload_not_an_image")
@@ -58,6 +83,8 @@ class PillowInspector:
                 if getattr(image, "n_frames", 1) > 1:
                     raise UploadRejected("Animated images are not accepted", code="upload_animated")
                 image.load()  # the full decode: truncated or corrupt data fails here
+                if mask:
+                    check_mask(image)
         except UploadRejected:
             raise
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

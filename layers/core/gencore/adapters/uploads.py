@@ -96,6 +96,31 @@ class DynamoUploadStore:
             ) from error
         return init_image_id
 
+    def set_leonardo_canvas(self, mask: Upload, canvas: dict) -> dict:
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_upload_key(mask.id),
+                UpdateExpression="SET leonardo_canvas = :canvas",
+                # Only on a READY mask: one deleted meanwhile must not gain Leonardo copies.
+                ConditionExpression="#status = :ready AND attribute_not_exists(leonardo_canvas)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":canvas": ddb_value(canvas),
+                    ":ready": {"S": str(UploadStatus.READY)},
+                },
+            )
+        except ClientError as error:
+            if not is_condition_failure(error):
+                raise
+            current = self.get_upload(mask.id)
+            if current and current.status == UploadStatus.READY and current.leonardo_canvas:
+                return current.leonardo_canvas  # a concurrent submitter handed the pair over first
+            raise UploadNotReady(
+                "The source upload is no longer available", code="upload_unavailable"
+            ) from error
+        return canvas
+
     def mark_deleted(self, upload: Upload, *, now: datetime) -> Upload:
         result = self._db.update_item(
             TableName=self._table,
@@ -115,7 +140,7 @@ class DynamoUploadStore:
         self._db.update_item(
             TableName=self._table,
             Key=_upload_key(upload.id),
-            UpdateExpression="REMOVE leonardo_init_image_id",
+            UpdateExpression="REMOVE leonardo_init_image_id, leonardo_canvas",
             ConditionExpression="#status = :deleted",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":deleted": {"S": str(UploadStatus.DELETED)}},

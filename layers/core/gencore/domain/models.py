@@ -57,8 +57,9 @@ UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
 
 # The kinds of job (docs/architecture.md, "Job kinds"); each is declared once in domain/kinds/.
 JobKind = Literal[
-    "text_to_image", "image_to_image", "edit", "upscale", "unzoom", "no_background", "universal_upscale"
-]
+    "text_to_image", "image_to_image", "edit", "inpaint", "outpaint", "sketch2img",
+    "upscale", "unzoom", "no_background", "universal_upscale",
+]  # fmt: skip
 VariationType = Literal["upscale", "unzoom", "no_background", "universal_upscale"]
 
 
@@ -76,8 +77,11 @@ class Source(BaseModel):
     upload_id: str | None = Field(default=None, pattern=UUID_PATTERN)
     job_id: str | None = Field(default=None, min_length=1, max_length=64)
     index: int | None = Field(default=None, ge=0, le=15)
+    mask_upload_id: str | None = Field(
+        default=None, pattern=UUID_PATTERN, description="Canvas jobs: the mask"
+    )
 
-    @field_validator("upload_id")
+    @field_validator("upload_id", "mask_upload_id")
     @classmethod
     def _lower(cls, value: str | None) -> str | None:
         return value.lower() if value else value
@@ -88,7 +92,20 @@ class Source(BaseModel):
             raise invalid_combination("source_one_of", "source names either upload_id or job_id and index")
         if (self.job_id is None) != (self.index is None):
             raise invalid_combination("source_image_index", "source.job_id goes with source.index")
+        if self.mask_upload_id and not self.upload_id:
+            raise invalid_combination("mask_needs_upload", "source.mask_upload_id goes with source.upload_id")
         return self
+
+
+CanvasMode = Literal["inpaint", "outpaint", "sketch2img", "img2img"]
+
+
+class Canvas(BaseModel):
+    """A canvas job: an init image and a mask painted on it (Leonardo's canvas editor)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: CanvasMode
 
 
 class ImageGenerationRequest(BaseModel):
@@ -116,6 +133,7 @@ class ImageGenerationRequest(BaseModel):
     guidance_scale: float | None = Field(default=None, ge=1, le=20)
     num_inference_steps: int | None = Field(default=None, ge=10, le=60)
     source: Source | None = None
+    canvas: Canvas | None = None
     init_upload_id: str | None = Field(
         default=None, pattern=UUID_PATTERN, description="Synonym of source.upload_id (kept for older clients)"
     )
@@ -154,10 +172,18 @@ class ImageGenerationRequest(BaseModel):
             raise ValueError("num_images must be at most 4 when width or height is over 768")
         if self.init_strength is not None and self.source is None:
             raise invalid_combination("init_strength_needs_source", "init_strength needs a source image")
+        if self.canvas and not (self.source and self.source.upload_id and self.source.mask_upload_id):
+            raise invalid_combination(
+                "canvas_needs_init_and_mask", "canvas needs source.upload_id and source.mask_upload_id"
+            )
+        if self.source and self.source.mask_upload_id and not self.canvas:
+            raise invalid_combination("mask_needs_canvas", "source.mask_upload_id is for canvas jobs")
         return self
 
     @property
     def kind(self) -> JobKind:
+        if self.canvas and self.canvas.mode != "img2img":
+            return self.canvas.mode
         if self.source is None:
             return "text_to_image"
         return "edit" if self.source.job_id else "image_to_image"
@@ -299,12 +325,18 @@ UploadContentType = Literal["image/png", "image/jpeg", "image/webp"]
 EXTENSIONS: dict[str, str] = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 
 
+# What an upload is for: an image that guides a generation, or a canvas mask (white: the area to
+# paint, black: the area to keep), checked as such when the upload is completed.
+UploadPurpose = Literal["init", "mask"]
+
+
 class CreateUploadRequest(BaseModel):
     """The body of POST /v1/uploads: what the caller is about to upload."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     content_type: UploadContentType
+    purpose: UploadPurpose = "init"
 
 
 class ImageFacts(BaseModel):
@@ -325,10 +357,13 @@ class Upload(BaseModel):
     key: str
     created_at: datetime
     updated_at: datetime
+    purpose: UploadPurpose = "init"
     size: int | None = None
     width: int | None = None
     height: int | None = None
     leonardo_init_image_id: str | None = None  # set once the file was handed to Leonardo
+    # A mask is handed over with its init image in one canvas exchange: both of Leonardo's ids.
+    leonardo_canvas: dict | None = None  # {"init_upload_id", "init_id", "mask_id"}
     error_code: str | None = None
     error_message: str | None = None
     expires_at: int | None = None  # TTL for a PENDING upload never completed

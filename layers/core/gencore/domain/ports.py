@@ -158,6 +158,11 @@ class Leonardo(Protocol):
     def upload_init_image(self, content: bytes, content_type: str) -> str:
         """Hand an image to Leonardo as an init image; returns Leonardo's init image id."""
 
+    def upload_canvas_images(
+        self, init: bytes, init_type: str, mask: bytes, mask_type: str
+    ) -> tuple[str, str]:
+        """Hand a canvas init image and its mask to Leonardo in one exchange; returns their ids."""
+
     def account(self) -> AccountStatus:
         """Whether our key and account can start generations now (`GET /me`, the key secret re-read).
 
@@ -206,11 +211,15 @@ class UploadStore(Protocol):
     def set_leonardo_init_image(self, upload: Upload, init_image_id: str) -> str:
         """Record Leonardo's id for the upload unless one is recorded already; returns the recorded one."""
 
+    def set_leonardo_canvas(self, mask: Upload, canvas: dict) -> dict:
+        """Record a canvas pair's Leonardo ids on its (READY) mask unless recorded; returns the recorded
+        pair. UploadNotReady if the mask is no longer READY."""
+
     def mark_deleted(self, upload: Upload, *, now: datetime) -> Upload:
         """Any status -> DELETED (no more use, no new Leonardo copy); returns the upload as stored."""
 
     def forget_leonardo_init_image(self, upload: Upload) -> None:
-        """Leonardo's copy is gone: drop its id from the (DELETED) upload."""
+        """Leonardo's copies are gone: drop their ids from the (DELETED) upload."""
 
 
 class UploadBucket(Protocol):
@@ -228,11 +237,12 @@ class UploadBucket(Protocol):
 
 
 class ImageInspector(Protocol):
-    def inspect(self, data: bytes, *, declared: str, max_pixels: int) -> ImageFacts:
+    def inspect(self, data: bytes, *, declared: str, max_pixels: int, mask: bool = False) -> ImageFacts:
         """Establish what `data` really is without decoding more than `max_pixels`.
 
         Raises UploadRejected (with a stable code) for anything but a single-frame image of the
-        declared type.
+        declared type; with `mask`, also for anything but a usable mask (single-channel or
+        two-level, neither empty nor full).
         """
 
 

@@ -9,7 +9,7 @@ costs no Leonardo call at all.
 
 from __future__ import annotations
 
-from .errors import SourceNotUsable, SourceUnavailable
+from .errors import InvalidRequest, SourceNotUsable, SourceUnavailable
 from .kinds import Refs, kind_of
 from .models import Job, JobStatus, Source
 from .ports import JobStore
@@ -32,8 +32,16 @@ class Sources:
         """
         if source.upload_id:
             assert self._uploads is not None
-            self._uploads.usable(user_id, source.upload_id)
-            return {"upload_id": source.upload_id}
+            init = self._uploads.usable(user_id, source.upload_id)
+            if not source.mask_upload_id:
+                return {"upload_id": source.upload_id}
+            mask = self._uploads.usable(user_id, source.mask_upload_id, purpose="mask")
+            if (init.width, init.height) != (mask.width, mask.height):
+                raise InvalidRequest(
+                    f"The mask is {mask.width}x{mask.height}, the image {init.width}x{init.height}",
+                    code="mask_size_mismatch",
+                )
+            return {"upload_id": source.upload_id, "mask_upload_id": source.mask_upload_id}
         assert source.job_id is not None and source.index is not None
         job = self._store.get(source.job_id)
         if (
@@ -54,6 +62,10 @@ class Sources:
         )
         if not source:
             return Refs()
+        if source.get("mask_upload_id"):
+            assert self._init_images is not None
+            init_id, mask_id = self._init_images.canvas_ids(source["upload_id"], source["mask_upload_id"])
+            return Refs(canvas_init_id=init_id, canvas_mask_id=mask_id)
         if source.get("upload_id"):
             assert self._init_images is not None
             return Refs(init_image_id=self._init_images.leonardo_id(source["upload_id"]))

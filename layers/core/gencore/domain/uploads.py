@@ -83,6 +83,7 @@ class Uploads:
             user_id=user_id,
             status=UploadStatus.PENDING,
             content_type=request.content_type,
+            purpose=request.purpose,
             key=upload_key(user_id, upload_id, request.content_type),
             created_at=now,
             updated_at=now,
@@ -162,10 +163,14 @@ class Uploads:
         upload = self.get(user_id, upload_id)
         deleted = self._store.mark_deleted(upload, now=self._clock())  # no job can use it from here on
         self._delete_files(upload)
-        if deleted.leonardo_init_image_id:
-            self._leonardo.delete_init_image(deleted.leonardo_init_image_id)
+        copies = [deleted.leonardo_init_image_id] if deleted.leonardo_init_image_id else []
+        if deleted.leonardo_canvas:
+            copies += [deleted.leonardo_canvas["init_id"], deleted.leonardo_canvas["mask_id"]]
+        if copies:
+            for copy in copies:
+                self._leonardo.delete_init_image(copy)
             self._store.forget_leonardo_init_image(deleted)
-            deleted = deleted.model_copy(update={"leonardo_init_image_id": None})
+            deleted = deleted.model_copy(update={"leonardo_init_image_id": None, "leonardo_canvas": None})
         log.info("upload deleted", extra={"upload_id": upload.id})
         return deleted
 
@@ -177,14 +182,19 @@ class Uploads:
         """The outcome the record holds now (the file is gone: deleted, or completed meanwhile)."""
         return _outcome(self._store.get_upload(upload.id) or upload)
 
-    def usable(self, user_id: str, upload_id: str) -> Upload:
+    def usable(self, user_id: str, upload_id: str, *, purpose: str = "init") -> Upload:
         """The caller's READY upload, for a generation request (422 codes: it is part of the body)."""
         upload = self._store.get_upload(upload_id)
         if upload is None or upload.user_id != user_id:
-            raise InvalidRequest("init_upload_id names no upload of yours", code="upload_not_found")
+            raise InvalidRequest("The source names no upload of yours", code="upload_not_found")
         if upload.status != UploadStatus.READY:
             raise InvalidRequest(
                 f"The upload is {upload.status}; complete it successfully first", code="upload_not_ready"
+            )
+        if upload.purpose != purpose:
+            raise InvalidRequest(
+                f"The upload was made as {upload.purpose!r}, here it is used as {purpose!r}",
+                code="upload_wrong_purpose",
             )
         return upload
 
@@ -200,7 +210,10 @@ class Uploads:
             )
         data = self._bucket.read(key, max_bytes=self._policy.max_bytes)
         facts = self._inspector.inspect(
-            data, declared=upload.content_type, max_pixels=self._policy.max_pixels
+            data,
+            declared=upload.content_type,
+            max_pixels=self._policy.max_pixels,
+            mask=upload.purpose == "mask",
         )
         return data, facts
 
@@ -236,6 +249,39 @@ class InitImages:
         if recorded != init_image_id:  # a concurrent submitter's copy was recorded first
             self._discard(init_image_id)
         return recorded
+
+    def canvas_ids(self, init_upload_id: str, mask_upload_id: str) -> tuple[str, str]:
+        """Leonardo's ids for a canvas pair, handed over together once (remembered on the mask).
+
+        LeonardoBusy propagates (try again later); UploadNotReady if either upload went away.
+        """
+        init = self._store.get_upload(init_upload_id)
+        mask = self._store.get_upload(mask_upload_id)
+        if not (init and mask and init.status == mask.status == UploadStatus.READY):
+            raise UploadNotReady("The source upload is no longer available", code="upload_unavailable")
+        known = mask.leonardo_canvas
+        if known and known.get("init_upload_id") == init.id:
+            return known["init_id"], known["mask_id"]
+        try:
+            init_bytes = self._bucket.read(init.key, max_bytes=self._policy.max_bytes)
+            mask_bytes = self._bucket.read(mask.key, max_bytes=self._policy.max_bytes)
+        except UploadNotReady as gone:
+            raise UploadNotReady(
+                "The source upload is no longer available", code="upload_unavailable"
+            ) from gone
+        init_id, mask_id = self._leonardo.upload_canvas_images(
+            init_bytes, init.content_type, mask_bytes, mask.content_type
+        )
+        pair = {"init_upload_id": init.id, "init_id": init_id, "mask_id": mask_id}
+        recorded = self._store.set_leonardo_canvas(mask, pair)
+        if recorded["init_upload_id"] != init.id:
+            # The mask was handed over with another init image first: this pair stays unremembered.
+            log.info("canvas pair not remembered", extra={"mask_upload_id": mask.id})
+            return init_id, mask_id
+        if recorded != pair:
+            self._discard(init_id)  # a concurrent submitter's pair was recorded first
+            self._discard(mask_id)
+        return recorded["init_id"], recorded["mask_id"]
 
     def _discard(self, init_image_id: str) -> None:
         try:

@@ -36,6 +36,8 @@ class Refs:
     init_image_id: str | None = None  # one of the caller's uploads, handed to Leonardo
     generated_image_id: str | None = None  # one of our outputs, as Leonardo knows it
     from_variation: bool = False  # that output is a variation's (Leonardo names those apart)
+    canvas_init_id: str | None = None  # a canvas job's init image and mask, handed over together
+    canvas_mask_id: str | None = None
 
 
 @dataclass(frozen=True)

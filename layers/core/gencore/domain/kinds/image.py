@@ -1,8 +1,10 @@
-"""Image generations: text-to-image, image-to-image from an upload, and edits of our own outputs.
+"""Image generations: text-to-image, image-to-image from an upload, edits of our own outputs, and
+canvas jobs (inpaint, outpaint, sketch-to-image) from an upload and a mask.
 
-All three are one Leonardo route, `POST /generations`; what differs is the image that guides the
-result: none, one of the caller's uploads (`init_image_id`), or one of our outputs
-(`init_generation_image_id`, Leonardo's id of an image it generated for us).
+All are one Leonardo route, `POST /generations`; what differs is the image that guides the result:
+none, one of the caller's uploads (`init_image_id`), one of our outputs (`init_generation_image_id`,
+Leonardo's id of an image it generated for us), or a canvas pair (`canvasInitId`, `canvasMaskId`,
+handed over together through `/canvas-init-image`).
 """
 
 from __future__ import annotations
@@ -29,9 +31,13 @@ def generation_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall
     """Our normalized request -> the body of `POST /generations`."""
     body = {wire: request[ours] for ours, wire in WIRE_NAMES.items() if request.get(ours) is not None}
     body["seed"] = seed if seed is not None else request.get("seed")
+    if refs.canvas_init_id:
+        mode = (request.get("canvas") or {}).get("mode", "img2img")
+        canvas = {"canvasRequestType": mode.upper(), "canvasInitId": refs.canvas_init_id}
+        body |= {"canvasRequest": True, "canvasMaskId": refs.canvas_mask_id} | canvas
     guide = {"init_image_id": refs.init_image_id, "init_generation_image_id": refs.generated_image_id}
     guide = {name: value for name, value in guide.items() if value}
-    if guide:
+    if guide or refs.canvas_init_id:
         body |= guide
         if request.get("init_strength") is not None:
             body["init_strength"] = request["init_strength"]
@@ -43,4 +49,7 @@ KINDS = (
     Kind(name="text_to_image", remote="generation", build=generation_call),
     Kind(name="image_to_image", remote="generation", build=generation_call),
     Kind(name="edit", remote="generation", build=generation_call),
+    Kind(name="inpaint", remote="generation", build=generation_call),
+    Kind(name="outpaint", remote="generation", build=generation_call),
+    Kind(name="sketch2img", remote="generation", build=generation_call),
 )
