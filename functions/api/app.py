@@ -7,6 +7,7 @@ happens in gencore.domain, the shapes live in gencore.views.
 from __future__ import annotations
 
 import generation_routes
+import model_routes
 import upload_routes
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -19,6 +20,7 @@ from gencore.views import error_body, json_response, status_for, unsupported_med
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(generation_routes.router)
 app.include_router(upload_routes.router)
+app.include_router(model_routes.router)
 
 
 @app.get("/health")

@@ -1,7 +1,8 @@
 """Scheduled every minute: jobs due for a check are polled at Leonardo so no job is ever stuck.
 
 Also the account's watch: while Leonardo refuses our account it is probed (and reported as
-`LeonardoAccountBlocked`), and every few minutes the account's generations are swept for orphans.
+`LeonardoAccountBlocked`), every few minutes the account's generations are swept for orphans, and
+every hour the platform-model cache behind `GET /v1/models` is refreshed.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     ends_at = wiring.clock() + timedelta(milliseconds=context.get_remaining_time_in_millis())
     outcomes = wiring.reconciler().run(ends_at=ends_at)
     sweep = wiring.orphan_sweep().run(ends_at=ends_at)
-    account_calls = outcomes.pop(ACCOUNT_CALLS, 0) + sweep.pop(ACCOUNT_CALLS, 0)
+    models_refreshed = wiring.platform_models().refresh(wiring.leonardo())  # hourly: GET /v1/models reads it
+    account_calls = outcomes.pop(ACCOUNT_CALLS, 0) + sweep.pop(ACCOUNT_CALLS, 0) + int(models_refreshed)
     for outcome, count in outcomes.items():
         metrics.add_metric(name=f"Reconcile_{outcome}", unit=MetricUnit.Count, value=count)
     metrics.add_metric(name="InFlightAtLeonardo", unit=MetricUnit.Count, value=wiring.store().in_flight())

@@ -128,6 +128,17 @@ class FakeStore:
         return 3
 
 
+class FakeModels:
+    """The platform-model cache: refreshed (one account-level call) when `stale`."""
+
+    def __init__(self) -> None:
+        self.stale, self.sources = True, []
+
+    def refresh(self, source) -> bool:
+        self.sources.append(source)
+        return self.stale
+
+
 @pytest.fixture
 def reconciler_app(monkeypatch):
     app = _load("reconciler")
@@ -139,6 +150,10 @@ def reconciler_app(monkeypatch):
     monkeypatch.setattr(wiring, "orphan_sweep", lambda: runs["sweep"])
     monkeypatch.setattr(wiring, "account_guard", lambda: guard)
     monkeypatch.setattr(wiring, "store", lambda: FakeStore())
+    models = FakeModels()
+    monkeypatch.setattr(wiring, "platform_models", lambda: models)
+    monkeypatch.setattr(wiring, "leonardo", lambda: "leonardo")
+    app.models = models
     return app, runs, guard
 
 
@@ -168,8 +183,16 @@ def test_orphans_and_account_calls_have_their_own_metrics(reconciler_app, record
 
     assert recorded["LeonardoAccountBlocked"] == 0
     assert recorded["OrphanGenerations"] == 2
-    assert recorded["LeonardoAccountCalls"] == 2  # the probe and the list sweep, no job's
+    # The probe, the list sweep and the model-list refresh: no job's.
+    assert recorded["LeonardoAccountCalls"] == 3 and app.models.sources == ["leonardo"]
     assert recorded["Reconcile_pending"] == 2 and recorded["InFlightAtLeonardo"] == 3
     assert not any(name.startswith("Reconcile_account_calls") for name in recorded)
     assert result["outcomes"] == {"pending": 2, "account_probe_failed": 1}
     assert result["account_blocked"] is None
+
+
+def test_a_fresh_model_list_costs_no_leonardo_call(reconciler_app, recorded):
+    app, _, guard = reconciler_app
+    guard.block, app.models.stale = None, False
+    app.lambda_handler({}, Context())
+    assert recorded["LeonardoAccountCalls"] == 2

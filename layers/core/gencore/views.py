@@ -96,6 +96,7 @@ class JobView(BaseModel):
     # Lineage: the upload ({"upload_id"}) or the image of one of our jobs ({"job_id", "index"}) it
     # came from; follow it to the original file.
     source: dict | None = None
+    model_name: str | None = None  # the name of `request.model_id`, as Leonardo listed it at accept
     seed: int | None  # Leonardo's seed for this job: the request's, or one drawn for it
     images: list[ImageView]
     cost: dict | None
@@ -146,6 +147,7 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
         updated_at=job.updated_at,
         request=job.request,
         source=job.source or _legacy_source(job),
+        model_name=job.model_name,
         seed=job.leonardo_seed,
         images=images,
         cost={"credits": job.api_credit_cost} if job.api_credit_cost is not None else None,

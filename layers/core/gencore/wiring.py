@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gencore.domain.account import AccountGuard
     from gencore.domain.generations import Generations
     from gencore.domain.orphans import OrphanSweep
+    from gencore.domain.platform_models import PlatformModels
     from gencore.domain.processing import Processor
     from gencore.domain.reconcile import Reconciler
     from gencore.domain.removal import Removal
@@ -149,8 +150,9 @@ def generations() -> Generations:
     from gencore.domain.generations import Generations
     from gencore.domain.sources import Sources
 
+    sources = Sources(store(), uploads=uploads())
     return Generations(
-        store(), submit_queue(), Sources(store(), uploads=uploads()), clock, settings().policy()
+        store(), submit_queue(), sources, clock, settings().policy(), model_names=platform_models().name_of
     )
 
 
@@ -231,9 +233,21 @@ def orphan_sweep() -> OrphanSweep:
     )  # fmt: skip
 
 
+@cache
+def platform_models() -> PlatformModels:
+    """The platform-model list: the API reads it, the reconciler refreshes it."""
+    from gencore.adapters.model_cache import DynamoModelCache
+    from gencore.domain.platform_models import PlatformModels
+
+    s = settings()
+    return PlatformModels(
+        DynamoModelCache(aws("dynamodb"), s.jobs_table), clock, refresh_seconds=s.models_refresh_seconds
+    )
+
+
 def reset() -> None:
     """Forget every cached object (tests switch environments between cases)."""
     for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, upload_store,
                     upload_bucket, uploads, generations, removal, submitter, processor, reconciler,
-                    account_state, account_guard, orphan_store, orphan_sweep):  # fmt: skip
+                    account_state, account_guard, orphan_store, orphan_sweep, platform_models):  # fmt: skip
         factory.cache_clear()

@@ -21,6 +21,7 @@ from gencore.domain.errors import (
 )
 from gencore.domain.kinds import LeonardoCall
 from gencore.domain.models import EXTENSIONS, LeonardoImage
+from gencore.domain.platform_models import PlatformModel
 from gencore.domain.ports import AccountStatus, RemoteGeneration, RemoteSummary
 from gencore.leonardo import (
     AuthError,
@@ -108,6 +109,17 @@ class LeonardoGateway:
         if credits is not None and credits <= 0:
             return AccountStatus(ok=False, reason=CREDITS, credits=credits)
         return AccountStatus(ok=True, credits=credits)
+
+    def platform_models(self) -> list[PlatformModel]:
+        """Leonardo's platform models (`GET /platformModels`), an account-level call."""
+        try:
+            listed = self._as_account(lambda client: client.platform_models())
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        return [
+            PlatformModel(id=m.id, name=m.name, description=m.description, featured=m.featured, nsfw=m.nsfw)
+            for m in listed
+        ]
 
     def recent_generations(self, *, since: datetime, limit_pages: int) -> list[RemoteSummary]:
         """The account's generations created since `since`, newest first (at most `limit_pages`)."""

@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 
 from .errors import InvalidRequest, JobNotFound
 from .models import MAX_SEED, ImageGenerationRequest, Job, JobStatus, Source, VariationRequest
@@ -26,10 +27,17 @@ class Generations:
     """The public API's use cases: accept, read, list."""
 
     def __init__(
-        self, store: JobStore, submit_queue: SubmitQueue, sources: Sources, clock: Clock, policy: Policy
+        self,
+        store: JobStore,
+        submit_queue: SubmitQueue,
+        sources: Sources,
+        clock: Clock,
+        policy: Policy,
+        *,
+        model_names: Callable[[str], str | None] = lambda model_id: None,
     ) -> None:
         self._store, self._queue, self._sources = store, submit_queue, sources
-        self._clock, self._policy = clock, policy
+        self._clock, self._policy, self._model_names = clock, policy, model_names
 
     def create_variation(
         self,
@@ -64,12 +72,12 @@ class Generations:
         seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
         return self._accept(
             user_id, kind=request.kind, request=request.normalized(), source=source, seed=seed,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key, model_name=self._model_names(request.model_id),
         )  # fmt: skip
 
     def _accept(
         self, user_id: str, *, kind: str, request: dict, source: dict | None, seed: int | None,
-        idempotency_key: str | None,
+        idempotency_key: str | None, model_name: str | None = None,
     ) -> tuple[Job, bool]:  # fmt: skip
         now = self._clock()
         if idempotency_key:
@@ -85,6 +93,7 @@ class Generations:
             status=JobStatus.QUEUED,
             request=request,
             source=source,
+            model_name=model_name,
             leonardo_seed=seed,
             created_at=now,
             updated_at=now,

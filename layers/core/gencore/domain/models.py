@@ -259,6 +259,7 @@ class Job(BaseModel):
     request: dict
     # Lineage: the upload, or the image of one of our jobs, that guided this job (None: text only).
     source: dict | None = None
+    model_name: str | None = None  # the model's name when the job was accepted (from the model cache)
     created_at: datetime
     updated_at: datetime
     generation_id: str | None = None
