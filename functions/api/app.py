@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import generation_routes
 import model_routes
+import prompt_routes
 import upload_routes
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -15,12 +16,13 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from gencore.domain.errors import DomainError
 from gencore.observability import MetricUnit, logger, metrics
-from gencore.views import error_body, json_response, status_for, unsupported_media_type
+from gencore.views import error_body, json_response, retry_after, status_for, unsupported_media_type
 
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(generation_routes.router)
 app.include_router(upload_routes.router)
 app.include_router(model_routes.router)
+app.include_router(prompt_routes.router)
 
 
 @app.get("/health")
@@ -32,7 +34,7 @@ def health() -> dict:
 def domain_error(error: DomainError) -> Response:
     if error.code.startswith("upload_"):
         metrics.add_metric(name="UploadsRefused", unit=MetricUnit.Count, value=1)
-    return json_response(status_for(error), error_body(error.code, error.message))
+    return json_response(status_for(error), error_body(error.code, error.message), headers=retry_after(error))
 
 
 @app.exception_handler(RequestValidationError)

@@ -56,6 +56,9 @@ class Settings(BaseModel):
     orphan_grace_seconds: int = Field(default=900, ge=0)
     orphan_sweep_pages: int = Field(default=10, ge=1, le=100)
     models_refresh_seconds: int = Field(default=3600, ge=60)  # the platform-model cache (GET /v1/models)
+    # Prompt tools, per user: a bucket of `burst` calls refilled at `per_minute`.
+    prompt_rate_burst: int = Field(default=5, ge=1, le=1000)
+    prompt_rate_per_minute: float = Field(default=10.0, gt=0, le=6000)
     # One Leonardo exchange's timeouts. A paid POST makes one attempt, so their sum is its worst case.
     leonardo_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     leonardo_write_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

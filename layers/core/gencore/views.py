@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ from pydantic import BaseModel
 from gencore.domain import errors
 from gencore.domain.models import Job, JobStatus, Upload, UploadStatus
 from gencore.domain.ports import AccountBlock, PresignedPost
+from gencore.domain.rate_limits import RateLimited
 
 STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.InvalidRequest: 422,
@@ -20,14 +22,26 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.UploadNotFound: 404,
     errors.UploadNotReady: 409,
     errors.UploadRejected: 422,
-    errors.LeonardoBusy: 503,  # only the DELETE routes wait on Leonardo; repeat them later
+    # A paid call whose answer was lost (prompt tools): it may have been billed; not sent again.
+    # Before LeonardoBusy, its base: the first match wins.
+    errors.SubmitOutcomeUnknown: 502,
+    errors.LeonardoBusy: 503,  # the DELETE routes and prompt tools wait on Leonardo; repeat them later
     errors.NotDeletable: 409,
     errors.NotCancellable: 409,
+    RateLimited: 429,
 }
 
 
-def json_response(status: int, body: object) -> Response:
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+def json_response(status: int, body: object, *, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
+    )
+
+
+def retry_after(error: errors.DomainError) -> dict[str, str] | None:
+    """`Retry-After` (whole seconds) for an error that says when to try again."""
+    seconds = getattr(error, "retry_after", None)
+    return {"Retry-After": str(max(1, math.ceil(seconds)))} if seconds else None
 
 
 def error_body(code: str, message: str, details: list | None = None) -> dict:

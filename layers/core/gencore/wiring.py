@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from gencore.domain.orphans import OrphanSweep
     from gencore.domain.platform_models import PlatformModels
     from gencore.domain.processing import Processor
+    from gencore.domain.prompts import Prompts
     from gencore.domain.reconcile import Reconciler
     from gencore.domain.removal import Removal
     from gencore.domain.submit import Submitter
@@ -245,9 +246,22 @@ def platform_models() -> PlatformModels:
     )
 
 
+@cache
+def prompts() -> Prompts:
+    from gencore.adapters.usage import DynamoBucketStore, DynamoUsageStore
+    from gencore.domain.prompts import Prompts
+    from gencore.domain.rate_limits import BucketLimit, TokenBuckets
+
+    s = settings()
+    buckets = TokenBuckets(DynamoBucketStore(aws("dynamodb"), s.jobs_table), clock)
+    limit = BucketLimit(capacity=s.prompt_rate_burst, per_second=s.prompt_rate_per_minute / 60)
+    return Prompts(leonardo(), buckets, DynamoUsageStore(aws("dynamodb"), s.jobs_table), clock, limit)
+
+
 def reset() -> None:
     """Forget every cached object (tests switch environments between cases)."""
     for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, upload_store,
                     upload_bucket, uploads, generations, removal, submitter, processor, reconciler,
-                    account_state, account_guard, orphan_store, orphan_sweep, platform_models):  # fmt: skip
+                    account_state, account_guard, orphan_store, orphan_sweep, platform_models,
+                    prompts):  # fmt: skip
         factory.cache_clear()
