@@ -209,7 +209,7 @@ def build_stack(jwt_dir: Path) -> Stack:
 def seed_history(user: str, count: int, now: datetime) -> dict[str, str]:
     """`count` jobs for `user`, newest first in PATTERN's shapes; returns a job id per shape."""
     from gencore import wiring
-    from gencore.domain.models import Job, JobStatus, OutputImage
+    from gencore.domain.models import Cost, Job, JobStatus, OutputImage
 
     store, examples, items = wiring.store(), {}, []
     for i in range(count):
@@ -227,7 +227,7 @@ def seed_history(user: str, count: int, now: datetime) -> dict[str, str]:
             leonardo_seed=i,
             generation_id=None if status == "QUEUED" else str(uuid.uuid4()),
             due_at=None if JobStatus(status).terminal else int(created.timestamp()) + 120,
-            api_credit_cost=None if status in ("QUEUED", "FAILED") else 8.0,
+            cost=None if status in ("QUEUED", "FAILED") else Cost(amount="8", unit="CREDITS"),
             error_code="content_moderated" if status == "FAILED" else None,
             error_message="Leonardo refused the prompt" if status == "FAILED" else None,
             images=[

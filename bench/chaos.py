@@ -357,7 +357,7 @@ class SubmitterCrashes(_FunctionPatches):
         crashes = self
 
         def mark_submitted(store: Any, job: Any, **kwargs: Any) -> Any:
-            fresh = kwargs.get("api_credit_cost") is not None  # an answered POST, not an adoption
+            fresh = kwargs.get("cost") is not None  # an answered POST, not an adoption
             if fresh and getattr(crashes._local, "armed", False) and crashes._roll():
                 crashes._local.fired = True
                 raise InjectedCrash("submitter crashed after the POST, before recording it")

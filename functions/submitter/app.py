@@ -30,12 +30,13 @@ def submit(record: SQSRecord, lambda_context: Any = None) -> str:
     remaining = None
     if lambda_context is not None:
         remaining = lambda: lambda_context.get_remaining_time_in_millis() / 1000  # noqa: E731
-    outcome, credits = wiring.submitter().submit(
+    outcome, cost = wiring.submitter().submit(
         message.job_id, attempt=message.attempt, token=message.token, remaining=remaining
     )
     metrics.add_metric(name=f"Submit_{outcome}", unit=MetricUnit.Count, value=1)
-    if credits:
-        metrics.add_metric(name="CreditsSpent", unit=MetricUnit.Count, value=credits)
+    if cost is not None:  # one metric per unit: an account is billed in credits or in dollars
+        name = "DollarsSpent" if cost.unit == "DOLLARS" else "CreditsSpent"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=float(cost.amount))
     logger.info("submit", extra={"outcome": outcome, "attempt": message.attempt})
     return outcome
 

@@ -303,7 +303,7 @@ def test_forged_callbacks_fetch_nothing_and_the_job_completes_from_leonardo(
     # The processor acts on Leonardo's own record, never on a callback's claims: the forged URLs
     # were not even looked at (the allow-listed redirector saw nothing; that redirects are never
     # followed is proven in tests/integration/test_output_fetch.py), and the cost is Leonardo's.
-    assert job["cost"]["credits"] == remote.cost
+    assert float(job["cost"]["amount"]) == remote.cost and job["cost"]["unit"] == "CREDITS"
     assert redirector.count() == redirector_before
     assert receiver.count() == fetched_before, receiver.requests
     assert egress_guard.blocked[blocked_before:] == []

@@ -137,7 +137,8 @@ def test_webhook_completion_copies_outputs_and_completes(pipeline):
     status, job = pipeline.api("GET", f"/v1/generations/{item['id']}")
     assert status == 200 and job["status"] == "COMPLETE", job
     assert len(job["images"]) == 2
-    assert job["cost"]["credits"] > 0
+    assert job["cost"]["unit"] == "CREDITS" and float(job["cost"]["amount"]) > 0
+    assert job["cost"]["source"] == "leonardo"
     for image in job["images"]:
         png = Image.open(io.BytesIO(httpx.get(image["url"]).content))
         assert png.size == (256, 192) == (image["width"], image["height"])
@@ -401,7 +402,7 @@ def test_a_callback_is_checked_against_leonardo_before_anything_is_fetched(pipel
     record = pipeline.stack.simulator.generations[item["generation_id"]]
     for image, original in zip(view["images"], record.images, strict=True):
         assert httpx.get(image["url"]).content == httpx.get(original.url).content  # Leonardo's bytes
-    assert view["cost"]["credits"] == item["api_credit_cost"] != 999  # the callback's claim is ignored
+    assert view["cost"] == item["cost"] and item["cost"]["amount"] != "999"  # the callback's claim is ignored
 
 
 def test_a_forged_failure_callback_does_not_fail_a_good_job(pipeline):

@@ -161,6 +161,7 @@ def test_a_crash_between_the_post_and_its_record_is_adopted_by_the_next_holder(p
 
 def test_a_submitter_whose_lease_was_taken_over_cannot_record_anything(pipeline):
     from gencore.domain.errors import TransitionConflict
+    from gencore.domain.models import Cost
 
     job_id = accept(pipeline)
     store = wiring.store()
@@ -170,7 +171,9 @@ def test_a_submitter_whose_lease_was_taken_over_cannot_record_anything(pipeline)
     theirs = store.claim_slot(job_id, max_in_flight=2, now=later, lease_seconds=1)
     assert theirs.granted
     with pytest.raises(TransitionConflict):
-        store.mark_submitted(mine, generation_id="g-1", api_credit_cost=1.0, now=later, due_at=0)
+        store.mark_submitted(
+            mine, generation_id="g-1", cost=Cost(amount="1", unit="CREDITS"), now=later, due_at=0
+        )
     with pytest.raises(TransitionConflict):
         store.begin_post(mine, now=later, fingerprint="f", lock_expires_at=0)
     assert pipeline.job_item(job_id)["status"] == "QUEUED" and pipeline.in_flight() == 1

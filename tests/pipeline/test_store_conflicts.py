@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from gencore import wiring
 from gencore.adapters.ddb import Writer
 from gencore.adapters.dynamo import DynamoJobStore
-from gencore.domain.models import Job, JobStatus
+from gencore.domain.models import Cost, Job, JobStatus
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
@@ -108,7 +108,9 @@ def test_conflicting_submit_records_and_transitions_are_retried(conflicting):
     client.count = 1
     held = store.begin_post(held, now=NOW, fingerprint="fp", lock_expires_at=int(NOW.timestamp()) + 60)
     client.count = 1
-    submitted = store.mark_submitted(held, generation_id="g", api_credit_cost=1.0, now=NOW, due_at=0)
+    submitted = store.mark_submitted(
+        held, generation_id="g", cost=Cost(amount="1", unit="CREDITS"), now=NOW, due_at=0
+    )
     client.count = 1
     store.transition(submitted, JobStatus.FAILED, now=NOW + timedelta(seconds=1), release_slot=True)
     assert store.get(job.id).status == JobStatus.FAILED and store.in_flight() == 0
@@ -153,7 +155,7 @@ def test_recording_a_submission_lets_go_of_the_request_lock_in_the_same_write(st
     held = store.claim_slot(job.id, max_in_flight=2, now=NOW, lease_seconds=60).job
     held = store.begin_post(held, now=NOW, fingerprint="fp-1", lock_expires_at=int(NOW.timestamp()) + 60)
     assert store._lock_holder("fp-1") == job.id
-    store.mark_submitted(held, generation_id="g-1", api_credit_cost=None, now=NOW, due_at=0)
+    store.mark_submitted(held, generation_id="g-1", cost=None, now=NOW, due_at=0)
     assert store._lock_holder("fp-1") is None and store.generation_owner("g-1") == job.id
 
 
@@ -167,6 +169,6 @@ def test_a_lock_taken_over_after_it_expired_does_not_stop_the_record(stack):
     store.create(other, dedupe_key="k2", dedupe_expires_at=int(NOW.timestamp()) + 60)
     theirs = store.claim_slot(other.id, max_in_flight=2, now=NOW, lease_seconds=60).job
     store.begin_post(theirs, now=NOW, fingerprint="fp-2", lock_expires_at=int(NOW.timestamp()) + 60)
-    store.mark_submitted(held, generation_id="g-2", api_credit_cost=None, now=NOW, due_at=0)
+    store.mark_submitted(held, generation_id="g-2", cost=None, now=NOW, due_at=0)
     assert store.get(job.id).status == JobStatus.SUBMITTED
     assert store._lock_holder("fp-2") == other.id  # not ours to drop

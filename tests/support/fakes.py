@@ -20,7 +20,7 @@ from gencore.domain.errors import (
 )
 from gencore.domain.kinds import LeonardoCall, Refs
 from gencore.domain.kinds.image import generation_call
-from gencore.domain.models import TRANSITIONS, Job, JobStatus
+from gencore.domain.models import TRANSITIONS, Cost, Job, JobStatus
 from gencore.domain.policy import epoch
 from gencore.domain.ports import (
     AccountBlock,
@@ -269,7 +269,7 @@ class FakeJobStore:
         with self._lock:
             return self.owners.get(generation_id)
 
-    def mark_submitted(self, job, *, generation_id, api_credit_cost, now, due_at):
+    def mark_submitted(self, job, *, generation_id, cost, now, due_at):
         with self._lock:
             current = self._fenced(job)
             if self.owners.get(generation_id, job.id) != job.id:
@@ -281,7 +281,7 @@ class FakeJobStore:
             moved = current.model_copy(update={
                 "slot_held": True, "slot_acquired_at": current.slot_acquired_at or now,
                 "status": JobStatus.SUBMITTED, "generation_id": generation_id, "submitted_at": now,
-                "api_credit_cost": api_credit_cost, "updated_at": now, "due_at": due_at, "checks": 0,
+                "cost": cost, "updated_at": now, "due_at": due_at, "checks": 0,
                 "submit_uncertain_since": None, "post_fingerprint": None,
             })  # fmt: skip
             self.jobs[job.id], self.partition[job.id] = moved, "P"
@@ -380,7 +380,7 @@ class PaidLeonardo:
             self.created.append(generation)
         self.on_post()  # after Leonardo acted, before its answer arrives
         if generation is not None and step == "ok":
-            return generation.id, 1.5
+            return generation.id, Cost(amount="1.5", unit="CREDITS")
         raise SubmitOutcomeUnknown("read timeout after sending")
 
     def listed(self, request: dict, *, seed: int) -> CreatedGeneration:

@@ -103,12 +103,18 @@ def test_stuck_jobs_alarm_fires_on_the_first_reconciler_timeout():
     assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_credit_spend_alarm_sums_an_hour_against_a_parameter():
-    alarm = _app_metric_alarm("CreditsSpent")
+@pytest.mark.parametrize(
+    ("metric", "parameter", "default"),
+    [("CreditsSpent", "CreditSpendAlarmThreshold", 5000), ("DollarsSpent", "DollarSpendAlarmThreshold", 50)],
+)
+def test_spend_alarms_sum_an_hour_against_a_parameter_per_unit(metric, parameter, default):
+    # An account is billed in credits or in dollars; each unit has its metric and its alarm.
+    alarm = _app_metric_alarm(metric)
     assert alarm["Statistic"] == "Sum"
     assert alarm["Period"] == 3600
-    assert alarm["Threshold"] == {"Ref": "CreditSpendAlarmThreshold"}
-    assert TEMPLATE["Parameters"]["CreditSpendAlarmThreshold"]["Default"] == 5000
+    assert alarm["Threshold"] == {"Ref": parameter}
+    assert TEMPLATE["Parameters"][parameter]["Default"] == default
+    assert f'"{metric}"' in Path("functions/submitter/app.py").read_text()
 
 
 def test_alarms_notify_the_topic_only_when_an_email_is_set():

@@ -7,7 +7,15 @@ import pytest
 from pydantic import ValidationError
 
 from gencore.domain.generations import dedupe_hash
-from gencore.domain.models import TERMINAL, TRANSITIONS, ImageGenerationRequest, Job, JobStatus, OutputImage
+from gencore.domain.models import (
+    TERMINAL,
+    TRANSITIONS,
+    Cost,
+    ImageGenerationRequest,
+    Job,
+    JobStatus,
+    OutputImage,
+)
 from gencore.domain.policy import Policy
 from gencore.settings import Settings
 from gencore.views import job_view
@@ -109,10 +117,14 @@ def test_views_show_images_only_when_complete_and_errors_when_failed():
     image = OutputImage(index=0, key="outputs/alice/j1/0.png", content_type="image/png", size=10,
                         leonardo_image_id="img")  # fmt: skip
     presign = lambda key: f"https://signed/{key}"  # noqa: E731
-    complete = job_view(_job(JobStatus.COMPLETE, images=[image], api_credit_cost=12), presign)
+    cost = Cost(amount="0.0147", unit="DOLLARS")
+    complete = job_view(_job(JobStatus.COMPLETE, images=[image], cost=cost), presign)
     assert complete.images[0].url == "https://signed/outputs/alice/j1/0.png"
     assert (complete.images[0].width, complete.images[0].height) == (512, 512)
-    assert complete.cost == {"credits": 12}
+    assert complete.cost == {"amount": "0.0147", "unit": "DOLLARS", "source": "leonardo"}
+    # A record from before `cost` existed carried credits only.
+    legacy = job_view(_job(JobStatus.COMPLETE, images=[image], api_credit_cost=12), presign)
+    assert legacy.cost == {"amount": "12", "unit": "CREDITS", "source": "leonardo"}
     finalizing = job_view(_job(JobStatus.FINALIZING, images=[image]), presign)
     assert finalizing.images == []
     failed = job_view(_job(JobStatus.FAILED, error_code="timeout", error_message="late"), presign)

@@ -26,13 +26,16 @@ API_EVENTS = sorted(Path("events").glob("api-*.json"))
 def test_every_route_has_a_sample_event_and_every_sample_a_route():
     keys = {json.loads(path.read_text())["routeKey"] for path in API_EVENTS}
     assert keys <= ROUTES
-    assert not {
-        "GET /v1/models",
-        "POST /v1/generations/{job_id}/cancel",
-        "DELETE /v1/generations/{job_id}",
-        "POST /v1/generations/{job_id}/images/{index}/variations",
-        "POST /v1/prompts/improve",
-    } - keys
+    assert (
+        not {
+            "GET /v1/models",
+            "POST /v1/generations/{job_id}/cancel",
+            "DELETE /v1/generations/{job_id}",
+            "POST /v1/generations/{job_id}/images/{index}/variations",
+            "POST /v1/prompts/improve",
+        }
+        - keys
+    )
 
 
 @pytest.mark.parametrize("path", API_EVENTS, ids=lambda p: p.name)

@@ -164,10 +164,19 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
         model_name=job.model_name,
         seed=job.leonardo_seed,
         images=images,
-        cost={"credits": job.api_credit_cost} if job.api_credit_cost is not None else None,
+        cost=cost_view(job),
         error=ErrorView(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         hold=hold if job.status == JobStatus.QUEUED else None,
     )
+
+
+def cost_view(job: Job) -> dict | None:
+    """`{"amount", "unit", "source"}`; records from before `cost` carry credits only."""
+    if job.cost is not None:
+        return job.cost.model_dump(mode="json")
+    if job.api_credit_cost is not None:
+        return {"amount": format(job.api_credit_cost, "g"), "unit": "CREDITS", "source": "leonardo"}
+    return None
 
 
 def _legacy_source(job: Job) -> dict | None:

@@ -8,6 +8,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
 from gencore.domain.account import AUTH, CREDITS
@@ -20,7 +21,7 @@ from gencore.domain.errors import (
     SubmitOutcomeUnknown,
 )
 from gencore.domain.kinds import LeonardoCall
-from gencore.domain.models import EXTENSIONS, LeonardoImage
+from gencore.domain.models import EXTENSIONS, Cost, LeonardoImage
 from gencore.domain.platform_models import PlatformModel
 from gencore.domain.ports import AccountStatus, RemoteGeneration, RemoteSummary
 from gencore.leonardo import (
@@ -80,7 +81,7 @@ class LeonardoGateway:
                 raise AccountRefused("Leonardo: not enough API credits", reason=CREDITS) from error
             raise
 
-    def start(self, call: LeonardoCall) -> tuple[str, float | None]:
+    def start(self, call: LeonardoCall) -> tuple[str, Cost | None]:
         """Send a kind's paid POST through the client method of its route."""
         try:
             remote_id, cost = self._as_account(lambda client: _send(client, call))
@@ -230,12 +231,12 @@ class LeonardoGateway:
         )
 
 
-def _send(client: LeonardoClient, call: LeonardoCall) -> tuple[str, float | None]:
+def _send(client: LeonardoClient, call: LeonardoCall) -> tuple[str, Cost | None]:
     """One paid POST through the client method of its route: (Leonardo's id for the work, credits)."""
     body = call.body
     if call.route == "/generations":
         job = client.create_generation(GenerationRequest.model_validate(body))
-        return job.generation_id, job.api_credit_cost
+        return job.generation_id, cost_of(job)
     if call.route == "/variations/upscale":
         variation = client.create_upscale(body["id"])
     elif call.route == "/variations/unzoom":
@@ -246,7 +247,33 @@ def _send(client: LeonardoClient, call: LeonardoCall) -> tuple[str, float | None
         variation = client.create_universal_upscale(body)  # TODO(helper C): typed request
     else:
         raise ValueError(f"no Leonardo route {call.route}")
-    return variation.id, variation.api_credit_cost
+    return variation.id, cost_of(variation)
+
+
+def cost_of(answer: object) -> Cost | None:
+    """What a create answer says it cost: `cost` (amount and unit) where Leonardo gives it, else the
+    deprecated `apiCreditCost` (credits). An account billed in dollars answers `apiCreditCost: null`."""
+    cost = getattr(answer, "cost", None)
+    amount, unit = getattr(cost, "amount", None), getattr(cost, "unit", None)
+    if amount is not None and unit in ("CREDITS", "DOLLARS"):
+        try:
+            return Cost(amount=_decimal(amount), unit=unit)
+        except (InvalidOperation, ValueError):
+            log.warning("unreadable cost amount in Leonardo's answer", extra={"unit": unit})
+    credits = getattr(answer, "api_credit_cost", None)
+    try:
+        return Cost(amount=_decimal(credits), unit="CREDITS") if credits is not None else None
+    except (InvalidOperation, ValueError):  # never let a cost we cannot read lose the generation
+        log.warning("unreadable apiCreditCost in Leonardo's answer")
+        return None
+
+
+def _decimal(value: object) -> str:
+    """A plain decimal string: 7.0 -> "7", "0.0147" stays."""
+    number = Decimal(str(value))
+    if not number.is_finite() or number < 0:
+        raise ValueError(f"not a cost: {value!r}")
+    return format(number.normalize(), "f")
 
 
 def _echoed(wanted: GenerationRequest) -> dict:

@@ -17,7 +17,7 @@ from gencore.adapters.ddb import ConditionFailed, Writer
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.job_keys import SEMAPHORE_KEY, due_shard, job_key, lock_key
 from gencore.domain.errors import GenerationTaken, IdenticalRequestInFlight, TransitionConflict
-from gencore.domain.models import Job, JobStatus
+from gencore.domain.models import Cost, Job, JobStatus
 from gencore.domain.ports import SlotClaim
 
 
@@ -183,12 +183,12 @@ class SubmissionWrites:
         return item["job_id"]["S"] if item else None
 
     def mark_submitted(
-        self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
+        self, job: Job, *, generation_id: str, cost: Cost | None, now: datetime, due_at: int
     ) -> Job:
         updates = {
             "status": JobStatus.SUBMITTED,
             "generation_id": generation_id,
-            "api_credit_cost": api_credit_cost,
+            "cost": cost,
             "updated_at": now,
             "due_at": due_at,
             "submitted_at": now,

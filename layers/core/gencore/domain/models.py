@@ -239,6 +239,16 @@ class VariationRequest(BaseModel):
         }
 
 
+class Cost(BaseModel):
+    """What a job cost, as Leonardo reported it (or our estimate where it reported nothing)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: str  # a decimal string: credits or dollars, never a float
+    unit: Literal["CREDITS", "DOLLARS"]
+    source: Literal["leonardo", "estimate"] = "leonardo"
+
+
 class OutputImage(BaseModel):
     index: int
     key: str
@@ -279,7 +289,8 @@ class Job(BaseModel):
     post_fingerprint: str | None = None  # the request as Leonardo echoes it, hashed (the request lock)
     checks: int = 0  # reconciler polls so far (drives the adaptive interval)
     due_at: int | None = None  # epoch seconds of the next reconciler check; None once terminal
-    api_credit_cost: float | None = None
+    cost: Cost | None = None
+    api_credit_cost: float | None = None  # records written before `cost` existed (credits)
     images: list[OutputImage] = Field(default_factory=list)
     error_code: str | None = None
     error_message: str | None = None

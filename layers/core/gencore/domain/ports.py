@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Protocol
 
 from .kinds import LeonardoCall
-from .models import GenerationEvent, ImageFacts, Job, JobStatus, LeonardoImage, OutputImage, Upload
+from .models import Cost, GenerationEvent, ImageFacts, Job, JobStatus, LeonardoImage, OutputImage, Upload
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class JobStore(Protocol):
         """Atomically take a slot (or take over an expired lease) for a QUEUED job."""
 
     def mark_submitted(
-        self, job: Job, *, generation_id: str, api_credit_cost: float | None, now: datetime, due_at: int
+        self, job: Job, *, generation_id: str, cost: Cost | None, now: datetime, due_at: int
     ) -> Job:
         """QUEUED -> SUBMITTED and map the generation to the job, fenced on the caller's slot claim.
 
@@ -127,8 +127,8 @@ class EventQueue(Protocol):
 
 
 class Leonardo(Protocol):
-    def start(self, call: LeonardoCall) -> tuple[str, float | None]:
-        """Send one paid POST (a kind built it); returns (Leonardo's id for the work, credit cost).
+    def start(self, call: LeonardoCall) -> tuple[str, Cost | None]:
+        """Send one paid POST (a kind built it); returns (Leonardo's id for the work, its cost).
 
         Raises SubmitOutcomeUnknown when the answer does not say whether it was created,
         LeonardoBusy only when it provably was not (429, never sent), LeonardoRejected for good.

@@ -32,7 +32,7 @@ from .errors import (
     UploadNotReady,
 )
 from .kinds import LeonardoCall, kind_of
-from .models import Job, JobStatus
+from .models import Cost, Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Leonardo, SubmitQueue
 from .sources import Sources
@@ -47,7 +47,7 @@ class SubmitResult(NamedTuple):
     # submitted | adopted | waiting | held | throttled | uncertain | deferred | superseded | failed
     # | skipped | missing
     outcome: str
-    credits: float = 0.0
+    cost: Cost | None = None  # what a successful POST cost, as Leonardo reported it
 
 
 class Submitter:
@@ -153,7 +153,7 @@ class Submitter:
             self._store.mark_submitted(
                 job,
                 generation_id=generation_id,
-                api_credit_cost=cost,
+                cost=cost,
                 now=now,
                 due_at=epoch(now) + self._policy.first_poll_seconds,
             )
@@ -165,7 +165,7 @@ class Submitter:
                 extra={"job_id": job.id, "generation_id": generation_id},
             )
             return SubmitResult("superseded")
-        return SubmitResult("submitted", credits=cost or 0.0)
+        return SubmitResult("submitted", cost=cost)
 
     def _time_for_post(self, remaining: Remaining | None) -> bool:
         return remaining is None or remaining() >= self._policy.post_budget_seconds
@@ -228,7 +228,7 @@ class Submitter:
         now = self._clock()
         try:
             self._store.mark_submitted(
-                job, generation_id=generation_id, api_credit_cost=None, now=now,
+                job, generation_id=generation_id, cost=None, now=now,
                 due_at=epoch(now) + self._policy.first_poll_seconds,
             )  # fmt: skip
         except GenerationTaken:
