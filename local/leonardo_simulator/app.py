@@ -39,6 +39,14 @@ from .validation import (
     validate_generation_request,
     validate_init_image_request,
 )
+from .variations import (
+    RANDOM_PROMPTS,
+    VARIATION_ROUTES,
+    improved_prompt,
+    prompt_answer,
+    variation_answer,
+    variation_view,
+)
 
 API_PREFIX = "/api/rest/v1"
 CDN_CHUNKS = 8  # a slow CDN download arrives in this many pieces
@@ -246,6 +254,35 @@ async def upload_canvas_init_image(request: Request, sim: Simulator) -> Response
     return JSONResponse({"uploadCanvasInitImage": views.canvas_upload_slots(init, mask)})
 
 
+def _create_variation(route: str) -> Handler:
+    async def handler(request: Request, sim: Simulator) -> Response:
+        record = sim.variations.create(route, await _read_json(request), _origin(request))
+        return JSONResponse(variation_answer(record))
+
+    return handler
+
+
+async def get_variation(request: Request, sim: Simulator) -> Response:
+    return JSONResponse(variation_view(sim.variations.get(request.path_params["id"])))
+
+
+async def improve_prompt(request: Request, sim: Simulator) -> Response:
+    body = await _read_json(request)
+    if not isinstance(body, dict) or not isinstance(body.get("prompt"), str) or not body["prompt"].strip():
+        raise errors.validation("prompt is required", "prompt")
+    unknown = set(body) - {"prompt", "promptInstructions", "isVideo"}
+    if unknown and sim.cfg.strict:
+        raise errors.validation(f"unexpected field {sorted(unknown)[0]!r}", sorted(unknown)[0])
+    sim.stats.incr("prompt_calls")
+    return JSONResponse(prompt_answer(improved_prompt(body["prompt"], body.get("promptInstructions"))))
+
+
+async def random_prompt(request: Request, sim: Simulator) -> Response:
+    sim.stats.incr("prompt_calls")
+    count = sim.stats.snapshot()["prompt_calls"]
+    return JSONResponse(prompt_answer(RANDOM_PROMPTS[count % len(RANDOM_PROMPTS)]))
+
+
 async def get_init_image(request: Request, sim: Simulator) -> Response:
     record = sim.get_init_image(request.path_params["id"])
     return JSONResponse({"init_images_by_pk": views.init_image_rest(record)})
@@ -308,6 +345,19 @@ async def cdn_generation_image(request: Request) -> Response:
     return await _cdn_response(
         sim, padded_png(png, sim.cfg.output_bytes, key) if sim.cfg.output_bytes else png
     )
+
+
+async def cdn_variation_image(request: Request) -> Response:
+    sim = _sim(request)
+    variation_id, dot, ext = request.path_params["image_file"].partition(".")
+    if not dot or ext != "png":
+        raise errors.not_found("image not found")
+    png = await run_in_threadpool(sim.variations.png, variation_id)
+    return await _cdn_response(sim, png)
+
+
+async def admin_variations(request: Request) -> Response:
+    return JSONResponse(_sim(request).variation_log())
 
 
 async def cdn_model_preview(request: Request) -> Response:
@@ -418,12 +468,17 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
         _api("GET", "/init-image/{id}", get_init_image),
         _api("DELETE", "/init-image/{id}", delete_init_image),
         _api("POST", "/canvas-init-image", upload_canvas_init_image),
+        *(_api("POST", route, _create_variation(route), creates=True) for route in VARIATION_ROUTES),
+        _api("GET", "/variations/{id}", get_variation),
+        _api("POST", "/prompt/improve", improve_prompt, creates=True),
+        _api("POST", "/prompt/random", random_prompt, creates=True),
         _counted(
             "GET",
             "/cdn/users/{user_id}/generations/{generation_id}/{image_file}",
             cdn_generation_image,
         ),
         _counted("GET", "/cdn/models/{model_id}/preview.png", cdn_model_preview),
+        _counted("GET", "/cdn/variations/{image_file}", cdn_variation_image),
         _counted("GET", "/cdn/users/{user_id}/initImages/{image_file}", cdn_init_image),
         # No Leonardo auth, no injected faults: the bucket is S3, not Leonardo.
         _counted("POST", UPLOAD_PATH, s3.post_object),
@@ -431,6 +486,7 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
         _counted("POST", "/_admin/faults", admin_set_faults),
         _counted("GET", "/_admin/stats", admin_stats),
         _counted("GET", "/_admin/generations", admin_generations),
+        _counted("GET", "/_admin/variations", admin_variations),
         _counted("POST", "/_admin/reset", admin_reset),
     ]
     app = Starlette(

@@ -79,6 +79,10 @@ class SimulatorHandle:
         GET /_admin/generations answers it (id, createdAt, status, request, cost, answer ...)."""
         return self._simulator.generation_log()
 
+    def variation_log(self) -> list[dict[str, Any]]:
+        """Every variation created since the last reset (GET /_admin/variations)."""
+        return self._simulator.variation_log()
+
     @property
     def init_images(self) -> Mapping[str, InitImageRecord]:
         """Read-only snapshot (id -> record, with the uploaded bytes) taken at access time."""

@@ -36,6 +36,7 @@ from .largefiles import OUTPUT_TYPES
 from .presign import presigned_fields
 from .ratelimit import RollingWindowLimiter
 from .stats import Stats
+from .variations import Variations
 from .webhooks import WebhookDispatcher
 
 
@@ -45,6 +46,7 @@ class Simulator:
         self.faults = FaultInjector(cfg.faults)
         self.store = GenerationStore()
         self.init_images = InitImageStore()
+        self.variations = Variations(self)
         # Signs the presigned upload policies; per process, like a rotating AWS secret.
         self.upload_signing_key = secrets.token_bytes(32)
         self.ledger = CreditLedger(cfg.starting_credits, cfg.starting_subscription_credits)
@@ -118,6 +120,7 @@ class Simulator:
         await self._cancel_tasks()
         self.store.clear()
         self.init_images.clear()
+        self.variations.store.clear()
         self.stats.reset()
         self.ledger.reset()
         self.all_limiter.reset()
@@ -136,6 +139,15 @@ class Simulator:
     def generation_log(self) -> list[dict[str, Any]]:
         """Every generation created since the last reset, oldest first (GET /_admin/generations)."""
         return self.store.log(views.generation_log_entry)
+
+    def variation_log(self) -> list[dict[str, Any]]:
+        """Every variation created since the last reset (GET /_admin/variations): what it worked on."""
+        return [
+            {"id": r.id, "route": r.route, "transformType": r.transform_type,
+             "sourceImageId": r.source_image_id, "isVariation": r.source_is_variation, "status": r.status,
+             "cost": r.cost, "request": r.request, "width": r.width, "height": r.height}
+            for r in sorted(self.variations.store.snapshot().values(), key=lambda r: r.created_at)
+        ]  # fmt: skip
 
     def record_answer(self, record: GenerationRecord, answer: str, status: int, *, sent: bool = True) -> None:
         """Note how the answer to `record`'s create was (or is being) sent."""
@@ -226,6 +238,16 @@ class Simulator:
         `received_at`, `client` and `headers` describe the request, for the log."""
         init_image_id = accepted.get("init_image_id")
         init = self._uploaded_init_image(init_image_id) if init_image_id is not None else None
+        if accepted.get("canvasRequest"):
+            # A canvas request guides by its init image (the mask must be uploaded too).
+            for name in ("canvasInitId", "canvasMaskId"):
+                if not accepted.get(name):
+                    raise errors.validation(f"{name} is required for a canvas request", name)
+            init = self._uploaded_init_image(accepted["canvasInitId"])
+            self._uploaded_init_image(accepted["canvasMaskId"])
+        generated = accepted.get("init_generation_image_id")
+        if generated is not None:
+            init_fingerprint = self._generated_image_fingerprint(generated)
         if not self.scheduler.has_room():
             self.stats.incr("queue_rejected")
             raise errors.ApiError(
@@ -248,6 +270,8 @@ class Simulator:
         fingerprint = ""
         if init is not None:
             fingerprint = f"{init.sha256}@{accepted.get('init_strength')}"
+        elif generated is not None:
+            fingerprint = f"{init_fingerprint}@{accepted.get('init_strength')}"
         seed = accepted.get("seed")
         if seed is None:
             # Leonardo picks a random seed; deriving it from the request keeps
@@ -310,6 +334,15 @@ class Simulator:
         else:
             self.stats.incr("generations_completed")
         self.webhooks.dispatch(views.callback_envelope(record, self.cfg))
+
+    def _generated_image_fingerprint(self, image_id: str) -> str:
+        """An edit names one of this account's generated images: it must exist (Leonardo refuses
+        an unknown `init_generation_image_id`); its identity guides the new pictures."""
+        for record in self.store.snapshot().values():
+            for image in record.images:
+                if image.id == image_id and record.user_id == self.cfg.user_id:
+                    return f"generated:{record.id}:{image.index}:{record.seed}"
+        raise errors.validation(f"generated image {image_id} not found", "init_generation_image_id")
 
     def delete_generation(self, generation_id: str) -> GenerationRecord:
         record = self.store.delete(generation_id)

@@ -391,3 +391,40 @@ def test_known_disagreements_between_examples_and_schemas():
         "user_details/0/user/id",
         "undocumented $.user_details[0].usedAPIBoosters",
     }
+
+
+VARIATION_DOC = "openapi/leonardo-ai-variation-api-openapi.yml"
+PROMPT_DOC = "openapi/leonardo-ai-prompt-api-openapi.yml"
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("/variations/upscale", {}),
+        ("/variations/unzoom", {"isVariation": False}),
+        ("/variations/nobg", {"isVariation": False}),
+        ("/variations/universal-upscaler", {"upscalerStyle": "CINEMATIC", "creativityStrength": 4}),
+    ],
+)
+def test_variation_create_and_get_responses(scenario, route, body):
+    image_id = wait_done(scenario.client, create(scenario.client))["generated_images"][0]["id"]
+    source = {"generatedImageId": image_id} if route.endswith("universal-upscaler") else {"id": image_id}
+    response = scenario.client.post(route, json=source | body)
+    assert response.status_code == 200, response.text
+    validate(VARIATION_DOC, response_ref(route, "post"), response.json())
+    [job] = response.json().values()
+
+    def done():
+        answer = scenario.client.get(f"/variations/{job['id']}").json()
+        return answer if answer["generated_image_variation_generic"][0]["status"] != "PENDING" else None
+
+    validate(VARIATION_DOC, response_ref("/variations/{id}", "get"), wait_for(done))
+
+
+@pytest.mark.parametrize(
+    ("route", "body"), [("/prompt/improve", {"prompt": "a fox"}), ("/prompt/random", None)]
+)
+def test_prompt_tool_responses(scenario, route, body):
+    response = scenario.client.post(route, json=body)
+    assert response.status_code == 200
+    validate(PROMPT_DOC, response_ref(route, "post"), response.json())

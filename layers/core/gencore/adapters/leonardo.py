@@ -24,6 +24,7 @@ from gencore.domain.kinds import LeonardoCall
 from gencore.domain.models import EXTENSIONS, Cost, LeonardoImage
 from gencore.domain.platform_models import PlatformModel
 from gencore.domain.ports import AccountStatus, RemoteGeneration, RemoteSummary
+from gencore.domain.prompts import PromptAnswer
 from gencore.leonardo import (
     AuthError,
     LeonardoClient,
@@ -34,6 +35,7 @@ from gencore.leonardo import (
     RetryableError,
 )
 from gencore.leonardo.models import Generation, GenerationRequest
+from gencore.leonardo.tools import UniversalUpscaleRequest
 
 T = TypeVar("T")
 
@@ -83,8 +85,20 @@ class LeonardoGateway:
 
     def start(self, call: LeonardoCall) -> tuple[str, Cost | None]:
         """Send a kind's paid POST through the client method of its route."""
+        return self._paid(lambda client: _send(client, call))
+
+    def improve_prompt(self, prompt: str, instructions: str | None = None) -> PromptAnswer:
+        answer = self._paid(lambda client: client.improve_prompt(prompt, instructions))
+        return PromptAnswer(prompt=answer.prompt, credits=_credits(answer))
+
+    def random_prompt(self) -> PromptAnswer:
+        answer = self._paid(lambda client: client.random_prompt())
+        return PromptAnswer(prompt=answer.prompt, credits=_credits(answer))
+
+    def _paid(self, call: Callable[[LeonardoClient], T]) -> T:
+        """One paid POST, sent once: its errors as the domain tells them apart."""
         try:
-            remote_id, cost = self._as_account(lambda client: _send(client, call))
+            return self._as_account(call)
         except OutcomeUnknownError as error:
             # No answer, a 5xx, or a 2xx we cannot read: the generation may exist and be billed.
             raise SubmitOutcomeUnknown(error.message, retry_after=error.retry_after) from error
@@ -94,7 +108,23 @@ class LeonardoGateway:
             raise LeonardoRejected(_reason(error), code=error.code) from error
         except LeonardoError as error:  # a redirect: not followed, so the request was answered unread
             raise SubmitOutcomeUnknown(error.message) from error
-        return remote_id, cost
+
+    def upload_canvas_images(
+        self, init: bytes, init_type: str, mask: bytes, mask_type: str
+    ) -> tuple[str, str]:
+        """Ask Leonardo for the canvas pair's slots and send both files there (no Leonardo key)."""
+        try:
+            upload = self.client.upload_canvas_images(EXTENSIONS[init_type], EXTENSIONS[mask_type])
+            init_slot, mask_slot = upload.slots()
+            self.client.send_init_image(init_slot, init, init_type)
+            self.client.send_init_image(mask_slot, mask, mask_type)
+        except (RetryableError, AuthError) as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
+        except PermanentError as error:
+            raise LeonardoRejected(_reason(error), code="init_image_rejected") from error
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message) from error
+        return init_slot.id, mask_slot.id
 
     def account(self) -> AccountStatus:
         """`GET /me` (the key re-read on a 401/403): usable, and how many API credits are left."""
@@ -244,7 +274,7 @@ def _send(client: LeonardoClient, call: LeonardoCall) -> tuple[str, Cost | None]
     elif call.route == "/variations/nobg":
         variation = client.create_no_background(body["id"], is_variation=bool(body.get("isVariation")))
     elif call.route == "/variations/universal-upscaler":
-        variation = client.create_universal_upscale(body)  # TODO(helper C): typed request
+        variation = client.create_universal_upscale(UniversalUpscaleRequest.model_validate(body))
     else:
         raise ValueError(f"no Leonardo route {call.route}")
     return variation.id, cost_of(variation)
@@ -266,6 +296,12 @@ def cost_of(answer: object) -> Cost | None:
     except (InvalidOperation, ValueError):  # never let a cost we cannot read lose the generation
         log.warning("unreadable apiCreditCost in Leonardo's answer")
         return None
+
+
+def _credits(answer: object) -> float | None:
+    """Credits for the usage record (a cost in dollars is recorded by its own unit later)."""
+    cost = cost_of(answer)
+    return float(cost.amount) if cost is not None and cost.unit == "CREDITS" else None
 
 
 def _decimal(value: object) -> str:

@@ -86,6 +86,23 @@ from .models import (
     UserDetails,
     UserGenerationsEnvelope,
 )
+from .tools import (
+    CanvasUpload,
+    CanvasUploadEnvelope,
+    CanvasUploadRequest,
+    NobgEnvelope,
+    PromptEnvelope,
+    PromptGeneration,
+    PromptImproveRequest,
+    UniversalUpscaleEnvelope,
+    UniversalUpscaleRequest,
+    UnzoomEnvelope,
+    UpscaleEnvelope,
+    Variation,
+    VariationEnvelope,
+    VariationJob,
+    VariationRequest,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -382,6 +399,53 @@ class LeonardoClient:
         if envelope.delete_init_images_by_pk is None:
             raise NotFoundError("Leonardo has no such init image", status=200)
         return envelope.delete_init_images_by_pk.id
+
+    # -- variations (billed; answered with a variation id, followed by polling) --
+
+    def create_upscale(self, image_id: str) -> VariationJob:
+        body = VariationRequest(id=image_id).to_payload()
+        return self._request("POST", "/variations/upscale", UpscaleEnvelope, json_body=body, attempts=1).job
+
+    def create_unzoom(self, image_id: str, *, is_variation: bool = False) -> VariationJob:
+        body = VariationRequest(id=image_id, is_variation=is_variation).to_payload()
+        return self._request("POST", "/variations/unzoom", UnzoomEnvelope, json_body=body, attempts=1).job
+
+    def create_no_background(self, image_id: str, *, is_variation: bool = False) -> VariationJob:
+        body = VariationRequest(id=image_id, is_variation=is_variation).to_payload()
+        return self._request("POST", "/variations/nobg", NobgEnvelope, json_body=body, attempts=1).job
+
+    def create_universal_upscale(self, request: UniversalUpscaleRequest) -> VariationJob:
+        body = request.to_payload()
+        path = "/variations/universal-upscaler"
+        return self._request("POST", path, UniversalUpscaleEnvelope, json_body=body, attempts=1).job
+
+    def get_variation(self, variation_id: str) -> Variation:
+        envelope = self._request("GET", f"/variations/{_segment(variation_id)}", VariationEnvelope)
+        if not envelope.generated_image_variation_generic:
+            raise NotFoundError("Leonardo has no such variation", status=200)
+        return envelope.generated_image_variation_generic[0]
+
+    # -- prompt tools (billed, synchronous) -------------------------------
+
+    def improve_prompt(self, prompt: str, instructions: str | None = None) -> PromptGeneration:
+        body = PromptImproveRequest(prompt=prompt, prompt_instructions=instructions).to_payload()
+        return self._request(
+            "POST", "/prompt/improve", PromptEnvelope, json_body=body, attempts=1
+        ).prompt_generation
+
+    def random_prompt(self) -> PromptGeneration:
+        return self._request("POST", "/prompt/random", PromptEnvelope, attempts=1).prompt_generation
+
+    # -- canvas: an init image and its mask in one exchange ---------------
+
+    def upload_canvas_images(self, init_extension: str, mask_extension: str) -> CanvasUpload:
+        """Two presigned slots (free: resent like a GET). Post each file with :meth:`send_init_image`."""
+        body = CanvasUploadRequest.model_validate(
+            {"initExtension": init_extension, "maskExtension": mask_extension}
+        ).to_payload()
+        return self._request(
+            "POST", "/canvas-init-image", CanvasUploadEnvelope, json_body=body, idempotent=True
+        ).upload
 
     # -- init-image uploads (S3, not Leonardo) -----------------------------
 

@@ -61,6 +61,13 @@ class GenerationRequest(_Request):
     ultra: bool | None = None
     enhance_prompt: bool | None = Field(default=None, alias="enhancePrompt")
     enhance_prompt_instruction: str | None = Field(default=None, alias="enhancePromptInstruction")
+    # Canvas editor requests: an init image and its mask from `POST /canvas-init-image`.
+    canvas_request: bool | None = Field(default=None, alias="canvasRequest")
+    canvas_request_type: Literal["INPAINT", "OUTPAINT", "SKETCH2IMG", "IMG2IMG"] | None = Field(
+        default=None, alias="canvasRequestType"
+    )
+    canvas_init_id: str | None = Field(default=None, alias="canvasInitId")
+    canvas_mask_id: str | None = Field(default=None, alias="canvasMaskId")
 
     @model_validator(mode="after")
     def _large_images_limit_count(self) -> "GenerationRequest":
