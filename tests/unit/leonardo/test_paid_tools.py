@@ -14,6 +14,8 @@ pytestmark = pytest.mark.unit
 IMAGE = "d3e4f5a6-b7c8-4d9e-8f01-234567890abc"
 VARIATION_ID = "c2d3e4f5-a6b7-4c89-9012-3456789abcde"
 
+UNIVERSAL = UniversalUpscaleRequest(generated_image_id=IMAGE, creativity_strength=4)
+
 # name -> (how to call it, the route, a good answer)
 PAID = {
     "upscale": (lambda c: c.create_upscale(IMAGE), "/variations/upscale",
@@ -23,7 +25,7 @@ PAID = {
     "no_background": (lambda c: c.create_no_background(IMAGE), "/variations/nobg",
                       {"sdNobgJob": {"id": VARIATION_ID, "apiCreditCost": 5}}),
     "universal_upscale": (
-        lambda c: c.create_universal_upscale(UniversalUpscaleRequest(generated_image_id=IMAGE, creativity_strength=4)),
+        lambda c: c.create_universal_upscale(UNIVERSAL),
         "/variations/universal-upscaler",
         {"universalUpscaler": {"id": VARIATION_ID, "apiCreditCost": None,
                                "cost": {"amount": "0.0147", "unit": "DOLLARS"}}},
