@@ -91,3 +91,41 @@ def test_canvas_and_mask_go_together(pipeline, body, rule):
     status, answer = pipeline.api("POST", "/v1/generations", body=body)
     assert status == 422 and answer["error"]["code"] == "invalid_combination"
     assert answer["error"]["details"][0]["rule"] == rule
+
+
+def test_an_inpaint_hands_both_files_to_leonardo_once_and_completes(pipeline):
+    from .test_edits import complete
+
+    init, mask = ready_upload(pipeline), ready_upload(pipeline, mask_png(), purpose="mask")
+    status, job = pipeline.api("POST", "/v1/generations", body=canvas_body(init, mask))
+    assert status == 202
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    item = pipeline.job_item(job["id"])
+    assert item["status"] == "SUBMITTED"
+    [entry] = [g for g in pipeline.stack.simulator.generation_log() if g["id"] == item["generation_id"]]
+    sent = entry["request"]
+    assert sent["canvasRequest"] is True and sent["canvasRequestType"] == "INPAINT"
+    uploaded = pipeline.stack.simulator.init_images
+    assert uploaded[sent["canvasInitId"]].content and uploaded[sent["canvasMaskId"]].content
+    assert len(uploaded) == 2  # one exchange: the init image and its mask
+
+    # A second job from the same pair uses the copies Leonardo already has.
+    pipeline.api("POST", "/v1/generations", body=canvas_body(init, mask) | {"prompt": "a blue door"})
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    assert len(pipeline.stack.simulator.init_images) == 2
+
+    pipeline.wait_for_leonardo(item["generation_id"])
+    done = complete(pipeline, item)
+    assert done["kind"] == "inpaint" and done["source"] == {
+        "upload_id": init["id"],
+        "mask_upload_id": mask["id"],
+    }
+
+
+def test_deleting_the_mask_deletes_leonardos_copies_of_the_pair(pipeline):
+    init, mask = ready_upload(pipeline), ready_upload(pipeline, mask_png(), purpose="mask")
+    pipeline.api("POST", "/v1/generations", body=canvas_body(init, mask))
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    assert len(pipeline.stack.simulator.init_images) == 2
+    assert pipeline.api("DELETE", f"/v1/uploads/{mask['id']}")[0] == 200
+    assert len(pipeline.stack.simulator.init_images) == 0

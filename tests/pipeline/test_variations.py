@@ -16,6 +16,7 @@ from .test_edits import complete
 from .test_generation_flow import _make_due, submit_one
 
 pytestmark = pytest.mark.integration
+UNIVERSAL = {"type": "universal_upscale", "upscaler_style": "CINEMATIC", "creativity_strength": 4, "multiplier": 1.5}
 
 
 def variation_of(pipeline, job: dict, index: int = 0, **body) -> tuple[int, dict]:
@@ -44,8 +45,7 @@ def finish_by_polling(pipeline, job_id: str) -> dict:
     [
         ({"type": "upscale"}, "/variations/upscale", (512, 384)),
         ({"type": "no_background"}, "/variations/nobg", (256, 192)),
-        ({"type": "universal_upscale", "upscaler_style": "CINEMATIC", "creativity_strength": 4, "multiplier": 1.5},
-         "/variations/universal-upscaler", (384, 288)),
+        (UNIVERSAL, "/variations/universal-upscaler", (384, 288)),
     ],
     ids=["upscale", "no_background", "universal_upscale"],
 )  # fmt: skip
