@@ -16,7 +16,8 @@ from .test_edits import complete
 from .test_generation_flow import _make_due, submit_one
 
 pytestmark = pytest.mark.integration
-UNIVERSAL = {"type": "universal_upscale", "upscaler_style": "CINEMATIC", "creativity_strength": 4, "multiplier": 1.5}
+UNIVERSAL = {"type": "universal_upscale", "upscaler_style": "CINEMATIC", "creativity_strength": 4}
+UNIVERSAL |= {"multiplier": 1.5}
 
 
 def variation_of(pipeline, job: dict, index: int = 0, **body) -> tuple[int, dict]:
