@@ -162,6 +162,7 @@ class Pipeline:
         self.ddb = stack.aws.client("dynamodb")
         self.s3 = stack.aws.client("s3")
         self.failed_handles: dict[str, list[str]] = {}
+        self.last_headers: dict[str, str] = {}  # of the last API answer
         self.queues = {
             "SubmitQueue": stack.env["SUBMIT_QUEUE_URL"],
             "EventsQueue": stack.env["EVENTS_QUEUE_URL"],
@@ -174,6 +175,7 @@ class Pipeline:
             event["pathParameters"] = parameters
         event["routeKey"] = f"{method} {path_template}"
         response = self.runtime.invoke("ApiFunction", event)
+        self.last_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
         return response["statusCode"], json.loads(response["body"])
 
     def webhook(self, body: dict | bytes | str, *, token: str | None = WEBHOOK_KEY) -> tuple[int, dict]:
