@@ -44,14 +44,48 @@ def _error_schema() -> dict:
     }
 
 
+def _document_image_surface(document: dict, error_ref: dict) -> None:
+    """The answers of the job-kind routes that the handlers' types do not say."""
+    paths = document["paths"]
+    variation = paths["/v1/generations/{job_id}/images/{index}/variations"]["post"]["responses"]
+    accepted = variation.get("200", {})
+    variation["202"] = accepted | {
+        "description": "Accepted: a new job working on the image (its kind is the type)"
+    }
+    variation["200"] = accepted | {
+        "description": "An existing job (the same Idempotency-Key or double click)"
+    }
+    variation["422"]["description"] = (
+        "Invalid options (validation_error, invalid_combination), or the job has no such finished image "
+        "(source_not_usable)"
+    )
+    for path, method, what in (
+        ("/v1/generations/{job_id}/cancel", "post", "Leonardo may already have the job (not_cancellable)"),
+        ("/v1/generations/{job_id}", "delete", "The job has not ended yet (not_deletable): cancel it first"),
+    ):
+        paths[path][method]["responses"]["409"] = {"description": what} | error_ref
+    paths["/v1/generations/{job_id}"]["delete"]["responses"]["503"] = {
+        "description": "Deleted here, but Leonardo's copy could not be deleted yet (leonardo_busy): repeat it"
+    } | error_ref
+    for path in ("/v1/prompts/improve", "/v1/prompts/random"):
+        responses = paths[path]["post"]["responses"]
+        responses["429"] = {
+            "description": "Past the per-user limit (rate_limited); Retry-After says when to try again"
+        } | error_ref
+        responses["502"] = {
+            "description": "Leonardo's answer was lost (leonardo_outcome_unknown); it is not sent again"
+        } | error_ref
+        responses["503"] = {"description": "Leonardo refused the call unread (leonardo_busy)"} | error_ref
+
+
 def build() -> dict:
     api = _load("api").app
     document = json.loads(
         api.get_openapi_json_schema(
             title="Leonardo generation backend",
             version="1.0.0",
-            summary="Image generation jobs on Leonardo.Ai (text-to-image, image-to-image from your "
-            "uploads), with outputs in your own bucket",
+            summary="Image generation jobs on Leonardo.Ai (text-to-image, image-to-image, edits, canvas "
+            "inpainting, variations and upscaling, prompt tools), with outputs in your own bucket",
             security_schemes={"jwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             security=[{"jwt": []}],
         )
@@ -100,6 +134,7 @@ def build() -> dict:
     complete["409"]["description"] = (
         "No file was uploaded yet (upload_missing), or the upload was deleted (upload_deleted)"
     )
+    _document_image_surface(document, error_ref)
     document["paths"]["/webhooks/leonardo"] = {
         "post": {
             "summary": "Leonardo's generation callback",

@@ -79,7 +79,7 @@ def test_image_to_image_from_an_upload_over_http(api, stack, user):
     assert job["kind"] == "image_to_image"
     job = wait_for_status(api, headers, job["id"])
     assert_complete_with_pngs(job)
-    assert job["request"]["init_upload_id"] == upload["id"]  # lineage: output -> job -> upload
+    assert job["source"] == {"upload_id": upload["id"]}  # lineage: output -> job -> upload
     generation = next(g for g in stack.simulator.generations.values() if g.prompt == REQUEST["prompt"]
                       and g.init_image_id)  # fmt: skip
     assert stack.simulator.init_images[generation.init_image_id].content == source

@@ -81,13 +81,14 @@ def test_upload_generate_upscale_edit_inpaint_then_delete(api, stack, headers):
 
     # Inpaint the uploaded file with a mask of the same size.
     mask = mask_upload(api, headers)
-    canvas = {"prompt": "a red door", "width": 256, "height": 192, "num_images": 1, "canvas": {"mode": "inpaint"},
-              "source": {"upload_id": upload["id"], "mask_upload_id": mask["id"]}}  # fmt: skip
+    pair = {"upload_id": upload["id"], "mask_upload_id": mask["id"]}
+    canvas = {"prompt": "a red door", "width": 256, "height": 192, "num_images": 1,
+              "canvas": {"mode": "inpaint"}, "source": pair}  # fmt: skip
     inpaint = wait_for_status(
         api, headers, accepted(api.post("/v1/generations", json=canvas, headers=headers))["id"]
     )
     assert inpaint["status"] == "COMPLETE" and inpaint["kind"] == "inpaint"
-    assert inpaint["source"] == {"upload_id": upload["id"], "mask_upload_id": mask["id"]}
+    assert inpaint["source"] == pair
 
     # Delete the first result: its file is gone, its record (and what came of it) stays.
     url = first["images"][0]["url"]

@@ -87,7 +87,12 @@ OWNED: dict[str, Callable[[dict], list[str]]] = {
     # The job id, and Leonardo's generation id for the same job (an id B might learn elsewhere).
     "job_id": lambda owner: [owner["job"]["id"], owner["generation_id"]],
     "upload_id": lambda owner: [owner["upload"]["id"]],
+    "index": lambda owner: ["0"],  # the first image of the job
 }
+# A valid body for routes that take one: the id must be what is refused, not the body.
+BODIES: dict[str, dict] = {"/v1/generations/{job_id}/images/{index}/variations": {"type": "upscale"}}
+# An id of the right shape that never existed, per parameter.
+NEVER: dict[str, str] = {"index": "0"}
 
 
 def test_the_document_has_id_taking_routes():
@@ -99,7 +104,7 @@ def test_another_users_id_is_not_found(stack, api_module, owner, method, path, p
     missing = [p for p in params if p not in OWNED]
     assert not missing, f"{method} {path}: teach OWNED how to make user A's {missing} for this route"
     intruder = {"authorization": f"Bearer {stack.token(f'intruder-{uuid.uuid4().hex[:8]}')}"}
-    body = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+    body = {"json": BODIES.get(path, {})} if method in ("POST", "PUT", "PATCH") else {}
     values = {name: OWNED[name](owner) for name in params}
     for index in range(max(len(v) for v in values.values())):
         url = path
@@ -112,7 +117,10 @@ def test_another_users_id_is_not_found(stack, api_module, owner, method, path, p
         response = api_module.request(method, url, headers=intruder, **body)
         assert response.status_code == 404, (method, url, response.status_code, response.text)
         assert response.json()["error"]["code"] == "not_found", response.text
-        never = api_module.request(method, path.replace("{", "x").replace("}", "x"), headers=intruder, **body)
+        never_url = path
+        for name in params:
+            never_url = never_url.replace("{" + name + "}", NEVER.get(name, f"x{name}x"))
+        never = api_module.request(method, never_url, headers=intruder, **body)
         assert never.status_code == 404 and never.json() == response.json()
         for secret in (owner["job"]["id"], owner["job"]["request"]["prompt"], owner["name"]):
             if secret not in url:

@@ -114,3 +114,13 @@ def test_a_source_names_one_thing(source, rule):
     with pytest.raises(ValidationError) as invalid:
         Source(**source)
     assert invalid.value.errors()[0]["ctx"]["rule"] == rule
+
+
+def test_a_variation_of_a_job_the_caller_cannot_see_is_not_found(store, generations):
+    """The job is named by the route: like any id in a path, unknown or another user's is 404."""
+    from gencore.domain.errors import JobNotFound
+
+    others = store.add(completed_job(user_id="bob"))
+    for job_id in (others.id, "no-such-job"):
+        with pytest.raises(JobNotFound):
+            generations.create_variation("alice", job_id, 0, VariationRequest(type="upscale"))

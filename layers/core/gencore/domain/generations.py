@@ -48,7 +48,12 @@ class Generations:
         *,
         idempotency_key: str | None = None,
     ) -> tuple[Job, bool]:
-        """Accept a variation of image `index` of the caller's job `job_id` (a new job of its own)."""
+        """Accept a variation of image `index` of the caller's job `job_id` (a new job of its own).
+
+        The job is named by the route: unknown or another user's is 404 `not_found`, as for every id
+        in a path; the caller's own job not COMPLETE, or no such image, is 422 `source_not_usable`.
+        """
+        self.get(user_id, job_id)
         source = Source(job_id=job_id, index=index)
         stored = self._sources.check(user_id, source, kind=request.type)
         return self._accept(
