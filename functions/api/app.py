@@ -19,6 +19,8 @@ from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import error_body, json_response, retry_after, status_for, unsupported_media_type
 
 app = APIGatewayHttpResolver(enable_validation=True)
+# Refusals a request model raises with a code of their own (the rest are `validation_error`).
+NAMED_REFUSALS = frozenset({"invalid_combination", "foreign_leonardo_id"})
 app.include_router(generation_routes.router)
 app.include_router(upload_routes.router)
 app.include_router(model_routes.router)
@@ -44,12 +46,11 @@ def invalid_request(error: RequestValidationError) -> Response:
         return json_response(400, error_body("malformed_json", "The request body is not valid JSON"))
     # Locations and messages only: never echo the input back.
     details = [{"loc": list(p.get("loc", ())), "type": p.get("type"), "msg": p.get("msg")} for p in problems]
-    broken = [p for p in problems if p.get("type") == "invalid_combination"]
-    if broken and len(broken) == len(problems):
-        # Each field valid alone, a rule between them broken: name the rule.
-        details = [{"loc": list(p.get("loc", ())), "rule": p.get("ctx", {}).get("rule"), "msg": p.get("msg")}
-                   for p in broken]  # fmt: skip
-        return json_response(422, error_body("invalid_combination", broken[0].get("msg", ""), details))
+    kinds = {p.get("type") for p in problems}
+    if len(kinds) == 1 and (code := kinds.pop()) in NAMED_REFUSALS:
+        # A rule between fields broken (named), or a pasted Leonardo id of someone's account.
+        details = [{"loc": list(p.get("loc", ())), **p.get("ctx", {}), "msg": p.get("msg")} for p in problems]
+        return json_response(422, error_body(code, problems[0].get("msg", ""), details))
     return json_response(422, error_body("validation_error", "The request is not valid", details))
 
 

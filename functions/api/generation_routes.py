@@ -9,7 +9,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Que
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from gencore import wiring
-from gencore.domain.models import ImageGenerationRequest, Job, VariationRequest
+from gencore.domain.models import Job
+from gencore.domain.requests import ImageGenerationRequest, VariationRequest
 from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import JobPage, JobView, account_hold, caller_id, job_view, json_response
 

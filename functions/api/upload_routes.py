@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from gencore import wiring
-from gencore.domain.models import CreateUploadRequest
+from gencore.domain.requests import CreateUploadRequest
 from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import UploadView, caller_id, json_response, upload_view
 

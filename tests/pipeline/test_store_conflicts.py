@@ -119,7 +119,7 @@ def test_conflicting_submit_records_and_transitions_are_retried(conflicting):
 
 def test_simultaneous_identical_requests_make_one_job(stack):
     """Two double clicks at the same moment, each of whose transactions first meets the other's."""
-    from gencore.domain.models import ImageGenerationRequest
+    from gencore.domain.requests import ImageGenerationRequest
 
     client = Conflicting(wiring.aws("dynamodb"), count=2)
     wiring.store.cache_clear()

@@ -11,12 +11,12 @@ from gencore.domain.models import (
     TERMINAL,
     TRANSITIONS,
     Cost,
-    ImageGenerationRequest,
     Job,
     JobStatus,
     OutputImage,
 )
 from gencore.domain.policy import Policy
+from gencore.domain.requests import ImageGenerationRequest
 from gencore.settings import Settings
 from gencore.views import job_view
 

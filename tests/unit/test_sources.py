@@ -7,8 +7,9 @@ import pytest
 
 from gencore.domain.errors import SourceNotUsable, SourceUnavailable
 from gencore.domain.generations import Generations
-from gencore.domain.models import ImageGenerationRequest, JobStatus, Source, VariationRequest
+from gencore.domain.models import JobStatus
 from gencore.domain.policy import Policy
+from gencore.domain.requests import ImageGenerationRequest, Source, VariationRequest
 from gencore.domain.sources import Sources
 from tests.support.fakes import FakeClock, FakeJobStore, FakeSubmitQueue, completed_job, make_job
 

@@ -14,9 +14,10 @@ import uuid
 from collections.abc import Callable
 
 from .errors import InvalidRequest, JobNotFound
-from .models import MAX_SEED, ImageGenerationRequest, Job, JobStatus, Source, VariationRequest
+from .models import Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
+from .requests import MAX_SEED, ImageGenerationRequest, Source, VariationRequest
 from .sources import Sources
 
 log = logging.getLogger(__name__)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from .errors import InvalidRequest, SourceNotUsable, SourceUnavailable
 from .kinds import Refs, kind_of
-from .models import Job, JobStatus, Source
+from .models import Job, JobStatus
 from .ports import JobStore
+from .requests import Source
 from .uploads import InitImages, Uploads
 
 NOT_USABLE = "No such image among your finished generations"

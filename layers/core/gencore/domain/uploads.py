@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .errors import InvalidRequest, UploadNotFound, UploadNotReady, UploadRejected
-from .models import EXTENSIONS, CreateUploadRequest, ImageFacts, Upload, UploadStatus
+from .models import EXTENSIONS, ImageFacts, Upload, UploadStatus
 from .ports import ImageInspector, Leonardo, PresignedPost, UploadBucket, UploadStore
+from .requests import CreateUploadRequest
 
 log = logging.getLogger(__name__)
 

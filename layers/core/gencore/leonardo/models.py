@@ -32,6 +32,16 @@ class _Response(BaseModel):
     conceals_body: ClassVar[bool] = False
 
 
+class ElementInput(_Request):
+    ak_uuid: str = Field(alias="akUUID", min_length=1)
+    weight: float | None = None
+
+
+class UserElementInput(_Request):
+    user_lora_id: int = Field(alias="userLoraId")
+    weight: float | None = None
+
+
 class GenerationRequest(_Request):
     """Body of ``POST /generations``. Bounds are the ones Leonardo documents, so
     an impossible request fails before it costs a round trip (or credits)."""
@@ -61,6 +71,17 @@ class GenerationRequest(_Request):
     ultra: bool | None = None
     enhance_prompt: bool | None = Field(default=None, alias="enhancePrompt")
     enhance_prompt_instruction: str | None = Field(default=None, alias="enhancePromptInstruction")
+    contrast_ratio: float | None = Field(default=None, ge=0, le=1, alias="contrastRatio")
+    transparency: Literal["disabled", "foreground_only"] | None = None
+    expanded_domain: bool | None = Field(default=None, alias="expandedDomain")
+    fantasy_avatar: bool | None = Field(default=None, alias="fantasyAvatar")
+    high_contrast: bool | None = Field(default=None, alias="highContrast")
+    high_resolution: bool | None = Field(default=None, alias="highResolution")
+    prompt_magic: bool | None = Field(default=None, alias="promptMagic")
+    prompt_magic_strength: float | None = Field(default=None, alias="promptMagicStrength")
+    prompt_magic_version: str | None = Field(default=None, alias="promptMagicVersion")
+    elements: list[ElementInput] | None = None
+    user_elements: list[UserElementInput] | None = Field(default=None, alias="userElements")
     # Canvas editor requests: an init image and its mask from `POST /canvas-init-image`.
     canvas_request: bool | None = Field(default=None, alias="canvasRequest")
     canvas_request_type: Literal["INPAINT", "OUTPAINT", "SKETCH2IMG", "IMG2IMG"] | None = Field(

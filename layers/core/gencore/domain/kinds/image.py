@@ -9,27 +9,13 @@ handed over together through `/canvas-init-image`).
 
 from __future__ import annotations
 
+from ..recipes import to_leonardo
 from .base import Kind, LeonardoCall, Refs
-
-# Our request field -> Leonardo's wire name (Leonardo mixes snake_case and camelCase).
-WIRE_NAMES = {
-    "prompt": "prompt",
-    "negative_prompt": "negative_prompt",
-    "model_id": "modelId",
-    "width": "width",
-    "height": "height",
-    "num_images": "num_images",
-    "preset_style": "presetStyle",
-    "alchemy": "alchemy",
-    "photo_real": "photoReal",
-    "guidance_scale": "guidance_scale",
-    "num_inference_steps": "num_inference_steps",
-}
 
 
 def generation_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
     """Our normalized request -> the body of `POST /generations`."""
-    body = {wire: request[ours] for ours, wire in WIRE_NAMES.items() if request.get(ours) is not None}
+    body = to_leonardo(request)
     body["seed"] = seed if seed is not None else request.get("seed")
     if refs.canvas_init_id:
         mode = (request.get("canvas") or {}).get("mode", "img2img")
