@@ -8,8 +8,10 @@ import pytest
 
 pytestmark = pytest.mark.integration
 PHOENIX = "de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3"
-PASTED = {"alchemy": True, "contrast": 3.5, "height": 512, "width": 512, "modelId": PHOENIX, "num_images": 1,
-          "presetStyle": "DYNAMIC", "prompt": "A lighthouse at dawn", "public": True, "seed": None}  # fmt: skip
+PASTED = {
+    "alchemy": True, "contrast": 3.5, "height": 512, "width": 512, "modelId": PHOENIX, "num_images": 1,
+    "presetStyle": "DYNAMIC", "prompt": "A lighthouse at dawn", "public": True, "seed": None,
+}  # fmt: skip
 
 
 def test_a_pasted_recipe_runs_as_pasted_but_private(pipeline):

@@ -16,6 +16,7 @@ PHOENIX = "de7d3faf-762f-48e0-b3b7-9d0ac3a3fcf3"
 FLUX = "b2614463-296c-462a-9586-aafdb8f00e36"
 KINO_XL = "aa77f04e-3eec-4034-9c07-d0f619684628"
 UNKNOWN = "0b0e7bd6-5f53-4b8e-9d43-8f7f1c1b5a11"
+PHOTO_REAL_V2 = {"photo_real": True, "photo_real_version": "v2", "alchemy": True}
 
 
 def rule_of(**fields) -> str:
@@ -32,7 +33,7 @@ def rule_of(**fields) -> str:
         ({"ultra": True, "alchemy": True, "model_id": PHOENIX}, "ultra_with_alchemy"),
         ({"ultra": True}, "ultra_model"),  # the default model (Lightning XL) has no ultra mode
         ({"photo_real": True, "alchemy": False}, "photo_real_needs_alchemy"),
-        ({"photo_real": True, "photo_real_version": "v2", "alchemy": True, "model_id": PHOENIX}, "photo_real_v2_model"),
+        (PHOTO_REAL_V2 | {"model_id": PHOENIX}, "photo_real_v2_model"),
         ({"photo_real": True, "alchemy": True, "model_id": KINO_XL}, "photo_real_v1_without_model"),
         ({"photo_real_strength": 0.5}, "photo_real_options_need_photo_real"),
         ({"contrast": 1.1, "model_id": PHOENIX}, "contrast_value"),
@@ -92,7 +93,8 @@ def test_every_parameter_reaches_leonardo_in_its_wire_name():
     )  # fmt: skip
     body = kind_of("text_to_image").build(request.normalized(), Refs(), 99).body
     assert body | {"seed": 99} == body and {
-        "modelId": PHOENIX, "alchemy": True, "contrast": 3.5, "presetStyle": "DYNAMIC", "scheduler": "LEONARDO",
+        "modelId": PHOENIX, "alchemy": True, "contrast": 3.5, "presetStyle": "DYNAMIC",
+        "scheduler": "LEONARDO",
         "enhancePrompt": True, "enhancePromptInstruction": "moody", "ultra": False, "tiling": True,
         "transparency": "disabled", "highResolution": True, "public": False,
         "elements": [{"akUUID": UNKNOWN, "weight": 0.5}], "userElements": [{"userLoraId": 7, "weight": 1.0}],
