@@ -190,13 +190,7 @@ async def create_generation(request: Request, sim: Simulator) -> Response:
     )
     request.state.created_generation = record  # for the after-create faults and the log
     return JSONResponse(
-        {
-            "sdGenerationJob": {
-                "generationId": record.id,
-                "apiCreditCost": record.cost,
-                "cost": {"amount": str(record.cost), "unit": "CREDITS"},
-            }
-        }
+        {"sdGenerationJob": {"generationId": record.id, **views.cost_fields(record.cost, sim.cfg.cost_unit)}}
     )
 
 
@@ -257,7 +251,7 @@ async def upload_canvas_init_image(request: Request, sim: Simulator) -> Response
 def _create_variation(route: str) -> Handler:
     async def handler(request: Request, sim: Simulator) -> Response:
         record = sim.variations.create(route, await _read_json(request), _origin(request))
-        return JSONResponse(variation_answer(record))
+        return JSONResponse(variation_answer(record, sim.cfg.cost_unit))
 
     return handler
 
@@ -274,13 +268,14 @@ async def improve_prompt(request: Request, sim: Simulator) -> Response:
     if unknown and sim.cfg.strict:
         raise errors.validation(f"unexpected field {sorted(unknown)[0]!r}", sorted(unknown)[0])
     sim.stats.incr("prompt_calls")
-    return JSONResponse(prompt_answer(improved_prompt(body["prompt"], body.get("promptInstructions"))))
+    answer = improved_prompt(body["prompt"], body.get("promptInstructions"))
+    return JSONResponse(prompt_answer(answer, sim.cfg.cost_unit))
 
 
 async def random_prompt(request: Request, sim: Simulator) -> Response:
     sim.stats.incr("prompt_calls")
     count = sim.stats.snapshot()["prompt_calls"]
-    return JSONResponse(prompt_answer(RANDOM_PROMPTS[count % len(RANDOM_PROMPTS)]))
+    return JSONResponse(prompt_answer(RANDOM_PROMPTS[count % len(RANDOM_PROMPTS)], sim.cfg.cost_unit))
 
 
 async def get_init_image(request: Request, sim: Simulator) -> Response:
@@ -436,7 +431,10 @@ async def admin_reset(request: Request) -> Response:
 
 async def _api_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ApiError)
-    return errors.error_response(exc)
+    response = errors.error_response(exc)
+    if exc.status == 429 and not _sim(request).cfg.send_retry_after:
+        del response.headers["retry-after"]  # the documents do not promise one
+    return response
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

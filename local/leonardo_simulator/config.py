@@ -36,6 +36,8 @@ class FaultConfig:
     slow_answer_after_create_rate: float = 0.0
     slow_answer_seconds: float = 30.0
     malformed_create_rate: float = 0.0
+    # Not a fault: the share of generated images Leonardo flags `nsfw: true`.
+    nsfw_rate: float = 0.0
 
     RATE_FIELDS = (
         "drop_callback_rate",
@@ -48,6 +50,7 @@ class FaultConfig:
         "http_5xx_after_create_rate",
         "slow_answer_after_create_rate",
         "malformed_create_rate",
+        "nsfw_rate",
     )
     SECONDS_FIELDS = ("delay_callback_seconds", "cdn_delay_seconds", "slow_answer_seconds")
 
@@ -110,6 +113,11 @@ class SimulatorConfig:
     # to `output_bytes` with filler made while streaming (largefiles.py). 0: the plain PNG.
     output_bytes: int = 0
     output_type: str = "image/png"
+    # Leonardo's documents do not say a 429 carries Retry-After: False sends none.
+    send_retry_after: bool = True
+    # How creates answer their cost: CREDITS (`apiCreditCost` and `cost` in credits) or DOLLARS
+    # (`apiCreditCost: null`, `cost` in dollars: the documented example's account).
+    cost_unit: str = "CREDITS"
     faults: FaultConfig = field(default_factory=FaultConfig)
     host: str = "127.0.0.1"
     port: int = 0
@@ -121,6 +129,8 @@ class SimulatorConfig:
             raise ValueError("upload_expiry_seconds must be positive")
         if not 0 <= self.output_bytes <= MAX_OUTPUT_BYTES:
             raise ValueError(f"output_bytes must be between 0 and {MAX_OUTPUT_BYTES}")
+        if self.cost_unit not in ("CREDITS", "DOLLARS"):
+            raise ValueError("cost_unit must be CREDITS or DOLLARS")
         if self.output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
 
@@ -166,6 +176,8 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "upload_expiry_seconds": ("LEONARDO_SIM_UPLOAD_EXPIRY_SECONDS", float),
     "output_bytes": ("LEONARDO_SIM_OUTPUT_BYTES", int),
     "output_type": ("LEONARDO_SIM_OUTPUT_TYPE", str),
+    "send_retry_after": ("LEONARDO_SIM_SEND_RETRY_AFTER", bool),
+    "cost_unit": ("LEONARDO_SIM_COST_UNIT", str),
 }
 
 

@@ -26,6 +26,7 @@ KINDS = (
     "http_5xx_after_create",
     "slow_answer_after_create",
     "malformed_create",
+    "nsfw",
 )
 
 

@@ -27,6 +27,7 @@ class GeneratedImage:
     id: str
     index: int
     url: str
+    nsfw: bool = False
 
 
 @dataclass

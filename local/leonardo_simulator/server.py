@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -58,6 +59,11 @@ class SimulatorHandle:
         self.origin = f"http://{host_part}:{port}"
         self.base_url = self.origin + API_PREFIX
         self.config = simulator.cfg
+
+    def configure(self, **changes: Any) -> None:
+        """Change account settings of the running simulator (`cost_unit`, `send_retry_after`, ...)."""
+        self._simulator.cfg = dataclasses.replace(self._simulator.cfg, **changes)
+        self.config = self._simulator.cfg
 
     def stats(self) -> dict[str, Any]:
         return self._simulator.stats.snapshot()

@@ -324,7 +324,8 @@ class Simulator:
             extension = OUTPUT_TYPES[self.cfg.output_type]
             for index in range(record.num_images):
                 image_id = str(uuid.uuid4())
-                images.append(GeneratedImage(image_id, index, f"{base}/{image_id}.{extension}"))
+                nsfw = self.faults.roll("nsfw")
+                images.append(GeneratedImage(image_id, index, f"{base}/{image_id}.{extension}", nsfw))
         self.store.update(
             record, status=FAILED if failed else COMPLETE, images=images, updated_at=views.now()
         )

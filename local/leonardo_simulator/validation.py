@@ -214,7 +214,47 @@ def validate_generation_request(body: Any, strict: bool) -> dict[str, Any]:
         raise errors.validation(
             "'num_images' must be between 1 and 4 when width or height is over 768", "num_images"
         )
+    _check_rules(accepted)
     return accepted
+
+
+CONTRASTS = (1.0, 1.3, 1.8, 2.5, 3.0, 3.5, 4.0, 4.5)
+# The documented seed caps: "2147483637 for Flux and 9999999998 for other models".
+FLUX_SD_VERSIONS = frozenset({"FLUX", "FLUX_DEV"})
+CONTRAST_SD_VERSIONS = frozenset({"PHOENIX", "FLUX", "FLUX_DEV"})
+
+
+def _check_rules(accepted: dict[str, Any]) -> None:
+    """The rules between fields real Leonardo enforces (its documents say so), as its 400s."""
+    from .catalog import BY_ID  # the simulator's own model list tells a model's version
+
+    model = BY_ID.get(accepted.get("modelId") or "")
+    sd_version = accepted.get("sd_version") or (model.sd_version if model else None)
+    alchemy = accepted.get("alchemy")
+    if accepted.get("ultra") and alchemy:
+        raise errors.validation("ultra can not be used with alchemy", "ultra")
+    if accepted.get("photoReal"):
+        if alchemy is False:
+            raise errors.validation("photoReal requires alchemy", "photoReal")
+        if accepted.get("photoRealVersion", "v1") != "v2" and accepted.get("modelId"):
+            raise errors.validation("photoReal v1 requires modelId to be unspecified", "modelId")
+    contrast = accepted.get("contrast")
+    if contrast is not None:
+        if not any(abs(contrast - allowed) < 1e-9 for allowed in CONTRASTS):
+            raise errors.validation(f"contrast must be one of {list(CONTRASTS)}", "contrast")
+        if sd_version == "PHOENIX" and alchemy and contrast < 2.5:
+            raise errors.validation(
+                "for Phoenix with alchemy, contrast needs to be 2.5 or higher", "contrast"
+            )
+    if accepted.get("unzoom") and not accepted.get("init_image_id"):
+        raise errors.validation("unzoom requires init_image_id", "unzoom")
+    seed = accepted.get("seed")
+    if seed is not None and sd_version in FLUX_SD_VERSIONS and seed > 2_147_483_637:
+        raise errors.validation("the maximum seed value is 2147483637 for Flux", "seed")
+    for element in accepted.get("elements") or []:
+        weight = element.get("weight")
+        if weight is not None and (isinstance(weight, bool) or not isinstance(weight, int | float)):
+            raise errors.validation("expected Float for field 'weight'", "elements")
 
 
 def _extensions(body: Any, strict: bool, type_name: str, names: tuple[str, ...]) -> list[str]:

@@ -194,7 +194,7 @@ class Variations:
 
 def variation_answer(record: VariationRecord, cost_unit: str = "CREDITS") -> dict[str, Any]:
     _, envelope, _ = VARIATION_ROUTES[record.route]
-    return {envelope: {"id": record.id, **_cost(record.cost, cost_unit)}}
+    return {envelope: {"id": record.id, **views.cost_fields(record.cost, cost_unit)}}
 
 
 def variation_view(record: VariationRecord) -> dict[str, Any]:
@@ -204,12 +204,6 @@ def variation_view(record: VariationRecord) -> dict[str, Any]:
              "url": record.url, "createdAt": record.created_at.isoformat().replace("+00:00", "Z")}
         ]
     }  # fmt: skip
-
-
-def _cost(credits: int, unit: str) -> dict[str, Any]:
-    if unit == "DOLLARS":
-        return {"apiCreditCost": None, "cost": {"amount": f"{credits * 0.0012:.4f}", "unit": "DOLLARS"}}
-    return {"apiCreditCost": credits, "cost": {"amount": str(credits), "unit": "CREDITS"}}
 
 
 def improved_prompt(prompt: str, instructions: str | None) -> str:
@@ -226,4 +220,4 @@ RANDOM_PROMPTS = (
 
 
 def prompt_answer(prompt: str, cost_unit: str = "CREDITS") -> dict[str, Any]:
-    return {"promptGeneration": {"prompt": prompt, **_cost(PROMPT_COST, cost_unit)}}
+    return {"promptGeneration": {"prompt": prompt, **views.cost_fields(PROMPT_COST, cost_unit)}}

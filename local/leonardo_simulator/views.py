@@ -55,7 +55,7 @@ def _image_rest(record: GenerationRecord) -> list[dict[str, Any]]:
         {
             "id": image.id,
             "url": image.url,
-            "nsfw": False,
+            "nsfw": image.nsfw,
             "likeCount": 0,
             "motionMP4URL": None,
             "generated_image_variation_generics": [],
@@ -254,7 +254,7 @@ def callback_envelope(record: GenerationRecord, cfg: SimulatorConfig) -> dict[st
             "url": image.url,
             "generationId": record.id,
             "nobgId": None,
-            "nsfw": False,
+            "nsfw": image.nsfw,
             "likeCount": 0,
             "trendingScore": 0,
             "public": record.public,
@@ -329,3 +329,11 @@ def callback_envelope(record: GenerationRecord, cfg: SimulatorConfig) -> dict[st
         "api_version": "v1",
         "data": {"object": generation},
     }
+
+
+def cost_fields(credits: int, unit: str) -> dict[str, Any]:
+    """A create answer's cost in the account's unit: credits in both fields, or (an account billed in
+    dollars, the documents' example) `apiCreditCost: null` and `cost` in dollars."""
+    if unit == "DOLLARS":
+        return {"apiCreditCost": None, "cost": {"amount": f"{credits * 0.0012:.4f}", "unit": "DOLLARS"}}
+    return {"apiCreditCost": credits, "cost": {"amount": str(credits), "unit": "CREDITS"}}

@@ -86,6 +86,7 @@ class ImageView(BaseModel):
     width: int | None
     height: int | None
     leonardo_image_id: str
+    nsfw: bool | None = None  # Leonardo flagged the image as not safe for work (None: not reported)
 
 
 class ErrorView(BaseModel):
@@ -150,6 +151,7 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
                 width=i.width or job.request.get("width"),
                 height=i.height or job.request.get("height"),
                 leonardo_image_id=i.leonardo_image_id,
+                nsfw=i.nsfw,
             )
             for i in job.images
         ]

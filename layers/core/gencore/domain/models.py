@@ -70,6 +70,7 @@ class OutputImage(BaseModel):
     width: int | None = None
     height: int | None = None
     leonardo_image_id: str
+    nsfw: bool | None = None  # Leonardo's flag on the image, as it reported it
 
 
 class Job(BaseModel):

@@ -101,7 +101,8 @@ class Processor:
         copied = []
         for index, image in enumerate(images):
             existing = self._outputs.existing(prefix, index=index, source_id=image.id)
-            copied.append(existing or self._outputs.copy(image.url, prefix, index=index, source_id=image.id))
+            output = existing or self._outputs.copy(image.url, prefix, index=index, source_id=image.id)
+            copied.append(output.model_copy(update={"nsfw": image.nsfw}))
         return copied
 
     def _finish(self, job: Job, status: JobStatus, **fields: object) -> str:
