@@ -29,6 +29,17 @@ from gencore.leonardo.models import (
     PlatformModel,
     UserDetails,
 )
+from gencore.leonardo.tools import (
+    CanvasUploadRequest,
+    NobgEnvelope,
+    PromptEnvelope,
+    PromptImproveRequest,
+    UniversalUpscaleEnvelope,
+    UniversalUpscaleRequest,
+    UnzoomEnvelope,
+    UpscaleEnvelope,
+    VariationRequest,
+)
 
 pytestmark = pytest.mark.contract
 
@@ -239,3 +250,71 @@ def test_init_image_fields_we_read_are_documented():
     assert _wire_names(InitImage) <= set(got["properties"])
     deleted = _response_schema(INIT_IMAGES_API, "/init-image/{id}", "delete")["properties"]
     assert _wire_names(DeletedInitImage) <= set(deleted["delete_init_images_by_pk"]["properties"])
+
+
+# --- the image tools: variations, canvas pairs, prompt tools ------------------------------------
+
+VARIATION_API = _load("leonardo-ai-variation-api-openapi.yml")
+PROMPT_API = _load("leonardo-ai-prompt-api-openapi.yml")
+
+
+def _body_schema(document: dict, path: str) -> dict:
+    schema = copy.deepcopy(
+        document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    )
+    schema["additionalProperties"] = False  # a name the document does not declare fails here
+    return _with_components(schema, document)
+
+
+UNIVERSAL = UniversalUpscaleRequest(
+    generated_image_id="img-1",
+    ultra_upscale_style="REALISTIC",
+    creativity_strength=3,
+    detail_contrast=7,
+    similarity=5,
+    upscale_multiplier=1.5,
+    prompt="crisp",
+)
+TOOL_REQUESTS = {
+    "upscale": (VARIATION_API, "/variations/upscale", VariationRequest(id="img-1")),
+    "unzoom of a variation": (
+        VARIATION_API, "/variations/unzoom", VariationRequest(id="v", is_variation=True)
+    ),
+    "nobg": (VARIATION_API, "/variations/nobg", VariationRequest(id="img-1", is_variation=False)),
+    "universal upscaler": (VARIATION_API, "/variations/universal-upscaler", UNIVERSAL),
+    "canvas pair": (INIT_IMAGES_API, "/canvas-init-image", CanvasUploadRequest(init_extension="png",
+                                                                              mask_extension="jpg")),
+    "improve prompt": (
+        PROMPT_API, "/prompt/improve", PromptImproveRequest(prompt="fox", prompt_instructions="x")
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(TOOL_REQUESTS))
+def test_tool_requests_validate_against_their_documents(name):
+    document, path, request = TOOL_REQUESTS[name]
+    payload = json.loads(json.dumps(request.to_payload()))
+    OAS30Validator(_body_schema(document, path), format_checker=oas30_format_checker).validate(payload)
+
+
+@pytest.mark.parametrize(
+    ("path", "envelope"),
+    [("/variations/upscale", UpscaleEnvelope), ("/variations/unzoom", UnzoomEnvelope),
+     ("/variations/nobg", NobgEnvelope), ("/variations/universal-upscaler", UniversalUpscaleEnvelope)],
+)  # fmt: skip
+def test_documented_variation_examples_parse_with_their_cost(path, envelope):
+    answer = VARIATION_API["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+    example = answer["example"]
+    if "sdUpscalerjob" in example:  # the upscale example misspells the schema's key: the schema wins
+        assert "sdUpscaleJob" in answer["schema"]["properties"]
+        example = {"sdUpscaleJob": example["sdUpscalerjob"]}
+    job = envelope.model_validate(example).job
+    assert job.id and (job.cost is not None or job.api_credit_cost is not None)
+
+
+@pytest.mark.parametrize("path", ["/prompt/improve", "/prompt/random"])
+def test_documented_prompt_examples_parse(path):
+    example = PROMPT_API["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]
+    example = example["example"]
+    generation = PromptEnvelope.model_validate(example).prompt_generation
+    assert generation.prompt and generation.cost is not None and generation.cost.unit == "DOLLARS"
