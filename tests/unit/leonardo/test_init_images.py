@@ -19,8 +19,8 @@ from gencore.leonardo import (
     UploadRefusedError,
     UploadRejectedError,
 )
-from gencore.leonardo.client import _host_allowed
 from gencore.leonardo.models import GenerationRequest, InitImageUpload
+from gencore.leonardo.uploads import host_allowed
 from tests.support.scripted import API_KEY, Answer, job_body
 
 pytestmark = pytest.mark.integration
@@ -216,7 +216,7 @@ def test_upload_url_outside_the_allow_list_is_refused_without_connecting(server,
     ],
 )
 def test_host_patterns_are_exact_or_subdomain_wildcards(host, allowed):
-    assert _host_allowed(host, ("*.amazonaws.com", "uploads.example.org")) is allowed
+    assert host_allowed(host, ("*.amazonaws.com", "uploads.example.org")) is allowed
 
 
 @pytest.mark.unit
