@@ -9,9 +9,18 @@ Leonardo adds fields without notice, but require every field we read.
 """
 
 import json
+from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 GenerationStatus = Literal["PENDING", "COMPLETE", "FAILED"]
 InitImageExtension = Literal["png", "jpg", "jpeg", "webp"]
@@ -105,19 +114,76 @@ class InitImageUploadRequest(_Request):
     extension: InitImageExtension
 
 
-class Cost(_Response):
-    amount: str | None = None
+CostUnit = Literal["CREDITS", "DOLLARS"]
+
+
+class Cost(BaseModel):
+    """What one call cost: an exact amount in Leonardo's unit (credits, or dollars on PAYG)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    amount: Decimal
+    unit: CostUnit
+
+
+class WireCost(_Response):
+    """Leonardo's ``cost`` object exactly as sent (``amount`` is a decimal string there);
+    read leniently, and turned into a :class:`Cost` by :attr:`Priced.cost`."""
+
+    amount: str | float | None = None
     unit: str | None = None
 
 
-class GenerationJob(_Response):
-    """``sdGenerationJob``: the accepted, still asynchronous generation."""
+class Priced(_Response):
+    """An answer that says what it cost, in either of Leonardo's shapes: ``cost`` (amount and
+    unit) and the deprecated ``apiCreditCost`` (credits; null on an account billed in dollars).
 
-    generation_id: str = Field(alias="generationId", min_length=1)
+    A cost we cannot read is dropped, never an error: the answer of a paid call must not be
+    lost (and the call look unanswered) because of its price tag.
+    """
+
     # The documents and the SDK say integer, the published examples are
     # fractional (see shared/leonardo/SOURCE.md): accept both.
     api_credit_cost: float | None = Field(default=None, alias="apiCreditCost")
-    cost: Cost | None = None
+    wire_cost: WireCost | None = Field(default=None, alias="cost")
+
+    @field_validator("api_credit_cost", "wire_cost", mode="wrap")
+    @classmethod
+    def _unreadable_cost_is_none(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        try:
+            return handler(value)
+        except ValidationError:
+            return None
+
+    @property
+    def cost(self) -> Cost | None:
+        """``cost`` where Leonardo gives a readable one, else ``apiCreditCost`` as CREDITS."""
+        wire = self.wire_cost
+        if wire is not None and wire.unit in ("CREDITS", "DOLLARS"):
+            amount = _amount(wire.amount)
+            if amount is not None:
+                return Cost(amount=amount, unit=wire.unit)
+        credits = _amount(self.api_credit_cost)
+        return Cost(amount=credits, unit="CREDITS") if credits is not None else None
+
+
+def _amount(value: object) -> Decimal | None:
+    """A finite, non-negative amount from a decimal string or a number; None otherwise."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # apiCreditCost 7 arrives as 7.0: keep it "7"
+    try:
+        amount = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() and amount >= 0 else None
+
+
+class GenerationJob(Priced):
+    """``sdGenerationJob``: the accepted, still asynchronous generation."""
+
+    generation_id: str = Field(alias="generationId", min_length=1)
 
 
 class GeneratedImage(_Response):

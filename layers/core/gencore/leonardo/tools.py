@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from .models import Cost, InitImageUpload, _Request, _Response
+from .models import InitImageUpload, Priced, _Request, _Response
 
 UpscalerStyle = Literal["GENERAL", "CINEMATIC", "2D ART & ILLUSTRATION", "CG ART & GAME ASSETS"]
 
@@ -41,12 +41,10 @@ class UniversalUpscaleRequest(_Request):
     prompt: str | None = None
 
 
-class VariationJob(_Response):
-    """A started variation: its id (not a generation id) and what it cost."""
+class VariationJob(Priced):
+    """A started variation: its id (not a generation id) and what it cost (:attr:`cost`)."""
 
     id: str = Field(min_length=1)
-    api_credit_cost: float | None = Field(default=None, alias="apiCreditCost")
-    cost: Cost | None = None
 
 
 class UpscaleEnvelope(_Response):
@@ -119,10 +117,10 @@ class PromptImproveRequest(_Request):
     prompt_instructions: str | None = Field(default=None, alias="promptInstructions")
 
 
-class PromptGeneration(_Response):
+class PromptGeneration(Priced):
+    """A prompt tool's answer: the prompt, and what it cost (:attr:`cost`)."""
+
     prompt: str = Field(min_length=1)
-    api_credit_cost: float | None = Field(default=None, alias="apiCreditCost")
-    cost: Cost | None = None
 
 
 class PromptEnvelope(_Response):
