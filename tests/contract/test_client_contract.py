@@ -17,8 +17,10 @@ from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
 from gencore.leonardo.callbacks import parse_callback
 from gencore.leonardo.models import (
+    ControlnetInput,
     CreateGenerationEnvelope,
     DeletedInitImage,
+    ElementInput,
     Generation,
     GenerationRequest,
     GetGenerationEnvelope,
@@ -28,6 +30,7 @@ from gencore.leonardo.models import (
     MeEnvelope,
     PlatformModel,
     UserDetails,
+    UserElementInput,
 )
 from gencore.leonardo.tools import (
     CanvasUploadRequest,
@@ -120,7 +123,26 @@ REPRESENTATIVE_REQUESTS = {
         enhance_prompt=True,
         enhance_prompt_instruction="more detail",
     ),
-}
+    # Every field the document declares (but the deprecated ones), set at once: the wire shape only.
+    "full": GenerationRequest.model_validate({
+        "prompt": "a lake", "negative_prompt": "fog", "modelId": MODEL_ID, "width": 1024, "height": 768,
+        "num_images": 2, "seed": 42, "guidance_scale": 7, "num_inference_steps": 30, "public": False,
+        "alchemy": True, "contrast": 3.5, "contrastRatio": 0.5, "ultra": False, "transparency": "disabled",
+        "controlnets": [{"initImageId": "img-1", "initImageType": "UPLOADED", "preprocessorId": 67,
+                         "weight": 0.8, "strengthType": "Mid"}],
+        "elements": [{"akUUID": "ak-1", "weight": 0.5}], "userElements": [{"userLoraId": 12, "weight": 1}],
+        "expandedDomain": True, "fantasyAvatar": False, "highContrast": True, "highResolution": False,
+        "init_generation_image_id": "gen-img-1", "init_image_id": "img-1", "init_strength": 0.4,
+        "imagePrompts": ["img-2"], "imagePromptWeight": 0.3,
+        "photoReal": True, "photoRealVersion": "v2", "photoRealStrength": 0.5, "presetStyle": "CINEMATIC",
+        "promptMagic": True, "promptMagicStrength": 0.5, "promptMagicVersion": "v3",
+        "scheduler": "LEONARDO", "sd_version": "SDXL_1_0", "tiling": False,
+        "unzoom": True, "unzoomAmount": 0.2, "upscaleRatio": 1.5,
+        "canvasRequest": True, "canvasRequestType": "INPAINT", "canvasInitId": "ci-1", "canvasMaskId": "cm-1",
+        "enhancePrompt": True, "enhancePromptInstruction": "more light",
+    }),
+}  # fmt: skip
+DEPRECATED_REQUEST_FIELDS = {"controlNet", "controlNetType", "weighting"}
 
 
 @pytest.mark.parametrize("name", sorted(REPRESENTATIVE_REQUESTS))
@@ -135,6 +157,19 @@ def test_serialized_requests_validate_against_post_generations(name):
 def test_every_request_field_is_declared_by_leonardo():
     declared = set(_request_schema()["properties"])
     assert _wire_names(GenerationRequest) <= declared
+
+
+def test_every_documented_request_field_can_be_sent():
+    declared = set(_request_schema()["properties"]) - DEPRECATED_REQUEST_FIELDS
+    assert _wire_names(GenerationRequest) == declared
+    assert set(REPRESENTATIVE_REQUESTS["full"].to_payload()) == declared  # the full body sets them all
+
+
+def test_nested_request_items_use_the_documented_names():
+    components = IMAGE_API["components"]["schemas"]
+    assert _wire_names(ControlnetInput) == set(components["controlnet_input"]["properties"])
+    assert _wire_names(ElementInput) == set(components["element_input"]["properties"])
+    assert _wire_names(UserElementInput) == set(components["user_elements_input"]["properties"])
 
 
 def test_the_validator_is_not_vacuous():

@@ -51,9 +51,25 @@ class UserElementInput(_Request):
     weight: float | None = None
 
 
+class ControlnetInput(_Request):
+    """One item of ``controlnets``: a guide image (uploaded, or one of our generated images)
+    and the preprocessor that reads it (ids are listed in Leonardo's guides)."""
+
+    init_image_id: str = Field(alias="initImageId", min_length=1)
+    init_image_type: Literal["GENERATED", "UPLOADED"] | None = Field(default=None, alias="initImageType")
+    preprocessor_id: int | float = Field(alias="preprocessorId")
+    weight: float | None = None
+    # Style, Character and Content Reference controlnets only.
+    strength_type: Literal["Low", "Mid", "High", "Ultra", "Max"] | None = Field(
+        default=None, alias="strengthType"
+    )
+
+
 class GenerationRequest(_Request):
-    """Body of ``POST /generations``. Bounds are the ones Leonardo documents, so
-    an impossible request fails before it costs a round trip (or credits)."""
+    """Body of ``POST /generations``: every field the image document declares (less the
+    deprecated ``controlNet``, ``controlNetType`` and ``weighting``), under Leonardo's exact
+    wire names. Bounds are the ones Leonardo documents, so an impossible request fails before
+    it costs a round trip (or credits); the rules between fields are the domain's."""
 
     prompt: str = Field(min_length=1)
     negative_prompt: str | None = None
@@ -91,6 +107,12 @@ class GenerationRequest(_Request):
     prompt_magic_version: str | None = Field(default=None, alias="promptMagicVersion")
     elements: list[ElementInput] | None = None
     user_elements: list[UserElementInput] | None = Field(default=None, alias="userElements")
+    controlnets: list[ControlnetInput] | None = None
+    image_prompts: list[str] | None = Field(default=None, alias="imagePrompts")
+    image_prompt_weight: float | None = Field(default=None, alias="imagePromptWeight")
+    unzoom: bool | None = None
+    unzoom_amount: float | None = Field(default=None, alias="unzoomAmount")
+    upscale_ratio: float | None = Field(default=None, alias="upscaleRatio")
     # Canvas editor requests: an init image and its mask from `POST /canvas-init-image`.
     canvas_request: bool | None = Field(default=None, alias="canvasRequest")
     canvas_request_type: Literal["INPAINT", "OUTPAINT", "SKETCH2IMG", "IMG2IMG"] | None = Field(
