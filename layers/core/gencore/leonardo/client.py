@@ -51,14 +51,17 @@ from .tools import (
     CanvasUpload,
     CanvasUploadEnvelope,
     CanvasUploadRequest,
+    CanvasUploadSlots,
     NobgEnvelope,
     PromptEnvelope,
     PromptGeneration,
     PromptImproveRequest,
+    UltraUpscaleStyle,
     UniversalUpscaleEnvelope,
     UniversalUpscaleRequest,
     UnzoomEnvelope,
     UpscaleEnvelope,
+    UpscalerStyle,
     Variation,
     VariationEnvelope,
     VariationJob,
@@ -221,8 +224,15 @@ class LeonardoClient:
 
     # -- canvas: an init image and its mask in one exchange ---------------
 
+    def upload_canvas_init_image(self, init_extension: str, mask_extension: str) -> CanvasUploadSlots:
+        """Presigned slots for a canvas init image and its mask (png, jpg, jpeg or webp), in one
+        free exchange (resent like a GET). Post each file at once with :meth:`send_init_image`;
+        use ``init.id`` and ``mask.id`` as ``canvasInitId`` and ``canvasMaskId``."""
+        return self.upload_canvas_images(init_extension, mask_extension).slots()
+
     def upload_canvas_images(self, init_extension: str, mask_extension: str) -> CanvasUpload:
-        """Two presigned slots (free: resent like a GET). Post each file with :meth:`send_init_image`."""
+        """Leonardo's raw answer to ``POST /canvas-init-image``; :meth:`upload_canvas_init_image`
+        gives the two slots ready to post to."""
         body = CanvasUploadRequest.model_validate(
             {"initExtension": init_extension, "maskExtension": mask_extension}
         ).to_payload()
@@ -242,8 +252,39 @@ class LeonardoClient:
         body = VariationRequest(id=image_id, is_variation=is_variation).to_payload()
         return self._paid("/variations/nobg", NobgEnvelope, body).job
 
-    def create_universal_upscale(self, request: UniversalUpscaleRequest) -> VariationJob:
-        body = request.to_payload()
+    def create_universal_upscale(
+        self,
+        request: UniversalUpscaleRequest | None = None,
+        *,
+        generated_image_id: str | None = None,
+        init_image_id: str | None = None,
+        variation_id: str | None = None,
+        upscaler_style: UpscalerStyle | None = None,
+        ultra_upscale_style: UltraUpscaleStyle | None = None,
+        creativity_strength: int | None = None,
+        detail_contrast: int | None = None,
+        similarity: int | None = None,
+        upscale_multiplier: float | None = None,
+        prompt: str | None = None,
+    ) -> VariationJob:
+        """Upscale one image (exactly one of the three source ids) with the universal upscaler:
+        either a built :class:`UniversalUpscaleRequest` or its options as keywords."""
+        options = {
+            "generated_image_id": generated_image_id,
+            "init_image_id": init_image_id,
+            "variation_id": variation_id,
+            "upscaler_style": upscaler_style,
+            "ultra_upscale_style": ultra_upscale_style,
+            "creativity_strength": creativity_strength,
+            "detail_contrast": detail_contrast,
+            "similarity": similarity,
+            "upscale_multiplier": upscale_multiplier,
+            "prompt": prompt,
+        }
+        given = {name: value for name, value in options.items() if value is not None}
+        if request is not None and given:
+            raise ValueError("pass a UniversalUpscaleRequest or its options, not both")
+        body = (request or UniversalUpscaleRequest.model_validate(given)).to_payload()
         return self._paid("/variations/universal-upscaler", UniversalUpscaleEnvelope, body).job
 
     def get_variation(self, variation_id: str) -> Variation:
@@ -254,11 +295,17 @@ class LeonardoClient:
 
     # -- prompt tools (billed, synchronous) -------------------------------
 
-    def improve_prompt(self, prompt: str, instructions: str | None = None) -> PromptGeneration:
-        body = PromptImproveRequest(prompt=prompt, prompt_instructions=instructions).to_payload()
+    def improve_prompt(
+        self, prompt: str, instructions: str | None = None, *, is_video: bool | None = None
+    ) -> PromptGeneration:
+        """Leonardo's rewrite of ``prompt`` (``.prompt``) and what it cost (``.cost``)."""
+        body = PromptImproveRequest(
+            prompt=prompt, prompt_instructions=instructions, is_video=is_video
+        ).to_payload()
         return self._paid("/prompt/improve", PromptEnvelope, body).prompt_generation
 
     def random_prompt(self) -> PromptGeneration:
+        """A random prompt (``.prompt``) and what it cost (``.cost``). The POST has no body."""
         return self._paid("/prompt/random", PromptEnvelope).prompt_generation
 
 
