@@ -9,15 +9,21 @@
 
 import copy
 import json
+from decimal import Decimal
 from pathlib import Path
+from typing import get_args
 
+import httpx
 import pytest
 import yaml
 from openapi_schema_validator import OAS30Validator, oas30_format_checker
 
+from gencore.leonardo import LeonardoClient
 from gencore.leonardo.callbacks import parse_callback
 from gencore.leonardo.models import (
     ControlnetInput,
+    Cost,
+    CostUnit,
     CreateGenerationEnvelope,
     DeletedInitImage,
     ElementInput,
@@ -29,18 +35,25 @@ from gencore.leonardo.models import (
     InitImageUploadRequest,
     MeEnvelope,
     PlatformModel,
+    PreviewImage,
     UserDetails,
     UserElementInput,
+    WireCost,
 )
 from gencore.leonardo.tools import (
+    CanvasUpload,
     CanvasUploadRequest,
     NobgEnvelope,
     PromptEnvelope,
+    PromptGeneration,
     PromptImproveRequest,
     UniversalUpscaleEnvelope,
     UniversalUpscaleRequest,
     UnzoomEnvelope,
     UpscaleEnvelope,
+    Variation,
+    VariationEnvelope,
+    VariationJob,
     VariationRequest,
 )
 
@@ -293,11 +306,12 @@ VARIATION_API = _load("leonardo-ai-variation-api-openapi.yml")
 PROMPT_API = _load("leonardo-ai-prompt-api-openapi.yml")
 
 
-def _body_schema(document: dict, path: str) -> dict:
+def _body_schema(document: dict, path: str, *, closed: bool = True) -> dict:
     schema = copy.deepcopy(
         document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     )
-    schema["additionalProperties"] = False  # a name the document does not declare fails here
+    if closed:
+        schema["additionalProperties"] = False  # a name the document does not declare fails here
     return _with_components(schema, document)
 
 
@@ -353,3 +367,176 @@ def test_documented_prompt_examples_parse(path):
     example = example["example"]
     generation = PromptEnvelope.model_validate(example).prompt_generation
     assert generation.prompt and generation.cost is not None and generation.cost.unit == "DOLLARS"
+
+
+# -- the same calls through the client ------------------------------------------------
+# What the client actually sends (captured at the transport) validates against each route's request
+# schema, closed to undeclared names; each documented answer, or an answer built to the response
+# schema where the document gives no example, parses into the typed answer.
+
+IMAGE_ID = "d3e4f5a6-b7c8-4d9e-8f01-234567890abc"
+VARIATION_ID = "c2d3e4f5-a6b7-4c89-9012-3456789abcde"
+SIGNED_FIELDS = json.dumps({"key": "u/1/x.png", "policy": "cG9saWN5", "x-amz-signature": "s"})
+
+
+def _post(document: dict, path: str) -> dict:
+    return document["paths"][path]["post"]
+
+
+def _example(document: dict, path: str) -> dict:
+    return _post(document, path)["responses"]["200"]["content"]["application/json"]["example"]
+
+
+def _sent(call, answer: dict) -> tuple[object, dict | None]:
+    """Run one client call against a transport that answers `answer`; (its result, the JSON sent)."""
+    sent: list[httpx.Request] = []
+
+    def leonardo(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=answer)
+
+    transport = httpx.MockTransport(leonardo)
+    with LeonardoClient(base_url="https://leonardo.test/v1", api_key="k", transport=transport) as client:
+        result = call(client)
+    [request] = sent
+    return result, (json.loads(request.content) if request.content else None)
+
+
+# name -> (document, route, the call)
+TOOL_CALLS = {
+    "upscale": (VARIATION_API, "/variations/upscale", lambda c: c.create_upscale(IMAGE_ID)),
+    "unzoom": (VARIATION_API, "/variations/unzoom", lambda c: c.create_unzoom(IMAGE_ID)),
+    "unzoom of a variation": (
+        VARIATION_API, "/variations/unzoom", lambda c: c.create_unzoom(VARIATION_ID, is_variation=True),
+    ),
+    "nobg": (VARIATION_API, "/variations/nobg", lambda c: c.create_no_background(IMAGE_ID)),
+    "nobg of a variation": (
+        VARIATION_API, "/variations/nobg", lambda c: c.create_no_background(VARIATION_ID, is_variation=True),
+    ),
+    "universal upscaler, styled": (
+        VARIATION_API, "/variations/universal-upscaler",
+        lambda c: c.create_universal_upscale(
+            generated_image_id=IMAGE_ID, upscaler_style="2D ART & ILLUSTRATION", creativity_strength=5,
+            upscale_multiplier=1.5, prompt="crisper lines",
+        ),
+    ),
+    "universal upscaler, ultra": (
+        VARIATION_API, "/variations/universal-upscaler",
+        lambda c: c.create_universal_upscale(
+            variation_id=VARIATION_ID, ultra_upscale_style="ARTISTIC", detail_contrast=6, similarity=4,
+            creativity_strength=3, upscale_multiplier=2.0,
+        ),
+    ),
+    "universal upscaler, init image": (
+        VARIATION_API, "/variations/universal-upscaler",
+        lambda c: c.create_universal_upscale(init_image_id=IMAGE_ID),
+    ),
+    "improve prompt": (
+        PROMPT_API, "/prompt/improve", lambda c: c.improve_prompt("a fox", "in snow", is_video=False),
+    ),
+    "improve prompt, bare": (PROMPT_API, "/prompt/improve", lambda c: c.improve_prompt("a fox")),
+    "random prompt": (PROMPT_API, "/prompt/random", lambda c: c.random_prompt()),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(TOOL_CALLS))
+def test_each_tool_sends_a_documented_body_and_reads_the_documented_answer(name):
+    document, path, call = TOOL_CALLS[name]
+    answer, body = _sent(call, _example(document, path))
+    if "requestBody" in _post(document, path):
+        for closed in (False, True):
+            schema = _body_schema(document, path, closed=closed)
+            OAS30Validator(schema, format_checker=oas30_format_checker).validate(body)
+    else:
+        assert body is None  # /prompt/random takes no body
+    # Every documented example is an account billed in dollars.
+    assert answer.cost == Cost(amount=Decimal("0.0147"), unit="DOLLARS") and answer.api_credit_cost is None
+
+
+@pytest.mark.parametrize(
+    ("path", "envelope", "key"),
+    [
+        ("/variations/upscale", UpscaleEnvelope, "sdUpscaleJob"),
+        ("/variations/unzoom", UnzoomEnvelope, "sdUnzoomJob"),
+        ("/variations/nobg", NobgEnvelope, "sdNobgJob"),
+        ("/variations/universal-upscaler", UniversalUpscaleEnvelope, "universalUpscaler"),
+    ],
+)
+def test_variation_answers_read_only_documented_names(path, envelope, key):
+    schema = _response_schema(VARIATION_API, path, "post")["properties"]
+    assert _wire_names(envelope) == {key} and key in schema
+    assert _wire_names(VariationJob) <= set(schema[key]["properties"])
+    assert set(schema[key]["properties"]["cost"]["$ref"].split("/")[-1:]) == {"cost"}
+
+
+def test_prompt_answers_read_only_documented_names():
+    for path in ("/prompt/improve", "/prompt/random"):
+        schema = _response_schema(PROMPT_API, path, "post")["properties"]["promptGeneration"]
+        assert _wire_names(PromptGeneration) <= set(schema["properties"])
+    declared = _body_schema(PROMPT_API, "/prompt/improve", closed=False)["properties"]
+    assert _wire_names(PromptImproveRequest) == set(declared)
+
+
+def test_the_documented_cost_object_is_what_the_answers_read():
+    cost = VARIATION_API["components"]["schemas"]["cost"]
+    assert set(cost["properties"]) == _wire_names(WireCost) == {"amount", "unit"}
+    assert set(cost["properties"]["unit"]["enum"]) == set(get_args(CostUnit))
+    assert PROMPT_API["components"]["schemas"]["cost"] == cost == IMAGE_API["components"]["schemas"]["cost"]
+
+
+def test_variation_request_models_name_only_documented_fields():
+    for path, model in [("/variations/unzoom", VariationRequest), ("/variations/nobg", VariationRequest),
+                        ("/variations/universal-upscaler", UniversalUpscaleRequest)]:  # fmt: skip
+        assert _wire_names(model) == set(_body_schema(VARIATION_API, path, closed=False)["properties"])
+    upscale = _body_schema(VARIATION_API, "/variations/upscale", closed=False)["properties"]
+    assert set(VariationRequest(id=IMAGE_ID).to_payload()) == set(upscale) == {"id"}
+
+
+def test_a_variation_built_to_the_get_schema_parses():
+    schema = _response_schema(VARIATION_API, "/variations/{id}")
+    answer = {
+        "generated_image_variation_generic": [
+            {
+                "id": VARIATION_ID,
+                "status": "COMPLETE",
+                "url": "https://cdn.leonardo.ai/users/u/variations/v.png",
+                "transformType": "UPSCALE",
+                "createdAt": "2026-05-25T14:22:01.000",
+            }
+        ]
+    }
+    OAS30Validator(_with_components(schema, VARIATION_API), format_checker=oas30_format_checker).validate(
+        answer
+    )
+    [variation] = VariationEnvelope.model_validate(answer).generated_image_variation_generic
+    assert (variation.id, variation.status, variation.transform_type) == (VARIATION_ID, "COMPLETE", "UPSCALE")
+    item = schema["properties"]["generated_image_variation_generic"]["items"]["properties"]
+    assert _wire_names(Variation) == set(item)
+
+
+@pytest.mark.parametrize(("init", "mask"), [("png", "png"), ("jpg", "webp"), ("jpeg", "png")])
+def test_the_canvas_pair_request_and_its_answer_follow_the_init_images_document(init, mask):
+    schema = _response_schema(INIT_IMAGES_API, "/canvas-init-image", "post")
+    answer = {
+        "uploadCanvasInitImage": {
+            "initImageId": IMAGE_ID, "initFields": SIGNED_FIELDS, "initKey": "u/1/init.png",
+            "initUrl": "https://bucket.s3-accelerate.amazonaws.com",
+            "maskImageId": VARIATION_ID, "maskFields": SIGNED_FIELDS, "maskKey": "u/1/mask.png",
+            "maskUrl": "https://bucket.s3-accelerate.amazonaws.com",
+        }
+    }  # fmt: skip
+    OAS30Validator(_with_components(schema, INIT_IMAGES_API)).validate(answer)
+    slots, body = _sent(lambda c: c.upload_canvas_init_image(init, mask), answer)
+    for closed in (False, True):
+        validator = OAS30Validator(_body_schema(INIT_IMAGES_API, "/canvas-init-image", closed=closed))
+        validator.validate(body)
+    assert body == {"initExtension": init, "maskExtension": mask}
+    assert (slots.init.id, slots.mask.id) == (IMAGE_ID, VARIATION_ID)
+    assert _wire_names(CanvasUpload) == set(schema["properties"]["uploadCanvasInitImage"]["properties"])
+
+
+def test_platform_models_read_every_documented_field():
+    item = _response_schema(MODELS_API, "/platformModels")["properties"]["custom_models"]["items"]
+    assert _wire_names(PlatformModel) == set(item["properties"])
+    preview = item["properties"]["generated_image"]["properties"]
+    assert _wire_names(PreviewImage) == set(preview)
