@@ -13,6 +13,7 @@ from gencore.leonardo import (
     AuthError,
     LeonardoClient,
     NotFoundError,
+    OutcomeUnknownError,
     RetryPolicy,
     UploadRefusedError,
     UploadRejectedError,
@@ -198,3 +199,119 @@ def test_upload_slots_ride_out_injected_faults_too():
             client.send_init_image(upload, b"RIFF....WEBP", "image/webp")  # S3 takes no faults
     assert retries, "the seeded faults should have forced at least one retry"
     assert sim.stats()["init_images_uploaded"] == 10
+
+
+# -- variations, prompt tools and the canvas pair against the simulator -----------------------------
+
+
+def _generated_image(client: LeonardoClient) -> str:
+    request = GenerationRequest(prompt="a red boat", width=64, height=64, num_images=1, seed=11)
+    generation = _poll_until_done(client, client.create_generation(request).generation_id)
+    assert generation.status == "COMPLETE"
+    return generation.generated_images[0].id
+
+
+def _poll_variation(client: LeonardoClient, variation_id: str, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        variation = client.get_variation(variation_id)
+        if variation.status != "PENDING" or time.monotonic() > deadline:
+            return variation
+        time.sleep(0.05)
+
+
+VARIATIONS = {
+    "upscale": lambda c, image: c.create_upscale(image),
+    "unzoom": lambda c, image: c.create_unzoom(image),
+    "no_background": lambda c, image: c.create_no_background(image),
+    "universal_upscale": lambda c, image: c.create_universal_upscale(
+        generated_image_id=image, upscaler_style="GENERAL", creativity_strength=3
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VARIATIONS))
+def test_a_variation_of_a_generated_image_completes_with_its_cost(sim, client, name):
+    image = _generated_image(client)
+    job = VARIATIONS[name](client, image)
+    assert job.id and job.cost is not None and job.cost.amount > 0
+
+    variation = _poll_variation(client, job.id)
+    assert (variation.id, variation.status) == (job.id, "COMPLETE")
+    assert variation.url and httpx.get(variation.url).status_code == 200
+    assert [v["sourceImageId"] for v in sim.variation_log() if v["id"] == job.id] == [image]
+
+
+def test_an_unknown_variation_is_not_found(client):
+    with pytest.raises(NotFoundError):
+        client.get_variation("00000000-0000-4000-8000-000000000000")
+
+
+def test_prompt_tools_answer_a_prompt_and_its_cost(sim, client):
+    before = sim.stats()["prompt_calls"]
+    improved = client.improve_prompt("a fox", "in snow")
+    drawn = client.random_prompt()
+    assert improved.prompt and drawn.prompt
+    assert improved.cost is not None and drawn.cost is not None
+    assert sim.stats()["prompt_calls"] == before + 2
+
+
+def test_a_canvas_pair_is_uploaded_then_inpainted(sim, client):
+    init, mask = client.upload_canvas_init_image("png", "png")
+    client.send_init_image(init, _png((200, 30, 30)), "image/png")
+    client.send_init_image(mask, _png((255, 255, 255)), "image/png")
+    request = GenerationRequest(
+        prompt="a blue door",
+        canvas_request=True,
+        canvas_request_type="INPAINT",
+        canvas_init_id=init.id,
+        canvas_mask_id=mask.id,
+        init_strength=0.5,
+        width=64,
+        height=64,
+        num_images=1,
+    )
+    generation = _poll_until_done(client, client.create_generation(request).generation_id)
+    assert generation.status == "COMPLETE"
+
+
+SPOILED = {
+    "5xx after the work was created": {"http_5xx_after_create_rate": 1.0},
+    "a malformed answer to the create": {"malformed_create_rate": 1.0},
+    "an answer slower than the read timeout": {
+        "slow_answer_after_create_rate": 1.0,
+        "slow_answer_seconds": 1.0,
+    },
+}
+
+
+@pytest.mark.parametrize("spoiled", sorted(SPOILED))
+def test_a_variation_whose_answer_is_spoiled_is_created_once_and_never_resent(spoiled):
+    config = SimulatorConfig(api_key=API_KEY, pending_seconds=0.1, port=0)
+    with (
+        serve_in_thread(config) as sim,
+        LeonardoClient(
+            base_url=sim.base_url,
+            api_key=API_KEY,
+            read_timeout=0.3,
+            retry=RetryPolicy(max_attempts=4, base_delay=0.001, max_delay=0.01),
+        ) as client,
+    ):
+        image = _generated_image(client)
+        sim.set_faults(FaultConfig(seed=1, **SPOILED[spoiled]))
+        with pytest.raises(OutcomeUnknownError):
+            client.create_upscale(image)
+        assert len(sim.variation_log()) == 1  # Leonardo did the work (and billed it) once
+
+
+@pytest.mark.parametrize("spoiled", sorted(SPOILED))
+def test_a_prompt_tool_whose_answer_is_spoiled_is_called_once(spoiled):
+    faults = FaultConfig(seed=1, **SPOILED[spoiled])
+    config = SimulatorConfig(api_key=API_KEY, port=0, faults=faults)
+    with (
+        serve_in_thread(config) as sim,
+        LeonardoClient(base_url=sim.base_url, api_key=API_KEY, read_timeout=0.3) as client,
+    ):
+        with pytest.raises(OutcomeUnknownError):
+            client.improve_prompt("a fox")
+        assert sim.stats()["prompt_calls"] == 1
