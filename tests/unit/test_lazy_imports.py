@@ -46,3 +46,11 @@ def test_the_client_still_loads_on_first_use():
 def test_no_handler_loads_pillow_httpx_or_the_xray_sdk_at_init(function):
     loaded = _loaded_after("import app", function)
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_the_webhook_loads_neither_pydantic_nor_the_event_handler_at_init():
+    """Leonardo waits on the webhook's cold start: a hand-written route and parse, no models."""
+    loaded = _loaded_after("import app", "webhook")
+    assert not {m for m in loaded if m == "pydantic" or m.startswith(("pydantic.", "pydantic_core"))}
+    assert not {m for m in loaded if m.startswith("aws_lambda_powertools.event_handler")}
+    assert "gencore.settings" not in loaded and "gencore.wiring" not in loaded

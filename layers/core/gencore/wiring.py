@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
-import boto3
-from botocore.config import Config
-
+from gencore.clients import aws
 from gencore.settings import Settings
 
 if TYPE_CHECKING:
@@ -36,9 +34,6 @@ if TYPE_CHECKING:
     from gencore.domain.uploads import Uploads
     from gencore.leonardo import LeonardoClient
 
-_BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
-
-
 def clock() -> datetime:
     return datetime.now(UTC)
 
@@ -46,12 +41,6 @@ def clock() -> datetime:
 @cache
 def settings() -> Settings:
     return Settings.from_env(os.environ)
-
-
-@cache
-def aws(service: str):
-    # Endpoints come from the standard AWS_ENDPOINT_URL* variables (moto locally, AWS in production).
-    return boto3.client(service, config=_BOTO_CONFIG)
 
 
 @cache
@@ -265,3 +254,6 @@ def reset() -> None:
                     account_state, account_guard, orphan_store, orphan_sweep, platform_models,
                     prompts):  # fmt: skip
         factory.cache_clear()
+    from gencore.webhook_intake import intake  # the webhook's own factory (built without Settings)
+
+    intake.cache_clear()

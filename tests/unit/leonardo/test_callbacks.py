@@ -7,8 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gencore.leonardo.callbacks import CallbackError, CallbackEvent, parse_callback
-from gencore.leonardo.models import GeneratedImage
+from gencore.leonardo.callbacks import CallbackError, CallbackEvent, CallbackImage, parse_callback
 
 pytestmark = pytest.mark.unit
 
@@ -81,7 +80,7 @@ def test_event_can_be_built_directly():
         event_type="image_generation.complete",
         generation_id="g",
         status="FAILED",
-        images=[GeneratedImage(id="i", url="u", nsfw=True)],
+        images=[CallbackImage(id="i", url="u", nsfw=True)],
         timestamp=1,
     )
     assert CallbackEvent.from_message(event.to_message()) == event

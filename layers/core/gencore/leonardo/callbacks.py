@@ -5,14 +5,20 @@ The published sample callback echoes key material (``data.object.apiKey`` with
 be stored, queued or logged. :func:`parse_callback` validates the envelope and
 returns a :class:`CallbackEvent` built from an allow-list of fields; everything
 else is dropped. Errors name the failing field, never its value.
+
+Written against the standard library alone (no pydantic): the webhook function
+imports this at its cold start, and its acknowledgement must stay fast
+(docs/performance.md, cold starts).
 """
 
+from __future__ import annotations
+
 import json
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-from .models import GeneratedImage, GenerationStatus
+STATUSES = ("PENDING", "COMPLETE", "FAILED")
+MAX_IMAGES = 16  # Leonardo makes at most 8 images a generation; far beyond is not a real callback
 
 
 class CallbackError(ValueError):
@@ -24,31 +30,15 @@ class CallbackError(ValueError):
         self.message = message
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+@dataclass(frozen=True)
+class CallbackImage:
+    id: str
+    url: str
+    nsfw: bool
 
 
-class _CallbackGeneration(_Strict):
-    id: str = Field(min_length=1)
-    status: GenerationStatus
-    # Leonardo makes at most 8 images a generation; anything far beyond is not a real callback.
-    images: list[GeneratedImage] = Field(default_factory=list, max_length=16)
-    api_credit_cost: float | None = Field(default=None, alias="apiCreditCost")
-
-
-class _CallbackData(_Strict):
-    object: _CallbackGeneration
-
-
-class _Envelope(_Strict):
-    type: str = Field(min_length=1)
-    object: Literal["generation"]
-    timestamp: int
-    api_version: str = Field(min_length=1)
-    data: _CallbackData
-
-
-class CallbackEvent(BaseModel):
+@dataclass(frozen=True)
+class CallbackEvent:
     """The secret-free subset of a callback; safe to queue and log.
 
     ``timestamp`` is Leonardo's envelope time in epoch milliseconds.
@@ -57,22 +47,41 @@ class CallbackEvent(BaseModel):
     folded into it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
     event_type: str
     generation_id: str
-    status: GenerationStatus
-    images: list[GeneratedImage] = Field(default_factory=list)
-    api_credit_cost: float | None = None
+    status: str
     timestamp: int
+    images: list[CallbackImage] = field(default_factory=list)
+    api_credit_cost: float | None = None
 
     def to_message(self) -> dict[str, Any]:
         """A JSON-safe dict (e.g. an SQS message body) that :meth:`from_message` reads back."""
-        return self.model_dump(mode="json")
+        return asdict(self)
 
     @classmethod
-    def from_message(cls, message: dict[str, Any]) -> "CallbackEvent":
-        return cls.model_validate(message)
+    def from_message(cls, message: dict[str, Any]) -> CallbackEvent:
+        images = [CallbackImage(**image) for image in message.get("images", [])]
+        return cls(**{**message, "images": images})
+
+
+def _invalid(*locations: str) -> CallbackError:
+    return CallbackError("invalid_payload", f"callback body is invalid at: {', '.join(locations)}")
+
+
+def _text(node: dict, name: str, at: str) -> str:
+    value = node.get(name)
+    if not isinstance(value, str) or not value:
+        raise _invalid(f"{at}{name}")
+    return value
+
+
+def _image(item: Any, at: str) -> CallbackImage:
+    if not isinstance(item, dict):
+        raise _invalid(at)
+    nsfw = item.get("nsfw")
+    if not isinstance(nsfw, bool):
+        raise _invalid(f"{at}.nsfw")
+    return CallbackImage(id=_text(item, "id", f"{at}."), url=_text(item, "url", f"{at}."), nsfw=nsfw)
 
 
 def parse_callback(body: bytes) -> CallbackEvent:
@@ -81,18 +90,34 @@ def parse_callback(body: bytes) -> CallbackEvent:
         raw = json.loads(body)
     except (ValueError, TypeError, RecursionError):  # RecursionError: nesting deeper than json allows
         raise CallbackError("malformed_json", "callback body is not valid JSON") from None
-    try:
-        envelope = _Envelope.model_validate(raw)
-    except ValidationError as exc:
-        # `from None` and no input values: pydantic's own message would quote the body.
-        fields = ", ".join(".".join(str(p) for p in e["loc"]) or "<root>" for e in exc.errors()[:5])
-        raise CallbackError("invalid_payload", f"callback body is invalid at: {fields}") from None
-    generation = envelope.data.object
+    if not isinstance(raw, dict):
+        raise _invalid("<root>")
+    event_type = _text(raw, "type", "")
+    if raw.get("object") != "generation":
+        raise _invalid("object")
+    timestamp = raw.get("timestamp")
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int):
+        raise _invalid("timestamp")
+    _text(raw, "api_version", "")
+    data = raw.get("data")
+    generation = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(generation, dict):
+        raise _invalid("data.object" if isinstance(data, dict) else "data")
+    generation_id = _text(generation, "id", "data.object.")
+    status = generation.get("status")
+    if status not in STATUSES:
+        raise _invalid("data.object.status")
+    images = generation.get("images", [])
+    if not isinstance(images, list) or len(images) > MAX_IMAGES:
+        raise _invalid("data.object.images")
+    cost = generation.get("apiCreditCost")
+    if cost is not None and (isinstance(cost, bool) or not isinstance(cost, int | float)):
+        raise _invalid("data.object.apiCreditCost")
     return CallbackEvent(
-        event_type=envelope.type,
-        generation_id=generation.id,
-        status=generation.status,
-        images=[GeneratedImage(id=i.id, url=i.url, nsfw=i.nsfw) for i in generation.images],
-        api_credit_cost=generation.api_credit_cost,
-        timestamp=envelope.timestamp,
+        event_type=event_type,
+        generation_id=generation_id,
+        status=status,
+        timestamp=timestamp,
+        images=[_image(item, f"data.object.images.{n}") for n, item in enumerate(images)],
+        api_credit_cost=float(cost) if cost is not None else None,
     )
