@@ -58,6 +58,7 @@ BENCHES = (
         long=("--long", "5000", "--rounds", "50", "--create-rounds", "20"),
         smoke=("--short", "10", "--long", "50", "--page", "10", "--rounds", "10", "--create-rounds", "10"),
     ),
+    Bench("webhook", "bench/webhook.py", quick=(), long=("--rounds", "10000"), smoke=("--rounds", "100")),
     Bench(
         "output_copy",
         "bench/output_copy.py",
