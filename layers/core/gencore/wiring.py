@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from gencore.domain.uploads import Uploads
     from gencore.leonardo import LeonardoClient
 
+
 def clock() -> datetime:
     return datetime.now(UTC)
 
