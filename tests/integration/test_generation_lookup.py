@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from gencore.adapters import leonardo as gateway_module
+from gencore.adapters import leonardo_lookup as gateway_module
 from gencore.adapters.leonardo import LeonardoGateway
 from gencore.domain.errors import AccountRefused, LookupIncomplete
 from gencore.domain.kinds import LeonardoCall, Refs

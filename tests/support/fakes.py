@@ -21,7 +21,7 @@ from gencore.domain.errors import (
 from gencore.domain.kinds import LeonardoCall, Refs
 from gencore.domain.kinds.image import generation_call
 from gencore.domain.models import TRANSITIONS, Cost, Job, JobStatus
-from gencore.domain.policy import epoch
+from gencore.domain.policy import Policy, epoch
 from gencore.domain.ports import (
     AccountBlock,
     AccountStatus,
@@ -32,6 +32,10 @@ from gencore.domain.ports import (
 )
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+# The submitter's tuning in its specs: a cap of 2, a 120 s lease, 60 s to settle, 28 s per POST.
+SUBMIT_POLICY = Policy(
+    max_in_flight=2, submit_lease_seconds=120, submit_settle_seconds=60, post_budget_seconds=28
+)
 
 
 class FakeClock:

@@ -8,54 +8,18 @@ from __future__ import annotations
 
 import pytest
 
-from gencore.domain.account import AUTH, AccountGuard
+from gencore.domain.account import AUTH
 from gencore.domain.errors import AccountRefused, LeonardoBusy, LeonardoRejected, LookupIncomplete
 from gencore.domain.models import Job, JobStatus
-from gencore.domain.policy import Policy
-from gencore.domain.sources import Sources
-from gencore.domain.submit import Submitter
 from tests.support.fakes import (
-    FakeAccountStateStore,
-    FakeClock,
+    SUBMIT_POLICY,
     FakeJobStore,
-    FakeSubmitQueue,
-    PaidLeonardo,
     make_job,
 )
 
 pytestmark = pytest.mark.unit
 
-POLICY = Policy(max_in_flight=2, submit_lease_seconds=120, submit_settle_seconds=60, post_budget_seconds=28)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store() -> FakeJobStore:
-    return FakeJobStore()
-
-
-@pytest.fixture
-def queue() -> FakeSubmitQueue:
-    return FakeSubmitQueue()
-
-
-@pytest.fixture
-def leonardo(clock) -> PaidLeonardo:
-    return PaidLeonardo(clock=clock)
-
-
-@pytest.fixture
-def guard(clock) -> AccountGuard:
-    return AccountGuard(FakeAccountStateStore(), clock)
-
-
-@pytest.fixture
-def submitter(store, leonardo, queue, clock, guard) -> Submitter:
-    return Submitter(store, leonardo, queue, Sources(store), clock, POLICY, guard=guard)
+POLICY = SUBMIT_POLICY
 
 
 def queued(store: FakeJobStore, *, seed: int | None = None, leonardo_seed: int = 1234, **request) -> Job:

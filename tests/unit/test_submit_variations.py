@@ -7,45 +7,17 @@ from __future__ import annotations
 
 import pytest
 
-from gencore.domain.account import AccountGuard
 from gencore.domain.errors import LeonardoBusy, SubmitOutcomeUnknown
 from gencore.domain.models import JobStatus
-from gencore.domain.policy import Policy
-from gencore.domain.sources import Sources
-from gencore.domain.submit import Submitter
 from tests.support.fakes import (
-    FakeAccountStateStore,
-    FakeClock,
+    SUBMIT_POLICY,
     FakeJobStore,
-    FakeSubmitQueue,
-    PaidLeonardo,
     completed_job,
     make_job,
 )
 
 pytestmark = pytest.mark.unit
-POLICY = Policy(max_in_flight=2, submit_lease_seconds=120, submit_settle_seconds=60, post_budget_seconds=28)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store() -> FakeJobStore:
-    return FakeJobStore()
-
-
-@pytest.fixture
-def leonardo(clock) -> PaidLeonardo:
-    return PaidLeonardo(clock=clock)
-
-
-@pytest.fixture
-def submitter(store, leonardo, clock) -> Submitter:
-    guard = AccountGuard(FakeAccountStateStore(), clock)
-    return Submitter(store, leonardo, FakeSubmitQueue(), Sources(store), clock, POLICY, guard=guard)
+POLICY = SUBMIT_POLICY
 
 
 def variation(store: FakeJobStore, kind: str = "upscale", **fields):

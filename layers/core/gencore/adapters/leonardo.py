@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import math
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import TypeVar
 
+from gencore.adapters.leonardo_lookup import AccountListing
 from gencore.domain.account import AUTH, CREDITS
 from gencore.domain.errors import (
     AccountRefused,
     GenerationMissing,
     LeonardoBusy,
     LeonardoRejected,
-    LookupIncomplete,
     SubmitOutcomeUnknown,
 )
 from gencore.domain.kinds import LeonardoCall
 from gencore.domain.models import EXTENSIONS, Cost, LeonardoImage
 from gencore.domain.platform_models import PlatformModel
-from gencore.domain.ports import AccountStatus, RemoteGeneration, RemoteSummary
+from gencore.domain.ports import AccountStatus, RemoteGeneration
 from gencore.domain.prompts import PromptAnswer
 from gencore.leonardo import (
     AuthError,
@@ -34,20 +31,15 @@ from gencore.leonardo import (
     PermanentError,
     RetryableError,
 )
-from gencore.leonardo.models import Generation, GenerationRequest
+from gencore.leonardo.models import GenerationRequest
 from gencore.leonardo.tools import UniversalUpscaleRequest
 
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
-# Looking for the generation of an unanswered POST pages back through the account's list (newest
-# first, by createdAt: the order the contract tests pin) until a whole page is older than the POST.
-LOOKUP_PAGE = 50
-LOOKUP_MAX_PAGES = 20
-CLOCK_SKEW = timedelta(seconds=30)  # between our clock and Leonardo's createdAt
 
 
-class LeonardoGateway:
+class LeonardoGateway(AccountListing):
     def __init__(self, client_factory: Callable[..., LeonardoClient]) -> None:
         # Built on first use: the API key is fetched from Secrets Manager only when needed.
         # `client_factory(fresh_key=True)` reads the key again past the cache.
@@ -113,18 +105,26 @@ class LeonardoGateway:
         self, init: bytes, init_type: str, mask: bytes, mask_type: str
     ) -> tuple[str, str]:
         """Ask Leonardo for the canvas pair's slots and send both files there (no Leonardo key)."""
-        try:
-            upload = self.client.upload_canvas_images(EXTENSIONS[init_type], EXTENSIONS[mask_type])
+
+        def send(client: LeonardoClient) -> tuple[str, str]:
+            upload = client.upload_canvas_images(EXTENSIONS[init_type], EXTENSIONS[mask_type])
             init_slot, mask_slot = upload.slots()
-            self.client.send_init_image(init_slot, init, init_type)
-            self.client.send_init_image(mask_slot, mask, mask_type)
+            client.send_init_image(init_slot, init, init_type)
+            client.send_init_image(mask_slot, mask, mask_type)
+            return init_slot.id, mask_slot.id
+
+        return self._hand_over(send)
+
+    def _hand_over(self, send: Callable[[LeonardoClient], T]) -> T:
+        """Files handed to Leonardo's presigned uploads (free, safe to repeat): its errors mapped."""
+        try:
+            return send(self.client)
         except (RetryableError, AuthError) as error:
             raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
         except PermanentError as error:
             raise LeonardoRejected(_reason(error), code="init_image_rejected") from error
         except LeonardoError as error:
             raise LeonardoBusy(error.message) from error
-        return init_slot.id, mask_slot.id
 
     def account(self) -> AccountStatus:
         """`GET /me` (the key re-read on a 401/403): usable, and how many API credits are left."""
@@ -152,56 +152,15 @@ class LeonardoGateway:
             for m in listed
         ]
 
-    def recent_generations(self, *, since: datetime, limit_pages: int) -> list[RemoteSummary]:
-        """The account's generations created since `since`, newest first (at most `limit_pages`)."""
-        listed, _ = self._listed_since(since, max_pages=limit_pages)
-        summaries = [
-            RemoteSummary(id=g.id, created_at=_parse_time(g.created_at), status=g.status) for g in listed
-        ]
-        return sorted(summaries, key=lambda g: g.created_at, reverse=True)
-
-    def _listed_since(self, since: datetime, *, max_pages: int) -> tuple[list[Generation], bool]:
-        """The account's generations created since `since` (less the clock skew), and whether the
-        list was read back that far within `max_pages`.
-
-        Pages newest first by createdAt (the order the contract tests pin) until a whole page is
-        older than the window; an id repeated across pages (new generations shift the offsets) is
-        kept once.
-        """
-        earliest = since - CLOCK_SKEW
-        found: dict[str, Generation] = {}
-        try:
-            user_id = self._account_user_id()
-            for page in range(max_pages):
-                batch = self._as_account(
-                    lambda client, page=page: client.list_user_generations(
-                        user_id, offset=page * LOOKUP_PAGE, limit=LOOKUP_PAGE
-                    )
-                )
-                found |= {g.id: g for g in batch if _parse_time(g.created_at) >= earliest}
-                if len(batch) < LOOKUP_PAGE or all(_parse_time(g.created_at) < earliest for g in batch):
-                    return list(found.values()), True
-        except LeonardoError as error:
-            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
-        return list(found.values()), False
-
-    def _account_user_id(self) -> str:
-        if self._user_id is None:
-            self._user_id = self._as_account(lambda client: client.me()).user_id
-        return self._user_id
-
     def upload_init_image(self, content: bytes, content_type: str) -> str:
         """Ask Leonardo for an upload slot and send the file there (no Leonardo key on that request)."""
-        try:
-            upload = self.client.upload_init_image(EXTENSIONS[content_type])
-            self.client.send_init_image(upload, content, content_type)
-        except (RetryableError, AuthError) as error:
-            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
-        except PermanentError as error:
-            raise LeonardoRejected(_reason(error), code="init_image_rejected") from error
-        except LeonardoError as error:
-            raise LeonardoBusy(error.message) from error
-        return upload.id
+
+        def send(client: LeonardoClient) -> str:
+            upload = client.upload_init_image(EXTENSIONS[content_type])
+            client.send_init_image(upload, content, content_type)
+            return upload.id
+
+        return self._hand_over(send)
 
     def delete_init_image(self, init_image_id: str) -> None:
         try:
@@ -210,25 +169,6 @@ class LeonardoGateway:
             return  # already gone: what we wanted
         except LeonardoError as error:  # busy, down, or refusing: our side is done; try again later
             raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
-
-    def request_fingerprint(self, call: LeonardoCall) -> str:
-        echoed = _echoed(GenerationRequest.model_validate(call.body))
-        return hashlib.sha256(json.dumps(echoed, sort_keys=True).encode()).hexdigest()[:32]
-
-    def find_generations(self, call: LeonardoCall, *, since: datetime) -> list[str]:
-        """Our account's generations echoing `call`, created since `since`, oldest first.
-
-        Leonardo has no idempotency key: an unanswered POST is recognised by what it asked for,
-        compared on every field the list echoes (the seed, ours per job, makes it specific).
-        """
-        wanted = _echoed(GenerationRequest.model_validate(call.body))
-        listed, complete = self._listed_since(since, max_pages=LOOKUP_MAX_PAGES)
-        if not complete:
-            raise LookupIncomplete(
-                f"more than {LOOKUP_PAGE * LOOKUP_MAX_PAGES} generations since the unanswered POST"
-            )
-        matches = [g for g in listed if _matches(g, wanted)]
-        return [g.id for g in sorted(matches, key=lambda g: _parse_time(g.created_at))]
 
     def variation(self, variation_id: str) -> RemoteGeneration:
         try:
@@ -310,56 +250,6 @@ def _decimal(value: object) -> str:
     if not number.is_finite() or number < 0:
         raise ValueError(f"not a cost: {value!r}")
     return format(number.normalize(), "f")
-
-
-def _echoed(wanted: GenerationRequest) -> dict:
-    """The fields of a request that Leonardo's list echoes back (only those we set)."""
-    fields = {
-        "prompt": wanted.prompt,
-        "negative_prompt": wanted.negative_prompt or None,
-        "model_id": wanted.model_id,
-        "width": wanted.width,
-        "height": wanted.height,
-        "seed": wanted.seed,
-        "guidance_scale": wanted.guidance_scale,
-        "inference_steps": wanted.num_inference_steps,
-        "init_strength": wanted.init_strength,
-        "photo_real": wanted.photo_real,
-        "preset_style": wanted.preset_style,
-        "public": bool(wanted.public),
-    }
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _matches(generation: Generation, wanted: dict) -> bool:
-    seen = {
-        "prompt": generation.prompt,
-        "negative_prompt": generation.negative_prompt or None,
-        "model_id": generation.model_id,
-        "width": generation.image_width,
-        "height": generation.image_height,
-        "seed": generation.seed,
-        "guidance_scale": generation.guidance_scale,
-        "inference_steps": generation.inference_steps,
-        "init_strength": generation.init_strength,
-        "photo_real": bool(generation.photo_real),
-        "preset_style": generation.preset_style,
-        "public": bool(generation.public),
-    }
-    for name, value in wanted.items():
-        echoed = seen[name]
-        if isinstance(value, float) and isinstance(echoed, int | float):
-            if not math.isclose(value, echoed, abs_tol=1e-6):
-                return False
-        elif echoed != value:
-            return False
-    # A negative prompt we did not send means another request.
-    return "negative_prompt" in wanted or not seen["negative_prompt"]
-
-
-def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)  # Hasura omits the zone at times
 
 
 def _out_of_credits(error: LeonardoError) -> bool:
