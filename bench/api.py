@@ -66,15 +66,13 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 warnings.filterwarnings("ignore", message="No application metrics to publish")  # a read adds none
 
-import boto3  # noqa: E402
 import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from stackrunner.aws import CREDENTIALS, ResourceCreator  # noqa: E402
+from bench.inprocess import deploy  # noqa: E402
 from stackrunner.gateway import JwtVerifier  # noqa: E402
 from stackrunner.issuer import LocalIssuer  # noqa: E402
-from stackrunner.runtime import FunctionRuntime  # noqa: E402
-from stackrunner.template import REGION, Template  # noqa: E402
+from stackrunner.template import Template  # noqa: E402
 
 EVENTS = ROOT / "events"
 ISSUER = "https://issuer.bench.local/"
@@ -152,15 +150,6 @@ class CallCounter:
             self.current.presigns += 1
 
 
-class InProcessAws:
-    """moto in this process, in the shape ResourceCreator expects of the local AWS."""
-
-    endpoint = None
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, **CREDENTIALS)
-
-
 # ----- the stack: resources, environment, history --------------------------------------------------
 
 
@@ -178,26 +167,15 @@ def build_stack(jwt_dir: Path) -> Stack:
         parameters={"JwtIssuer": ISSUER},
         stack_name=f"bench{uuid.uuid4().hex[:6]}",
     )
-    ResourceCreator(
+    runtime = deploy(
         template,
-        InProcessAws(),  # type: ignore[arg-type]
-        secret_values={"LeonardoApiKeySecret": {"api_key": "bench-key"}, "WebhookSecret": "bench-webhook"},
-    ).create_all()
-    functions = template.functions()
-    env = dict(functions[FUNCTION].environment) | {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-        "ACCOUNT_CACHE_SECONDS": "0",  # every request reads what an idle function's first one reads
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):  # moto, and nothing else
-        os.environ.pop(name, None)
-    os.environ.update(env)
+        function=FUNCTION,
+        secrets={"LeonardoApiKeySecret": {"api_key": "bench-key"}, "WebhookSecret": "bench-webhook"},
+        # every request reads what an idle function's first one reads
+        environment={"ACCOUNT_CACHE_SECONDS": "0"},
+    )
     (authorizer,) = template.jwt_authorizers().values()
     issuer = LocalIssuer(ISSUER, authorizer.audience, jwt_dir)
-    runtime = FunctionRuntime(functions)
     return Stack(
         handler=runtime.handler(FUNCTION),
         context=lambda: runtime.context(FUNCTION),

@@ -38,47 +38,25 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from stackrunner.aws import CREDENTIALS, ResourceCreator  # noqa: E402
-from stackrunner.runtime import FunctionRuntime  # noqa: E402
-from stackrunner.template import REGION, Template  # noqa: E402
+from bench.inprocess import deploy  # noqa: E402
+from stackrunner.template import Template  # noqa: E402
 
 FUNCTION = "WebhookFunction"
 WEBHOOK_KEY = "bench-webhook-key"
 EVENT = ROOT / "events" / "webhook-callback.json"
 
 
-class InProcessAws:
-    """moto in this process, in the shape ResourceCreator expects of the local AWS."""
-
-    endpoint = None
-
-    def client(self, service: str) -> Any:
-        return boto3.client(service, region_name=REGION, **CREDENTIALS)
-
-
 def build() -> tuple[Any, Any, str]:
     """The webhook handler, a context factory, and the events queue's URL."""
     template = Template(ROOT / "template.yaml", stack_name=f"bench{uuid.uuid4().hex[:6]}")
-    ResourceCreator(
+    runtime = deploy(
         template,
-        InProcessAws(),  # type: ignore[arg-type]
-        secret_values={"LeonardoApiKeySecret": {"api_key": "bench-key"}, "WebhookSecret": WEBHOOK_KEY},
-    ).create_all()
-    functions = template.functions()
-    env = dict(functions[FUNCTION].environment) | {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }
-    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):  # moto, and nothing else
-        os.environ.pop(name, None)
-    os.environ.update(env)
-    runtime = FunctionRuntime(functions)
-    return runtime.handler(FUNCTION), lambda: runtime.context(FUNCTION), env["EVENTS_QUEUE_URL"]
+        function=FUNCTION,
+        secrets={"LeonardoApiKeySecret": {"api_key": "bench-key"}, "WebhookSecret": WEBHOOK_KEY},
+    )
+    return runtime.handler(FUNCTION), lambda: runtime.context(FUNCTION), os.environ["EVENTS_QUEUE_URL"]
 
 
 def callback_event(n: int) -> dict:

@@ -72,16 +72,23 @@ class DynamoUploadStore:
         return finished
 
     def set_leonardo_init_image(self, upload: Upload, init_image_id: str) -> str:
+        return self._set_leonardo_copy(upload, "leonardo_init_image_id", init_image_id)
+
+    def set_leonardo_canvas(self, mask: Upload, canvas: dict) -> dict:
+        return self._set_leonardo_copy(mask, "leonardo_canvas", canvas)
+
+    def _set_leonardo_copy(self, upload: Upload, name: str, value: Any) -> Any:
+        """Record Leonardo's copy (`name`) on a READY upload unless one is recorded: the first
+        hand-over wins, and one deleted meanwhile must not gain a Leonardo copy."""
         try:
             self._db.update_item(
                 TableName=self._table,
                 Key=_upload_key(upload.id),
-                UpdateExpression="SET leonardo_init_image_id = :id",
-                # Only on a READY upload: one deleted meanwhile must not gain a Leonardo copy.
-                ConditionExpression="#status = :ready AND attribute_not_exists(leonardo_init_image_id)",
-                ExpressionAttributeNames={"#status": "status"},
+                UpdateExpression="SET #copy = :value",
+                ConditionExpression="#status = :ready AND attribute_not_exists(#copy)",
+                ExpressionAttributeNames={"#status": "status", "#copy": name},
                 ExpressionAttributeValues={
-                    ":id": {"S": init_image_id},
+                    ":value": ddb_value(value),
                     ":ready": {"S": str(UploadStatus.READY)},
                 },
             )
@@ -89,37 +96,12 @@ class DynamoUploadStore:
             if not is_condition_failure(error):
                 raise
             current = self.get_upload(upload.id)
-            if current and current.status == UploadStatus.READY and current.leonardo_init_image_id:
-                return current.leonardo_init_image_id  # a concurrent submitter handed it over first
+            if current and current.status == UploadStatus.READY and getattr(current, name):
+                return getattr(current, name)  # a concurrent submitter handed it over first
             raise UploadNotReady(
                 "The source upload is no longer available", code="upload_unavailable"
             ) from error
-        return init_image_id
-
-    def set_leonardo_canvas(self, mask: Upload, canvas: dict) -> dict:
-        try:
-            self._db.update_item(
-                TableName=self._table,
-                Key=_upload_key(mask.id),
-                UpdateExpression="SET leonardo_canvas = :canvas",
-                # Only on a READY mask: one deleted meanwhile must not gain Leonardo copies.
-                ConditionExpression="#status = :ready AND attribute_not_exists(leonardo_canvas)",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues={
-                    ":canvas": ddb_value(canvas),
-                    ":ready": {"S": str(UploadStatus.READY)},
-                },
-            )
-        except ClientError as error:
-            if not is_condition_failure(error):
-                raise
-            current = self.get_upload(mask.id)
-            if current and current.status == UploadStatus.READY and current.leonardo_canvas:
-                return current.leonardo_canvas  # a concurrent submitter handed the pair over first
-            raise UploadNotReady(
-                "The source upload is no longer available", code="upload_unavailable"
-            ) from error
-        return canvas
+        return value
 
     def mark_deleted(self, upload: Upload, *, now: datetime) -> Upload:
         result = self._db.update_item(
