@@ -55,6 +55,8 @@ class GenerationRecord:
     # Image-to-image lineage. The REST generation schema has no field for it, so
     # it shows only here (and as `initImageId` in the callback).
     init_image_id: str | None = None
+    # Edit lineage: the generated image (`init_generation_image_id`) the pictures were made from.
+    init_generation_image_id: str | None = None
     # sha256 of the init image's bytes plus the strength: mixed into the pictures.
     init_fingerprint: str = ""
     # The request log (GET /_admin/generations). `sequence` is the 1-based creation
@@ -117,6 +119,11 @@ class GenerationStore:
             if record is not None:
                 record.deleted = True
             return record
+
+    def was_deleted(self, generation_id: str) -> bool:
+        """Deleted through the API since the last reset (gone from the store, kept in the log)."""
+        with self._lock:
+            return any(record.id == generation_id and record.deleted for record in self._log)
 
     def update(self, record: GenerationRecord, **changes: Any) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from . import errors, views
 from .catalog import BY_ID
 from .config import DEFAULT_MODEL_ID, FaultConfig, SimulatorConfig
 from .faults import FaultInjector
+from .images import render_png
 from .initimages import CONTENT_TYPES, InitImageRecord, InitImageStore, object_key
 from .jobs import (
     COMPLETE,
@@ -36,7 +37,7 @@ from .largefiles import OUTPUT_TYPES
 from .presign import presigned_fields
 from .ratelimit import RollingWindowLimiter
 from .stats import Stats
-from .variations import Variations
+from .variations import PROMPT_COST, VARIATION_ROUTES, VariationRecord, Variations, variation_log_entry
 from .webhooks import WebhookDispatcher
 
 
@@ -57,6 +58,12 @@ class Simulator:
         self.create_limiter = RollingWindowLimiter(
             cfg.create_rate_limit_per_minute, cfg.rate_limit_window_seconds
         )
+        # CONTRACT.md: "POST /generations and each variations create route: 100 per minute", so
+        # each variation route has a window of its own (POST /generations keeps create_limiter).
+        self.route_limiters = {
+            route: RollingWindowLimiter(cfg.create_rate_limit_per_minute, cfg.rate_limit_window_seconds)
+            for route in VARIATION_ROUTES
+        }
         self._tasks: set[asyncio.Task[None]] = set()
         # Set at shutdown: slow answers held back by a fault stop waiting.
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -125,6 +132,8 @@ class Simulator:
         self.ledger.reset()
         self.all_limiter.reset()
         self.create_limiter.reset()
+        for limiter in self.route_limiters.values():
+            limiter.reset()
         self.faults.configure(self.faults.config)
 
     # -- views for tests and the admin routes --------------------------------
@@ -142,22 +151,26 @@ class Simulator:
 
     def variation_log(self) -> list[dict[str, Any]]:
         """Every variation created since the last reset (GET /_admin/variations): what it worked on."""
-        return [
-            {"id": r.id, "route": r.route, "transformType": r.transform_type,
-             "sourceImageId": r.source_image_id, "isVariation": r.source_is_variation, "status": r.status,
-             "cost": r.cost, "request": r.request, "width": r.width, "height": r.height}
-            for r in sorted(self.variations.store.snapshot().values(), key=lambda r: r.created_at)
-        ]  # fmt: skip
+        records = sorted(self.variations.store.snapshot().values(), key=lambda r: r.sequence)
+        return [variation_log_entry(record) for record in records]
 
-    def record_answer(self, record: GenerationRecord, answer: str, status: int, *, sent: bool = True) -> None:
+    def record_answer(
+        self, record: GenerationRecord | VariationRecord, answer: str, status: int, *, sent: bool = True
+    ) -> None:
         """Note how the answer to `record`'s create was (or is being) sent."""
         changes: dict[str, Any] = {"answer": answer, "answer_status": status}
         if sent:
             changes["answered_at"] = views.now()
-        self.store.update(record, **changes)
+        self._update(record, changes)
 
-    def answer_sent(self, record: GenerationRecord) -> None:
-        self.store.update(record, answered_at=views.now())
+    def answer_sent(self, record: GenerationRecord | VariationRecord) -> None:
+        self._update(record, {"answered_at": views.now()})
+
+    def _update(self, record: GenerationRecord | VariationRecord, changes: dict[str, Any]) -> None:
+        if isinstance(record, VariationRecord):
+            self.variations.store.update(record.id, **changes)
+        else:
+            self.store.update(record, **changes)
 
     @property
     def init_image_records(self) -> MappingProxyType[str, InitImageRecord]:
@@ -212,14 +225,14 @@ class Simulator:
         self.stats.incr("init_images_deleted")
         return record
 
-    def _uploaded_init_image(self, init_image_id: str) -> InitImageRecord:
+    def _uploaded_init_image(self, init_image_id: str, field: str = "init_image_id") -> InitImageRecord:
         record = self.init_images.get(init_image_id)
         if record is None or record.user_id != self.cfg.user_id:
-            raise errors.validation(f"init image {init_image_id} not found", "init_image_id")
+            raise errors.validation(f"init image {init_image_id} not found", field)
         if not record.uploaded:
             raise errors.validation(
                 f"init image {init_image_id} has no uploaded file yet: upload it to its presigned URL first",
-                "init_image_id",
+                field,
             )
         return record
 
@@ -243,11 +256,18 @@ class Simulator:
             for name in ("canvasInitId", "canvasMaskId"):
                 if not accepted.get(name):
                     raise errors.validation(f"{name} is required for a canvas request", name)
-            init = self._uploaded_init_image(accepted["canvasInitId"])
-            self._uploaded_init_image(accepted["canvasMaskId"])
+            init = self._uploaded_init_image(accepted["canvasInitId"], "canvasInitId")
+            self._uploaded_init_image(accepted["canvasMaskId"], "canvasMaskId")
         generated = accepted.get("init_generation_image_id")
+        generated_sha256 = None
         if generated is not None:
-            init_fingerprint = self._generated_image_fingerprint(generated)
+            generated_sha256 = self.generated_image_sha256(generated, "init_generation_image_id")
+        for index, controlnet in enumerate(accepted.get("controlnets") or []):
+            where = f"controlnets[{index}].initImageId"
+            if controlnet.get("initImageType") == "GENERATED":
+                self.generated_image_sha256(controlnet["initImageId"], where)
+            else:
+                self._uploaded_init_image(controlnet["initImageId"], where)
         if not self.scheduler.has_room():
             self.stats.incr("queue_rejected")
             raise errors.ApiError(
@@ -270,14 +290,19 @@ class Simulator:
         fingerprint = ""
         if init is not None:
             fingerprint = f"{init.sha256}@{accepted.get('init_strength')}"
-        elif generated is not None:
-            fingerprint = f"{init_fingerprint}@{accepted.get('init_strength')}"
+        elif generated_sha256 is not None:
+            fingerprint = f"{generated_sha256}@{accepted.get('init_strength')}"
         seed = accepted.get("seed")
         if seed is None:
             # Leonardo picks a random seed; deriving it from the request keeps
             # "same request -> same images" true in the simulator. The init image
             # counts by its bytes, not by its (random) id.
-            basis = {**accepted, "init_image_id": init.sha256} if init is not None else accepted
+            # The same for an edit of a generated image: its bytes, not its id.
+            basis = dict(accepted)
+            if init is not None:
+                basis["init_image_id"] = init.sha256
+            if generated_sha256 is not None:
+                basis["init_generation_image_id"] = generated_sha256
             digest = hashlib.sha256(repr(sorted(basis.items())).encode()).digest()
             seed = int.from_bytes(digest[:4]) % 2_147_483_637
         moment = views.now()
@@ -301,6 +326,7 @@ class Simulator:
             created_at=moment,
             updated_at=moment,
             init_image_id=init_image_id,
+            init_generation_image_id=generated,
             init_fingerprint=fingerprint,
             received_at=received_at,
             client=client,
@@ -336,17 +362,35 @@ class Simulator:
             self.stats.incr("generations_completed")
         self.webhooks.dispatch(views.callback_envelope(record, self.cfg))
 
-    def _generated_image_fingerprint(self, image_id: str) -> str:
-        """An edit names one of this account's generated images: it must exist (Leonardo refuses
-        an unknown `init_generation_image_id`); its identity guides the new pictures."""
+    def generated_image_sha256(self, image_id: str, field: str) -> str:
+        """The sha256 of the bytes of one of this account's generated images (Leonardo refuses an
+        unknown one); an edit mixes them into its pictures, as an image-to-image does its upload's."""
         for record in self.store.snapshot().values():
             for image in record.images:
                 if image.id == image_id and record.user_id == self.cfg.user_id:
-                    return f"generated:{record.id}:{image.index}:{record.seed}"
-        raise errors.validation(f"generated image {image_id} not found", "init_generation_image_id")
+                    png = render_png(
+                        record.prompt, record.seed, image.index, record.width, record.height,
+                        record.init_fingerprint,
+                    )  # fmt: skip
+                    return hashlib.sha256(png).hexdigest()
+        raise errors.validation(f"generated image {image_id} not found", field)
 
-    def delete_generation(self, generation_id: str) -> GenerationRecord:
+    def charge_prompt_call(self) -> int:
+        """A prompt tool call: billed at once (PROMPT_COST credits) and counted as `prompt_calls`."""
+        if not self.ledger.charge(PROMPT_COST):
+            raise errors.ApiError(
+                400, "Not enough API tokens to run this prompt tool", "insufficient-credits"
+            )
+        self.stats.incr("prompt_calls")
+        self.stats.incr("credits_spent", PROMPT_COST)
+        return PROMPT_COST
+
+    def delete_generation(self, generation_id: str) -> GenerationRecord | None:
+        """The deleted record; None when it was already deleted (Hasura's delete-by-key then answers
+        null, which the document allows); an id never seen is a 404."""
         record = self.store.delete(generation_id)
+        if record is None and self.store.was_deleted(generation_id):
+            return None
         if record is None:
             raise errors.not_found(f"generation {generation_id} not found")
         self.stats.incr("generations_deleted")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import errors
+from . import catalog, errors
 from .initimages import CONTENT_TYPES
 
 PRESET_STYLES = frozenset(
@@ -219,24 +219,33 @@ def validate_generation_request(body: Any, strict: bool) -> dict[str, Any]:
 
 
 CONTRASTS = (1.0, 1.3, 1.8, 2.5, 3.0, 3.5, 4.0, 4.5)
-# The documented seed caps: "2147483637 for Flux and 9999999998 for other models".
-FLUX_SD_VERSIONS = frozenset({"FLUX", "FLUX_DEV"})
-CONTRAST_SD_VERSIONS = frozenset({"PHOENIX", "FLUX", "FLUX_DEV"})
+INIT_IMAGE_TYPES = frozenset({"GENERATED", "UPLOADED"})
+STRENGTH_TYPES = frozenset({"Low", "Mid", "High", "Ultra", "Max"})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _check_rules(accepted: dict[str, Any]) -> None:
-    """The rules between fields real Leonardo enforces (its documents say so), as its 400s."""
-    from .catalog import BY_ID  # the simulator's own model list tells a model's version
-
-    model = BY_ID.get(accepted.get("modelId") or "")
-    sd_version = accepted.get("sd_version") or (model.sd_version if model else None)
+    """The rules between fields real Leonardo enforces (its documents say so), as its 400s.
+    Only what a document or guide states is refused (docs/leonardo-simulator.md lists each)."""
+    model_id = accepted.get("modelId")
+    sd_version = catalog.sd_version_of(model_id, accepted.get("sd_version"))
     alchemy = accepted.get("alchemy")
     if accepted.get("ultra") and alchemy:
         raise errors.validation("ultra can not be used with alchemy", "ultra")
     if accepted.get("photoReal"):
         if alchemy is False:
             raise errors.validation("photoReal requires alchemy", "photoReal")
-        if accepted.get("photoRealVersion", "v1") != "v2" and accepted.get("modelId"):
+        if accepted.get("photoRealVersion") == "v2":
+            model = catalog.BY_ID.get(model_id or "")
+            if model is None or not model.photo_real_v2:
+                raise errors.validation(
+                    "photoReal v2 requires Leonardo Kino XL, Leonardo Diffusion XL or Leonardo Vision XL",
+                    "modelId",
+                )
+        elif model_id:
             raise errors.validation("photoReal v1 requires modelId to be unspecified", "modelId")
     contrast = accepted.get("contrast")
     if contrast is not None:
@@ -249,12 +258,59 @@ def _check_rules(accepted: dict[str, Any]) -> None:
     if accepted.get("unzoom") and not accepted.get("init_image_id"):
         raise errors.validation("unzoom requires init_image_id", "unzoom")
     seed = accepted.get("seed")
-    if seed is not None and sd_version in FLUX_SD_VERSIONS and seed > 2_147_483_637:
-        raise errors.validation("the maximum seed value is 2147483637 for Flux", "seed")
-    for element in accepted.get("elements") or []:
-        weight = element.get("weight")
-        if weight is not None and (isinstance(weight, bool) or not isinstance(weight, int | float)):
-            raise errors.validation("expected Float for field 'weight'", "elements")
+    if seed is not None and seed > (cap := catalog.seed_cap(sd_version)):
+        family = "Flux" if cap == catalog.FLUX_SEED_CAP else "this model"
+        raise errors.validation(f"the maximum seed value is {cap} for {family}", "seed")
+    for name, key in (("elements", "akUUID"), ("userElements", "userLoraId")):
+        for i, element in enumerate(accepted.get(name) or []):
+            weight = element.get("weight")
+            if weight is not None and not _is_number(weight):
+                raise errors.validation("expected Float for field 'weight'", f"{name}[{i}].weight")
+            ident = element.get(key)
+            typed = _is_number(ident) if key == "userLoraId" else isinstance(ident, str)
+            if ident is not None and not typed:
+                raise errors.validation(f"unexpected type for field '{key}'", f"{name}[{i}].{key}")
+    for i, controlnet in enumerate(accepted.get("controlnets") or []):
+        _check_controlnet(controlnet, sd_version, f"controlnets[{i}]")
+
+
+def _check_controlnet(controlnet: dict[str, Any], sd_version: str | None, where: str) -> None:
+    """One `controlnet_input`: its types, then the Image Guidance guide's preprocessor ids per base
+    model, weight range and strength types. References are checked when the generation is created."""
+    if not isinstance(controlnet.get("initImageId"), str):
+        raise errors.validation("expected String for field 'initImageId'", f"{where}.initImageId")
+    preprocessor = controlnet.get("preprocessorId")
+    if not _is_number(preprocessor) or preprocessor != int(preprocessor):
+        raise errors.validation("expected a numeric preprocessorId", f"{where}.preprocessorId")
+    preprocessor = int(preprocessor)
+    listed = catalog.PREPROCESSORS.get(sd_version or "")
+    if preprocessor not in catalog.KNOWN_PREPROCESSORS or (listed is not None and preprocessor not in listed):
+        raise errors.validation(
+            f"preprocessorId {preprocessor} is not compatible with this model", f"{where}.preprocessorId"
+        )
+    kind = controlnet.get("initImageType")
+    if kind is not None and kind not in INIT_IMAGE_TYPES:
+        raise errors.validation(
+            f"unexpected value {kind!r} for enum field 'initImageType'", f"{where}.initImageType"
+        )
+    weight = controlnet.get("weight")
+    if weight is not None:
+        low, high = catalog.CONTROLNET_WEIGHT
+        if not _is_number(weight) or not low <= weight <= high:
+            raise errors.validation(
+                f"'weight' must be a number between {low:g} and {high:g}", f"{where}.weight"
+            )
+    strength = controlnet.get("strengthType")
+    if strength is not None:
+        if strength not in STRENGTH_TYPES:
+            raise errors.validation(
+                f"unexpected value {strength!r} for enum field 'strengthType'", f"{where}.strengthType"
+            )
+        if preprocessor not in catalog.REFERENCE_PREPROCESSORS:
+            raise errors.validation(
+                "strengthType can only be used for Style, Character and Content Reference controlnets",
+                f"{where}.strengthType",
+            )
 
 
 def _extensions(body: Any, strict: bool, type_name: str, names: tuple[str, ...]) -> list[str]:

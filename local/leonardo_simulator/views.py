@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -50,7 +51,7 @@ def uuid4_from(name: str) -> str:
     return str(uuid.UUID(bytes=bytes(raw)))
 
 
-def _image_rest(record: GenerationRecord) -> list[dict[str, Any]]:
+def _image_rest(record: GenerationRecord, variations: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
     return [
         {
             "id": image.id,
@@ -58,13 +59,20 @@ def _image_rest(record: GenerationRecord) -> list[dict[str, Any]]:
             "nsfw": image.nsfw,
             "likeCount": 0,
             "motionMP4URL": None,
-            "generated_image_variation_generics": [],
+            "generated_image_variation_generics": [
+                {"id": v.id, "status": v.status, "transformType": v.transform_type, "url": v.url}
+                for v in variations.get(image.id, ())
+            ],
         }
         for image in record.images
     ]
 
 
-def generation_rest(record: GenerationRecord) -> dict[str, Any]:
+def generation_rest(
+    record: GenerationRecord, variations: Mapping[str, list[Any]] | None = None
+) -> dict[str, Any]:
+    """`variations`: generated image id -> its variations (VariationStore.by_source), listed under
+    the image as Leonardo does."""
     body = record.request
     return {
         "id": record.id,
@@ -90,7 +98,7 @@ def generation_rest(record: GenerationRecord) -> dict[str, Any]:
         "promptMagicStrength": body.get("promptMagicStrength"),
         "promptMagicVersion": body.get("promptMagicVersion"),
         "ultra": body.get("ultra"),
-        "generated_images": _image_rest(record),
+        "generated_images": _image_rest(record, variations or {}),
         "generation_elements": [],
     }
 
@@ -109,6 +117,7 @@ def generation_log_entry(record: GenerationRecord) -> dict[str, Any]:
         "request": copy.deepcopy(record.request),
         "seed": record.seed,
         "initImageId": record.init_image_id,
+        "initGenerationImageId": record.init_generation_image_id,
         "cost": record.cost,
         "answer": record.answer,
         "answerStatus": record.answer_status,
@@ -177,6 +186,12 @@ def platform_models(origin: str) -> dict[str, Any]:
             for model in PLATFORM_MODELS
         ]
     }
+
+
+def _init_type(body: dict[str, Any]) -> str | None:
+    if body.get("init_image_id"):
+        return "UPLOADED"
+    return "GENERATED" if body.get("init_generation_image_id") else None
 
 
 def _model_snapshot(record: GenerationRecord, cfg: SimulatorConfig) -> dict[str, Any]:
@@ -279,7 +294,7 @@ def callback_envelope(record: GenerationRecord, cfg: SimulatorConfig) -> dict[st
         "initGeneratedImageId": body.get("init_generation_image_id"),
         "initImageId": body.get("init_image_id"),
         "initStrength": body.get("init_strength"),
-        "initType": "UPLOADED" if body.get("init_image_id") else None,
+        "initType": _init_type(body),
         "initUpscaledImageId": None,
         "modelId": record.model_id,
         "negativePrompt": record.negative_prompt or "",

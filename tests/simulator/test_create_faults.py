@@ -300,6 +300,7 @@ def test_generation_log_route_shape_deletes_and_reset(start_sim):
             "request",
             "seed",
             "initImageId",
+            "initGenerationImageId",
             "cost",
             "answer",
             "answerStatus",
