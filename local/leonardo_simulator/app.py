@@ -42,6 +42,7 @@ from .validation import (
 from .variations import (
     RANDOM_PROMPTS,
     VARIATION_ROUTES,
+    VariationRecord,
     improved_prompt,
     prompt_answer,
     variation_answer,
@@ -72,12 +73,14 @@ def _authorized(request: Request, api_key: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), api_key.encode())
 
 
-def _api(method: str, path: str, handler: Handler, *, creates: bool = False) -> Route:
+def _api(method: str, path: str, handler: Handler, *, creates: bool = False, limited: bool = False) -> Route:
     """Wrap a REST handler with what every Leonardo route has: request counting,
     auth, injected faults, rate limits, and (optionally) malformed bodies.
 
-    On a `creates` route the after-create faults apply to its 200 answers: the
-    thing was created (and charged) before the answer is spoiled."""
+    On a `creates` route (every paid POST) the after-create faults apply to its 200
+    answers: the thing was created (and charged) before the answer is spoiled. A
+    `limited` route also counts against its own create window (POST /generations,
+    each variation create)."""
     template = API_PREFIX + path
 
     async def endpoint(request: Request) -> Response:
@@ -92,8 +95,9 @@ def _api(method: str, path: str, handler: Handler, *, creates: bool = False) -> 
         if sim.faults.roll("http_5xx"):
             sim.stats.incr("injected_5xx")
             raise ApiError(500, "Internal server error (injected by the simulator)", "unexpected")
-        for limiter, applies in ((sim.all_limiter, True), (sim.create_limiter, creates)):
-            if applies and (wait := limiter.acquire()) is not None:
+        create_window = sim.route_limiters.get(path, sim.create_limiter) if limited else None
+        for limiter in (sim.all_limiter, create_window):
+            if limiter is not None and (wait := limiter.acquire()) is not None:
                 sim.stats.incr("rate_limited")
                 raise errors.rate_limited(wait)
         response = await handler(request, sim)
@@ -120,7 +124,8 @@ async def _answer_create(request: Request, sim: Simulator, response: Response) -
     so no knob shifts another's sequence; the first that fired, in the order
     5xx, slow, malformed_create, malformed_json, decides the answer."""
     faults = sim.faults
-    record: GenerationRecord | None = getattr(request.state, "created_generation", None)
+    # What the create made (a generation or a variation), for its log entry; None: a prompt tool.
+    record: GenerationRecord | VariationRecord | None = getattr(request.state, "created", None)
     fail = faults.roll("http_5xx_after_create")
     slow = faults.roll("slow_answer_after_create")
     cut = faults.roll("malformed_create")
@@ -188,7 +193,7 @@ async def create_generation(request: Request, sim: Simulator) -> Response:
         client=f"{client.host}:{client.port}" if client else None,
         headers={k: v for k, v in request.headers.items() if k not in _SECRET_HEADERS},
     )
-    request.state.created_generation = record  # for the after-create faults and the log
+    request.state.created = record  # for the after-create faults and the log
     return JSONResponse(
         {"sdGenerationJob": {"generationId": record.id, **views.cost_fields(record.cost, sim.cfg.cost_unit)}}
     )
@@ -199,12 +204,13 @@ async def get_generation(request: Request, sim: Simulator) -> Response:
     record = sim.store.get(generation_id)
     if record is None:
         raise errors.not_found(f"generation {generation_id} not found")
-    return JSONResponse({"generations_by_pk": views.generation_rest(record)})
+    variations = sim.variations.store.by_source()
+    return JSONResponse({"generations_by_pk": views.generation_rest(record, variations)})
 
 
 async def delete_generation(request: Request, sim: Simulator) -> Response:
     record = sim.delete_generation(request.path_params["id"])
-    return JSONResponse({"delete_generations_by_pk": {"id": record.id}})
+    return JSONResponse({"delete_generations_by_pk": {"id": record.id} if record is not None else None})
 
 
 def _int_param(request: Request, name: str, default: int) -> int:
@@ -224,7 +230,8 @@ async def list_user_generations(request: Request, sim: Simulator) -> Response:
     offset = _int_param(request, "offset", 0)
     limit = _int_param(request, "limit", 10)
     records = sim.store.by_user(request.path_params["userId"])[offset : offset + limit]
-    return JSONResponse({"generations": [views.generation_rest(r) for r in records]})
+    variations = sim.variations.store.by_source()
+    return JSONResponse({"generations": [views.generation_rest(r, variations) for r in records]})
 
 
 async def get_me(request: Request, sim: Simulator) -> Response:
@@ -250,7 +257,9 @@ async def upload_canvas_init_image(request: Request, sim: Simulator) -> Response
 
 def _create_variation(route: str) -> Handler:
     async def handler(request: Request, sim: Simulator) -> Response:
-        record = sim.variations.create(route, await _read_json(request), _origin(request))
+        body = await _read_json(request)
+        record = sim.variations.create(route, body, _origin(request), request.state.received_at)
+        request.state.created = record  # for the after-create faults and the log
         return JSONResponse(variation_answer(record, sim.cfg.cost_unit))
 
     return handler
@@ -267,13 +276,18 @@ async def improve_prompt(request: Request, sim: Simulator) -> Response:
     unknown = set(body) - {"prompt", "promptInstructions", "isVideo"}
     if unknown and sim.cfg.strict:
         raise errors.validation(f"unexpected field {sorted(unknown)[0]!r}", sorted(unknown)[0])
-    sim.stats.incr("prompt_calls")
-    answer = improved_prompt(body["prompt"], body.get("promptInstructions"))
+    instructions = body.get("promptInstructions")
+    if instructions is not None and not isinstance(instructions, str):
+        raise errors.validation("expected String for field 'promptInstructions'", "promptInstructions")
+    if body.get("isVideo") is not None and not isinstance(body["isVideo"], bool):
+        raise errors.validation("expected Boolean for field 'isVideo'", "isVideo")
+    sim.charge_prompt_call()
+    answer = improved_prompt(body["prompt"], instructions, bool(body.get("isVideo")))
     return JSONResponse(prompt_answer(answer, sim.cfg.cost_unit))
 
 
 async def random_prompt(request: Request, sim: Simulator) -> Response:
-    sim.stats.incr("prompt_calls")
+    sim.charge_prompt_call()
     count = sim.stats.snapshot()["prompt_calls"]
     return JSONResponse(prompt_answer(RANDOM_PROMPTS[count % len(RANDOM_PROMPTS)], sim.cfg.cost_unit))
 
@@ -456,7 +470,7 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
             await sim.stop()
 
     routes = [
-        _api("POST", "/generations", create_generation, creates=True),
+        _api("POST", "/generations", create_generation, creates=True, limited=True),
         _api("GET", "/generations/{id}", get_generation),
         _api("DELETE", "/generations/{id}", delete_generation),
         _api("GET", "/generations/user/{userId}", list_user_generations),
@@ -466,7 +480,10 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
         _api("GET", "/init-image/{id}", get_init_image),
         _api("DELETE", "/init-image/{id}", delete_init_image),
         _api("POST", "/canvas-init-image", upload_canvas_init_image),
-        *(_api("POST", route, _create_variation(route), creates=True) for route in VARIATION_ROUTES),
+        *(
+            _api("POST", route, _create_variation(route), creates=True, limited=True)
+            for route in VARIATION_ROUTES
+        ),
         _api("GET", "/variations/{id}", get_variation),
         _api("POST", "/prompt/improve", improve_prompt, creates=True),
         _api("POST", "/prompt/random", random_prompt, creates=True),

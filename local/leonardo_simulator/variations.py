@@ -9,12 +9,16 @@ webhook for variations: callers poll `GET /variations/{id}`. The prompt tools an
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
+import io
 import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from PIL import Image, ImageDraw
 
 from . import errors, views
 from .images import render_png
@@ -36,12 +40,24 @@ UNIVERSAL_FIELDS = frozenset({
 })  # fmt: skip
 
 
+# route -> the job kind (the backend's `kind` names), for the admin log.
+KINDS = {
+    "/variations/upscale": "upscale",
+    "/variations/unzoom": "unzoom",
+    "/variations/nobg": "no_background",
+    "/variations/universal-upscaler": "universal_upscale",
+}
+# What a variation works on (VariationRecord.source_type).
+GENERATED, VARIATION, UPLOADED = "GENERATED", "VARIATION", "UPLOADED"
+MAX_SIDE = 2048  # the served PNG's side is capped; the pixels are a stand-in
+
+
 @dataclass(frozen=True)
 class VariationRecord:
     id: str
     route: str
     transform_type: str
-    source_image_id: str  # the generated image (or variation) it works on
+    source_image_id: str  # the generated image, variation or (universal upscaler) init image
     source_is_variation: bool
     request: dict[str, Any]
     width: int
@@ -51,6 +67,18 @@ class VariationRecord:
     origin: str
     created_at: datetime
     status: str = "PENDING"
+    source_type: str = GENERATED
+    source_generation_id: str | None = None  # the generation whose image it works on, if any
+    received_at: datetime | None = None
+    # How the create was answered (the after-create faults), as in the generation log.
+    answer: str = "ok"
+    answer_status: int = 200
+    answered_at: datetime | None = None
+    sequence: int = 0
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.route]
 
     @property
     def url(self) -> str | None:
@@ -62,18 +90,30 @@ class VariationStore:
     records: dict[str, VariationRecord] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, record: VariationRecord) -> None:
+    def add(self, record: VariationRecord) -> VariationRecord:
         with self._lock:
+            record = replace(record, sequence=len(self.records) + 1)
             self.records[record.id] = record
+            return record
+
+    def update(self, variation_id: str, **changes: Any) -> None:
+        with self._lock:
+            if variation_id in self.records:
+                self.records[variation_id] = replace(self.records[variation_id], **changes)
 
     def get(self, variation_id: str) -> VariationRecord | None:
         with self._lock:
             return self.records.get(variation_id)
 
-    def finish(self, variation_id: str, status: str) -> None:
+    def by_source(self) -> dict[str, list[VariationRecord]]:
+        """Generated image id -> the variations made from it, oldest first (GET /generations lists
+        them under the image as `generated_image_variation_generics`)."""
+        found: dict[str, list[VariationRecord]] = {}
         with self._lock:
-            if variation_id in self.records:
-                self.records[variation_id] = replace(self.records[variation_id], status=status)
+            for record in sorted(self.records.values(), key=lambda r: r.sequence):
+                if record.source_type == GENERATED:
+                    found.setdefault(record.source_image_id, []).append(record)
+        return found
 
     def snapshot(self) -> dict[str, VariationRecord]:
         with self._lock:
@@ -84,16 +124,18 @@ class VariationStore:
             self.records.clear()
 
 
-def _int_in(body: dict, name: str, low: float, high: float) -> None:
+def _in_range(body: dict, name: str, low: float, high: float, *, integer: bool) -> None:
     value = body.get(name)
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
-        raise errors.validation(f"{name} must be between {low} and {high}", name)
+        raise errors.validation(f"{name} must be between {low:g} and {high:g}", name)
+    if integer and value != int(value):
+        raise errors.validation(f"expected Int for field '{name}'", name)
 
 
-def validate_variation(route: str, body: Any) -> tuple[str, bool]:
-    """(the source image id, whether it is a variation) of a variation create body, or a 400."""
+def validate_variation(route: str, body: Any) -> tuple[str, str]:
+    """(the source image id, its source type) of a variation create body, or a 400."""
     if not isinstance(body, dict):
         raise errors.validation("expected a JSON object", "$")
     if route != "/variations/universal-upscaler":
@@ -102,9 +144,11 @@ def validate_variation(route: str, body: Any) -> tuple[str, bool]:
             raise errors.validation(f"unexpected field {sorted(unknown)[0]!r}", sorted(unknown)[0])
         if not isinstance(body.get("id"), str) or not body["id"]:
             raise errors.validation("id is required", "id")
+        if body.get("isVariation") is not None and not isinstance(body["isVariation"], bool):
+            raise errors.validation("expected Boolean for field 'isVariation'", "isVariation")
         if route == "/variations/upscale" and body.get("isVariation"):
             raise errors.validation("the upscaler works on generated images only", "isVariation")
-        return body["id"], bool(body.get("isVariation"))
+        return body["id"], VARIATION if body.get("isVariation") else GENERATED
     unknown = set(body) - UNIVERSAL_FIELDS
     if unknown:
         raise errors.validation(f"unexpected field {sorted(unknown)[0]!r}", sorted(unknown)[0])
@@ -113,6 +157,9 @@ def validate_variation(route: str, body: Any) -> tuple[str, bool]:
         raise errors.validation(
             "exactly one of generatedImageId, initImageId, variationId", "generatedImageId"
         )
+    for name in (*sources, "prompt"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise errors.validation(f"expected String for field '{name}'", name)
     if body.get("upscalerStyle") is not None and body["upscalerStyle"] not in UNIVERSAL_STYLES:
         raise errors.validation("unknown upscalerStyle", "upscalerStyle")
     if body.get("ultraUpscaleStyle") is not None and body["ultraUpscaleStyle"] not in ULTRA_STYLES:
@@ -123,10 +170,10 @@ def validate_variation(route: str, body: Any) -> tuple[str, bool]:
         if body.get(name) is not None and not body.get("ultraUpscaleStyle"):
             raise errors.validation(f"{name} can only be used with ultraUpscaleStyle", name)
     for name in ("creativityStrength", "detailContrast", "similarity"):
-        _int_in(body, name, 1, 10)
-    _int_in(body, "upscaleMultiplier", 1.0, 2.0)
+        _in_range(body, name, 1, 10, integer=True)
+    _in_range(body, "upscaleMultiplier", 1.0, 2.0, integer=False)
     source = sources[0]
-    return body[source], source == "variationId"
+    return body[source], {"generatedImageId": GENERATED, "variationId": VARIATION}.get(source, UPLOADED)
 
 
 class Variations:
@@ -136,45 +183,61 @@ class Variations:
         self._sim = sim
         self.store = VariationStore()
 
-    def create(self, route: str, body: dict, origin: str) -> VariationRecord:
+    def create(
+        self, route: str, body: dict, origin: str, received_at: datetime | None = None
+    ) -> VariationRecord:
         transform, _, cost = VARIATION_ROUTES[route]
-        source_id, is_variation = validate_variation(route, body)
-        width, height = self._source_size(source_id, is_variation)
+        source_id, source_type = validate_variation(route, body)
+        width, height, generation_id = self._source(source_id, source_type, route)
         if transform == "UPSCALE":
-            factor = float(body.get("upscaleMultiplier") or 2.0)
-            width, height = int(width * factor), int(height * factor)
+            default = 1.5 if route == "/variations/universal-upscaler" else 2.0  # the documented default
+            factor = float(body.get("upscaleMultiplier") or default)
+            width, height = round(width * factor), round(height * factor)
         elif transform == "UNZOOM":
-            width, height = int(width * 1.5), int(height * 1.5)
+            width, height = round(width * 1.5), round(height * 1.5)
         if not self._sim.ledger.charge(cost):
             raise errors.ApiError(400, "Not enough API tokens to run this variation", "insufficient-credits")
         digest = hashlib.sha256(f"{transform}:{source_id}:{sorted(body.items())}".encode()).digest()
-        record = VariationRecord(
+        record = self.store.add(VariationRecord(
             id=str(uuid.uuid4()), route=route, transform_type=transform, source_image_id=source_id,
-            source_is_variation=is_variation, request=dict(body), width=width, height=height,
+            source_is_variation=source_type == VARIATION, request=dict(body), width=width, height=height,
             seed=int.from_bytes(digest[:4]), cost=cost, created_at=views.now(),
-            origin=(self._sim.cfg.public_url or origin).rstrip("/"),
-        )  # fmt: skip
-        self.store.add(record)
+            origin=(self._sim.cfg.public_url or origin).rstrip("/"), source_type=source_type,
+            source_generation_id=generation_id, received_at=received_at,
+        ))  # fmt: skip
         self._sim.stats.incr("variations_created")
         self._sim.stats.incr("credits_spent", cost)
         self._sim.spawn(self._finish(record.id))
         return record
 
-    def _source_size(self, source_id: str, is_variation: bool) -> tuple[int, int]:
-        if is_variation:
+    def _source(self, source_id: str, source_type: str, route: str) -> tuple[int, int, str | None]:
+        """(width, height, generation id) of what a variation works on, or Leonardo's 400."""
+        field = "id" if route != "/variations/universal-upscaler" else {
+            GENERATED: "generatedImageId", VARIATION: "variationId", UPLOADED: "initImageId"
+        }[source_type]  # fmt: skip
+        if source_type == VARIATION:
             source = self.store.get(source_id)
             if source is None or source.status != "COMPLETE":
-                raise errors.validation(f"variation {source_id} not found", "id")
-            return source.width, source.height
+                raise errors.validation(f"variation {source_id} not found", field)
+            return source.width, source.height, None
+        if source_type == UPLOADED:
+            upload = self._sim.init_images.get(source_id)
+            if upload is None or upload.content is None:
+                raise errors.validation(f"init image {source_id} not found", field)
+            return (*_picture_size(upload.content), None)
         for record in self._sim.store.snapshot().values():
             if any(image.id == source_id for image in record.images):
-                return record.width, record.height
-        raise errors.validation(f"generated image {source_id} not found", "id")
+                return record.width, record.height, record.id
+        raise errors.validation(f"generated image {source_id} not found", field)
 
     async def _finish(self, variation_id: str) -> None:
         await asyncio.sleep(self._sim.cfg.pending_seconds)
         failed = self._sim.faults.roll("failed_generation")
-        self.store.finish(variation_id, "FAILED" if failed else "COMPLETE")
+        self.store.update(variation_id, status="FAILED" if failed else "COMPLETE")
+        if failed:
+            record = self.store.get(variation_id)
+            if record is not None:
+                self._sim.ledger.refund(record.cost)  # as for generations: a failed job is not charged
         self._sim.stats.incr("variations_failed" if failed else "variations_completed")
 
     def get(self, variation_id: str) -> VariationRecord:
@@ -188,8 +251,34 @@ class Variations:
         if record is None or record.status != "COMPLETE":
             raise errors.not_found("image not found")
         # Capped: the pixels are a stand-in; their size stays in the answer's dimensions.
-        width, height = min(record.width, 2048), min(record.height, 2048)
-        return render_png(record.transform_type, record.seed, 0, width, height, record.source_image_id)
+        width, height = min(record.width, MAX_SIDE), min(record.height, MAX_SIDE)
+        png = render_png(record.transform_type, record.seed, 0, width, height, record.source_image_id)
+        return _without_background(png) if record.transform_type == "NOBG" else png
+
+
+def _picture_size(content: bytes) -> tuple[int, int]:
+    """An upload's pixel size; an undecodable one counts as 1024x1024."""
+    try:
+        with Image.open(io.BytesIO(content)) as picture:
+            return picture.size
+    except (OSError, ValueError):
+        return 1024, 1024
+
+
+def _without_background(png: bytes) -> bytes:
+    """The picture as RGBA, transparent outside a centred ellipse (the "subject"): a real alpha
+    channel, as a background removal gives."""
+    with Image.open(io.BytesIO(png)) as picture:
+        rgba = picture.convert("RGBA")
+    mask = Image.new("L", rgba.size, 0)
+    width, height = rgba.size
+    ImageDraw.Draw(mask).ellipse(
+        (width // 8, height // 8, width - width // 8, height - height // 8), fill=255
+    )
+    rgba.putalpha(mask)
+    out = io.BytesIO()
+    rgba.save(out, format="PNG")
+    return out.getvalue()
 
 
 def variation_answer(record: VariationRecord, cost_unit: str = "CREDITS") -> dict[str, Any]:
@@ -201,14 +290,20 @@ def variation_view(record: VariationRecord) -> dict[str, Any]:
     return {
         "generated_image_variation_generic": [
             {"id": record.id, "status": record.status, "transformType": record.transform_type,
-             "url": record.url, "createdAt": record.created_at.isoformat().replace("+00:00", "Z")}
+             "url": record.url, "createdAt": views.iso(record.created_at)}
         ]
     }  # fmt: skip
 
 
-def improved_prompt(prompt: str, instructions: str | None) -> str:
+def improved_prompt(prompt: str, instructions: str | None, is_video: bool = False) -> str:
+    """Deterministic: the prompt, a fixed elaboration (of motion for a video prompt), the instructions."""
     tail = f", {instructions.strip()}" if instructions and instructions.strip() else ""
-    return f"{prompt.strip()}, highly detailed, soft volumetric light, sharp focus{tail}"
+    detail = (
+        "slow camera dolly, gentle motion, cinematic"
+        if is_video
+        else "highly detailed, soft volumetric light, sharp focus"
+    )
+    return f"{prompt.strip()}, {detail}{tail}"
 
 
 RANDOM_PROMPTS = (
@@ -217,6 +312,20 @@ RANDOM_PROMPTS = (
     "A brass submarine gliding past glowing coral towers, cinematic",
     "A tea house in a bamboo forest during a summer storm, ukiyo-e",
 )
+
+
+def variation_log_entry(record: VariationRecord) -> dict[str, Any]:
+    """One entry of GET /_admin/variations (and `SimulatorHandle.variation_log()`)."""
+    return {
+        "id": record.id, "sequence": record.sequence, "kind": record.kind, "route": record.route,
+        "transformType": record.transform_type, "sourceImageId": record.source_image_id,
+        "sourceType": record.source_type, "isVariation": record.source_is_variation,
+        "sourceGenerationId": record.source_generation_id, "status": record.status, "cost": record.cost,
+        "request": copy.deepcopy(record.request), "width": record.width, "height": record.height,
+        "createdAt": views.iso(record.created_at), "receivedAt": views.iso_or_none(record.received_at),
+        "answer": record.answer, "answerStatus": record.answer_status,
+        "answeredAt": views.iso_or_none(record.answered_at),
+    }  # fmt: skip
 
 
 def prompt_answer(prompt: str, cost_unit: str = "CREDITS") -> dict[str, Any]:
