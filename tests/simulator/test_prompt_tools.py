@@ -30,3 +30,41 @@ def test_an_improve_request_without_a_prompt_is_refused(sim):
     with client(sim) as c:
         assert c.post("/prompt/improve", json={"promptInstructions": "x"}).status_code == 400
     assert sim.stats()["prompt_calls"] == 0
+
+
+def test_each_prompt_tool_call_is_billed_once(start_sim):
+    sim = start_sim(starting_credits=10)
+    with client(sim) as c:
+        c.post("/prompt/improve", json={"prompt": "a fox"})
+        c.post("/prompt/random")
+        broke = c.post("/prompt/random")  # 2 credits left: not enough for a third
+        balance = c.get("/me").json()["user_details"][0]["apiPaidTokens"]
+    assert broke.status_code == 400 and broke.json()["code"] == "insufficient-credits"
+    stats = sim.stats()
+    assert (stats["prompt_calls"], stats["credits_spent"], balance) == (2, 8, 2)
+
+
+def test_the_answers_are_deterministic(start_sim):
+    answers = []
+    for _ in range(2):
+        sim = start_sim()
+        with client(sim) as c:
+            answers.append(
+                [c.post("/prompt/improve", json={"prompt": "a fox", "isVideo": True}).json(),
+                 c.post("/prompt/random").json()]
+            )  # fmt: skip
+    assert answers[0] == answers[1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"prompt": "a fox", "isVideo": "yes"},
+        {"prompt": "a fox", "promptInstructions": 3},
+        {"prompt": "a", "x": 1},
+    ],
+)
+def test_fields_outside_the_document_are_refused_and_cost_nothing(sim, body):
+    with client(sim) as c:
+        assert c.post("/prompt/improve", json=body).status_code == 400
+    assert sim.stats()["prompt_calls"] == 0 and sim.stats()["credits_spent"] == 0

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from PIL import Image
 
+from leonardo_simulator import FaultConfig
+
 from .helpers import client, create, wait_done, wait_for
 
 pytestmark = pytest.mark.integration
@@ -99,3 +101,131 @@ def test_no_webhook_is_sent_for_a_variation(start_sim):
             receiver.wait_for_successful(1)
             poll(c, c.post("/variations/upscale", json={"id": image["id"]}).json()["sdUpscaleJob"]["id"])
         assert len(receiver.successful()) == 1  # the generation's callback only
+
+
+def test_a_background_removal_is_a_png_with_a_real_alpha_channel(sim):
+    with client(sim) as c:
+        _, image = finished_image(c)
+        variation = poll(c, c.post("/variations/nobg", json={"id": image["id"]}).json()["sdNobgJob"]["id"])
+        picture = Image.open(io.BytesIO(httpx.get(variation["url"], timeout=10).content))
+    assert picture.mode == "RGBA"
+    low, high = picture.getchannel("A").getextrema()
+    assert (low, high) == (0, 255)  # a transparent background around an opaque subject
+
+
+def test_the_same_variation_of_the_same_image_is_the_same_picture(sim):
+    with client(sim) as c:
+        _, image = finished_image(c)
+        urls = [
+            poll(c, c.post("/variations/upscale", json={"id": image["id"]}).json()["sdUpscaleJob"]["id"])[
+                "url"
+            ]
+            for _ in range(2)
+        ]
+        first, second = (httpx.get(url, timeout=10).content for url in urls)
+    assert urls[0] != urls[1] and first == second
+
+
+def test_the_universal_upscaler_takes_an_uploaded_init_image(sim):
+    from .helpers import request_slot, tiny_png, upload
+
+    with client(sim) as c:
+        slot = request_slot(c)
+        assert upload(slot, tiny_png(size=40)).status_code == 204
+        job = c.post("/variations/universal-upscaler", json={"initImageId": slot["id"]}).json()
+        variation = poll(c, job["universalUpscaler"]["id"])
+        picture = Image.open(io.BytesIO(httpx.get(variation["url"], timeout=10).content))
+        unknown = c.post(
+            "/variations/universal-upscaler", json={"initImageId": "0b0e7bd6-5f53-4b8e-9d43-8f7f1c1b5a11"}
+        )
+    assert picture.size == (60, 60)  # the documented default multiplier, 1.5
+    assert unknown.status_code == 400 and unknown.json()["path"] == "$.initImageId"
+    [logged] = sim.variation_log()
+    assert (logged["sourceType"], logged["sourceImageId"], logged["kind"]) == (
+        "UPLOADED",
+        slot["id"],
+        "universal_upscale",
+    )
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [{"creativityStrength": 4.5}, {"creativityStrength": 0},
+     {"similarity": 11, "ultraUpscaleStyle": "ARTISTIC"}, {"upscaleMultiplier": 0.9},
+     {"upscalerStyle": "OIL"}, {"generatedImageId": 7}],
+)  # fmt: skip
+def test_universal_upscaler_options_outside_the_document_are_refused(sim, wrong):
+    with client(sim) as c:
+        _, image = finished_image(c)
+        answer = c.post("/variations/universal-upscaler", json={"generatedImageId": image["id"]} | wrong)
+    assert answer.status_code == 400 and sim.stats()["variations_created"] == 0
+
+
+def test_the_generation_lists_its_images_variations(sim):
+    with client(sim) as c:
+        generation, image = finished_image(c)
+        job = c.post("/variations/upscale", json={"id": image["id"]}).json()["sdUpscaleJob"]["id"]
+        pending = c.get(f"/generations/{generation['id']}").json()["generations_by_pk"]
+        done = poll(c, job)
+        listed = c.get(f"/generations/{generation['id']}").json()["generations_by_pk"]
+    [entry] = pending["generated_images"][0]["generated_image_variation_generics"]
+    assert (entry["id"], entry["transformType"], entry["url"]) == (job, "UPSCALE", None)
+    [entry] = listed["generated_images"][0]["generated_image_variation_generics"]
+    assert (entry["status"], entry["url"]) == ("COMPLETE", done["url"])
+
+
+def test_the_admin_log_says_what_each_variation_worked_on_and_how_it_was_answered(sim):
+    with client(sim) as c:
+        generation, image = finished_image(c)
+        c.post("/variations/unzoom", json={"id": image["id"]})
+        sim.set_faults(FaultConfig(seed=1, http_5xx_after_create_rate=1.0))
+        spoiled = c.post("/variations/nobg", json={"id": image["id"]})
+        log = httpx.get(f"{sim.origin}/_admin/variations").json()
+    assert spoiled.status_code in (500, 502, 504)
+    assert log == sim.variation_log()
+    unzoom, nobg = log
+    assert set(unzoom) == {
+        "id", "sequence", "kind", "route", "transformType", "sourceImageId", "sourceType", "isVariation",
+        "sourceGenerationId", "status", "cost", "request", "width", "height", "createdAt", "receivedAt",
+        "answer", "answerStatus", "answeredAt",
+    }  # fmt: skip
+    assert (unzoom["kind"], unzoom["sourceType"], unzoom["sourceGenerationId"]) == (
+        "unzoom", "GENERATED", generation["id"],
+    )  # fmt: skip
+    assert (unzoom["answer"], unzoom["answerStatus"], unzoom["sequence"]) == ("ok", 200, 1)
+    assert (nobg["kind"], nobg["answer"], nobg["answerStatus"]) == ("no_background", "5xx_after_create",
+                                                                    spoiled.status_code)  # fmt: skip
+    assert sim.stats()["variations_created"] == 2  # the spoiled one was made (and billed) all the same
+
+
+def test_a_failed_variation_is_refunded(start_sim):
+    sim = start_sim(starting_credits=1000)
+    with client(sim) as c:
+        _, image = finished_image(c)
+        before = c.get("/me").json()["user_details"][0]["apiPaidTokens"]
+        sim.set_faults(FaultConfig(seed=1, failed_generation_rate=1.0))
+        job = c.post("/variations/upscale", json={"id": image["id"]}).json()["sdUpscaleJob"]
+        assert poll(c, job["id"])["status"] == "FAILED"
+        after = c.get("/me").json()["user_details"][0]["apiPaidTokens"]
+    assert after == before and sim.stats()["variations_failed"] == 1
+
+
+def test_each_variation_route_has_its_own_create_window(start_sim):
+    sim = start_sim(create_rate_limit_per_minute=1)
+    with client(sim) as c:
+        _, image = finished_image(c)
+        first = c.post("/variations/upscale", json={"id": image["id"]})
+        second = c.post("/variations/upscale", json={"id": image["id"]})
+        other_route = c.post("/variations/nobg", json={"id": image["id"]})
+    assert (first.status_code, second.status_code, other_route.status_code) == (200, 429, 200)
+    assert sim.stats()["variations_created"] == 2
+
+
+def test_an_account_billed_in_dollars_is_answered_in_dollars(start_sim):
+    sim = start_sim(cost_unit="DOLLARS")
+    with client(sim) as c:
+        _, image = finished_image(c)
+        job = c.post("/variations/upscale", json={"id": image["id"]}).json()["sdUpscaleJob"]
+    assert (
+        job["apiCreditCost"] is None and job["cost"]["unit"] == "DOLLARS" and float(job["cost"]["amount"]) > 0
+    )
