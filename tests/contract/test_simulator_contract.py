@@ -428,3 +428,117 @@ def test_prompt_tool_responses(scenario, route, body):
     response = scenario.client.post(route, json=body)
     assert response.status_code == 200
     validate(PROMPT_DOC, response_ref(route, "post"), response.json())
+
+
+def request_ref(path: str) -> str:
+    return pointer("paths", path, "post", "requestBody", "content", "application/json", "schema")
+
+
+def test_second_delete_answers_the_documented_null(scenario):
+    generation_id = create(scenario.client)
+    scenario.client.delete(f"/generations/{generation_id}")
+    again = scenario.client.delete(f"/generations/{generation_id}")
+    assert again.status_code == 200 and again.json() == {"delete_generations_by_pk": None}
+    validate(IMAGE_DOC, response_ref("/generations/{id}", "delete"), again.json())
+
+
+def test_a_generation_listing_its_variations_fits_the_document(scenario):
+    generation_id = create(scenario.client)
+    image_id = wait_done(scenario.client, generation_id)["generated_images"][0]["id"]
+    for route in ("/variations/upscale", "/variations/nobg"):
+        assert scenario.client.post(route, json={"id": image_id}).status_code == 200
+    body = scenario.client.get(f"/generations/{generation_id}").json()
+    assert len(body["generations_by_pk"]["generated_images"][0]["generated_image_variation_generics"]) == 2
+    validate(IMAGE_DOC, response_ref("/generations/{id}", "get"), body)
+    listed = scenario.client.get(f"/generations/user/{scenario.sim.config.user_id}", params={"limit": 50})
+    validate(IMAGE_DOC, response_ref("/generations/user/{userId}", "get"), listed.json())
+
+
+def test_a_request_with_controlnets_canvas_and_elements_fits_the_request_schema_and_is_accepted(scenario):
+    """What the rules tests send is what the document describes: the request validates against the
+    request schema, and the simulator takes it."""
+    init, mask = scenario.uploaded_init_image(), scenario.uploaded_init_image()
+    body = {
+        "prompt": "a red door", "width": 512, "height": 512, "num_images": 1,
+        "modelId": RICH_REQUEST["modelId"], "alchemy": False, "canvasRequest": True,
+        "canvasRequestType": "INPAINT", "canvasInitId": init, "canvasMaskId": mask, "init_strength": 0.4,
+        "controlnets": [
+            {"initImageId": init, "initImageType": "UPLOADED", "preprocessorId": 12, "weight": 0.6}
+        ],
+        "elements": [{"akUUID": "0b0e7bd6-5f53-4b8e-9d43-8f7f1c1b5a11", "weight": 0.5}],
+        "userElements": [{"userLoraId": 4, "weight": 1.0}],
+    }  # fmt: skip
+    doc = load(IMAGE_DOC)
+    OAS30Validator({**doc, "$ref": request_ref("/generations")}).validate(body)
+    response = scenario.client.post("/generations", json=body)
+    assert response.status_code == 200, response.text
+    done = wait_done(scenario.client, response.json()["sdGenerationJob"]["generationId"])
+    assert done["status"] == "COMPLETE"
+    validate(IMAGE_DOC, response_ref("/generations/{id}", "get"), {"generations_by_pk": done})
+
+
+def test_universal_upscale_of_an_init_image_fits_the_document(scenario):
+    body = {"initImageId": scenario.uploaded_init_image(), "ultraUpscaleStyle": "ARTISTIC", "similarity": 3}
+    OAS30Validator({**load(VARIATION_DOC), "$ref": request_ref("/variations/universal-upscaler")}).validate(
+        body
+    )
+    response = scenario.client.post("/variations/universal-upscaler", json=body)
+    assert response.status_code == 200, response.text
+    validate(VARIATION_DOC, response_ref("/variations/universal-upscaler", "post"), response.json())
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [("/variations/upscale", {}), ("/variations/unzoom", {}), ("/variations/nobg", {"isVariation": False}),
+     ("/variations/universal-upscaler", {"upscalerStyle": "GENERAL"})],
+)  # fmt: skip
+def test_variation_answers_in_dollars_fit_the_document(route, body):
+    with (
+        serve_in_thread(SimulatorConfig(pending_seconds=0.05, cost_unit="DOLLARS")) as sim,
+        httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10) as c,
+    ):
+        image_id = wait_done(c, create(c))["generated_images"][0]["id"]
+        source = {"generatedImageId": image_id} if route.endswith("universal-upscaler") else {"id": image_id}
+        answer = c.post(route, json=source | body).json()
+    [job] = answer.values()
+    assert job["apiCreditCost"] is None and job["cost"]["unit"] == "DOLLARS"
+    validate(VARIATION_DOC, response_ref(route, "post"), answer)
+
+
+def test_generation_answer_in_dollars_is_the_documented_example_shape():
+    with (
+        serve_in_thread(SimulatorConfig(pending_seconds=0.05, cost_unit="DOLLARS")) as sim,
+        httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10) as c,
+    ):
+        answer = c.post("/generations", json={"prompt": "a fox", "width": 64, "height": 64}).json()
+    validate(IMAGE_DOC, response_ref("/generations", "post"), answer)
+    example = resolve(load(IMAGE_DOC), pointer("paths", "/generations", "post", "responses", "200", "content",
+                                                  "application/json", "example"))  # fmt: skip
+    assert set(answer["sdGenerationJob"]) == set(example["sdGenerationJob"])
+    assert answer["sdGenerationJob"]["apiCreditCost"] is None
+    assert re.fullmatch(r"\d+\.\d{4}", answer["sdGenerationJob"]["cost"]["amount"])
+
+
+@pytest.mark.parametrize(
+    ("route", "body"), [("/prompt/improve", {"prompt": "a fox"}), ("/prompt/random", None)]
+)
+def test_prompt_answers_in_dollars_follow_the_documents_example_not_its_schema(route, body):
+    """The prompt document types `apiCreditCost` as a non-nullable integer, yet its own example for a
+    dollar account sends null. The simulator sends null (as the example, and as every other paid route
+    does): the one schema error is exactly the example's."""
+
+    def errors(instance: Any) -> set[str]:
+        doc = load(PROMPT_DOC)
+        validator = OAS30Validator({**doc, "$ref": response_ref(route, "post")})
+        return {"/".join(map(str, e.absolute_path)) for e in validator.iter_errors(instance)}
+
+    with (
+        serve_in_thread(SimulatorConfig(cost_unit="DOLLARS")) as sim,
+        httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10) as c,
+    ):
+        answer = c.post(route, json=body).json()
+    example = load(PROMPT_DOC)["paths"][route]["post"]["responses"]["200"]["content"]["application/json"][
+        "example"
+    ]
+    assert errors(example) == errors(answer) == {"promptGeneration/apiCreditCost"}
+    assert set(answer["promptGeneration"]) == set(example["promptGeneration"])
