@@ -6,7 +6,6 @@ from . import image, variations
 from .base import Kind, LeonardoCall, Refs, Remote
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (*image.KINDS, *variations.KINDS)}
-VARIATION_TYPES = tuple(kind.name for kind in variations.KINDS)
 
 
 def kind_of(name: str) -> Kind:
@@ -14,4 +13,4 @@ def kind_of(name: str) -> Kind:
     return KINDS[name]
 
 
-__all__ = ["KINDS", "VARIATION_TYPES", "Kind", "LeonardoCall", "Refs", "Remote", "kind_of"]
+__all__ = ["KINDS", "Kind", "LeonardoCall", "Refs", "Remote", "kind_of"]
