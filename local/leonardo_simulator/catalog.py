@@ -136,6 +136,9 @@ PREPROCESSORS: dict[str, dict[int, str]] = {
     "PHOENIX": {166: "Style Reference"},
 }
 KNOWN_PREPROCESSORS = frozenset(pid for table in PREPROCESSORS.values() for pid in table)
+# "Image to Image with multiple ControlNets is incompatible with most SDXL models, except for Style
+# Reference (67) and Character Reference (133)" (Image Guidance guide).
+SDXL_WITH_INIT_IMAGE = frozenset({67, 133})
 # "strengthType ... Can only be used for Style, Character and Content Reference controlnets."
 REFERENCE_PREPROCESSORS = frozenset({67, 133, 100, 166})
 

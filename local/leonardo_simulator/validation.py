@@ -251,7 +251,8 @@ def _check_rules(accepted: dict[str, Any]) -> None:
     if contrast is not None:
         if not any(abs(contrast - allowed) < 1e-9 for allowed in CONTRASTS):
             raise errors.validation(f"contrast must be one of {list(CONTRASTS)}", "contrast")
-        if sd_version == "PHOENIX" and alchemy and contrast < 2.5:
+        # alchemy's documented default is true: unset counts as on.
+        if sd_version == "PHOENIX" and alchemy is not False and contrast < 2.5:
             raise errors.validation(
                 "for Phoenix with alchemy, contrast needs to be 2.5 or higher", "contrast"
             )
@@ -270,8 +271,16 @@ def _check_rules(accepted: dict[str, Any]) -> None:
             typed = _is_number(ident) if key == "userLoraId" else isinstance(ident, str)
             if ident is not None and not typed:
                 raise errors.validation(f"unexpected type for field '{key}'", f"{name}[{i}].{key}")
+    guided = any(accepted.get(name) for name in ("init_image_id", "init_generation_image_id", "canvasInitId"))
     for i, controlnet in enumerate(accepted.get("controlnets") or []):
         _check_controlnet(controlnet, sd_version, f"controlnets[{i}]")
+        sdxl = (sd_version or "").startswith("SDXL")
+        if guided and sdxl and controlnet.get("preprocessorId") not in catalog.SDXL_WITH_INIT_IMAGE:
+            raise errors.validation(
+                "with an init image, SDXL models take only Style Reference (67) and Character Reference "
+                "(133) controlnets",
+                f"controlnets[{i}].preprocessorId",
+            )
 
 
 def _check_controlnet(controlnet: dict[str, Any], sd_version: str | None, where: str) -> None:

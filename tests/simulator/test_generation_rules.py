@@ -40,6 +40,7 @@ def refused(sim, body: dict, path: str) -> None:
         ({"photoReal": True, "photoRealVersion": "v2", "alchemy": False, "modelId": KINO_XL}, "$.photoReal"),
         ({"contrast": 1.1, "modelId": PHOENIX}, "$.contrast"),
         ({"contrast": 1.8, "alchemy": True, "modelId": PHOENIX}, "$.contrast"),
+        ({"contrast": 1.8, "modelId": PHOENIX}, "$.contrast"),  # alchemy's documented default: true
         ({"unzoom": True, "unzoomAmount": 0.2}, "$.unzoom"),
         ({"seed": 2_147_483_638, "sd_version": "FLUX"}, "$.seed"),
         ({"seed": 2_147_483_638, "modelId": FLUX_DEV}, "$.seed"),
@@ -53,7 +54,8 @@ def refused(sim, body: dict, path: str) -> None:
     ],
     ids=["ultra with alchemy", "photoReal without alchemy", "photoReal v1 with a model",
          "photoReal v2 without a model", "photoReal v2 on Phoenix", "photoReal v2 without alchemy",
-         "contrast 1.1", "Phoenix alchemy contrast 1.8", "unzoom without an init image",
+         "contrast 1.1", "Phoenix alchemy contrast 1.8", "Phoenix default alchemy contrast 1.8",
+         "unzoom without an init image",
          "Flux version seed over its cap", "Flux model seed over its cap", "seed over the general cap",
          "string element weight", "string user element weight", "unknown generated image",
          "unknown canvas request type", "unknown canvas images"],
@@ -92,6 +94,21 @@ def test_a_controlnet_image_must_exist_and_be_uploaded(sim):
             answer = c.post("/generations", json=BASE | {"controlnets": [net]})
             assert answer.status_code == 400 and answer.json()["path"] == "$.controlnets[0].initImageId"
     assert sim.stats()["generations_created"] == 0
+
+
+def test_with_an_init_image_an_sdxl_model_takes_only_style_and_character_reference(sim):
+    with client(sim) as c:
+        slot = request_slot(c)
+        assert upload(slot, tiny_png()).status_code == 204
+        guide = {"init_image_id": slot["id"], "init_strength": 0.4}
+        for preprocessor, status in ((19, 400), (100, 400), (67, 200), (133, 200)):
+            net = {"initImageId": slot["id"], "initImageType": "UPLOADED", "preprocessorId": preprocessor}
+            answer = c.post(
+                "/generations", json=BASE | guide | {"modelId": LIGHTNING_XL, "controlnets": [net]}
+            )
+            assert answer.status_code == status, (preprocessor, answer.text)
+            if status == 400:
+                assert answer.json()["path"] == "$.controlnets[0].preprocessorId"
 
 
 def test_controlnets_from_the_tables_on_uploaded_and_generated_images_are_accepted(sim):

@@ -15,9 +15,10 @@ from collections.abc import Callable
 
 from .errors import InvalidRequest, JobNotFound
 from .models import Job, JobStatus
+from .parameters import MAX_SEED
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
-from .requests import MAX_SEED, ImageGenerationRequest, Source, VariationRequest
+from .requests import ImageGenerationRequest, Source, VariationRequest
 from .sources import Sources
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ class Generations:
         """
         # 422 unless the source is the caller's and usable (an upload READY, a job COMPLETE).
         source = self._sources.check(user_id, request.source, kind=request.kind) if request.source else None
+        self._sources.check_guides(user_id, request.guide_upload_ids)
         # A seed of its own makes the job's generation recognisable in Leonardo's list.
         seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
         return self._accept(

@@ -162,20 +162,7 @@ class ImageParameters(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _settle(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if data.get("photo_real") and data.get("photo_real_version") != "v2" and "model_id" not in data:
-            # photoReal v1 "Requires ... unspecifying modelId": no default model then.
-            data["model_id"] = None
-        if data.get("alchemy") is None:
-            model_id = data.get("model_id", DEFAULT_MODEL_ID)
-            family = family_of(model_id if isinstance(model_id, str) else None)
-            if data.get("ultra") is True or not family.alchemy:
-                # Leonardo's default (true) would break "ultra: can not be used with Alchemy" or a
-                # model without alchemy: send false rather than leave it to the default.
-                data["alchemy"] = False
-        return data
+        return settle(data) if isinstance(data, dict) else data
 
     @field_validator("model_id")
     @classmethod
@@ -197,6 +184,24 @@ class ImageParameters(BaseModel):
         if (self.width > 768 or self.height > 768) and self.num_images > 4:
             raise ValueError("num_images must be at most 4 when width or height is over 768")
         return self
+
+
+def settle(data: dict[str, Any]) -> dict[str, Any]:
+    """What an unset field means, decided before validation so that what we send is what we checked:
+    photoReal v1 gets no default model, and `alchemy` is settled as false where Leonardo's default
+    (true) could not go with the rest of the request."""
+    data = dict(data)
+    if data.get("photo_real") and data.get("photo_real_version") != "v2" and "model_id" not in data:
+        # photoReal v1 "Requires ... unspecifying modelId": no default model then.
+        data["model_id"] = None
+    if data.get("alchemy") is None:
+        model_id = data.get("model_id", DEFAULT_MODEL_ID)
+        family = family_of(model_id if isinstance(model_id, str) else None)
+        if data.get("ultra") is True or not family.alchemy:
+            # Leonardo's default (true) would break "ultra: can not be used with Alchemy" or a
+            # model without alchemy: send false rather than leave it to the default.
+            data["alchemy"] = False
+    return data
 
 
 @dataclass(frozen=True)

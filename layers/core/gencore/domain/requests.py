@@ -1,49 +1,23 @@
 """The public request bodies: a generation (every text-to-image parameter Leonardo documents, with
 its rules between fields), a variation of one of our images, an upload.
 
-Limits follow Leonardo's documented ranges, so a request we accept is not refused by Leonardo
-after the caller was told it was accepted. A rule between fields that is broken answers 422
-`invalid_combination` naming the rule (`details[].rule`; the rules and their sources are in
-docs/parameters.md). A body copied from Leonardo's web app ("Get API Code") is accepted under
-`"leonardo"` and mapped field by field (domain/recipes.py).
+A generation's parameters and the rules between them live in domain/parameters.py
+(`ImageParameters`, `broken_rules`); the request adds what is ours: the image that guides the job
+(`source`), the canvas mode, and the paste of Leonardo's own request JSON (`"leonardo"`, mapped
+field by field in domain/recipes.py). A broken rule answers 422 `invalid_combination` naming the
+rule (`details[].rule`; the rules and their sources are in docs/parameters.md), so a request we
+accept is not refused by Leonardo after the caller was told it was accepted.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .model_catalog import SEED_CAP, family_of
 from .models import JobKind, UploadContentType, UploadPurpose, VariationType
-
-PresetStyle = Literal[
-    "ANIME", "BOKEH", "CINEMATIC", "CINEMATIC_CLOSEUP", "CREATIVE", "DYNAMIC", "ENVIRONMENT", "FASHION",
-    "FILM", "FOOD", "GENERAL", "HDR", "ILLUSTRATION", "LEONARDO", "LONG_EXPOSURE", "MACRO", "MINIMALISTIC",
-    "MONOCHROME", "MOODY", "NONE", "NEUTRAL", "PHOTOGRAPHY", "PORTRAIT", "RAYTRACED", "RENDER_3D", "RETRO",
-    "SKETCH_BW", "SKETCH_COLOR", "STOCK_PHOTO", "VIBRANT", "UNPROCESSED",
-]  # fmt: skip
-# Documented: "When alchemy is disabled, use LEONARDO or NONE. When alchemy is enabled, use ..."
-STYLES_WITHOUT_ALCHEMY = frozenset({"LEONARDO", "NONE"})
-STYLES_WITH_ALCHEMY = frozenset({
-    "ANIME", "CREATIVE", "DYNAMIC", "ENVIRONMENT", "GENERAL", "ILLUSTRATION", "PHOTOGRAPHY", "RAYTRACED",
-    "RENDER_3D", "SKETCH_BW", "SKETCH_COLOR", "NONE",
-})  # fmt: skip
-CONTRASTS = (1.0, 1.3, 1.8, 2.5, 3.0, 3.5, 4.0, 4.5)
-Scheduler = Literal[
-    "KLMS", "EULER_ANCESTRAL_DISCRETE", "EULER_DISCRETE", "DDIM", "DPM_SOLVER", "PNDM", "LEONARDO"
-]
-SdVersion = Literal[
-    "v1_5", "v2", "v3", "SDXL_0_8", "SDXL_0_9", "SDXL_1_0", "SDXL_LIGHTNING", "PHOENIX", "FLUX", "FLUX_DEV",
-    "KINO_2_0",
-]  # fmt: skip
-
-DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # Leonardo Lightning XL
-MAX_SEED = 2147483637  # the smallest family cap: the seed we draw for a job fits every model
-Dimension = Annotated[int, Field(ge=32, le=1536, multiple_of=8)]
-UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
-Weight = Annotated[float, Field(strict=True, ge=-1.0, le=2.0)]  # a number, never a string
+from .parameters import UUID_PATTERN, ImageParameters, broken_rules, settle
 
 
 def invalid_combination(rule: str, message: str) -> PydanticCustomError:
@@ -91,69 +65,16 @@ class Canvas(BaseModel):
     mode: CanvasMode
 
 
-class Element(BaseModel):
-    """One of Leonardo's platform elements (a LoRA), by its id, with a weight."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=UUID_PATTERN)
-    weight: Weight = 1.0
-
-
-class UserElement(BaseModel):
-    """One of our account's own trained elements, by Leonardo's numeric id, with a weight."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: int = Field(strict=True, ge=1)
-    weight: Weight = 1.0
-
-
-class ImageGenerationRequest(BaseModel):
-    """The body of POST /v1/generations.
+class ImageGenerationRequest(ImageParameters):
+    """The body of POST /v1/generations: the generation's parameters (`ImageParameters`) and ours.
 
     Text-to-image by default. With a `source` it is guided by an image, with weight
     `init_strength`: one of the caller's READY uploads (`{"upload_id"}`: image-to-image; the older
     `init_upload_id` field is a synonym), one of the caller's own outputs (`{"job_id", "index"}`:
     an edit), or with `canvas` an upload and its mask (`{"upload_id", "mask_upload_id"}`).
+    `controlnets` guide it further, each through one of the caller's READY uploads.
     """
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
-
-    prompt: str = Field(min_length=1, max_length=1500)
-    negative_prompt: str | None = Field(default=None, max_length=1500)
-    # A UUID's 8-4-4-4-12 shape: Leonardo rejects anything else after we accepted the job (fuzzing).
-    # None only for photoReal v1, which Leonardo runs without a model.
-    model_id: str | None = Field(default=DEFAULT_MODEL_ID, pattern=UUID_PATTERN)
-    width: Dimension = 1024
-    height: Dimension = 1024
-    num_images: int = Field(default=1, ge=1, le=8)
-    seed: int | None = Field(default=None, ge=0, le=SEED_CAP)
-    preset_style: PresetStyle | None = None
-    alchemy: bool | None = None
-    photo_real: bool | None = None
-    photo_real_version: Literal["v1", "v2"] | None = None
-    photo_real_strength: Literal[0.55, 0.5, 0.45] | None = None
-    contrast: float | None = None
-    contrast_ratio: float | None = Field(default=None, ge=0, le=1)
-    ultra: bool | None = None
-    guidance_scale: float | None = Field(default=None, ge=1, le=20)
-    num_inference_steps: int | None = Field(default=None, ge=10, le=60)
-    scheduler: Scheduler | None = None
-    sd_version: SdVersion | None = None
-    tiling: bool | None = None
-    transparency: Literal["disabled", "foreground_only"] | None = None
-    enhance_prompt: bool | None = None
-    enhance_prompt_instruction: str | None = Field(default=None, min_length=1, max_length=1500)
-    expanded_domain: bool | None = None
-    fantasy_avatar: bool | None = None
-    high_contrast: bool | None = None
-    high_resolution: bool | None = None
-    prompt_magic: bool | None = None
-    prompt_magic_strength: float | None = Field(default=None, ge=0.1, le=1.0)
-    prompt_magic_version: Literal["v2", "v3"] | None = None
-    elements: list[Element] | None = Field(default=None, max_length=4)
-    user_elements: list[UserElement] | None = Field(default=None, max_length=4)
     source: Source | None = None
     canvas: Canvas | None = None
     init_upload_id: str | None = Field(
@@ -168,7 +89,7 @@ class ImageGenerationRequest(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _normalise_input(cls, data: object) -> object:
+    def _settle(cls, data: Any) -> Any:  # replaces ImageParameters._settle: ours first, then its
         if not isinstance(data, dict):
             return data
         if data.get("leonardo") is not None:
@@ -187,90 +108,26 @@ class ImageGenerationRequest(BaseModel):
             data = {k: v for k, v in data.items() if k != "init_upload_id"} | {
                 "source": {"upload_id": data["init_upload_id"]}
             }
-        if data.get("photo_real") and data.get("photo_real_version") != "v2":
-            # photoReal v1 runs without a model: "requires ... unspecifying modelId".
-            if data.get("model_id") is not None:
-                raise invalid_combination("photo_real_v1_without_model", "photoReal v1 takes no model_id")
-            data = data | {"model_id": None}
-        return data
-
-    @field_validator("model_id")
-    @classmethod
-    def _lower_uuid(cls, value: str | None) -> str | None:
-        return value.lower() if value else value
-
-    @field_validator("prompt")
-    @classmethod
-    def _prompt_not_blank(cls, value: str) -> str:
-        # pydantic's stripping keeps e.g. "\x1e", which Leonardo treats as blank (found by fuzzing).
-        if not value.strip():
-            raise ValueError("prompt must not be blank")
-        return value
-
-    @field_validator("contrast")
-    @classmethod
-    def _contrast_value(cls, value: float | None) -> float | None:
-        if value is not None and not any(abs(value - allowed) < 1e-9 for allowed in CONTRASTS):
-            raise invalid_combination(
-                "contrast_value", f"contrast is one of {', '.join(map(str, CONTRASTS))}"
-            )
-        return value
+        return settle(data)
 
     @model_validator(mode="after")
     def _rules(self) -> ImageGenerationRequest:
-        # Leonardo: "If either width or height is over 768, must be between 1 and 4."
-        if (self.width > 768 or self.height > 768) and self.num_images > 4:
-            raise ValueError("num_images must be at most 4 when width or height is over 768")
-        for rule, broken, message in self._broken_rules():
-            if broken:
-                raise invalid_combination(rule, message)
-        return self
-
-    def _broken_rules(self) -> list[tuple[str, bool, str]]:
-        family, source = family_of(self.model_id), self.source
-        alchemy, style = self.alchemy, self.preset_style
+        source = self.source
         canvas_pair = bool(source and source.upload_id and source.mask_upload_id)
-        photo_real_options = self.photo_real_version is not None or self.photo_real_strength is not None
-        magic_options = self.prompt_magic_strength is not None or self.prompt_magic_version is not None
-        contrast_floor = family.alchemy_contrast_min if alchemy else None
-        return [
+        ours = [
             ("init_strength_needs_source", self.init_strength is not None and source is None,
              "init_strength needs a source image"),
             ("canvas_needs_init_and_mask", bool(self.canvas) and not canvas_pair,
              "canvas needs source.upload_id and source.mask_upload_id"),
             ("mask_needs_canvas", bool(source and source.mask_upload_id) and not self.canvas,
              "source.mask_upload_id is for canvas jobs"),
-            ("ultra_with_alchemy", bool(self.ultra and alchemy), "ultra can not be used with alchemy"),
-            ("ultra_model", bool(self.ultra) and not family.ultra,
-             f"ultra is not available on a {family.name} model"),
-            ("photo_real_needs_alchemy", bool(self.photo_real) and alchemy is False,
-             "photoReal needs alchemy"),
-            ("photo_real_v2_model",
-             bool(self.photo_real) and self.photo_real_version == "v2" and not family.photo_real_v2,
-             f"photoReal v2 runs on the SDXL models (Kino, Vision, Diffusion XL), not a {family.name} model"),
-            ("photo_real_options_need_photo_real", photo_real_options and not self.photo_real,
-             "photo_real_version and photo_real_strength need photo_real"),
-            ("contrast_model", self.contrast is not None and not family.contrast,
-             f"contrast is for Phoenix and Flux models, not a {family.name} model"),
-            ("contrast_with_alchemy",
-             self.contrast is not None and contrast_floor is not None and self.contrast < contrast_floor,
-             f"with alchemy on a {family.name} model, contrast is at least {contrast_floor}"),
-            ("contrast_ratio_needs_alchemy", self.contrast_ratio is not None and not alchemy,
-             "contrast_ratio is used with alchemy"),
-            ("preset_style_without_alchemy",
-             alchemy is False and style is not None and style not in STYLES_WITHOUT_ALCHEMY,
-             "without alchemy the preset style is LEONARDO or NONE"),
-            ("preset_style_with_alchemy",
-             bool(alchemy) and not self.photo_real and style is not None and style not in STYLES_WITH_ALCHEMY,
-             f"with alchemy the preset style is one of {', '.join(sorted(STYLES_WITH_ALCHEMY))}"),
-            ("seed_over_family_cap", self.seed is not None and self.seed > family.seed_cap,
-             f"seeds of a {family.name} model are at most {family.seed_cap}"),
-            ("enhance_prompt_instruction_needs_enhance_prompt",
-             self.enhance_prompt_instruction is not None and not self.enhance_prompt,
-             "enhance_prompt_instruction needs enhance_prompt"),
-            ("prompt_magic_options_need_prompt_magic", magic_options and not self.prompt_magic,
-             "prompt_magic_strength and prompt_magic_version need prompt_magic"),
         ]  # fmt: skip
+        for rule, broken, message in ours:
+            if broken:
+                raise invalid_combination(rule, message)
+        if broken := broken_rules(self, init_image=source is not None):
+            raise broken[0].as_pydantic()
+        return self
 
     @property
     def kind(self) -> JobKind:
@@ -279,6 +136,11 @@ class ImageGenerationRequest(BaseModel):
         if self.source is None:
             return "text_to_image"
         return "edit" if self.source.job_id else "image_to_image"
+
+    @property
+    def guide_upload_ids(self) -> list[str]:
+        """The uploads the ControlNets are guided by (each handed to Leonardo at submit)."""
+        return [net.upload_id for net in self.controlnets or []]
 
     def normalized(self) -> dict:
         """The request with defaults applied, as stored and echoed back (`source`, never its synonym,

@@ -4,10 +4,13 @@ it is submitted.
 A source is one of the caller's READY uploads (`{"upload_id"}`) or one image of one of the caller's
 COMPLETE jobs (`{"job_id", "index"}`). The upload is handed to Leonardo on first use (InitImages);
 an image of ours is named by the id Leonardo gave it, kept on the source job's record, so using it
-costs no Leonardo call at all.
+costs no Leonardo call at all. A job's ControlNets are guided by more of the caller's uploads
+(`guides`): checked alike at accept, each handed over as an init image at submit.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from .errors import InvalidRequest, SourceNotUsable, SourceUnavailable
 from .kinds import Refs, kind_of
@@ -55,9 +58,26 @@ class Sources:
             raise SourceNotUsable(NOT_USABLE)
         return {"job_id": job.id, "index": source.index}
 
+    def check_guides(self, user_id: str, upload_ids: list[str]) -> None:
+        """At accept: each ControlNet's upload is the caller's and READY (the upload's own codes)."""
+        for upload_id in dict.fromkeys(upload_ids):
+            assert self._uploads is not None
+            self._uploads.usable(user_id, upload_id)
+
     def refs(self, job: Job) -> Refs:
-        """At submit: Leonardo's ids for the job's source. LeonardoBusy propagates (try again);
-        UploadNotReady / SourceUnavailable mean the source went away (the job fails)."""
+        """At submit: Leonardo's ids for the job's source and its ControlNets' uploads. LeonardoBusy
+        propagates (try again); UploadNotReady / SourceUnavailable mean an image went away (the job
+        fails)."""
+        refs = self._source_refs(job)
+        guides = [net["upload_id"] for net in job.request.get("controlnets") or []]
+        if not guides:
+            return refs
+        assert self._init_images is not None
+        return replace(
+            refs, guide_image_ids={g: self._init_images.leonardo_id(g) for g in dict.fromkeys(guides)}
+        )
+
+    def _source_refs(self, job: Job) -> Refs:
         source = job.source or (
             {"upload_id": job.request["init_upload_id"]} if job.request.get("init_upload_id") else None
         )

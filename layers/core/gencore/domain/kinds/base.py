@@ -7,8 +7,8 @@ the simulator and tests: the submit, process and reconcile paths read only these
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Literal
 
 # How Leonardo names and reports the work a paid call starts:
@@ -38,6 +38,8 @@ class Refs:
     from_variation: bool = False  # that output is a variation's (Leonardo names those apart)
     canvas_init_id: str | None = None  # a canvas job's init image and mask, handed over together
     canvas_mask_id: str | None = None
+    # The ControlNets' uploads: our upload id -> Leonardo's init image id (each handed over once).
+    guide_image_ids: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

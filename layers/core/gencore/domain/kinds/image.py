@@ -4,7 +4,8 @@ canvas jobs (inpaint, outpaint, sketch-to-image) from an upload and a mask.
 All are one Leonardo route, `POST /generations`; what differs is the image that guides the result:
 none, one of the caller's uploads (`init_image_id`), one of our outputs (`init_generation_image_id`,
 Leonardo's id of an image it generated for us), or a canvas pair (`canvasInitId`, `canvasMaskId`,
-handed over together through `/canvas-init-image`).
+handed over together through `/canvas-init-image`). ControlNets add images of their own: each is
+one of the caller's uploads, handed over as an init image and named in `controlnets[].initImageId`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .base import Kind, LeonardoCall, Refs
 
 def generation_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
     """Our normalized request -> the body of `POST /generations`."""
-    body = to_leonardo(request)
+    body = to_leonardo(request, init_image_ids=refs.guide_image_ids)
     body["seed"] = seed if seed is not None else request.get("seed")
     if refs.canvas_init_id:
         mode = (request.get("canvas") or {}).get("mode", "img2img")
