@@ -33,6 +33,7 @@ from .jobs import (
     GenerationRecord,
 )
 from .largefiles import OUTPUT_TYPES, Body, mp4, padded_png
+from .pricing import calculator_answer, price_request
 from .simulator import Simulator
 from .validation import (
     validate_canvas_init_image_request,
@@ -292,6 +293,12 @@ async def random_prompt(request: Request, sim: Simulator) -> Response:
     return JSONResponse(prompt_answer(RANDOM_PROMPTS[count % len(RANDOM_PROMPTS)], sim.cfg.cost_unit))
 
 
+async def pricing_calculator(request: Request, sim: Simulator) -> Response:
+    """What a job would cost, from the price list the creates charge by; free (nothing is charged)."""
+    credits = price_request(await _read_json(request), strict=sim.cfg.strict)
+    return JSONResponse(calculator_answer(credits, sim.cfg.cost_unit))
+
+
 async def get_init_image(request: Request, sim: Simulator) -> Response:
     record = sim.get_init_image(request.path_params["id"])
     return JSONResponse({"init_images_by_pk": views.init_image_rest(record)})
@@ -487,6 +494,7 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
         _api("GET", "/variations/{id}", get_variation),
         _api("POST", "/prompt/improve", improve_prompt, creates=True),
         _api("POST", "/prompt/random", random_prompt, creates=True),
+        _api("POST", "/pricing-calculator", pricing_calculator),
         _counted(
             "GET",
             "/cdn/users/{user_id}/generations/{generation_id}/{image_file}",

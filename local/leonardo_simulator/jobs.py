@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -70,17 +69,6 @@ class GenerationRecord:
     answer_status: int = 200  # the HTTP status the caller was sent (or is being sent)
     answered_at: datetime | None = None  # when the answer was handed to the server
     deleted: bool = False  # deleted through the API: gone from the store, kept in the log
-
-
-def credit_cost(width: int, height: int, num_images: int, alchemy: bool, photo_real: bool) -> int:
-    """Integer credits for a generation: a made-up but monotone formula.
-
-    Per image, 2 credits per started 512x512 block (4 with Alchemy), plus 4 for
-    PhotoReal. The real price list is not public in machine-readable form.
-    """
-    blocks = math.ceil(width * height / (512 * 512))
-    per_image = blocks * (4 if alchemy else 2) + (4 if photo_real else 0)
-    return per_image * num_images
 
 
 class GenerationStore:

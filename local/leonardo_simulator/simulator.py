@@ -31,13 +31,13 @@ from .jobs import (
     GenerationRecord,
     GenerationStore,
     JobScheduler,
-    credit_cost,
 )
 from .largefiles import OUTPUT_TYPES
 from .presign import presigned_fields
+from .pricing import PROMPT_CREDITS, created_generation_credits
 from .ratelimit import RollingWindowLimiter
 from .stats import Stats
-from .variations import PROMPT_COST, VARIATION_ROUTES, VariationRecord, Variations, variation_log_entry
+from .variations import VARIATION_ROUTES, VariationRecord, Variations, variation_log_entry
 from .webhooks import WebhookDispatcher
 
 
@@ -284,7 +284,7 @@ class Simulator:
         photo_real = bool(accepted.get("photoReal"))
         model_id = accepted.get("modelId") or DEFAULT_MODEL_ID
         model = BY_ID.get(model_id)
-        cost = credit_cost(width, height, num_images, alchemy, photo_real)
+        cost = created_generation_credits(accepted, DEFAULT_MODEL_ID)
         if not self.ledger.charge(cost):
             raise errors.ApiError(400, "Not enough API tokens to run this generation", "insufficient-credits")
         fingerprint = ""
@@ -376,14 +376,14 @@ class Simulator:
         raise errors.validation(f"generated image {image_id} not found", field)
 
     def charge_prompt_call(self) -> int:
-        """A prompt tool call: billed at once (PROMPT_COST credits) and counted as `prompt_calls`."""
-        if not self.ledger.charge(PROMPT_COST):
+        """A prompt tool call: billed at once (PROMPT_CREDITS) and counted as `prompt_calls`."""
+        if not self.ledger.charge(PROMPT_CREDITS):
             raise errors.ApiError(
                 400, "Not enough API tokens to run this prompt tool", "insufficient-credits"
             )
         self.stats.incr("prompt_calls")
-        self.stats.incr("credits_spent", PROMPT_COST)
-        return PROMPT_COST
+        self.stats.incr("credits_spent", PROMPT_CREDITS)
+        return PROMPT_CREDITS
 
     def delete_generation(self, generation_id: str) -> GenerationRecord | None:
         """The deleted record; None when it was already deleted (Hasura's delete-by-key then answers

@@ -22,18 +22,21 @@ from PIL import Image, ImageDraw
 
 from . import errors, views
 from .images import render_png
+from .pricing import PROMPT_CREDITS, VARIATION_CREDITS
 
-# route -> (transformType, the answer's envelope key, credits). The documented VARIATION_TYPE enum
-# has no value of its own for the universal upscaler: it reports UPSCALE.
+# route -> (transformType, the answer's envelope key, credits: the one price list, pricing.py). The
+# documented VARIATION_TYPE enum has no value of its own for the universal upscaler: it reports UPSCALE.
 VARIATION_ROUTES: dict[str, tuple[str, str, int]] = {
-    "/variations/upscale": ("UPSCALE", "sdUpscaleJob", 5),
-    "/variations/unzoom": ("UNZOOM", "sdUnzoomJob", 5),
-    "/variations/nobg": ("NOBG", "sdNobgJob", 5),
-    "/variations/universal-upscaler": ("UPSCALE", "universalUpscaler", 8),
+    route: (transform, envelope, VARIATION_CREDITS[route])
+    for route, transform, envelope in (
+        ("/variations/upscale", "UPSCALE", "sdUpscaleJob"),
+        ("/variations/unzoom", "UNZOOM", "sdUnzoomJob"),
+        ("/variations/nobg", "NOBG", "sdNobgJob"),
+        ("/variations/universal-upscaler", "UPSCALE", "universalUpscaler"),
+    )
 }
 UNIVERSAL_STYLES = frozenset({"GENERAL", "CINEMATIC", "2D ART & ILLUSTRATION", "CG ART & GAME ASSETS"})
 ULTRA_STYLES = frozenset({"ARTISTIC", "REALISTIC"})
-PROMPT_COST = 4
 UNIVERSAL_FIELDS = frozenset({
     "generatedImageId", "initImageId", "variationId", "upscalerStyle", "ultraUpscaleStyle",
     "creativityStrength", "detailContrast", "similarity", "upscaleMultiplier", "prompt",
@@ -329,4 +332,4 @@ def variation_log_entry(record: VariationRecord) -> dict[str, Any]:
 
 
 def prompt_answer(prompt: str, cost_unit: str = "CREDITS") -> dict[str, Any]:
-    return {"promptGeneration": {"prompt": prompt, **views.cost_fields(PROMPT_COST, cost_unit)}}
+    return {"promptGeneration": {"prompt": prompt, **views.cost_fields(PROMPT_CREDITS, cost_unit)}}

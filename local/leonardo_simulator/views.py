@@ -19,6 +19,7 @@ from .catalog import BY_ID, PLATFORM_MODELS
 from .config import SimulatorConfig
 from .initimages import InitImageRecord
 from .jobs import COMPLETE, GenerationRecord
+from .pricing import dollars
 
 # Fixed, so the apiKey snapshot is stable across runs.
 _API_KEY_NAMESPACE = uuid.UUID("7f0c6a52-1d55-4b8e-9f3a-6c2b8e1d4a90")
@@ -350,5 +351,5 @@ def cost_fields(credits: int, unit: str) -> dict[str, Any]:
     """A create answer's cost in the account's unit: credits in both fields, or (an account billed in
     dollars, the documents' example) `apiCreditCost: null` and `cost` in dollars."""
     if unit == "DOLLARS":
-        return {"apiCreditCost": None, "cost": {"amount": f"{credits * 0.0012:.4f}", "unit": "DOLLARS"}}
+        return {"apiCreditCost": None, "cost": {"amount": f"{dollars(credits):.4f}", "unit": "DOLLARS"}}
     return {"apiCreditCost": credits, "cost": {"amount": str(credits), "unit": "CREDITS"}}

@@ -542,3 +542,79 @@ def test_prompt_answers_in_dollars_follow_the_documents_example_not_its_schema(r
     ]
     assert errors(example) == errors(answer) == {"promptGeneration/apiCreditCost"}
     assert set(answer["promptGeneration"]) == set(example["promptGeneration"])
+
+
+PRICING_DOC = "openapi/leonardo-ai-pricing-calculator-api-openapi.yml"
+PRICING_BODY = {
+    "service": "IMAGE_GENERATION",
+    "serviceParams": {
+        "IMAGE_GENERATION": {
+            "imageWidth": 1024, "imageHeight": 768, "numImages": 2, "inferenceSteps": 30, "alchemyMode": True,
+            "promptMagic": False, "photoRealMode": False, "highResolution": False, "loraCount": 1,
+            "isSDXL": True, "isUltra": None,
+        }
+    },
+}  # fmt: skip
+
+
+def _pricing_example() -> dict[str, Any]:
+    return json.loads((SHARED / "examples" / "leonardo-ai-pricing-calculator-example.json").read_text())
+
+
+def _schema_errors(doc_name: str, ref: str, instance: Any) -> set[str]:
+    doc = load(doc_name)
+    invalid = {
+        "/".join(map(str, e.absolute_path))
+        for e in OAS30Validator({**doc, "$ref": ref}).iter_errors(instance)
+    }
+    return invalid | {f"undocumented {key}" for key in undocumented(doc, resolve(doc, ref), instance)}
+
+
+def test_pricing_calculator_request_and_answer_follow_the_document(scenario):
+    assert _schema_errors(PRICING_DOC, request_ref("/pricing-calculator"), PRICING_BODY) == set()
+    response = scenario.client.post("/pricing-calculator", json=PRICING_BODY)
+    assert response.status_code == 200, response.text
+    validate(PRICING_DOC, response_ref("/pricing-calculator", "post"), response.json())
+    assert isinstance(response.json()["calculateProductionApiServiceCost"]["cost"], int)
+
+
+@pytest.mark.parametrize(
+    "service_params",
+    [
+        {"UNIVERSAL_UPSCALER": {"megapixel": 8}},
+        {"UNIVERSAL_UPSCALER_ULTRA": {"inputWidth": 1024, "inputHeight": 1024, "upscaleMultiplier": 1.5}},
+    ],
+)
+def test_pricing_calculator_universal_upscaler_requests_follow_the_document(scenario, service_params):
+    body = {"service": next(iter(service_params)), "serviceParams": service_params}
+    assert _schema_errors(PRICING_DOC, request_ref("/pricing-calculator"), body) == set()
+    response = scenario.client.post("/pricing-calculator", json=body)
+    assert response.status_code == 200, response.text
+    validate(PRICING_DOC, response_ref("/pricing-calculator", "post"), response.json())
+
+
+def test_the_pricing_example_disagrees_with_its_schema_and_the_simulator_takes_both():
+    """The schema names the parameters after the service (`serviceParams.IMAGE_GENERATION`) and types
+    `cost` as an integer; the example sends `serviceParams.imageGenerationParams` with a `modelId`
+    and answers 0.048 (an account billed in dollars: 40 credits at $0.0012). The simulator follows
+    the schema and accepts the example's request too; in dollars it answers exactly the example."""
+    example = _pricing_example()
+    assert _schema_errors(PRICING_DOC, request_ref("/pricing-calculator"), example["request"]["body"]) == {
+        "undocumented $.serviceParams.imageGenerationParams"
+    }
+    cost_error = {"calculateProductionApiServiceCost/cost"}
+    assert (
+        _schema_errors(PRICING_DOC, response_ref("/pricing-calculator", "post"), example["response"]["body"])
+        == cost_error
+    )
+    for unit, errors in (("CREDITS", set()), ("DOLLARS", cost_error)):
+        with (
+            serve_in_thread(SimulatorConfig(cost_unit=unit)) as sim,
+            httpx.Client(base_url=sim.base_url, headers=AUTH, timeout=10) as c,
+        ):
+            answer = c.post("/pricing-calculator", json=example["request"]["body"])
+        assert answer.status_code == 200, answer.text
+        assert (
+            _schema_errors(PRICING_DOC, response_ref("/pricing-calculator", "post"), answer.json()) == errors
+        )
+    assert answer.json() == example["response"]["body"]

@@ -28,7 +28,7 @@ from .helpers import AUTH, WebhookReceiver, client, create, wait_done, wait_for
 pytestmark = pytest.mark.integration
 
 BODY = {"prompt": "the same prompt every time", "width": 64, "height": 64, "num_images": 1}
-COST = 4  # 64x64, one image, Alchemy on by default
+COST = 7  # 64x64, one image, the default model (Lightning XL): pricing.py, priced as 4 images
 ISO_MICROS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
