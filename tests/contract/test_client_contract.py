@@ -540,3 +540,66 @@ def test_platform_models_read_every_documented_field():
     assert _wire_names(PlatformModel) == set(item["properties"])
     preview = item["properties"]["generated_image"]["properties"]
     assert _wire_names(PreviewImage) == set(preview)
+
+
+# -- the pricing calculator -------------------------------------------------------------------
+# The schema names the parameters after the service and types `cost` as an integer; the example
+# (examples/leonardo-ai-pricing-calculator-example.json) sends `imageGenerationParams` with a
+# `modelId` and answers 0.048. We send the schema's shape and read either answer.
+
+PRICING_API = _load("leonardo-ai-pricing-calculator-api-openapi.yml")
+PRICING_EXAMPLE = json.loads(
+    (SHARED / "examples" / "leonardo-ai-pricing-calculator-example.json").read_text()
+)
+
+
+def _pricing_params_schema(service: str) -> dict:
+    body = _body_schema(PRICING_API, "/pricing-calculator")
+    return body["properties"]["serviceParams"]["properties"][service]
+
+
+PRICING_CALLS = {
+    "image generation, Lightning XL": ("IMAGE_GENERATION", {
+        "imageWidth": 512, "imageHeight": 512, "numImages": 1, "alchemyMode": True, "isSDXLLightning": True,
+    }),
+    "image generation, every option": ("IMAGE_GENERATION", {
+        "imageWidth": 1024, "imageHeight": 768, "numImages": 4, "inferenceSteps": 30, "promptMagic": True,
+        "promptMagicStrength": 0.5, "promptMagicVersion": "v3", "alchemyMode": True, "photoRealMode": True,
+        "photoRealStrength": 0.45, "photoRealVersion": "v2", "highResolution": False, "loraCount": 2,
+        "isModelCustom": False, "controlnetsCost": 0, "isSDXL": True, "isUltra": False,
+    }),
+    "universal upscaler": ("UNIVERSAL_UPSCALER", {"megapixel": 4}),
+    "universal upscaler ultra": (
+        "UNIVERSAL_UPSCALER_ULTRA", {"inputWidth": 1024, "inputHeight": 1024, "upscaleMultiplier": 1.5}
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(PRICING_CALLS))
+def test_the_pricing_calculator_sends_the_schemas_shape_and_reads_the_documented_answer(name):
+    service, params = PRICING_CALLS[name]
+    cost, body = _sent(lambda c: c.pricing_calculator(service, params), PRICING_EXAMPLE["response"]["body"])
+    for closed in (False, True):
+        schema = _body_schema(PRICING_API, "/pricing-calculator", closed=closed)
+        schema["properties"]["serviceParams"]["additionalProperties"] = not closed
+        schema["properties"]["serviceParams"]["properties"][service]["additionalProperties"] = not closed
+        OAS30Validator(schema, format_checker=oas30_format_checker).validate(body)
+    assert body == {"service": service, "serviceParams": {service: params}}
+    assert cost == Decimal("0.048")  # the example's account is billed in dollars
+
+
+def test_every_image_generation_pricing_field_is_the_documents():
+    from gencore.leonardo.pricing import ImageGenerationPricing
+
+    assert _wire_names(ImageGenerationPricing) == set(
+        _pricing_params_schema("IMAGE_GENERATION")["properties"]
+    )
+
+
+def test_the_documented_example_request_is_not_the_schemas_shape():
+    """Why we do not send what the example sends: its parameters' key is not declared."""
+    schema = _body_schema(PRICING_API, "/pricing-calculator")
+    schema["properties"]["serviceParams"]["additionalProperties"] = False
+    errors = list(OAS30Validator(schema).iter_errors(PRICING_EXAMPLE["request"]["body"]))
+    assert [list(e.absolute_path) for e in errors] == [["serviceParams"]]
+    assert "imageGenerationParams" in errors[0].message

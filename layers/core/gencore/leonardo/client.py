@@ -5,8 +5,9 @@ presigned S3 slot lives in :mod:`.uploads`. The methods here only name the route
 body and unwrap the answer. Each one is one of three kinds:
 
 * **reads** (GET, DELETE): retried under the :class:`RetryPolicy`; a malformed answer is retried.
-* **free POSTs** (``/init-image``, ``/canvas-init-image``): they only hand out upload slots
-  (nothing is billed, an unused slot is harmless), so they are resent like a GET.
+* **free POSTs** (``/init-image``, ``/canvas-init-image``: they only hand out upload slots, and an
+  unused slot is harmless; ``/pricing-calculator``: it only answers a price): nothing is billed, so
+  they are resent like a GET.
 * **paid POSTs** (generations, variations, prompt tools): NOT idempotent and billed, so sent
   exactly once per call (:meth:`LeonardoClient._paid`; the caller's queue retries with
   backoff, and a call's worst case stays :attr:`LeonardoClient.paid_call_seconds`). Only a
@@ -21,7 +22,8 @@ unwraps; it is never an exception argument, never logged and not in repr().
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -47,6 +49,7 @@ from .models import (
     UserDetails,
     UserGenerationsEnvelope,
 )
+from .pricing import PricingEnvelope, PricingRequest, PricingService
 from .tools import (
     CanvasUpload,
     CanvasUploadEnvelope,
@@ -190,6 +193,20 @@ class LeonardoClient:
 
     def platform_models(self) -> list[PlatformModel]:
         return self._read("GET", "/platformModels", PlatformModelsEnvelope).custom_models
+
+    def pricing_calculator(self, service: PricingService, params: Mapping[str, Any]) -> Decimal | None:
+        """What Leonardo's pricing calculator says one job of ``service`` costs, for ``params`` in
+        Leonardo's names (``IMAGE_GENERATION``'s are checked against the document's ranges first):
+        an amount in the account's unit (credits; dollars on an account billed in dollars: the
+        answer does not say which), or None when Leonardo has no price for them.
+
+        A POST that spends nothing (no credits, no work), so it is safe to repeat: it is retried
+        under the :class:`RetryPolicy` like a GET, a malformed answer included. It still counts
+        against the account's request rate: callers cache the answers (an account-level call).
+        """
+        body = PricingRequest.of(service, dict(params)).to_payload()
+        answer = self._free_post("/pricing-calculator", PricingEnvelope, body).answer
+        return answer.cost if answer is not None else None
 
     # -- init images --------------------------------------------------------
 
