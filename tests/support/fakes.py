@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 from gencore.domain.errors import (
     GenerationTaken,
@@ -20,6 +21,7 @@ from gencore.domain.errors import (
 )
 from gencore.domain.kinds import LeonardoCall, Refs
 from gencore.domain.kinds.image import generation_call
+from gencore.domain.ledger import Budget, BudgetExceeded, Delta, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Cost, Job, JobStatus
 from gencore.domain.policy import Policy, epoch
 from gencore.domain.ports import (
@@ -73,6 +75,9 @@ class FakeJobStore:
         self.owners: dict[str, str] = {}  # generation id -> job id (the GEN# items)
         self.locks: dict[str, str] = {}  # request fingerprint -> job id (the REQLOCK# items)
         self.dedupe: dict[str, str] = {}  # dedupe key -> job id (the DEDUPE# items, without expiry)
+        # (user, "day" | "month", key) -> what is reserved and spent there (the LEDGER# items)
+        self.ledger: dict[tuple[str, str, str], Delta] = {}
+        self.pricing = Pricing()
         self._lock = threading.RLock()
 
     # --- set-up helpers ----------------------------------------------------------------------
@@ -91,14 +96,47 @@ class FakeJobStore:
         return self.waiting_job_ids(limit=10**6)
 
     # --- the port ----------------------------------------------------------------------------
-    def create(self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None):
+    def create(self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None,
+               budget: Budget | None = None):  # fmt: skip
         with self._lock:
             holder = self.dedupe.get(dedupe_key)
             if holder is not None and holder != replace_job_id:
                 return self.jobs[holder]
+            if job.charge is not None:
+                self._reserve(job, budget)
             self.dedupe[dedupe_key] = job.id
             self.add(job)
             return None
+
+    # --- the ledger (domain/ledger.py), moved with the job as the real store moves it ----------
+    def spent(self, user_id: str, period: str, key: str) -> Delta:
+        return self.ledger.get((user_id, period, key), Delta())
+
+    def _reserve(self, job: Job, budget: Budget | None) -> None:
+        charge = job.charge
+        assert charge is not None
+        amount = Delta(reserved=Decimal(charge.estimate))
+        for period, key in (("day", charge.day), ("month", charge.month)):
+            limit = None if budget is None else (budget.per_day if period == "day" else budget.per_month)
+            used = self.spent(job.user_id, period, key).committed
+            if limit is not None and used + amount.committed > limit:
+                raise BudgetExceeded("over budget", period=period, remaining=max(limit - used, Decimal(0)),
+                                     unit=charge.unit, resets_at=resets_at(period, key))  # fmt: skip
+        self._move(job.user_id, charge.day, charge.month, amount)
+
+    def _move(self, user_id: str, day: str, month: str, change: Delta) -> None:
+        for period, key in (("day", day), ("month", month)):
+            before = self.spent(user_id, period, key)
+            self.ledger[(user_id, period, key)] = Delta(
+                reserved=before.reserved + change.reserved, spent=before.spent + change.spent
+            )
+
+    def _charged(self, current: Job, updates: dict) -> dict:
+        after = charge_after(current, updates, self.pricing)
+        if after != current.charge and after is not None:
+            self._move(current.user_id, after.day, after.month, delta(current.charge, after))
+            return updates | {"charge": after}
+        return updates
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
@@ -118,6 +156,7 @@ class FakeJobStore:
             if release_slot and current.slot_held:
                 updates |= {"slot_held": False, "slot_acquired_at": None}
                 self.slots -= 1
+            updates = self._charged(current, updates)
             moved = current.model_copy(update=updates)
             self.jobs[job.id] = moved
             self.partition[job.id] = None if due_at is None else ("Q" if to == JobStatus.QUEUED else "P")
@@ -130,7 +169,7 @@ class FakeJobStore:
             current = self.jobs.get(job.id)
             if current is None or current.status != job.status:
                 raise TransitionConflict(f"job {job.id} is no longer {job.status}")
-            moved = current.model_copy(update={"updated_at": now, **fields})
+            moved = current.model_copy(update=self._charged(current, {"updated_at": now, **fields}))
             self.jobs[job.id] = moved
             return moved
 
@@ -282,12 +321,12 @@ class FakeJobStore:
             self.release_request_lock(current)
             if not current.slot_held:  # found while waiting: it runs at Leonardo, so it counts
                 self.slots += 1
-            moved = current.model_copy(update={
+            moved = current.model_copy(update=self._charged(current, {
                 "slot_held": True, "slot_acquired_at": current.slot_acquired_at or now,
                 "status": JobStatus.SUBMITTED, "generation_id": generation_id, "submitted_at": now,
                 "cost": cost, "updated_at": now, "due_at": due_at, "checks": 0,
                 "submit_uncertain_since": None, "post_fingerprint": None,
-            })  # fmt: skip
+            }))  # fmt: skip
             self.jobs[job.id], self.partition[job.id] = moved, "P"
             return moved
 

@@ -14,6 +14,8 @@ Items (pk / sk):
 - SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
 - REQLOCK#<fingerprint> / REQLOCK  the one job whose paid POST of that request (as Leonardo echoes
                            it) may have gone out unanswered: two such POSTs could not be told apart
+- LEDGER#<user> / DAY#<day>, MONTH#<month>  the credit ledger (adapters/ledger.py): every write that
+                           changes a job's charge (domain/ledger.py) updates them in the same transaction
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import contextlib
 import json
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.ddb import (
@@ -37,8 +40,10 @@ from gencore.adapters.ddb import (
 from gencore.adapters.ddb import is_condition_failure as is_condition_failure  # re-exported for uploads
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.job_keys import LINE_PARTITION, SEMAPHORE_KEY, due_shard, job_key, partitions
+from gencore.adapters.ledger import PERIODS, DynamoLedger, change_updates, reservation_updates
 from gencore.adapters.submission import SubmissionWrites
 from gencore.domain.errors import InvalidCursor, TransitionConflict
+from gencore.domain.ledger import Budget, BudgetExceeded, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.ports import Page
 
@@ -57,10 +62,13 @@ _CURSOR_SORT = re.compile(
 
 
 class DynamoJobStore(SubmissionWrites):
-    def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
+    def __init__(
+        self, client: Any, table: str, *, writer: Writer | None = None, pricing: Pricing | None = None
+    ) -> None:
         self._db = client
         self._table = table
         self._writer = writer or Writer(client)
+        self._pricing = pricing or Pricing()
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -131,10 +139,18 @@ class DynamoJobStore(SubmissionWrites):
 
     # --- writes ------------------------------------------------------------------------------
     def create(
-        self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None
+        self,
+        job: Job,
+        *,
+        dedupe_key: str,
+        dedupe_expires_at: int,
+        replace_job_id: str | None = None,
+        budget: Budget | None = None,
     ) -> Job | None:
         dedupe_item_key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "DEDUPE"}}
         now = int(job.created_at.timestamp())
+        charge = job.charge
+        reservation = reservation_updates(self._table, job.user_id, charge, budget) if charge else []
         for _ in range(4):
             condition = "attribute_not_exists(pk) OR expires_at < :now"
             values = _values(now=now)
@@ -163,11 +179,14 @@ class DynamoJobStore(SubmissionWrites):
                                 "ConditionExpression": "attribute_not_exists(pk)",
                             }
                         },
+                        *reservation,
                     ]
                 )
                 return None
             except ConditionFailed as failed:
                 if not failed.failed(0):
+                    if over := [p for i, p in enumerate(PERIODS) if failed.failed(2 + i)]:
+                        raise self._over_budget(job, over[0], budget) from failed
                     raise
             holder = self._db.get_item(TableName=self._table, Key=dedupe_item_key, ConsistentRead=True)
             item = holder.get("Item")
@@ -178,6 +197,19 @@ class DynamoJobStore(SubmissionWrites):
                 return existing
             replace_job_id = item["job_id"]["S"]  # an entry pointing at nothing: take it over
         raise TransitionConflict(f"dedupe entry {dedupe_key} kept changing")
+
+    def _over_budget(self, job: Job, period: str, budget: Budget | None) -> BudgetExceeded:
+        assert job.charge is not None and budget is not None
+        key = job.charge.day if period == "day" else job.charge.month
+        limit = budget.per_day if period == "day" else budget.per_month
+        assert limit is not None
+        used = DynamoLedger(self._db, self._table).period(job.user_id, period, key).committed
+        return BudgetExceeded(
+            f"This job's estimate ({job.charge.estimate} {budget.unit}) is over what is left of your "
+            f"{'daily' if period == 'day' else 'monthly'} budget",
+            period=period, remaining=max(limit - used, Decimal(0)), unit=budget.unit,
+            resets_at=resets_at(period, key),
+        )  # fmt: skip
 
     def transition(
         self,
@@ -198,6 +230,7 @@ class DynamoJobStore(SubmissionWrites):
         updates: dict[str, Any] = {"status": to, "updated_at": now, "due_at": due_at, **fields}
         if release:
             updates |= {"slot_held": False, "slot_acquired_at": None}
+        updates = self._charged(job, updates)
         self._write(job, updates, release=release)
         if to.terminal:
             self.release_request_lock(job)
@@ -207,12 +240,12 @@ class DynamoJobStore(SubmissionWrites):
         unknown = set(fields) - _JOB_FIELDS
         if unknown:
             raise ValueError(f"unknown job fields {sorted(unknown)}")
-        updates: dict[str, Any] = {"updated_at": now, **fields}
+        updates: dict[str, Any] = self._charged(job, {"updated_at": now, **fields})
         self._write(job, updates, release=False)
         return job.model_copy(update=updates)
 
     def cancel(self, job: Job, *, now: datetime) -> Job:
-        updates: dict[str, Any] = {"status": JobStatus.CANCELLED, "updated_at": now, "due_at": None}
+        updates = self._charged(job, {"status": JobStatus.CANCELLED, "updated_at": now, "due_at": None})
         update = self._update_for(job, updates, release=False)
         # No submitter holds it and no POST of it may be unanswered: Leonardo cannot have it.
         update["ConditionExpression"] += (
@@ -220,7 +253,7 @@ class DynamoJobStore(SubmissionWrites):
         )
         update["ExpressionAttributeNames"]["#uncertain"] = "submit_uncertain_since"
         try:
-            self._writer.transact([{"Update": update}])
+            self._writer.transact([{"Update": update}, *self._ledger_updates(job, updates)])
         except ConditionFailed as failed:
             raise TransitionConflict(f"job {job.id} is held by a submitter or no longer QUEUED") from failed
         return job.model_copy(update=updates)
@@ -313,9 +346,21 @@ class DynamoJobStore(SubmissionWrites):
         return int(result["Attributes"]["submit_token"]["N"])
 
     # --- helpers -----------------------------------------------------------------------------
+    def _charged(self, job: Job, updates: dict[str, Any]) -> dict[str, Any]:
+        """`updates` with the job's charge as it stands after them (domain/ledger.py), if it changes."""
+        after = charge_after(job, updates, self._pricing)
+        return updates | {"charge": after} if after != job.charge else updates
+
+    def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict]:
+        """The ledger's side of a job write whose charge changes, for the same transaction."""
+        after = updates.get("charge", job.charge)
+        if "charge" not in updates or after is None:
+            return []
+        return change_updates(self._table, job.user_id, after, delta(job.charge, after))
+
     def _write(self, job: Job, updates: dict[str, Any], *, release: bool) -> None:
         update = self._update_for(job, updates, release=release)
-        items = [{"Update": update}]
+        items = [{"Update": update}, *self._ledger_updates(job, updates)]
         if release:
             items.append(
                 {
@@ -353,6 +398,11 @@ class DynamoJobStore(SubmissionWrites):
                 sets.append("due_pk = :shard")
                 values[":shard"] = _ddb(due_shard(job.id, JobStatus(updates.get("status", job.status))))
         condition = "#status = :expected"
+        if "charge" in updates and job.charge is not None:
+            # The ledger moves with the charge: only the writer that saw its state may move it.
+            names |= {"#charge": "charge", "#cstate": "state"}
+            condition += " AND #charge.#cstate = :charge_state"
+            values[":charge_state"] = _ddb(job.charge.state)
         if release:
             condition += " AND slot_held = :held"
             values[":held"] = _ddb(True)

@@ -34,6 +34,12 @@ class SubmissionWrites:
     def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False) -> dict:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
+    def _charged(self, job: Job, updates: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
+
+    def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict]:
+        raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
+
     def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
         job = self.get(job_id)
         if job is None or job.status != JobStatus.QUEUED:
@@ -206,6 +212,7 @@ class SubmissionWrites:
             # An unresolved POST found while waiting for a slot: its generation is running at
             # Leonardo, so it counts against the cap from now on, whatever the count says.
             updates |= {"slot_held": True, "slot_acquired_at": now}
+        updates = self._charged(job, updates)  # settled at the cost Leonardo reported, if it did
         update = self._update_for(job, updates, release=False, fence=True)
         items = [
             {"Update": update},
@@ -230,6 +237,7 @@ class SubmissionWrites:
                     }
                 }
             )
+        items += self._ledger_updates(job, updates)  # unconditional: they never cancel the write
         lock = None
         if job.post_fingerprint:  # let go of the request lock in the same write (if still ours)
             lock = {

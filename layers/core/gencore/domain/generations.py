@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Callable
 
 from .errors import InvalidRequest, JobNotFound
+from .ledger import Spending
 from .models import Job, JobStatus
 from .parameters import MAX_SEED
 from .policy import Clock, Policy, epoch
@@ -37,9 +38,11 @@ class Generations:
         policy: Policy,
         *,
         model_names: Callable[[str], str | None] = lambda model_id: None,
+        spending: Spending | None = None,
     ) -> None:
         self._store, self._queue, self._sources = store, submit_queue, sources
         self._clock, self._policy, self._model_names = clock, policy, model_names
+        self._spending = spending  # None: no ledger (the jobs carry no charge)
 
     def create_variation(
         self,
@@ -49,6 +52,7 @@ class Generations:
         request: VariationRequest,
         *,
         idempotency_key: str | None = None,
+        plan: str | None = None,
     ) -> tuple[Job, bool]:
         """Accept a variation of image `index` of the caller's job `job_id` (a new job of its own).
 
@@ -60,11 +64,16 @@ class Generations:
         stored = self._sources.check(user_id, source, kind=request.type)
         return self._accept(
             user_id, kind=request.type, request=request.normalized(source), source=stored, seed=None,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key, plan=plan,
         )  # fmt: skip
 
     def create(
-        self, user_id: str, request: ImageGenerationRequest, *, idempotency_key: str | None = None
+        self,
+        user_id: str,
+        request: ImageGenerationRequest,
+        *,
+        idempotency_key: str | None = None,
+        plan: str | None = None,
     ) -> tuple[Job, bool]:
         """Accept a job. Returns (job, created); a repeat returns the original instead.
 
@@ -80,14 +89,19 @@ class Generations:
         seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
         return self._accept(
             user_id, kind=request.kind, request=request.normalized(), source=source, seed=seed,
-            idempotency_key=idempotency_key, model_name=self._model_names(request.model_id),
+            idempotency_key=idempotency_key, model_name=self._model_names(request.model_id), plan=plan,
         )  # fmt: skip
 
     def _accept(
         self, user_id: str, *, kind: str, request: dict, source: dict | None, seed: int | None,
-        idempotency_key: str | None, model_name: str | None = None,
+        idempotency_key: str | None, model_name: str | None = None, plan: str | None = None,
     ) -> tuple[Job, bool]:  # fmt: skip
+        """Store the job (reserving its estimate against the caller's budget: BudgetExceeded when it
+        would go over, nothing stored) unless a repeat names an earlier one; then enqueue it."""
         now = self._clock()
+        charge, budget = (
+            self._spending.reservation(plan, kind, request, now) if self._spending else (None, None)
+        )
         if idempotency_key:
             dedupe_key = "idem:" + hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).hexdigest()
             expires = epoch(now) + IDEMPOTENCY_KEY_TTL_SECONDS
@@ -106,8 +120,9 @@ class Generations:
             created_at=now,
             updated_at=now,
             due_at=epoch(now) + self._policy.queued_check_seconds,
+            charge=charge,
         )
-        existing = self._store.create(job, dedupe_key=dedupe_key, dedupe_expires_at=expires)
+        existing = self._store.create(job, dedupe_key=dedupe_key, dedupe_expires_at=expires, budget=budget)
         if existing is not None:
             if idempotency_key:
                 if existing.request != job.request:
@@ -120,8 +135,9 @@ class Generations:
                 return existing, False
             # The earlier click's job failed: clicking again is a retry, a new (paid) job.
             existing = self._store.create(
-                job, dedupe_key=dedupe_key, dedupe_expires_at=expires, replace_job_id=existing.id
-            )
+                job, dedupe_key=dedupe_key, dedupe_expires_at=expires, replace_job_id=existing.id,
+                budget=budget,
+            )  # fmt: skip
             if existing is not None:  # lost a race with a concurrent retry: answer with the winner
                 return existing, False
         try:

@@ -62,6 +62,23 @@ class Cost(BaseModel):
     source: Literal["leonardo", "estimate"] = "leonardo"
 
 
+Unit = Literal["CREDITS", "DOLLARS"]  # the billing unit of a deployment (domain/ledger.py)
+
+
+class Charge(BaseModel):
+    """What a job's accept reserved, and what became of it (kept on the job)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    state: Literal["reserved", "settled", "released"]
+    unit: Unit
+    estimate: str  # the amount reserved at accept, a decimal string
+    amount: str | None = None  # once settled: what it counts as spent
+    source: Literal["leonardo", "estimate"] | None = None  # where the settled amount came from
+    day: str  # the periods the reservation was made in (UTC): its settlement lands there too
+    month: str
+
+
 class OutputImage(BaseModel):
     index: int
     key: str
@@ -104,6 +121,7 @@ class Job(BaseModel):
     checks: int = 0  # reconciler polls so far (drives the adaptive interval)
     due_at: int | None = None  # epoch seconds of the next reconciler check; None once terminal
     cost: Cost | None = None
+    charge: Charge | None = None  # its reservation against the user's budget (domain/ledger.py)
     api_credit_cost: float | None = None  # records written before `cost` existed (credits)
     images: list[OutputImage] = Field(default_factory=list)
     error_code: str | None = None

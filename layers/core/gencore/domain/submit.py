@@ -147,7 +147,8 @@ class Submitter:
             job = self._store.end_uncertainty(job)
             return self._wait(self._release(job), attempt, token, busy.retry_after, "throttled")
         except LeonardoRejected as rejected:
-            return self._fail(job, rejected.code, rejected.message)
+            # Refused for sure: nothing was created (and nothing charged: the ledger releases it).
+            return self._fail(job, rejected.code, rejected.message, submit_uncertain_since=None)
         now = self._clock()
         try:
             self._store.mark_submitted(
@@ -248,11 +249,11 @@ class Submitter:
             self._waker.after_release()
         return released
 
-    def _fail(self, job: Job, code: str, message: str) -> SubmitResult:
+    def _fail(self, job: Job, code: str, message: str, **fields: object) -> SubmitResult:
         try:
             self._store.transition(
                 job, JobStatus.FAILED, now=self._clock(), release_slot=True,
-                error_code=code, error_message=message,
+                error_code=code, error_message=message, **fields,
             )  # fmt: skip
         except TransitionConflict:
             return SubmitResult("superseded")

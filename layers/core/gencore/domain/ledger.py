@@ -1,0 +1,182 @@
+"""The credit ledger: what each user may spend per day and per month, what their jobs have
+reserved, and what they spent.
+
+A job's accept **reserves** its estimate against the user's budgets in the same write that stores
+the job (the store refuses it when the period would go over: 402 `budget_exceeded`). From then on
+the job carries its `Charge`, and every write that moves the job applies `charge_after` in the same
+transaction, so the ledger can never disagree with the job:
+
+- Leonardo reports a cost (the POST's answer): **settled** at that cost;
+- the job ends COMPLETE, or FAILED after Leonardo may have run it, with no cost reported:
+  **settled** at the estimate (DECISIONS: an adopted job settles at its estimate);
+- the job ends without a paid generation (CANCELLED, FAILED before anything was sent, refused by
+  Leonardo, or a generation Leonardo reports FAILED, which it does not charge): **released**.
+
+Amounts are decimals in the deployment's billing unit (`BillingUnit`: CREDITS or DOLLARS). A cost
+Leonardo reports in the other unit is converted at the configured price of a credit.
+
+Per period (a UTC day, a UTC month) the store keeps `committed` (= reserved + spent) as one number,
+so "would this reservation go over?" is one condition: `committed <= budget - amount`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from .errors import DomainError
+from .models import Charge, Cost, Job, JobStatus, Unit
+
+# A generation Leonardo itself reports FAILED is not charged (its refund; the simulator does alike).
+UNCHARGED_FAILURES = frozenset({"generation_failed"})
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A user's limits in the billing unit (None: no limit for that period)."""
+
+    unit: Unit
+    per_day: Decimal | None = None
+    per_month: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """How reported costs become amounts in the billing unit."""
+
+    unit: Unit = "CREDITS"
+    dollars_per_credit: Decimal | None = None  # to convert a cost reported in the other unit
+
+    def amount_of(self, cost: Cost) -> Decimal | None:
+        """A reported cost in the billing unit; None when it cannot be converted."""
+        amount = Decimal(cost.amount)
+        if cost.unit == self.unit:
+            return amount
+        if self.dollars_per_credit is None or self.dollars_per_credit <= 0:
+            return None
+        rate = self.dollars_per_credit
+        return amount * rate if self.unit == "DOLLARS" else amount / rate
+
+
+@dataclass(frozen=True)
+class Delta:
+    """A change to one user's periods: committed = reserved + spent."""
+
+    reserved: Decimal = Decimal(0)
+    spent: Decimal = Decimal(0)
+
+    @property
+    def committed(self) -> Decimal:
+        return self.reserved + self.spent
+
+    def __bool__(self) -> bool:
+        return bool(self.reserved or self.spent)
+
+    def __sub__(self, other: Delta) -> Delta:
+        return Delta(reserved=self.reserved - other.reserved, spent=self.spent - other.spent)
+
+
+@dataclass(frozen=True)
+class Spending:
+    """What an accept reserves: the job's estimate (kind and stored request -> an amount in the
+    billing unit) against the budget of the caller's plan (None: no limit, still recorded)."""
+
+    unit: Unit
+    estimate: Callable[[str, dict], Decimal]
+    budget: Callable[[str | None], Budget | None] = lambda plan: None
+
+    def reservation(
+        self, plan: str | None, kind: str, request: dict, now: datetime
+    ) -> tuple[Charge, Budget | None]:
+        return reserve(self.estimate(kind, request), self.unit, now), self.budget(plan)
+
+
+class BudgetExceeded(DomainError):
+    """402 `budget_exceeded`: the reservation would take a period over the user's budget."""
+
+    code = "budget_exceeded"
+
+    def __init__(self, message: str, *, period: str, remaining: Decimal, unit: Unit, resets_at: datetime):
+        super().__init__(message)
+        self.period, self.remaining, self.unit, self.resets_at = period, remaining, unit, resets_at
+
+    @property
+    def details(self) -> dict[str, str]:
+        return {
+            "period": self.period,
+            "remaining": format(self.remaining.normalize(), "f"),
+            "unit": self.unit,
+            "resets_at": self.resets_at.isoformat().replace("+00:00", "Z"),
+        }
+
+
+def periods(now: datetime) -> tuple[str, str]:
+    """The UTC day and month `now` falls in: "2026-12-04", "2026-12"."""
+    return now.strftime("%Y-%m-%d"), now.strftime("%Y-%m")
+
+
+def resets_at(period: str, key: str) -> datetime:
+    """When the period named `key` ends (UTC)."""
+    if period == "day":
+        return datetime.strptime(key, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+    start = datetime.strptime(key + "-01", "%Y-%m-%d").replace(tzinfo=UTC)
+    return (start + timedelta(days=32)).replace(day=1)
+
+
+def reserve(estimate: Decimal, unit: Unit, now: datetime) -> Charge:
+    day, month = periods(now)
+    return Charge(state="reserved", unit=unit, estimate=_text(estimate), day=day, month=month)
+
+
+def charge_after(job: Job, updates: dict, pricing: Pricing) -> Charge | None:
+    """The job's charge once `updates` (a store write's fields) apply: see the module's rules."""
+    charge = job.charge
+    if charge is None or charge.state == "released":
+        return charge
+    status = updates.get("status", job.status)
+    cost = updates.get("cost")  # a cost reported by this write (one already on the job was settled)
+    amount = pricing.amount_of(cost) if isinstance(cost, Cost) else None
+    if charge.state == "reserved" and amount is not None:
+        charge = charge.model_copy(update={"state": "settled", "amount": _text(amount), "source": "leonardo"})
+    if not JobStatus(status).terminal or status == JobStatus.DELETED:
+        return charge
+    if not _may_have_been_paid(job, updates):
+        return charge.model_copy(update={"state": "released", "amount": None, "source": None})
+    if charge.state == "reserved":
+        return charge.model_copy(update={"state": "settled", "amount": charge.estimate, "source": "estimate"})
+    return charge
+
+
+def delta(before: Charge | None, after: Charge | None) -> Delta:
+    """What moving from `before` to `after` changes in the user's periods."""
+    if before is None or after is None or before == after:
+        return Delta()
+    return _held(after) - _held(before)
+
+
+def _held(charge: Charge) -> Delta:
+    if charge.state == "reserved":
+        return Delta(reserved=Decimal(charge.estimate))
+    if charge.state == "settled":
+        return Delta(spent=Decimal(charge.amount or "0"))
+    return Delta()
+
+
+def _may_have_been_paid(job: Job, updates: dict) -> bool:
+    status = updates.get("status", job.status)
+    if status == JobStatus.CANCELLED:
+        return False  # only while QUEUED with no POST that may be unanswered
+    if status == JobStatus.COMPLETE:
+        return True
+    error = updates.get("error_code", job.error_code)
+    if error in UNCHARGED_FAILURES:
+        return False
+    generation_id = updates.get("generation_id", job.generation_id)
+    uncertain = updates.get("submit_uncertain_since", job.submit_uncertain_since)
+    return bool(generation_id) or uncertain is not None or error == "submit_outcome_unknown"
+
+
+def _text(amount: Decimal) -> str:
+    return format(amount.normalize(), "f")
