@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
-from typing import TypeVar
+from typing import Any, TypeVar, cast
+
+from pydantic import ValidationError
 
 from gencore.adapters.leonardo_lookup import AccountListing
 from gencore.domain.account import AUTH, CREDITS
@@ -32,6 +34,7 @@ from gencore.leonardo import (
     RetryableError,
 )
 from gencore.leonardo.models import GenerationRequest
+from gencore.leonardo.pricing import PricingService
 from gencore.leonardo.tools import UniversalUpscaleRequest
 
 T = TypeVar("T")
@@ -151,6 +154,20 @@ class LeonardoGateway(AccountListing):
             PlatformModel(id=m.id, name=m.name, description=m.description, featured=m.featured, nsfw=m.nsfw)
             for m in listed
         ]
+
+    def price(self, service: str, params: Mapping[str, Any]) -> Decimal | None:
+        """Leonardo's pricing calculator (free, an account-level call): the price of one job of
+        `service` in the account's unit, None when it has none. LeonardoBusy when it cannot answer
+        now (AccountRefused for our key), LeonardoRejected when it refuses the parameters."""
+        try:
+            named = cast(PricingService, service)
+            return self._as_account(lambda client: client.pricing_calculator(named, params))
+        except ValidationError as error:  # outside the document's ranges: refused before sending
+            raise LeonardoRejected("the pricing calculator does not take these parameters") from error
+        except PermanentError as error:
+            raise LeonardoRejected(_reason(error), code=error.code) from error
+        except LeonardoError as error:
+            raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
 
     def upload_init_image(self, content: bytes, content_type: str) -> str:
         """Ask Leonardo for an upload slot and send the file there (no Leonardo key on that request)."""
