@@ -32,6 +32,7 @@ from gencore.domain.ports import (
     RemoteSummary,
     SlotClaim,
 )
+from gencore.domain.waiting import turn_of
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 # The submitter's tuning in its specs: a cap of 2, a 120 s lease, 60 s to settle, 28 s per POST.
@@ -77,6 +78,8 @@ class FakeJobStore:
         self.dedupe: dict[str, str] = {}  # dedupe key -> job id (the DEDUPE# items, without expiry)
         # (user, "day" | "month", key) -> what is reserved and spent there (the LEDGER# items)
         self.ledger: dict[tuple[str, str, str], Delta] = {}
+        self.line_head: int | None = None  # the LINE# items: the last woken turn, each user's last turn
+        self.last_turns: dict[str, int] = {}
         self.pricing = Pricing()
         self._lock = threading.RLock()
 
@@ -221,7 +224,12 @@ class FakeJobStore:
             if (current is None or current.status != JobStatus.QUEUED or current.slot_held
                     or current.submit_token != job.submit_token):  # fmt: skip
                 return False
-            self.jobs[job.id] = current.model_copy(update={"due_at": epoch(current.created_at)})
+            turn = current.line_turn
+            if turn is None:  # the adapter's turns (domain/waiting.py)
+                head = self.line_head if self.line_head is not None else epoch(current.created_at)
+                turn = turn_of(head, self.last_turns.get(current.user_id))
+                self.last_turns[current.user_id] = turn
+            self.jobs[job.id] = current.model_copy(update={"due_at": turn, "line_turn": turn})
             self.partition[job.id] = "L"
             return True
 
@@ -241,6 +249,8 @@ class FakeJobStore:
             token = current.submit_token + 1
             self.jobs[job_id] = current.model_copy(update={"due_at": due_at, "submit_token": token})
             self.partition[job_id] = "Q"
+            if current.line_turn is not None:
+                self.line_head = max(self.line_head or 0, current.line_turn)
             return token
 
     def in_flight(self) -> int:

@@ -8,7 +8,8 @@ Items (pk / sk):
                            DueJobs index (due_pk, due_at) only while not terminal (sparse), in one of
                            three kinds of partition: DUE#P<n> (poll at due_at), DUE#Q<n> (re-send the
                            submit at due_at) and DUE#L (the waiting line: no message, no recheck,
-                           due_at = arrival; woken oldest first when a slot frees up)
+                           due_at = the job's turn; woken lowest turn first when a slot frees up)
+- LINE#HEAD / LINE, LINE#USER#<user> / LINE   the line's turns: the last woken job's, each user's last
 - GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
 - DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
 - SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
@@ -39,13 +40,22 @@ from gencore.adapters.ddb import (
 )
 from gencore.adapters.ddb import is_condition_failure as is_condition_failure  # re-exported for uploads
 from gencore.adapters.ddb import values as _values
-from gencore.adapters.job_keys import LINE_PARTITION, SEMAPHORE_KEY, due_shard, job_key, partitions
+from gencore.adapters.job_keys import (
+    LINE_HEAD_KEY,
+    LINE_PARTITION,
+    SEMAPHORE_KEY,
+    due_shard,
+    job_key,
+    line_user_key,
+    partitions,
+)
 from gencore.adapters.ledger import PERIODS, DynamoLedger, change_updates, reservation_updates
 from gencore.adapters.submission import SubmissionWrites
 from gencore.domain.errors import InvalidCursor, TransitionConflict
 from gencore.domain.ledger import Budget, BudgetExceeded, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.ports import Page
+from gencore.domain.waiting import turn_of
 
 _JOB_FIELDS = set(Job.model_fields)
 _ddb, _plain = ddb_value, plain_item
@@ -106,7 +116,7 @@ class DynamoJobStore(SubmissionWrites):
         return ids
 
     def waiting_job_ids(self, *, limit: int) -> list[str]:
-        """The first `limit` jobs of the waiting line, longest waiting first."""
+        """The first `limit` jobs of the waiting line, lowest turn first."""
         return self._oldest("L", limit=limit)
 
     def _oldest(self, kind: str, *, limit: int, until: int | None = None) -> list[str]:
@@ -291,11 +301,13 @@ class DynamoJobStore(SubmissionWrites):
             )
 
     def park(self, job: Job) -> bool:
-        """Put a QUEUED job without a slot in the waiting line, ordered by arrival.
+        """Put a QUEUED job without a slot in the waiting line at its turn (domain/waiting.py):
+        the one it was given when it first parked, else the next of its user's.
 
         Only the holder of the live submit token may park it: a newer message (a re-send or a
         wake) keeps the job where it is. False when the job moved on meanwhile.
         """
+        turn = job.line_turn or self._next_turn(job)
         live = "submit_token = :token"
         if not job.submit_token:
             live = f"(attribute_not_exists(submit_token) OR {live})"
@@ -304,19 +316,42 @@ class DynamoJobStore(SubmissionWrites):
             self._writer.update(
                 TableName=self._table,
                 Key=job_key(job.id),
-                UpdateExpression="SET due_at = :arrival, due_pk = :line",
+                UpdateExpression="SET due_at = :turn, line_turn = :turn, due_pk = :line",
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_values(
-                    arrival=int(job.created_at.timestamp()),
-                    line=LINE_PARTITION,
-                    queued="QUEUED",
-                    token=job.submit_token,
+                    turn=turn, line=LINE_PARTITION, queued="QUEUED", token=job.submit_token
                 ),
             )
         except ConditionFailed:
-            return False
+            return False  # the user's turn it took stays a gap: harmless
         return True
+
+    def _next_turn(self, job: Job) -> int:
+        """Take the next turn of the job's user: one write, conditioned on the last turn we read."""
+        head = self._db.get_item(TableName=self._table, Key=LINE_HEAD_KEY, ConsistentRead=True).get("Item")
+        # Before the first wake the head is the arrival of this job (the line's old arrival order).
+        line_head = int(head["turn"]["N"]) if head else int(job.created_at.timestamp())
+        for _ in range(8):
+            item = self._db.get_item(
+                TableName=self._table, Key=line_user_key(job.user_id), ConsistentRead=True
+            ).get("Item")
+            last = int(item["last_turn"]["N"]) if item else None
+            turn = turn_of(line_head, last)
+            seen = "attribute_not_exists(last_turn)" if last is None else "last_turn = :seen"
+            values = _values(turn=turn) | ({} if last is None else _values(seen=last))
+            try:
+                self._writer.update(
+                    TableName=self._table,
+                    Key=line_user_key(job.user_id),
+                    UpdateExpression="SET last_turn = :turn",
+                    ConditionExpression=seen,
+                    ExpressionAttributeValues=values,
+                )
+                return turn
+            except ConditionFailed:
+                continue  # another job of the same user took a turn meanwhile: take the next
+        raise TransitionConflict(f"the line turns of {job.user_id} kept changing")
 
     def leave_line(self, job_id: str, *, due_at: int) -> int | None:
         """Take a job out of the waiting line with a new live submit token (returned).
@@ -339,11 +374,25 @@ class DynamoJobStore(SubmissionWrites):
                     queued="QUEUED",
                     line="DUE#L",
                 ),
-                ReturnValues="UPDATED_NEW",
+                ReturnValues="ALL_NEW",
             )
         except ConditionFailed:
             return None
-        return int(result["Attributes"]["submit_token"]["N"])
+        woken = result["Attributes"]
+        if "line_turn" in woken:
+            self._advance_head(int(woken["line_turn"]["N"]))
+        return int(woken["submit_token"]["N"])
+
+    def _advance_head(self, turn: int) -> None:
+        """The line's head moves to the turn just woken (never back): later arrivals start there."""
+        with contextlib.suppress(ConditionFailed):
+            self._writer.update(
+                TableName=self._table,
+                Key=LINE_HEAD_KEY,
+                UpdateExpression="SET turn = :turn",
+                ConditionExpression="attribute_not_exists(turn) OR turn < :turn",
+                ExpressionAttributeValues=_values(turn=turn),
+            )
 
     # --- helpers -----------------------------------------------------------------------------
     def _charged(self, job: Job, updates: dict[str, Any]) -> dict[str, Any]:

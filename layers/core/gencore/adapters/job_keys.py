@@ -34,5 +34,13 @@ def due_shard(job_id: str, status: JobStatus) -> str:
 LINE_PARTITION = "DUE#L"
 
 
+# The line's turns (domain/waiting.py): the head (the last woken job's turn) and each user's last turn.
+LINE_HEAD_KEY = {"pk": {"S": "LINE#HEAD"}, "sk": {"S": "LINE"}}
+
+
+def line_user_key(user_id: str) -> dict:
+    return {"pk": {"S": f"LINE#USER#{user_id}"}, "sk": {"S": "LINE"}}
+
+
 def partitions(kind: str) -> list[str]:
     return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]

@@ -1,4 +1,12 @@
-"""The waiting line: free Leonardo slots go to the jobs that have waited longest."""
+"""The waiting line: free Leonardo slots go to waiting jobs in turn, user by user.
+
+A job that finds every slot taken parks in the line with a **turn** (`turn_of`): one past the later
+of the line's head (the turn of the job most recently woken) and its user's last turn. So each
+user's jobs are spaced one turn apart from the head on, and a user who arrives with one job behind
+another user's backlog of thousands waits at most one turn, not behind the whole backlog (start-time
+fair queueing, every user weighted alike). A job parked again keeps its turn. The line's order is
+this one function: the hand-over (Waker) only ever takes the lowest turns.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +18,14 @@ from .ports import JobStore, SubmitQueue
 log = logging.getLogger(__name__)
 
 
+def turn_of(line_head: int, users_last_turn: int | None) -> int:
+    """The turn of a job entering the line (see the module): never before the head, and one past
+    its user's previous job."""
+    return max(line_head, users_last_turn or 0) + 1
+
+
 class Waker:
-    """Hands free Leonardo slots to the jobs that have waited longest.
+    """Hands free Leonardo slots to the waiting jobs whose turn it is.
 
     A job that finds every slot taken parks in the waiting line and sends no more messages; each
     slot given back wakes the head of the line. So waiting costs nothing, however long the line,

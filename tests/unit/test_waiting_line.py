@@ -1,0 +1,71 @@
+"""The waiting line, read as a specification (domain/waiting.py): with every Leonardo slot taken, jobs
+park in the line and each freed slot wakes the job whose turn it is; turns go user by user, so one
+user's backlog never delays another user's job by more than one turn, and a job parked again keeps
+its place."""
+
+from __future__ import annotations
+
+import pytest
+
+from gencore.domain.models import JobStatus
+from gencore.domain.waiting import Waker, turn_of
+from tests.support.fakes import SUBMIT_POLICY, make_job
+
+pytestmark = pytest.mark.unit
+
+
+def submit(store, submitter, user: str, n: int) -> str:
+    request = {"prompt": f"{user} {n}", "width": 512, "height": 512}
+    job = store.add(make_job(JobStatus.QUEUED, user_id=user, request=request, leonardo_seed=n, due_at=0))
+    submitter.submit(job.id)
+    return job.id
+
+
+def finish_one(store, submitter, clock, queue) -> str:
+    """Leonardo finishes the oldest running job: its slot goes back, the job whose turn it is is
+    woken and submitted."""
+    running = sorted((j for j in store.jobs.values() if j.slot_held), key=lambda j: j.submitted_at)
+    store.transition(running[0], JobStatus.FINALIZING, now=clock(), release_slot=True)
+    Waker(store, queue, clock, SUBMIT_POLICY).after_release()
+    woken, token = queue.sent[-1]
+    assert submitter.submit(woken, token=token).outcome == "submitted"
+    clock.advance(1)
+    return woken
+
+
+def test_a_job_arriving_behind_another_users_backlog_waits_at_most_one_turn(store, submitter, clock, queue):
+    for n in range(SUBMIT_POLICY.max_in_flight):
+        submit(store, submitter, "alice", n)  # every slot taken
+    backlog = [submit(store, submitter, "alice", n) for n in range(2, 502)]
+    bobs = submit(store, submitter, "bob", 0)
+    assert len(store.line()) == 501 and store.in_flight() == SUBMIT_POLICY.max_in_flight
+    woken = [finish_one(store, submitter, clock, queue) for _ in range(2)]
+    # Within one slot turnover, not after 500 of alice's: bob's turn is next to her first one's.
+    assert set(woken) == {backlog[0], bobs}
+
+
+def test_each_users_jobs_keep_their_own_order_and_users_alternate(store, submitter, clock, queue):
+    for n in range(SUBMIT_POLICY.max_in_flight):
+        submit(store, submitter, "alice", n)
+    alice = [submit(store, submitter, "alice", n) for n in range(2, 5)]
+    bob = [submit(store, submitter, "bob", n) for n in range(3)]
+    order = [finish_one(store, submitter, clock, queue) for _ in range(6)]
+    assert [j for j in order if j in alice] == alice and [j for j in order if j in bob] == bob
+    assert {order[0], order[1]} == {alice[0], bob[0]} and {order[2], order[3]} == {alice[1], bob[1]}
+
+
+def test_a_job_parked_again_keeps_its_turn(store, submitter, clock):
+    for n in range(SUBMIT_POLICY.max_in_flight):
+        submit(store, submitter, "alice", n)
+    first = submit(store, submitter, "carol", 0)
+    turn = store.get(first).line_turn
+    later = [submit(store, submitter, "dave", n) for n in range(3)]
+    token = store.leave_line(first, due_at=0)  # woken, but the slot went to someone else meanwhile
+    job = store.get(first)
+    assert token is not None and store.park(job) and store.get(first).line_turn == turn
+    turns = {job_id: store.get(job_id).line_turn for job_id in store.line()}
+    assert turns[first] == min(turns.values()) and set(turns) == {first, *later}
+
+
+def test_a_turn_is_never_before_the_head_and_one_past_the_users_last():
+    assert turn_of(100, None) == 101 and turn_of(100, 250) == 251 and turn_of(300, 250) == 301
