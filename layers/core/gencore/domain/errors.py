@@ -154,3 +154,40 @@ class NotCancellable(DomainError):
     """Cancel of a job Leonardo may already have (or that has ended)."""
 
     code = "not_cancellable"
+
+
+class PlanLimit(InvalidRequest):
+    """A request over one of its plan's caps: 422 `plan_limit`, `details.cap` naming the cap (and
+    `details.limit` where it is a number). Never a silent clamp."""
+
+    code = "plan_limit"
+
+    def __init__(self, cap: str, message: str, *, limit: int | None = None) -> None:
+        super().__init__(f"{cap}: {message}")
+        self.cap, self.limit = cap, limit
+
+    @property
+    def details(self) -> dict[str, str | int]:
+        return {"cap": self.cap} | ({"limit": self.limit} if self.limit is not None else {})
+
+
+class ContentPolicyViolation(InvalidRequest):
+    """A prompt matched a rule of the content policy: 422 `content_policy`, `details.rule_class`
+    naming the class of rule and `details.field` the field. Never echoes what matched."""
+
+    code = "content_policy"
+
+    def __init__(self, rule_class: str, field: str) -> None:
+        super().__init__(f"The {field.replace('_', ' ')} is refused by the content policy ({rule_class})")
+        self.rule_class, self.field = rule_class, field
+
+    @property
+    def details(self) -> dict[str, str]:
+        return {"rule_class": self.rule_class, "field": self.field}
+
+
+class TooManyWaiting(DomainError):
+    """429 `too_many_waiting`: the user has as many jobs waiting as their plan allows. No
+    Retry-After: waiting does not help until some of those jobs start or end."""
+
+    code = "too_many_waiting"
