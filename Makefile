@@ -69,9 +69,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-## token: a JWT the local stack accepts, e.g. make token USER=alice
+## token: a JWT the local stack accepts, e.g. make token USER=alice PLAN=free (PLAN_CLAIM: the claim's name)
 token: install
-	@$(BIN)/python -m stackrunner.token $(or $(USER_ID),$(USER))
+	@$(BIN)/python -m stackrunner.token $(or $(USER_ID),$(USER)) $(if $(PLAN),--plan $(PLAN)) \
+		$(if $(PLAN_CLAIM),--plan-claim $(PLAN_CLAIM))
 
 ## simulator: the Leonardo API simulator on its own
 simulator: install
