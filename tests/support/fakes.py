@@ -17,6 +17,7 @@ from gencore.domain.errors import (
     GenerationTaken,
     IdenticalRequestInFlight,
     LeonardoBusy,
+    TooManyWaiting,
     TransitionConflict,
 )
 from gencore.domain.kinds import LeonardoCall, Refs
@@ -78,6 +79,7 @@ class FakeJobStore:
         self.dedupe: dict[str, str] = {}  # dedupe key -> job id (the DEDUPE# items, without expiry)
         # (user, "day" | "month", key) -> what is reserved and spent there (the LEDGER# items)
         self.ledger: dict[tuple[str, str, str], Delta] = {}
+        self.waiting: dict[str, int] = {}  # user -> QUEUED jobs counted against their cap (WAITING#)
         self.line_head: int | None = None  # the LINE# items: the last woken turn, each user's last turn
         self.last_turns: dict[str, int] = {}
         self.pricing = Pricing()
@@ -100,13 +102,18 @@ class FakeJobStore:
 
     # --- the port ----------------------------------------------------------------------------
     def create(self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None,
-               budget: Budget | None = None):  # fmt: skip
+               budget: Budget | None = None, max_waiting: int | None = None):  # fmt: skip
         with self._lock:
             holder = self.dedupe.get(dedupe_key)
             if holder is not None and holder != replace_job_id:
                 return self.jobs[holder]
+            waiting = self.waiting.get(job.user_id, 0)
+            if job.waiting_counted and max_waiting is not None and waiting >= max_waiting:
+                raise TooManyWaiting("too many waiting")
             if job.charge is not None:
                 self._reserve(job, budget)
+            if job.waiting_counted:
+                self.waiting[job.user_id] = self.waiting.get(job.user_id, 0) + 1
             self.dedupe[dedupe_key] = job.id
             self.add(job)
             return None
@@ -135,6 +142,9 @@ class FakeJobStore:
             )
 
     def _charged(self, current: Job, updates: dict) -> dict:
+        if current.waiting_counted and updates.get("status", current.status) != JobStatus.QUEUED:
+            updates = updates | {"waiting_counted": False}
+            self.waiting[current.user_id] -= 1
         after = charge_after(current, updates, self.pricing)
         if after != current.charge and after is not None:
             self._move(current.user_id, after.day, after.month, delta(current.charge, after))

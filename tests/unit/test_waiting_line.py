@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from gencore.domain.models import JobStatus
+from gencore.domain.policy import epoch
 from gencore.domain.waiting import Waker, turn_of
 from tests.support.fakes import SUBMIT_POLICY, make_job
 
@@ -69,3 +70,29 @@ def test_a_job_parked_again_keeps_its_turn(store, submitter, clock):
 
 def test_a_turn_is_never_before_the_head_and_one_past_the_users_last():
     assert turn_of(100, None) == 101 and turn_of(100, 250) == 251 and turn_of(300, 250) == 301
+
+
+def test_a_job_whose_turn_comes_after_its_waiting_limit_fails_and_its_turn_passes_on(
+    store, submitter, clock, queue
+):
+    for n in range(SUBMIT_POLICY.max_in_flight):
+        submit(store, submitter, "alice", n)
+    late = store.add(make_job(JobStatus.QUEUED, user_id="erin", request={"prompt": "late", "width": 512},
+                              leonardo_seed=7, due_at=0, queue_deadline=epoch(clock()) + 60))  # fmt: skip
+    submitter.submit(late.id)
+    patient = submit(store, submitter, "frank", 0)
+    clock.advance(61)
+    assert finish_one(store, submitter, clock, queue) == patient
+    expired = store.get(late.id)
+    assert expired.status == JobStatus.FAILED and expired.error_code == "expired_in_queue"
+
+
+def test_a_job_sent_again_after_its_waiting_limit_fails_instead_of_being_posted(
+    store, submitter, clock, leonardo
+):
+    request = {"prompt": "x", "width": 512}
+    job = store.add(make_job(JobStatus.QUEUED, request=request, leonardo_seed=1, due_at=0,
+                             queue_deadline=epoch(clock()) - 1))  # fmt: skip
+    assert submitter.submit(job.id).outcome == "failed"
+    assert store.get(job.id).error_code == "expired_in_queue"
+    assert leonardo.posts == 0 and store.in_flight() == 0

@@ -8,9 +8,10 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from gencore.domain import errors
+from gencore.domain.ledger import BudgetExceeded
 from gencore.domain.models import Job, JobStatus, Upload, UploadStatus
 from gencore.domain.ports import AccountBlock, PresignedPost
 from gencore.domain.rate_limits import RateLimited
@@ -29,6 +30,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.NotDeletable: 409,
     errors.NotCancellable: 409,
     RateLimited: 429,
+    BudgetExceeded: 402,
+    errors.TooManyWaiting: 429,  # without Retry-After: waiting does not help until jobs start
 }
 
 
@@ -192,8 +195,27 @@ def caller_id(event: object) -> str:
     return event.request_context.authorizer.jwt_claim["sub"]  # type: ignore[attr-defined]
 
 
+def caller_plan(event: object, claim: str) -> str | None:
+    """The caller's plan: the JWT claim named `claim` (None when absent: the default plan)."""
+    value = event.request_context.authorizer.jwt_claim.get(claim)  # type: ignore[attr-defined]
+    return value if isinstance(value, str) and value else None
+
+
+def error_details(error: errors.DomainError) -> list[dict] | None:
+    """What a refusal says beyond its code and message (`details` of the error envelope)."""
+    details = getattr(error, "details", None)
+    return [details] if isinstance(details, dict) and details else None
+
+
+# For the models of routes few cold starts serve (uploads, models, prompt tools): their validators
+# are built by the first request that needs them, not at every cold start (docs/performance.md).
+ON_FIRST_USE = ConfigDict(defer_build=True)
+
+
 class UploadForm(BaseModel):
     """How to send the file: a multipart/form-data POST of `fields`, then the file as `file` (last)."""
+
+    model_config = ON_FIRST_USE
 
     method: str = "POST"
     url: str
@@ -203,6 +225,8 @@ class UploadForm(BaseModel):
 
 
 class UploadView(BaseModel):
+    model_config = ON_FIRST_USE
+
     id: str
     status: UploadStatus
     content_type: str

@@ -48,10 +48,11 @@ from gencore.adapters.job_keys import (
     job_key,
     line_user_key,
     partitions,
+    waiting_key,
 )
 from gencore.adapters.ledger import PERIODS, DynamoLedger, change_updates, reservation_updates
 from gencore.adapters.submission import SubmissionWrites
-from gencore.domain.errors import InvalidCursor, TransitionConflict
+from gencore.domain.errors import InvalidCursor, TooManyWaiting, TransitionConflict
 from gencore.domain.ledger import Budget, BudgetExceeded, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.ports import Page
@@ -156,11 +157,13 @@ class DynamoJobStore(SubmissionWrites):
         dedupe_expires_at: int,
         replace_job_id: str | None = None,
         budget: Budget | None = None,
+        max_waiting: int | None = None,
     ) -> Job | None:
         dedupe_item_key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "DEDUPE"}}
         now = int(job.created_at.timestamp())
         charge = job.charge
         reservation = reservation_updates(self._table, job.user_id, charge, budget) if charge else []
+        counting = [self._count_waiting(job.user_id, +1, cap=max_waiting)] if job.waiting_counted else []
         for _ in range(4):
             condition = "attribute_not_exists(pk) OR expires_at < :now"
             values = _values(now=now)
@@ -190,13 +193,19 @@ class DynamoJobStore(SubmissionWrites):
                             }
                         },
                         *reservation,
+                        *counting,
                     ]
                 )
                 return None
             except ConditionFailed as failed:
                 if not failed.failed(0):
-                    if over := [p for i, p in enumerate(PERIODS) if failed.failed(2 + i)]:
+                    if over := [p for i, p in enumerate(PERIODS) if reservation and failed.failed(2 + i)]:
                         raise self._over_budget(job, over[0], budget) from failed
+                    if counting and failed.failed(2 + len(reservation)):
+                        raise TooManyWaiting(
+                            f"You have {max_waiting} jobs waiting, as many as your plan allows; "
+                            "send more when some have started"
+                        ) from failed
                     raise
             holder = self._db.get_item(TableName=self._table, Key=dedupe_item_key, ConsistentRead=True)
             item = holder.get("Item")
@@ -396,16 +405,35 @@ class DynamoJobStore(SubmissionWrites):
 
     # --- helpers -----------------------------------------------------------------------------
     def _charged(self, job: Job, updates: dict[str, Any]) -> dict[str, Any]:
-        """`updates` with the job's charge as it stands after them (domain/ledger.py), if it changes."""
+        """`updates` with the job's charge as it stands after them (domain/ledger.py), if it changes,
+        and no longer counted as waiting once it leaves QUEUED."""
+        if job.waiting_counted and updates.get("status", job.status) != JobStatus.QUEUED:
+            updates = updates | {"waiting_counted": False}
         after = charge_after(job, updates, self._pricing)
         return updates | {"charge": after} if after != job.charge else updates
 
     def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict]:
-        """The ledger's side of a job write whose charge changes, for the same transaction."""
+        """The per-user side of a job write, for the same transaction: the ledger when the job's
+        charge changes; its user's waiting count when a counted job leaves QUEUED."""
+        side = []
+        if updates.get("waiting_counted") is False and job.waiting_counted:
+            side.append(self._count_waiting(job.user_id, -1))
         after = updates.get("charge", job.charge)
         if "charge" not in updates or after is None:
-            return []
-        return change_updates(self._table, job.user_id, after, delta(job.charge, after))
+            return side
+        return side + change_updates(self._table, job.user_id, after, delta(job.charge, after))
+
+    def _count_waiting(self, user_id: str, change: int, *, cap: int | None = None) -> dict:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": waiting_key(user_id),
+            "UpdateExpression": "ADD waiting :change",
+            "ExpressionAttributeValues": _values(change=change),
+        }
+        if cap is not None:
+            update["ConditionExpression"] = "attribute_not_exists(waiting) OR waiting < :cap"
+            update["ExpressionAttributeValues"] |= _values(cap=cap)
+        return {"Update": update}
 
     def _write(self, job: Job, updates: dict[str, Any], *, release: bool) -> None:
         update = self._update_for(job, updates, release=release)

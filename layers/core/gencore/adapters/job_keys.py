@@ -34,6 +34,11 @@ def due_shard(job_id: str, status: JobStatus) -> str:
 LINE_PARTITION = "DUE#L"
 
 
+def waiting_key(user_id: str) -> dict:
+    """A user's count of QUEUED jobs counted against their plan's cap (`waiting`)."""
+    return {"pk": {"S": f"WAITING#{user_id}"}, "sk": {"S": "WAITING"}}
+
+
 # The line's turns (domain/waiting.py): the head (the last woken job's turn) and each user's last turn.
 LINE_HEAD_KEY = {"pk": {"S": "LINE#HEAD"}, "sk": {"S": "LINE"}}
 

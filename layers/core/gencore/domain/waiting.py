@@ -11,11 +11,25 @@ this one function: the hand-over (Waker) only ever takes the lowest turns.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+from .errors import TransitionConflict
+from .models import Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, SubmitQueue
 
 log = logging.getLogger(__name__)
+
+
+def expired_in_queue(job: Job, now: datetime) -> bool:
+    """Whether a job not yet sent to Leonardo waited past its plan's limit (it then fails
+    `expired_in_queue`, its reservation released). A job whose POST may be unanswered is never
+    expired: Leonardo may be running it."""
+    return (
+        job.queue_deadline is not None
+        and job.submit_uncertain_since is None
+        and epoch(now) > job.queue_deadline
+    )
 
 
 def turn_of(line_head: int, users_last_turn: int | None) -> int:
@@ -48,6 +62,8 @@ class Waker:
         woken = 0
         try:
             for job_id in self._store.waiting_job_ids(limit=count + self.LOOKAHEAD):
+                if self._expire(job_id):
+                    continue  # its turn passes to the next: the slot is still free
                 # Out of the line and back under the re-send safety net, should this message be lost.
                 due_at = epoch(self._clock()) + self._policy.queued_check_seconds
                 token = self._store.leave_line(job_id, due_at=due_at)
@@ -60,6 +76,22 @@ class Waker:
         except Exception:
             log.exception("waking waiting jobs failed; the reconciler will wake them")
         return woken
+
+    def _expire(self, job_id: str) -> bool:
+        """Fail a waiting job whose turn came after its plan's waiting limit; True if it did."""
+        job = self._store.get(job_id)
+        now = self._clock()
+        if job is None or job.status != JobStatus.QUEUED or not expired_in_queue(job, now):
+            return False
+        try:
+            self._store.transition(
+                job, JobStatus.FAILED, now=now, due_at=None, error_code="expired_in_queue",
+                error_message="The job waited here longer than your plan allows",
+            )  # fmt: skip
+        except TransitionConflict:
+            return False
+        log.info("waiting job expired", extra={"job_id": job_id})
+        return True
 
     def after_release(self) -> None:
         """A slot was given back: it belongs to the head of the line."""
