@@ -10,7 +10,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from gencore.domain.content_policy import ContentPolicy, normalise
+from gencore.domain.content_policy import ContentPolicy, ReloadableContentPolicy, normalise
 from gencore.domain.errors import ContentPolicyViolation
 from gencore.domain.plans import default_plans
 from gencore.views import status_for
@@ -194,3 +194,50 @@ def test_the_shipped_rules_apply_to_the_shipped_plans():
         shipped.check("free", {"prompt": "a n.u.d.e statue"})
     shipped.check("pro", {"prompt": "a nude marble statue in a museum"})
     shipped.check("free", {"prompt": "a lake at dawn with a naked-eye view of the stars"})
+
+
+# -- reloading without a deploy -------------------------------------------------------------------------
+
+
+class Parameter:
+    """A stand-in for the SSM parameter holding the rules (read through a cache in a deployment)."""
+
+    def __init__(self, text: str | None) -> None:
+        self.text, self.reads = text, 0
+
+    def __call__(self) -> str | None:
+        self.reads += 1
+        return self.text
+
+
+GORE_ONLY = {"version": 1, "classes": {"gore": {"terms": ["gore"]}}}
+
+
+def test_a_changed_document_applies_at_the_next_check():
+    parameter = Parameter(json.dumps(GORE_ONLY))
+    rules = ReloadableContentPolicy(parameter, known_plans=["free", "pro"])
+    rules.check("free", {"prompt": "a pipe bomb"})
+    parameter.text = json.dumps(RULES)
+    with pytest.raises(ContentPolicyViolation, match="weapons"):
+        rules.check("free", {"prompt": "a pipe bomb"})
+
+
+def test_an_invalid_new_document_leaves_the_rules_in_force():
+    parameter = Parameter(json.dumps(RULES))
+    rules = ReloadableContentPolicy(parameter, known_plans=["free", "pro"])
+    parameter.text = json.dumps({"version": 1, "classes": {"gore": {"terms": ["gore"], "plans": ["fre"]}}})
+    with pytest.raises(ContentPolicyViolation, match="weapons"):
+        rules.check("free", {"prompt": "a pipe bomb"})
+    parameter.text = "{not json"
+    with pytest.raises(ContentPolicyViolation, match="gore"):
+        rules.check("free", {"prompt": "gore"})
+
+
+def test_an_invalid_document_at_cold_start_is_an_error():
+    with pytest.raises(ValidationError):
+        ReloadableContentPolicy(Parameter("{not json"))
+
+
+def test_no_document_is_the_shipped_rules():
+    rules = ReloadableContentPolicy(Parameter(None), known_plans=default_plans().plans)
+    assert set(rules.policy.rules.classes) >= {"sexual_minors", "explicit"}

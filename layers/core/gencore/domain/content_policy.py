@@ -18,9 +18,10 @@ write it in lower case, without accents.
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from typing import Annotated, Any, Literal
@@ -28,6 +29,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .errors import ContentPolicyViolation
+
+log = logging.getLogger(__name__)
 
 ClassName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,47}$")]
 # The fields whose text goes to Leonardo as a prompt.
@@ -152,3 +155,32 @@ class ContentPolicy:
 
 def default_rules_json() -> str:
     return resources.files("gencore").joinpath("config", "content-policy.json").read_text(encoding="utf-8")
+
+
+class ReloadableContentPolicy:
+    """The rules as their document is now: `source()` gives its text (an SSM parameter read through
+    a cache of a few minutes in a deployment; None: the shipped default), re-parsed when it changes.
+
+    A new document that does not validate is not applied: the rules in force stay (and the error is
+    logged), so a bad edit neither switches the policy off nor stops the service. At cold start there
+    is nothing to fall back on: an invalid document is an error."""
+
+    def __init__(self, source: Callable[[], str | None], *, known_plans: Iterable[str] | None = None) -> None:
+        self._source = source
+        self._known_plans = None if known_plans is None else tuple(known_plans)
+        self._text = source()
+        self._policy = ContentPolicy.from_json(self._text, known_plans=self._known_plans)
+
+    @property
+    def policy(self) -> ContentPolicy:
+        text = self._source()
+        if text != self._text:
+            try:
+                self._policy = ContentPolicy.from_json(text, known_plans=self._known_plans)
+            except ValueError:  # pydantic's ValidationError is one
+                log.error("the new content policy is not valid; the rules in force stay", exc_info=True)
+            self._text = text  # asked again only when it changes once more
+        return self._policy
+
+    def check(self, plan: str, request: Mapping[str, Any]) -> None:
+        self.policy.check(plan, request)
