@@ -5,6 +5,8 @@ its place."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from gencore.domain.models import JobStatus
@@ -77,8 +79,10 @@ def test_a_job_whose_turn_comes_after_its_waiting_limit_fails_and_its_turn_passe
 ):
     for n in range(SUBMIT_POLICY.max_in_flight):
         submit(store, submitter, "alice", n)
+    # erin's job arrived first (the line's first turn), with a minute to wait at most.
     late = store.add(make_job(JobStatus.QUEUED, user_id="erin", request={"prompt": "late", "width": 512},
-                              leonardo_seed=7, due_at=0, queue_deadline=epoch(clock()) + 60))  # fmt: skip
+                              leonardo_seed=7, due_at=0, queue_deadline=epoch(clock()) + 60,
+                              created_at=clock() - timedelta(seconds=100)))  # fmt: skip
     submitter.submit(late.id)
     patient = submit(store, submitter, "frank", 0)
     clock.advance(61)
