@@ -27,8 +27,15 @@ shuffled order each round, between the baseline, each function and each function
 - **api, layer without bytecode**: the API function on the layer as SAM's python builder makes
   it, to show what compiling the layer at build is worth.
 
-Figures are ratios of medians to the baseline's median, with the milliseconds in the notes, and
-which heavy packages each function loads at init (the import table). Sizes: each function's
+Figures are ratios of medians to the baseline's median, and to the function's own floor (what our
+code adds above the imports its design mandates), with the milliseconds in the notes, and which
+heavy packages each function loads at init (the import table).
+
+For the functions with SnapStart (template.yaml) the bench also times the first event's build:
+what `gencore.snapstart.install(prime=...)` builds before the snapshot (use cases, boto3 clients,
+the API's validation; nothing is sent). Without SnapStart the first event pays it; with SnapStart
+it is in the snapshot. It is timed in a fresh interpreter after the handler's import, with a
+stand-in for the runtime's `snapshot_restore_py` that records the hooks. Sizes: each function's
 package (zipped CodeUri) and the layer (zipped and unzipped; Lambda's limit is 250 MB unzipped for
 a function and its layers). Raw samples go to bench/results/cold_start.json.
 """
@@ -112,10 +119,16 @@ LAMBDA_ENV = {
     "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
     "LANG": "en_US.UTF-8",
     "TZ": ":UTC",
+    # The execution role's credentials (placeholders: nothing is sent); without them building a
+    # boto3 client would look for credentials on the instance metadata endpoint.
+    "AWS_ACCESS_KEY_ID": "ASIAPLACEHOLDER",
+    "AWS_SECRET_ACCESS_KEY": "placeholder",
+    "AWS_SESSION_TOKEN": "placeholder",
 }
 PROBE = """\
 import sys, time
 sys.path[:0] = {paths!r}
+{setup}
 started = time.perf_counter()
 {statement}
 elapsed = time.perf_counter() - started
@@ -125,12 +138,26 @@ print(json.dumps({{"seconds": elapsed, "modules": len(sys.modules),
 """
 
 
+# The first event's build: the handler registers its prime with a stand-in for the runtime's
+# snapshot_restore_py, and the hooks run as Lambda runs them before a snapshot (reverse order).
+PRIME_SETUP = """\
+import types
+hooks = types.ModuleType("snapshot_restore_py")
+before = []
+hooks.register_before_snapshot, hooks.register_after_restore = before.append, lambda hook: None
+sys.modules["snapshot_restore_py"] = hooks
+import {module}
+"""
+PRIME = "for hook in reversed(before):\n    hook()"
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
     statement: str
     paths: tuple[str, ...]
     env: dict[str, str]
+    setup: str = ""
 
 
 # ----- the file system Lambda would see --------------------------------------------------------
@@ -199,6 +226,15 @@ def lay_out_runtime(dest: Path) -> None:
                     link.symlink_to(Path(dist.locate_file(file)))
 
 
+def snapstart_functions(template: Template) -> list[str]:
+    """The functions whose published versions are restored from a snapshot (SnapStart)."""
+    return [
+        logical
+        for logical in template.functions()
+        if template.function_properties(logical).get("SnapStart", {}).get("ApplyOn") == "PublishedVersions"
+    ]
+
+
 def layer_build_method(template: Template) -> str:
     return template.resources["CoreLayer"].get("Metadata", {}).get("BuildMethod", "")
 
@@ -248,7 +284,7 @@ def lambda_env(spec, task: Path) -> dict[str, str]:
 
 
 def sample(target: Target) -> dict:
-    code = PROBE.format(paths=list(target.paths), statement=target.statement, heavy=HEAVY)
+    code = PROBE.format(paths=list(target.paths), setup=target.setup, statement=target.statement, heavy=HEAVY)
     done = subprocess.run(  # noqa: S603 (this interpreter, our own probe)
         [sys.executable, "-I", "-S", "-B", "-c", code],
         env=target.env, capture_output=True, text=True, timeout=120, check=False,
@@ -274,6 +310,9 @@ def build_targets(work: Path, template: Template, layer: Path, baseline_layer: P
             empty.mkdir(parents=True, exist_ok=True)
             floor_paths = (str(empty), str(baseline_layer / "python"), str(runtime))
             targets.append(Target(f"floor {logical}", FLOORS[logical], floor_paths, env))
+        if logical in snapstart_functions(template):
+            setup = PRIME_SETUP.format(module=module)
+            targets.append(Target(f"prime {logical}", PRIME, paths, env, setup))
         if logical == "ApiFunction":
             source_paths = (str(task), str(source_layer / "python"), str(runtime))
             unbuilt = f"{logical} (layer without bytecode)"
@@ -360,6 +399,20 @@ def build_report(args, template, build_method, compiled_by, dists, results, laye
             ms = median(seconds[floor]) * 1000
             floor_ratio = ratio(median(seconds[floor]), base)
             report.add(f"floor {name} (mandated imports) / baseline", floor_ratio, "x", note=f"{ms:.0f} ms")
+            own = median(seconds[logical]) * 1000 - ms
+            to_floor = ratio(median(seconds[logical]), median(seconds[floor]))
+            report.add(f"cold import {name} / its floor", to_floor, "x",
+                       note=f"our code adds {own:+.0f} ms to the mandated imports")  # fmt: skip
+        prime = f"prime {logical}"
+        if prime in seconds:
+            built = "use cases, boto3 clients" + (", route validation" if logical == "ApiFunction" else "")
+            report.add(f"first event's build {name} (SnapStart: in the snapshot)",
+                       round(median(seconds[prime]) * 1000, 1), "ms",
+                       note=f"{built}; without SnapStart the first event pays it")  # fmt: skip
+    with_snapstart = [short(logical) for logical in snapstart_functions(template)]
+    without = ", ".join(short(logical) for logical in specs if short(logical) not in with_snapstart)
+    report.add("SnapStart (published versions, alias live)", ", ".join(with_snapstart) or "none",
+               note=f"template.yaml; not on {without}" if without else "template.yaml")  # fmt: skip
     source = "ApiFunction (layer without bytecode)"
     unbuilt_ms = median(seconds[source]) * 1000
     report.add("api on a layer without bytecode / baseline", ratio(median(seconds[source]), base), "x",

@@ -6,11 +6,14 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from gencore import wiring
+from gencore.views import ON_FIRST_USE
 
 router = APIGatewayHttpRouter()
 
 
 class ModelView(BaseModel):
+    model_config = ON_FIRST_USE
+
     id: str
     name: str
     description: str | None
@@ -18,6 +21,8 @@ class ModelView(BaseModel):
 
 
 class ModelPage(BaseModel):
+    model_config = ON_FIRST_USE
+
     items: list[ModelView]
 
 

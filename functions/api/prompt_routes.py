@@ -7,19 +7,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gencore import wiring
 from gencore.observability import MetricUnit, metrics
-from gencore.views import caller_id
+from gencore.views import ON_FIRST_USE, caller_id
 
 router = APIGatewayHttpRouter()
 
 
 class ImprovePromptRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, defer_build=True)
 
     prompt: str = Field(min_length=1, max_length=1500)
     instructions: str | None = Field(default=None, min_length=1, max_length=1500)
 
 
 class PromptView(BaseModel):
+    model_config = ON_FIRST_USE
+
     prompt: str
 
 

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gencore.domain.account import AccountPolicy
-from gencore.domain.orphans import OrphanPolicy
-from gencore.domain.policy import Policy
-from gencore.domain.uploads import UploadPolicy
+# The policies' own module, standard library only: importing the use cases that take them would load
+# ports, models and the kinds in every function at init (docs/performance.md, cold starts).
+from gencore.domain.policy import AccountPolicy, OrphanPolicy, Policy, UploadPolicy
 
 POST_RECORD_SECONDS = 3.0  # DynamoDB writes after the POST answered (with their own retries)
 

@@ -125,7 +125,8 @@ class Writer:
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
-        self._attempts, self._sleep, self._rng = attempts, sleep, rng or random.Random()
+        # SystemRandom: stateless, so copies restored from one SnapStart snapshot do not retry in step.
+        self._attempts, self._sleep, self._rng = attempts, sleep, rng or random.SystemRandom()
 
     def transact(self, items: list[dict]) -> None:
         self._run(lambda: self.client.transact_write_items(TransactItems=items))

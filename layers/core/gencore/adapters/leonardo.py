@@ -56,6 +56,13 @@ class LeonardoGateway(AccountListing):
             self._client = self._factory()
         return self._client
 
+    def forget_client(self) -> None:
+        """Close and drop the client: the next call builds one, its key read afresh and its HTTP
+        connections opened anew (after a SnapStart restore, neither the pool nor the key is ours)."""
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
     def _as_account(self, call: Callable[[LeonardoClient], T]) -> T:
         """Run `call`; on 401/403 read the key secret again once and retry (a rotated key in a warm
         cache is not a revoked key); refused again, or out of credits: AccountRefused.

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from .policy import Clock
+from .policy import AccountPolicy, Clock
 from .ports import AccountBlock, AccountStateStore, AccountStatus, Leonardo
 
 log = logging.getLogger(__name__)
@@ -26,20 +26,6 @@ REASONS = frozenset({AUTH, CREDITS})
 UNAVAILABLE = "leonardo_unavailable"  # the error code of a job failed after the hold
 
 __all__ = ["AUTH", "CREDITS", "REASONS", "UNAVAILABLE", "AccountBlock", "AccountGuard", "AccountPolicy"]
-
-
-@dataclass(frozen=True)
-class AccountPolicy:
-    cache_seconds: float = 5.0  # how long an answer of blocked() is reused (a read per submit otherwise)
-    probe_first_seconds: int = 60  # first probe after a trip; doubling after each failed probe...
-    probe_max_seconds: int = 900  # ...up to this
-    hold_max_seconds: int = 6 * 3600  # a block older than this fails the held jobs (leonardo_unavailable)
-    fail_batch: int = 25  # held jobs failed per reconciler run once the hold is over
-
-    def probe_delay(self, failed_probes: int) -> int:
-        return int(
-            min(self.probe_max_seconds, self.probe_first_seconds * 2 ** min(max(failed_probes, 0), 16))
-        )
 
 
 class AccountGuard:
@@ -139,6 +125,11 @@ class AccountGuard:
                 return AccountStatus(ok=False, reason=reason)
             log.warning("Leonardo account probe got no answer", extra={"error": type(error).__name__})
             return None
+
+    def forget(self) -> None:
+        """Drop the remembered answer: the next blocked() reads the item (after a SnapStart restore)."""
+        with self._lock:
+            self._cached = None
 
     def _remember(self, now: datetime, block: AccountBlock | None) -> None:
         with self._lock:

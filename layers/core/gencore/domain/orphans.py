@@ -11,24 +11,13 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from .policy import Clock, epoch
+from .policy import Clock, OrphanPolicy, epoch
 from .ports import JobStore, Leonardo, Orphan, OrphanStore, RemoteSummary
 from .reconcile import ACCOUNT_CALLS, RESERVE_SECONDS, finish_before
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class OrphanPolicy:
-    every_seconds: int = 600  # at most one sweep this often
-    grace_seconds: int = 900  # younger generations may still be adopted by their job
-    first_lookback_seconds: int = 3600  # how far back the first sweep ever looks
-    limit_pages: int = 10  # pages of Leonardo's list per sweep
-    keep_seconds: int = 30 * 86400  # ORPHAN items expire after this (TTL)
-    min_seconds: float = 20.0  # time the sweep needs left in the invocation to start at all
 
 
 class OrphanSweep:

@@ -79,6 +79,10 @@ class PlatformModels:
         self._memo = None
         return True
 
+    def forget(self) -> None:
+        """Drop the memo (timed on time.monotonic, which a SnapStart restore does not move on)."""
+        self._memo = None
+
     def _cached(self) -> ModelList | None:
         moment = time.monotonic()
         if self._memo is None or moment - self._memo[0] > self._memo_seconds:

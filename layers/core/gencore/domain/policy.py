@@ -1,4 +1,9 @@
-"""Tuning of the pipeline and the small helpers every use case shares."""
+"""Tuning of the pipeline and the small helpers every use case shares.
+
+Standard library only: `gencore.settings` builds these at every cold start, and importing the use
+cases that take them would load ports, models and the kinds at init for nothing (each function
+loads the use cases it calls from `gencore.wiring`; docs/performance.md, cold starts).
+"""
 
 from __future__ import annotations
 
@@ -33,7 +38,8 @@ class Policy:
     # How long after an unanswered POST a generation could still appear in Leonardo's list: the
     # lookup must have found nothing for this long before sending again is safe.
     submit_settle_seconds: int = 60
-    rng: random.Random = field(default_factory=random.Random, compare=False)
+    # Stateless (os.urandom): environments restored from one SnapStart snapshot draw their own jitter.
+    rng: random.Random = field(default_factory=random.SystemRandom, compare=False)
 
     def requeue_delay(self, attempt: int, retry_after: float | None = None) -> int:
         """Exponential backoff with full jitter, never shorter than Leonardo's Retry-After."""
@@ -49,6 +55,44 @@ class Policy:
 
     def poll_interval(self, checks: int) -> int:
         return int(min(self.max_poll_interval_seconds, self.first_poll_seconds * 2 ** min(checks, 16)))
+
+
+@dataclass(frozen=True)
+class AccountPolicy:
+    """The account breaker's tuning (domain.account.AccountGuard)."""
+
+    cache_seconds: float = 5.0  # how long an answer of blocked() is reused (a read per submit otherwise)
+    probe_first_seconds: int = 60  # first probe after a trip; doubling after each failed probe...
+    probe_max_seconds: int = 900  # ...up to this
+    hold_max_seconds: int = 6 * 3600  # a block older than this fails the held jobs (leonardo_unavailable)
+    fail_batch: int = 25  # held jobs failed per reconciler run once the hold is over
+
+    def probe_delay(self, failed_probes: int) -> int:
+        return int(
+            min(self.probe_max_seconds, self.probe_first_seconds * 2 ** min(max(failed_probes, 0), 16))
+        )
+
+
+@dataclass(frozen=True)
+class OrphanPolicy:
+    """The orphan sweep's tuning (domain.orphans.OrphanSweep)."""
+
+    every_seconds: int = 600  # at most one sweep this often
+    grace_seconds: int = 900  # younger generations may still be adopted by their job
+    first_lookback_seconds: int = 3600  # how far back the first sweep ever looks
+    limit_pages: int = 10  # pages of Leonardo's list per sweep
+    keep_seconds: int = 30 * 86400  # ORPHAN items expire after this (TTL)
+    min_seconds: float = 20.0  # time the sweep needs left in the invocation to start at all
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    """Limits of source uploads (domain.uploads)."""
+
+    max_bytes: int = 10 * 1024 * 1024
+    max_pixels: int = 4096 * 4096  # decoded size stays under 64 MiB (RGBA)
+    url_ttl_seconds: int = 900
+    unfinished_ttl_seconds: int = 24 * 3600  # a PENDING or REJECTED record goes away after this
 
 
 def epoch(moment: datetime) -> int:

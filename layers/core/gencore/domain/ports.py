@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from .kinds import LeonardoCall
-from .models import Cost, GenerationEvent, ImageFacts, Job, JobStatus, LeonardoImage, OutputImage, Upload
+if TYPE_CHECKING:  # annotations only: a module importing a port does not load the models or the kinds
+    from .kinds import LeonardoCall
+    from .models import Cost, GenerationEvent, ImageFacts, Job, JobStatus, LeonardoImage, OutputImage, Upload
 
 
 @dataclass(frozen=True)

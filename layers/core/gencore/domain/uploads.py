@@ -14,25 +14,17 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 from .errors import InvalidRequest, UploadNotFound, UploadNotReady, UploadRejected
 from .models import EXTENSIONS, ImageFacts, Upload, UploadStatus
+from .policy import UploadPolicy
 from .ports import ImageInspector, Leonardo, PresignedPost, UploadBucket, UploadStore
 from .requests import CreateUploadRequest
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class UploadPolicy:
-    max_bytes: int = 10 * 1024 * 1024
-    max_pixels: int = 4096 * 4096  # decoded size stays under 64 MiB (RGBA)
-    url_ttl_seconds: int = 900
-    unfinished_ttl_seconds: int = 24 * 3600  # a PENDING or REJECTED record goes away after this
 
 
 def upload_key(user_id: str, upload_id: str, content_type: str) -> str:

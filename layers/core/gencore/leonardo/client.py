@@ -104,7 +104,8 @@ class LeonardoClient:
         self._timeout = httpx.Timeout(
             connect=connect_timeout, read=read_timeout, write=write_timeout, pool=pool_timeout
         )
-        retrier = Retrier(retry or RetryPolicy(), sleep, rng or random.Random())
+        # SystemRandom: stateless, so copies restored from one SnapStart snapshot do not retry in step.
+        retrier = Retrier(retry or RetryPolicy(), sleep, rng or random.SystemRandom())
         self._uploads = PresignedUploader(upload_hosts, self._timeout, retrier, transport)
         self._api = ApiTransport(self._base_url, Secret(api_key), self._timeout, retrier, transport)
         self._lock = threading.Lock()
