@@ -6,6 +6,7 @@ happens in gencore.domain, the shapes live in gencore.views.
 
 from __future__ import annotations
 
+import billing_routes
 import generation_routes
 import model_routes
 import prompt_routes
@@ -33,6 +34,7 @@ app.include_router(generation_routes.router)
 app.include_router(upload_routes.router)
 app.include_router(model_routes.router)
 app.include_router(prompt_routes.router)
+app.include_router(billing_routes.router)
 
 
 @app.get("/health")

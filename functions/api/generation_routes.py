@@ -12,7 +12,7 @@ from gencore import wiring
 from gencore.domain.models import Job
 from gencore.domain.requests import ImageGenerationRequest, VariationRequest
 from gencore.observability import MetricUnit, logger, metrics
-from gencore.views import JobPage, JobView, account_hold, caller_id, job_view, json_response
+from gencore.views import JobPage, JobView, account_hold, caller_id, caller_plan, job_view, json_response
 
 router = APIGatewayHttpRouter()
 JobId = Annotated[str, Path(min_length=1, max_length=64)]
@@ -21,6 +21,12 @@ IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", min_lengt
 
 def _view(job: Job) -> JobView:
     return job_view(job, wiring.outputs().presign, account_hold([job], wiring.account_guard().blocked))
+
+
+def _caller() -> tuple[str, str | None]:
+    """The caller and the plan their token names (None: the default plan)."""
+    event = router.current_event
+    return caller_id(event), caller_plan(event, wiring.settings().plan_claim)
 
 
 def _accepted(job: Job, created: bool) -> Response[JobView]:
@@ -33,8 +39,12 @@ def _accepted(job: Job, created: bool) -> Response[JobView]:
 def create_generation(
     request: ImageGenerationRequest, idempotency_key: IdempotencyKey = None
 ) -> Response[JobView]:
-    caller = caller_id(router.current_event)
-    return _accepted(*wiring.generations().create(caller, request, idempotency_key=idempotency_key))
+    """Accept a job: 202 with it, or 200 with the earlier job a repeat names. The caller's plan
+    (docs/plans.md) may refuse it: 402 budget_exceeded, 422 plan_limit or content_policy, 429
+    rate_limited or too_many_waiting."""
+    caller, plan = _caller()
+    generations = wiring.generations()
+    return _accepted(*generations.create(caller, request, idempotency_key=idempotency_key, plan=plan))
 
 
 @router.post("/v1/generations/<job_id>/images/<index>/variations")
@@ -45,10 +55,12 @@ def create_variation(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[JobView]:
     """A new job working on image `index` of one of the caller's COMPLETE jobs (its `kind` is the type)."""
-    caller = caller_id(router.current_event)
+    caller, plan = _caller()
     generations = wiring.generations()
     return _accepted(
-        *generations.create_variation(caller, job_id, index, request, idempotency_key=idempotency_key)
+        *generations.create_variation(
+            caller, job_id, index, request, idempotency_key=idempotency_key, plan=plan
+        )
     )
 
 

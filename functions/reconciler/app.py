@@ -2,7 +2,8 @@
 
 Also the account's watch: while Leonardo refuses our account it is probed (and reported as
 `LeonardoAccountBlocked`), every few minutes the account's generations are swept for orphans, and
-every hour the platform-model cache behind `GET /v1/models` is refreshed.
+every hour the platform-model cache behind `GET /v1/models` is refreshed, and the prices estimates
+missed are asked of Leonardo's pricing calculator (a few per run).
 """
 
 from __future__ import annotations
@@ -24,7 +25,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     outcomes = wiring.reconciler().run(ends_at=ends_at)
     sweep = wiring.orphan_sweep().run(ends_at=ends_at)
     models_refreshed = wiring.platform_models().refresh(wiring.leonardo())  # hourly: GET /v1/models reads it
-    account_calls = outcomes.pop(ACCOUNT_CALLS, 0) + sweep.pop(ACCOUNT_CALLS, 0) + int(models_refreshed)
+    prices = wiring.price_refresh()()  # the pricing calculator, for the parameter sets estimates missed
+    account_calls = (
+        outcomes.pop(ACCOUNT_CALLS, 0) + sweep.pop(ACCOUNT_CALLS, 0) + int(models_refreshed)
+        + prices.priced + prices.no_price
+    )  # fmt: skip
     for outcome, count in outcomes.items():
         metrics.add_metric(name=f"Reconcile_{outcome}", unit=MetricUnit.Count, value=count)
     metrics.add_metric(name="InFlightAtLeonardo", unit=MetricUnit.Count, value=wiring.store().in_flight())

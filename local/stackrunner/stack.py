@@ -96,9 +96,14 @@ class StackConfig:
             "visibility_scale": 0.02,
             "schedule_interval": 1.0,
         }
+        from stackrunner.plans import unlimited_plans_json
+
+        # No guardrail holds a suite or a bench back unless it asks (stackrunner/plans.py).
+        parameters = {"PlansDocument": unlimited_plans_json()} | overrides.pop("parameters", {})
         return cls(
-            **(defaults | overrides), simulator_config_overrides=simulator, extra_environment=environment
-        )
+            **(defaults | overrides), simulator_config_overrides=simulator, extra_environment=environment,
+            parameters=parameters,
+        )  # fmt: skip
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> StackConfig:

@@ -19,6 +19,7 @@ from gencore import wiring
 from leonardo_simulator import FaultConfig, SimulatorConfig, serve_in_thread
 from stackrunner import free_port
 from stackrunner.aws import LocalAws, ResourceCreator
+from stackrunner.plans import unlimited_plans_json
 from stackrunner.template import Template
 from tests.simulator.helpers import wait_for
 
@@ -66,6 +67,7 @@ def stack(moto_server, simulator, monkeypatch, tmp_path) -> Iterator[SimpleNames
             "AllowedOutputOrigins": simulator.origin,
             "LeonardoUploadHosts": "127.0.0.1",
             "LeonardoMaxConcurrency": 2,
+            "PlansDocument": unlimited_plans_json(),  # a guardrail test names its plan in the token
         },
         stack_name=f"t{uuid.uuid4().hex[:8]}",
     )
@@ -107,8 +109,9 @@ def load_event(name: str, **overrides) -> dict:
 
 
 def http_event(
-    method: str, path: str, *, user: str | None = "alice", body=None, headers=None, query=None
-) -> dict:
+    method: str, path: str, *, user: str | None = "alice", body=None, headers=None, query=None,
+    plan: str | None = None,
+) -> dict:  # fmt: skip
     """An API Gateway HTTP API (payload 2.0) event, based on the shared sample in events/."""
     event = load_event("api-create-generation.json")
     event["routeKey"] = f"{method} {path}"
@@ -124,6 +127,8 @@ def http_event(
         event["requestContext"].pop("authorizer", None)
     else:
         event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = user
+        if plan is not None:
+            event["requestContext"]["authorizer"]["jwt"]["claims"]["plan"] = plan
     return event
 
 

@@ -14,17 +14,21 @@ import pytest
 from gencore import wiring
 from gencore.adapters.dynamo import DynamoJobStore
 from gencore.adapters.ledger import DynamoLedger
+from gencore.domain.admission import Admission
 from gencore.domain.errors import TransitionConflict
+from gencore.domain.estimates import Estimate
 from gencore.domain.generations import Generations
-from gencore.domain.ledger import Budget, BudgetExceeded, Spending, reserve
+from gencore.domain.ledger import BudgetExceeded, reserve
 from gencore.domain.models import Cost, Job, JobStatus
+from gencore.domain.plans import Budget
 from gencore.domain.policy import Policy
 from gencore.domain.requests import ImageGenerationRequest
 from gencore.domain.sources import Sources
+from tests.support.plans import plans_document
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
-BUDGET = Budget("CREDITS", per_day=Decimal("10"), per_month=Decimal("100"))
+BUDGET = Budget(per_day=Decimal("10"), per_month=Decimal("100"))
 
 
 @pytest.fixture
@@ -73,9 +77,10 @@ def test_an_estimate_larger_than_the_whole_budget_is_refused_on_an_empty_ledger(
 
 
 def test_racing_accepts_for_the_last_credits_let_exactly_the_budget_through(stack, store, ledger):
-    spending = Spending("CREDITS", lambda kind, request: Decimal(3), lambda plan: BUDGET)
+    admission = Admission(plans_document(free={"per_day": 10, "per_month": 100}),
+                          lambda request, kind: Estimate(Decimal(3), "CREDITS", "table"))  # fmt: skip
     generations = Generations(store, wiring.submit_queue(), Sources(store), lambda: NOW, Policy(),
-                              spending=spending)  # fmt: skip
+                              admission=admission)  # fmt: skip
     passed, refused, barrier = [], [], threading.Barrier(8)
 
     def click(n: int) -> None:

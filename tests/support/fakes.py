@@ -22,8 +22,9 @@ from gencore.domain.errors import (
 )
 from gencore.domain.kinds import LeonardoCall, Refs
 from gencore.domain.kinds.image import generation_call
-from gencore.domain.ledger import Budget, BudgetExceeded, Delta, Pricing, charge_after, delta, resets_at
+from gencore.domain.ledger import BudgetExceeded, Delta, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Cost, Job, JobStatus
+from gencore.domain.plans import Budget
 from gencore.domain.policy import Policy, epoch
 from gencore.domain.ports import (
     AccountBlock,

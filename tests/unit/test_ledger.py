@@ -14,19 +14,26 @@ from decimal import Decimal
 
 import pytest
 
+from gencore.domain.admission import Admission
 from gencore.domain.errors import LeonardoRejected
+from gencore.domain.estimates import Estimate
 from gencore.domain.generations import Generations
-from gencore.domain.ledger import Budget, BudgetExceeded, Pricing, Spending, charge_after, resets_at
+from gencore.domain.ledger import BudgetExceeded, Pricing, charge_after, resets_at
 from gencore.domain.models import Cost, JobStatus
 from gencore.domain.policy import Policy
 from gencore.domain.requests import ImageGenerationRequest
 from gencore.domain.sources import Sources
 from tests.support.fakes import FakeClock, FakeSubmitQueue
+from tests.support.plans import plans_document
 
 pytestmark = pytest.mark.unit
 DAY, MONTH = "2026-12-04", "2026-12"  # FakeClock's periods
 ESTIMATE = Decimal("2")  # what the fake estimate says every job costs
-BUDGETS = {"free": Budget("CREDITS", per_day=Decimal("5"), per_month=Decimal("40")), "pro": None}
+PLANS = plans_document(free={"per_day": 5, "per_month": 40}, pro={"per_day": 10**6, "per_month": 10**6})
+
+
+def admission(plans=PLANS) -> Admission:
+    return Admission(plans, lambda request, kind: Estimate(ESTIMATE, "CREDITS", "table"))
 
 
 @pytest.fixture
@@ -41,8 +48,7 @@ def queue() -> FakeSubmitQueue:
 
 @pytest.fixture
 def generations(store, queue, clock) -> Generations:
-    spending = Spending(unit="CREDITS", estimate=lambda kind, request: ESTIMATE, budget=BUDGETS.get)
-    return Generations(store, queue, Sources(store), clock, Policy(), spending=spending)
+    return Generations(store, queue, Sources(store), clock, Policy(), admission=admission())
 
 
 def accept(generations, prompt="a fox", *, user="alice", plan="free", **fields):
@@ -87,14 +93,13 @@ def test_another_plan_or_another_user_has_budgets_of_its_own(generations, store)
         accept(generations, f"alice {n}")
     accept(generations, "bob's", user="bob")
     for n in range(10):
-        accept(generations, f"pro {n}", user="carol", plan="pro")  # no limit: still recorded
+        accept(generations, f"pro {n}", user="carol", plan="pro")  # another plan's budget
     assert store.spent("carol", "day", DAY).reserved == Decimal(20)
 
 
 def test_the_monthly_budget_counts_every_day_of_the_month(store, queue, clock):
-    spending = Spending("CREDITS", lambda kind, request: ESTIMATE,
-                        lambda plan: Budget("CREDITS", per_day=Decimal(4), per_month=Decimal(6)))  # fmt: skip
-    generations = Generations(store, queue, Sources(store), clock, Policy(), spending=spending)
+    plans = plans_document(free={"per_day": 4, "per_month": 6})
+    generations = Generations(store, queue, Sources(store), clock, Policy(), admission=admission(plans))
     accept(generations, "a"), accept(generations, "b")
     clock.advance(23 * 3600)  # the next day, the same month
     accept(generations, "c")

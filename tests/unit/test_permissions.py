@@ -41,6 +41,8 @@ BUCKET, INCOMING, UPLOADS, OUTPUTS = (
 SUBMIT_QUEUE, EVENTS_QUEUE = "SubmitQueue.Arn", "EventsQueue.Arn"
 API_KEY, WEBHOOK_KEY = "LeonardoApiKeySecret", "WebhookSecret"
 REQUEST_LOCKS = "ForAllValues:StringLike dynamodb:LeadingKeys=REQLOCK#*"  # DeleteItem of REQLOCK# items only
+PRICES = "ForAllValues:StringLike dynamodb:LeadingKeys=PRICE#*"  # the price cache's items only
+STACK_PARAMETERS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/*"
 OUTPUT_LISTING = "StringLike s3:prefix=outputs/*"
 
 
@@ -55,6 +57,7 @@ EXPECTED = {
         _grants("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", on=JOBS)
         | _grants("dynamodb:Query", on=INDEX_USER_JOBS)  # list_for_user
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # a new job's submit message
+        | _grants("ssm:GetParameter", on=STACK_PARAMETERS)  # the content rules (ContentPolicyParameter)
         | _grants("secretsmanager:GetSecretValue", on=API_KEY)  # DELETEs: Leonardo's copies
         # presigned POST (signed by this role) -> incoming/; completion: HEAD + GET incoming/, PUT
         # uploads/, DELETE both; DELETE /v1/uploads: DELETE both; presigned GET of uploads/.
@@ -101,6 +104,8 @@ EXPECTED = {
         _grants("dynamodb:GetItem", "dynamodb:UpdateItem", on=JOBS)
         | _grants("dynamodb:DeleteItem", on=JOBS, when=REQUEST_LOCKS)  # terminal transitions
         | _grants("dynamodb:Query", on=INDEX_DUE_JOBS)  # due jobs and the waiting line
+        # refresh_prices: the wanted prices (a Query of PRICE#WANTED), each answer Put, its entry deleted
+        | _grants("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", on=JOBS, when=PRICES)
         | _grants("sqs:SendMessage", on=EVENTS_QUEUE)  # what it learned by polling
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # re-sends and wakes
         | _grants("secretsmanager:GetSecretValue", on=API_KEY)

@@ -82,6 +82,9 @@ def test_only_health_and_webhook_routes_skip_the_jwt_authorizer():
     assert open_routes == {"/health", "/webhooks/leonardo"}
 
 
+STACK_PARAMETERS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/"
+
+
 def test_no_function_gets_wildcard_permissions():
     # The exact grants of each function are pinned in test_permissions.py; here the general rule.
     for name, fn in _of_type("AWS::Serverless::Function").items():
@@ -98,9 +101,14 @@ def test_no_function_gets_wildcard_permissions():
                 for resource in resources if isinstance(resources, list) else [resources]:
                     assert isinstance(resource, dict) and set(resource) & {"Sub", "GetAtt", "Ref"}, name
                     if "Sub" in resource:
-                        # Only key prefixes of our bucket and indexes of our table end in a wildcard.
-                        assert resource["Sub"].startswith(("${OutputBucket.Arn}/", "${JobsTable.Arn}/index/"))
-                        assert not resource["Sub"].endswith("}/*"), f"{name}: a whole bucket or table"
+                        # Only key prefixes of our bucket, indexes of our table and the stack's own
+                        # SSM parameters end in a wildcard.
+                        assert resource["Sub"].startswith(
+                            ("${OutputBucket.Arn}/", "${JobsTable.Arn}/index/", STACK_PARAMETERS)
+                        )
+                        sub = resource["Sub"]
+                        whole = sub.endswith("}/*") and not sub.startswith(STACK_PARAMETERS)
+                        assert not whole, f"{name}: a whole bucket or table"
                     else:
                         target = resource.get("GetAtt") or resource.get("Ref")
                         assert target.split(".")[0] in RESOURCES, name

@@ -16,6 +16,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from gencore import wiring
 from gencore.domain.errors import UnknownGeneration
+from gencore.domain.estimates import RefreshReport
 from gencore.domain.ports import AccountBlock
 from gencore.domain.reconcile import ACCOUNT_CALLS
 
@@ -153,7 +154,9 @@ def reconciler_app(monkeypatch):
     models = FakeModels()
     monkeypatch.setattr(wiring, "platform_models", lambda: models)
     monkeypatch.setattr(wiring, "leonardo", lambda: "leonardo")
-    app.models = models
+    prices = {"report": RefreshReport()}
+    monkeypatch.setattr(wiring, "price_refresh", lambda: lambda: prices["report"])
+    app.models, app.prices = models, prices
     return app, runs, guard
 
 
@@ -189,6 +192,14 @@ def test_orphans_and_account_calls_have_their_own_metrics(reconciler_app, record
     assert not any(name.startswith("Reconcile_account_calls") for name in recorded)
     assert result["outcomes"] == {"pending": 2, "account_probe_failed": 1}
     assert result["account_blocked"] is None
+
+
+def test_prices_asked_of_the_pricing_calculator_are_account_calls(reconciler_app, recorded):
+    app, _, guard = reconciler_app
+    guard.block, app.models.stale = None, False
+    app.prices["report"] = RefreshReport(priced=3, no_price=1)
+    app.lambda_handler({}, Context())
+    assert recorded["LeonardoAccountCalls"] == 2 + 4
 
 
 def test_a_fresh_model_list_costs_no_leonardo_call(reconciler_app, recorded):

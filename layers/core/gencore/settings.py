@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # The policies' own module, standard library only: importing the use cases that take them would load
 # ports, models and the kinds in every function at init (docs/performance.md, cold starts).
@@ -65,6 +67,15 @@ class Settings(BaseModel):
     leonardo_pool_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
     # How long after an unanswered POST Leonardo's list must show nothing before sending again.
     submit_settle_seconds: int = Field(default=60, ge=1, le=3600)
+    # Guardrails (docs/plans.md): the unit budgets and estimates are kept in, the JWT claim naming a
+    # user's plan, the plans document (empty: the shipped one), the content rules' SSM parameter.
+    billing_unit: Literal["CREDITS", "DOLLARS"] = "CREDITS"
+    dollars_per_credit: Decimal | None = Field(default=None, gt=0)  # converts a cost in the other unit
+    plan_claim: str = Field(default="plan", min_length=1, max_length=64)
+    plans_document: str = ""
+    content_policy_parameter: str = ""
+    content_policy_cache_seconds: int = Field(default=300, ge=0, le=3600)
+    price_refresh_limit: int = Field(default=20, ge=0, le=200)
 
     @property
     def paid_call_seconds(self) -> float:
@@ -74,6 +85,11 @@ class Settings(BaseModel):
             + self.leonardo_read_timeout_seconds
             + self.leonardo_pool_timeout_seconds
         )
+
+    @field_validator("dollars_per_credit", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value  # the template passes "" for "not set"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:

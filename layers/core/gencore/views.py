@@ -176,12 +176,18 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
 
 
 def cost_view(job: Job) -> dict | None:
-    """`{"amount", "unit", "source"}`; records from before `cost` carry credits only."""
+    """`{"amount", "unit", "source"}`: what Leonardo reported, else what the job counts as in the
+    ledger (settled at its estimate, or its estimate while reserved); None once released or for a
+    job of no plan. Records from before `cost` carry credits only."""
     if job.cost is not None:
         return job.cost.model_dump(mode="json")
     if job.api_credit_cost is not None:
         return {"amount": format(job.api_credit_cost, "g"), "unit": "CREDITS", "source": "leonardo"}
-    return None
+    charge = job.charge
+    if charge is None or charge.state == "released":
+        return None
+    amount = charge.amount if charge.state == "settled" else charge.estimate
+    return {"amount": amount, "unit": charge.unit, "source": charge.source or "estimate"}
 
 
 def _legacy_source(job: Job) -> dict | None:

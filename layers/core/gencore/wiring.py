@@ -16,15 +16,22 @@ from gencore.clients import aws
 from gencore.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from gencore.adapters.account import DynamoAccountState, DynamoOrphanStore
     from gencore.adapters.dynamo import DynamoJobStore
+    from gencore.adapters.ledger import DynamoLedger
     from gencore.adapters.leonardo import LeonardoGateway
     from gencore.adapters.outputs import S3OutputStore
     from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
     from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
     from gencore.domain.account import AccountGuard
+    from gencore.domain.admission import Admission
+    from gencore.domain.content_policy import ReloadableContentPolicy
+    from gencore.domain.estimates import Estimator, RefreshReport
     from gencore.domain.generations import Generations
     from gencore.domain.orphans import OrphanSweep
+    from gencore.domain.plans import PlansDocument
     from gencore.domain.platform_models import PlatformModels
     from gencore.domain.processing import Processor
     from gencore.domain.prompts import Prompts
@@ -47,8 +54,11 @@ def settings() -> Settings:
 @cache
 def store() -> DynamoJobStore:
     from gencore.adapters.dynamo import DynamoJobStore
+    from gencore.domain.ledger import Pricing
 
-    return DynamoJobStore(aws("dynamodb"), settings().jobs_table)
+    s = settings()
+    pricing = Pricing(unit=s.billing_unit, dollars_per_credit=s.dollars_per_credit)
+    return DynamoJobStore(aws("dynamodb"), s.jobs_table, pricing=pricing)
 
 
 @cache
@@ -143,8 +153,9 @@ def generations() -> Generations:
 
     sources = Sources(store(), uploads=uploads())
     return Generations(
-        store(), submit_queue(), sources, clock, settings().policy(), model_names=platform_models().name_of
-    )
+        store(), submit_queue(), sources, clock, settings().policy(), model_names=platform_models().name_of,
+        admission=admission(),
+    )  # fmt: skip
 
 
 @cache
@@ -248,12 +259,76 @@ def prompts() -> Prompts:
     return Prompts(leonardo(), buckets, DynamoUsageStore(aws("dynamodb"), s.jobs_table), clock, limit)
 
 
+# --- guardrails: plans, content policy, estimates, the ledger (docs/plans.md) ------------------------
+
+
+@cache
+def plans() -> PlansDocument:
+    """The plans document, validated at cold start (a bad one stops the function from serving)."""
+    from gencore.guardrails import build_plans
+
+    s = settings()
+    return build_plans(s.plans_document, s.billing_unit)
+
+
+@cache
+def content_policy() -> ReloadableContentPolicy:
+    from gencore.guardrails import build_content_policy, ssm_text
+
+    s = settings()
+    source = ssm_text(s.content_policy_parameter, max_age=s.content_policy_cache_seconds)
+    return build_content_policy(source, plans())
+
+
+@cache
+def estimator() -> Estimator:
+    from gencore.guardrails import build_estimator
+
+    s = settings()
+    return build_estimator(aws("dynamodb"), s.jobs_table, clock, s.billing_unit)
+
+
+@cache
+def admission() -> Admission:
+    """What a plan decides at accept: rate, caps, content, the reservation, the waiting cap."""
+    from gencore.adapters.usage import DynamoBucketStore
+    from gencore.domain.admission import Admission
+    from gencore.domain.ledger import Pricing
+    from gencore.domain.rate_limits import TokenBuckets
+
+    s = settings()
+    buckets = TokenBuckets(DynamoBucketStore(aws("dynamodb"), s.jobs_table), clock)
+    pricing = Pricing(unit=s.billing_unit, dollars_per_credit=s.dollars_per_credit)
+    return Admission(
+        plans(), estimator().estimate, unit=s.billing_unit, pricing=pricing, content=content_policy(),
+        buckets=buckets,
+    )  # fmt: skip
+
+
+@cache
+def ledger() -> DynamoLedger:
+    from gencore.adapters.ledger import DynamoLedger
+
+    return DynamoLedger(aws("dynamodb"), settings().jobs_table)
+
+
+@cache
+def price_refresh() -> Callable[[], RefreshReport]:
+    """The reconciler's step that asks Leonardo's pricing calculator for the prices estimates missed."""
+    from gencore.guardrails import build_price_refresh
+
+    s = settings()
+    return build_price_refresh(
+        aws("dynamodb"), s.jobs_table, leonardo(), clock, s.billing_unit, limit=s.price_refresh_limit
+    )
+
+
 def reset() -> None:
     """Forget every cached object (tests switch environments between cases)."""
     for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, upload_store,
                     upload_bucket, uploads, generations, removal, submitter, processor, reconciler,
                     account_state, account_guard, orphan_store, orphan_sweep, platform_models,
-                    prompts):  # fmt: skip
+                    prompts, plans, content_policy, estimator, admission, ledger, price_refresh):  # fmt: skip
         factory.cache_clear()
     from gencore.webhook_intake import intake  # the webhook's own factory (built without Settings)
 

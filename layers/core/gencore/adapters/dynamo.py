@@ -53,8 +53,9 @@ from gencore.adapters.job_keys import (
 from gencore.adapters.ledger import PERIODS, DynamoLedger, change_updates, reservation_updates
 from gencore.adapters.submission import SubmissionWrites
 from gencore.domain.errors import InvalidCursor, TooManyWaiting, TransitionConflict
-from gencore.domain.ledger import Budget, BudgetExceeded, Pricing, charge_after, delta, resets_at
+from gencore.domain.ledger import BudgetExceeded, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
+from gencore.domain.plans import Budget
 from gencore.domain.ports import Page
 from gencore.domain.waiting import turn_of
 
@@ -224,9 +225,9 @@ class DynamoJobStore(SubmissionWrites):
         assert limit is not None
         used = DynamoLedger(self._db, self._table).period(job.user_id, period, key).committed
         return BudgetExceeded(
-            f"This job's estimate ({job.charge.estimate} {budget.unit}) is over what is left of your "
+            f"This job's estimate ({job.charge.estimate} {job.charge.unit}) is over what is left of your "
             f"{'daily' if period == 'day' else 'monthly'} budget",
-            period=period, remaining=max(limit - used, Decimal(0)), unit=budget.unit,
+            period=period, remaining=max(limit - used, Decimal(0)), unit=job.charge.unit,
             resets_at=resets_at(period, key),
         )  # fmt: skip
 

@@ -9,12 +9,12 @@ the ledger never disagree, whatever crashes when.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gencore.domain.ledger import Budget, Delta
+from gencore.domain.ledger import Delta, Period
 from gencore.domain.models import Charge
+from gencore.domain.plans import Budget
 
 PERIODS = ("day", "month")
 
@@ -82,26 +82,13 @@ def change_updates(table: str, user_id: str, charge: Charge, change: Delta) -> l
     ]
 
 
-@dataclass(frozen=True)
-class PeriodUsage:
-    period: str  # "day" or "month"
-    key: str  # "2026-12-04" or "2026-12"
-    reserved: Decimal
-    spent: Decimal
-    jobs: int
-
-    @property
-    def committed(self) -> Decimal:
-        return self.reserved + self.spent
-
-
 class DynamoLedger:
     """Reads a user's periods (GET /v1/usage, the operator's view, a refusal's remaining amount)."""
 
     def __init__(self, client: Any, table: str) -> None:
         self._db, self._table = client, table
 
-    def period(self, user_id: str, period: str, key: str) -> PeriodUsage:
+    def period(self, user_id: str, period: str, key: str) -> Period:
         item = (
             self._db.get_item(
                 TableName=self._table, Key=ledger_key(user_id, period, key), ConsistentRead=True
@@ -112,10 +99,4 @@ class DynamoLedger:
         def number(name: str) -> Decimal:
             return Decimal(item[name]["N"]) if name in item else Decimal(0)
 
-        return PeriodUsage(
-            period=period,
-            key=key,
-            reserved=number("reserved"),
-            spent=number("spent"),
-            jobs=int(number("jobs")),
-        )
+        return Period(period=period, key=key, reserved=number("reserved"), spent=number("spent"))

@@ -13,8 +13,8 @@ import secrets
 import uuid
 from collections.abc import Callable
 
+from .admission import Admission, Admitted
 from .errors import InvalidRequest, JobNotFound
-from .ledger import Spending
 from .models import Job, JobStatus
 from .parameters import MAX_SEED
 from .policy import Clock, Policy, epoch
@@ -38,11 +38,11 @@ class Generations:
         policy: Policy,
         *,
         model_names: Callable[[str], str | None] = lambda model_id: None,
-        spending: Spending | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self._store, self._queue, self._sources = store, submit_queue, sources
         self._clock, self._policy, self._model_names = clock, policy, model_names
-        self._spending = spending  # None: no ledger (the jobs carry no charge)
+        self._admission = admission  # None: no plan applies (no ledger, no caps)
 
     def create_variation(
         self,
@@ -99,9 +99,7 @@ class Generations:
         """Store the job (reserving its estimate against the caller's budget: BudgetExceeded when it
         would go over, nothing stored) unless a repeat names an earlier one; then enqueue it."""
         now = self._clock()
-        charge, budget = (
-            self._spending.reservation(plan, kind, request, now) if self._spending else (None, None)
-        )
+        admitted = self._admission.admit(user_id, plan, kind, request, now) if self._admission else None
         if idempotency_key:
             dedupe_key = "idem:" + hashlib.sha256(f"{user_id}\n{idempotency_key}".encode()).hexdigest()
             expires = epoch(now) + IDEMPOTENCY_KEY_TTL_SECONDS
@@ -120,9 +118,10 @@ class Generations:
             created_at=now,
             updated_at=now,
             due_at=epoch(now) + self._policy.queued_check_seconds,
-            charge=charge,
+            **(_admitted_fields(admitted) if admitted else {}),
         )
-        existing = self._store.create(job, dedupe_key=dedupe_key, dedupe_expires_at=expires, budget=budget)
+        limits = {"budget": admitted.budget, "max_waiting": admitted.max_waiting} if admitted else {}
+        existing = self._store.create(job, dedupe_key=dedupe_key, dedupe_expires_at=expires, **limits)
         if existing is not None:
             if idempotency_key:
                 if existing.request != job.request:
@@ -135,9 +134,8 @@ class Generations:
                 return existing, False
             # The earlier click's job failed: clicking again is a retry, a new (paid) job.
             existing = self._store.create(
-                job, dedupe_key=dedupe_key, dedupe_expires_at=expires, replace_job_id=existing.id,
-                budget=budget,
-            )  # fmt: skip
+                job, dedupe_key=dedupe_key, dedupe_expires_at=expires, replace_job_id=existing.id, **limits
+            )
             if existing is not None:  # lost a race with a concurrent retry: answer with the winner
                 return existing, False
         try:
@@ -155,6 +153,15 @@ class Generations:
 
     def list(self, user_id: str, *, limit: int, cursor: str | None) -> Page:
         return self._store.list_for_user(user_id, limit=limit, cursor=cursor)
+
+
+def _admitted_fields(admitted: Admitted) -> dict:
+    return {
+        "plan": admitted.plan,
+        "charge": admitted.charge,
+        "waiting_counted": admitted.max_waiting is not None,
+        "queue_deadline": admitted.queue_deadline,
+    }
 
 
 def dedupe_hash(user_id: str, kind: str, request: dict) -> str:

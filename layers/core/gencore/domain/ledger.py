@@ -21,25 +21,16 @@ so "would this reservation go over?" is one condition: `committed <= budget - am
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from .errors import DomainError
 from .models import Charge, Cost, Job, JobStatus, Unit
 
 # A generation Leonardo itself reports FAILED is not charged (its refund; the simulator does alike).
 UNCHARGED_FAILURES = frozenset({"generation_failed"})
-
-
-@dataclass(frozen=True)
-class Budget:
-    """A user's limits in the billing unit (None: no limit for that period)."""
-
-    unit: Unit
-    per_day: Decimal | None = None
-    per_month: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -76,21 +67,6 @@ class Delta:
 
     def __sub__(self, other: Delta) -> Delta:
         return Delta(reserved=self.reserved - other.reserved, spent=self.spent - other.spent)
-
-
-@dataclass(frozen=True)
-class Spending:
-    """What an accept reserves: the job's estimate (kind and stored request -> an amount in the
-    billing unit) against the budget of the caller's plan (None: no limit, still recorded)."""
-
-    unit: Unit
-    estimate: Callable[[str, dict], Decimal]
-    budget: Callable[[str | None], Budget | None] = lambda plan: None
-
-    def reservation(
-        self, plan: str | None, kind: str, request: dict, now: datetime
-    ) -> tuple[Charge, Budget | None]:
-        return reserve(self.estimate(kind, request), self.unit, now), self.budget(plan)
 
 
 class BudgetExceeded(DomainError):
@@ -180,3 +156,53 @@ def _may_have_been_paid(job: Job, updates: dict) -> bool:
 
 def _text(amount: Decimal) -> str:
     return format(amount.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class Period:
+    """One of a user's periods as the ledger holds it."""
+
+    period: str  # "day" or "month"
+    key: str  # "2026-12-04" or "2026-12"
+    reserved: Decimal
+    spent: Decimal
+
+    @property
+    def committed(self) -> Decimal:
+        return self.reserved + self.spent
+
+
+class LedgerReader(Protocol):
+    def period(self, user_id: str, period: str, key: str) -> Period: ...
+
+
+@dataclass(frozen=True)
+class PeriodUsage:
+    period: Period
+    budget: Decimal
+    resets_at: datetime
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.budget - self.period.committed, Decimal(0))
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What `GET /v1/usage` shows: the caller's plan, and per period what is spent, reserved, left."""
+
+    plan: str
+    unit: Unit
+    day: PeriodUsage
+    month: PeriodUsage
+
+
+def usage_of(
+    ledger: LedgerReader, user_id: str, plan: str, budget_per_day: Decimal, budget_per_month: Decimal,
+    unit: Unit, now: datetime,
+) -> Usage:  # fmt: skip
+    day, month = periods(now)
+    today = PeriodUsage(ledger.period(user_id, "day", day), budget_per_day, resets_at("day", day))
+    used = ledger.period(user_id, "month", month)
+    this_month = PeriodUsage(used, budget_per_month, resets_at("month", month))
+    return Usage(plan=plan, unit=unit, day=today, month=this_month)

@@ -120,6 +120,7 @@ class Job(BaseModel):
     post_fingerprint: str | None = None  # the request as Leonardo echoes it, hashed (the request lock)
     checks: int = 0  # reconciler polls so far (drives the adaptive interval)
     due_at: int | None = None  # epoch seconds of the next reconciler check; None once terminal
+    plan: str | None = None  # the plan of its user when it was accepted (domain/plans.py)
     waiting_counted: bool = False  # counted in its user's waiting jobs (the plan's cap) while QUEUED
     queue_deadline: int | None = None  # epoch seconds: still waiting here then, it fails expired_in_queue
     line_turn: int | None = None  # its place in the waiting line, kept when parked again (domain/waiting.py)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # annotations only: a module importing a port does not load the models or the kinds
     from .kinds import LeonardoCall
     from .models import Cost, GenerationEvent, ImageFacts, Job, JobStatus, LeonardoImage, OutputImage, Upload
+    from .plans import Budget
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,20 @@ class RemoteGeneration:
 
 class JobStore(Protocol):
     def create(
-        self, job: Job, *, dedupe_key: str, dedupe_expires_at: int, replace_job_id: str | None = None
+        self,
+        job: Job,
+        *,
+        dedupe_key: str,
+        dedupe_expires_at: int,
+        replace_job_id: str | None = None,
+        budget: Budget | None = None,
     ) -> Job | None:
         """Store a new job unless a live job holds `dedupe_key`: then return that one instead.
 
-        With `replace_job_id`, the dedupe entry may be taken over only from that job.
+        With `replace_job_id`, the dedupe entry may be taken over only from that job. A job with a
+        `charge` reserves it in the same write: BudgetExceeded (nothing stored) when a period of
+        `budget` would go over. Every later write that changes the job's charge (ledger.charge_after)
+        moves the ledger in the same write.
         """
 
     def get(self, job_id: str) -> Job | None: ...
