@@ -33,6 +33,8 @@ def test_every_route_has_a_sample_event_and_every_sample_a_route():
             "DELETE /v1/generations/{job_id}",
             "POST /v1/generations/{job_id}/images/{index}/variations",
             "POST /v1/prompts/improve",
+            "POST /v1/estimates",
+            "GET /v1/usage",
         }
         - keys
     )
