@@ -221,3 +221,12 @@ def test_a_cost_in_the_other_unit_is_converted_at_the_price_of_a_credit(generati
 def test_periods_reset_at_the_start_of_the_next_utc_day_and_month():
     assert resets_at("day", "2026-12-31") == datetime(2027, 1, 1, tzinfo=UTC)
     assert resets_at("month", "2026-02") == datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def test_a_job_expired_in_the_queue_releases_its_reservation(generations, submitter, store, clock):
+    job = accept(generations)
+    clock.advance(PLANS.plan_for("free").max_queue_seconds + 1)
+    assert submitter.submit(job.id).outcome == "failed"
+    expired = store.get(job.id)
+    assert expired.error_code == "expired_in_queue" and expired.charge.state == "released"
+    assert held(store) == (0, 0)
