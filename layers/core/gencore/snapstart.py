@@ -9,8 +9,8 @@ them, and it is as old as the snapshot. So, after each restore (`after_restore`)
   from it, and environments restored from one snapshot would otherwise back off in step. Our own
   jitter (Policy, the DynamoDB Writer, the Leonardo client's Retrier) uses random.SystemRandom, which
   has no state to share; job seeds come from `secrets`;
-- cached secrets are dropped (Powertools' parameter cache: a value fetched before the snapshot would
-  be served with an age counted from then);
+- cached secrets are dropped (Powertools' parameter cache): nothing fetched before the snapshot is
+  served after it;
 - the account breaker's and the platform-model list's memos are dropped (the latter is timed with
   time.monotonic, which a restore does not move on);
 - a Leonardo client built before the snapshot is closed and dropped: its pooled HTTP connections are
