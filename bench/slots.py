@@ -16,7 +16,8 @@ whole local stack, over HTTP, with the template's own polling schedule:
    next job, the submit queue, and the submitter until the POST reaches Leonardo.
 2. **Requests per job** with `--drop` of callbacks dropped (the reconciler's polls find those
    jobs): Leonardo requests per completed job by route, from the simulator's request counters.
-   Account-level calls (`/me`, the list sweeps) are shown in their own rows, per minute.
+   Account-level calls (`/me`, the list sweeps, the model list, the pricing calculator) are shown in
+   their own rows, per minute.
 
 The naive baseline is a client that polls every 2 s: it would make 1 + duration / 2 requests per
 job (the POST and its polls), shown beside ours. Raw figures go to bench/results/slots.json.
@@ -61,7 +62,14 @@ PRODUCTION_CLOCK = {
     "QUEUED_CHECK_SECONDS": "120",
     "FINALIZE_CHECK_SECONDS": "120",
 }
-ACCOUNT_ROUTES = ("GET /api/rest/v1/me", "GET /api/rest/v1/generations/user/{userId}")
+# Account-level calls, not any job's (DECISIONS, Measuring): the account probe, the list sweeps, the
+# model list behind GET /v1/models and the pricing calculator behind estimates (both reconciler-paced).
+ACCOUNT_ROUTES = (
+    "GET /api/rest/v1/me",
+    "GET /api/rest/v1/generations/user/{userId}",
+    "GET /api/rest/v1/platformModels",
+    "POST /api/rest/v1/pricing-calculator",
+)
 
 
 def _stamp(text: str) -> float:
