@@ -10,6 +10,8 @@ from typing import Any
 
 from ops import account, dlq, jobs
 from ops.stack import ResourceNotFound, Stack, default_stack_name
+from ops.webhooks_cli import COMMANDS as WEBHOOK_COMMANDS
+from ops.webhooks_cli import add_parser as add_webhook_parser
 
 _COMMON_DEFAULTS = {"stack_name": None, "local": False, "endpoint_url": None, "region": None, "json": False}
 
@@ -74,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         "show", parents=[common], help="whether submits are held (the account block) and the orphan sweep"
     )
     account_show.add_argument("--table", help="the jobs table name, instead of finding it in the stack")
+    add_webhook_parser(groups, common)
     return parser
 
 
@@ -182,6 +185,7 @@ _COMMANDS = {
     ("orphans", "list"): _orphans_list,
     ("account", "show"): _account_show,
 }
+_COMMANDS.update(WEBHOOK_COMMANDS)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,7 +45,7 @@ def test_every_dead_letter_queue_has_a_depth_alarm_at_the_first_message():
         for q in _of_type("AWS::SQS::Queue").values()
         if "RedrivePolicy" in q.get("Properties", {})
     }
-    assert dlqs == {"SubmitDLQ", "EventsDLQ"}
+    assert {"SubmitDLQ", "EventsDLQ", "AppWebhookDLQ"} <= dlqs
     # Then each one has an alarm on visible messages > 0
     depth = _single_metric_alarms("AWS/SQS", "ApproximateNumberOfMessagesVisible")
     watched = {_dimension(a, "QueueName")["Fn::GetAtt"][0] for a in depth}
@@ -166,3 +166,15 @@ def test_the_runbook_lists_every_alarm():
     for name in ALARMS:
         # The error rate alarms are listed once, as `<Function>ErrorRateAlarm`.
         assert name in RUNBOOK or name.endswith("FunctionErrorRateAlarm"), name
+
+
+def test_a_disabled_app_webhook_endpoint_alarms_at_the_first_one():
+    # The delivery function counts AppWebhookEndpointDisabled each time it gives an endpoint up.
+    assert (
+        'DISABLED_METRIC = "AppWebhookEndpointDisabled"' in Path("functions/app_webhook/app.py").read_text()
+    )
+    alarm = _app_metric_alarm("AppWebhookEndpointDisabled")
+    assert alarm["Statistic"] == "Sum"
+    assert alarm["Threshold"] == 0
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"

@@ -44,6 +44,14 @@ REQUEST_LOCKS = "ForAllValues:StringLike dynamodb:LeadingKeys=REQLOCK#*"  # Dele
 PRICES = "ForAllValues:StringLike dynamodb:LeadingKeys=PRICE#*"  # the price cache's items only
 STACK_PARAMETERS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/*"
 OUTPUT_LISTING = "StringLike s3:prefix=outputs/*"
+APP_WEBHOOK_ITEMS = (
+    "ForAllValues:StringLike dynamodb:LeadingKeys=APPHOOKS,APPEVENT#*"  # endpoints, events, logs
+)
+APP_WEBHOOK_QUEUE = "AppWebhookQueue.Arn"
+APP_WEBHOOK_SECRETS = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    "${AWS::StackName}/app-webhooks/*"
+)
 
 
 def _grants(*actions: str, on: str, when: str | None = None) -> set[tuple[str, str, str | None]]:
@@ -109,6 +117,21 @@ EXPECTED = {
         | _grants("sqs:SendMessage", on=EVENTS_QUEUE)  # what it learned by polling
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # re-sends and wakes
         | _grants("secretsmanager:GetSecretValue", on=API_KEY)
+    ),
+    "AppWebhookFunction": (
+        # DynamoAppWebhookStore: endpoints (Query of APPHOOKS, Get, failure counts and disable:
+        # Update), events and delivery logs (Put if absent, Get, claim and record: Update). Nothing
+        # else of the table: no job, no user, no Delete.
+        _grants(
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Query",
+            on=JOBS,
+            when=APP_WEBHOOK_ITEMS,
+        )
+        | _grants("sqs:SendMessage", on=APP_WEBHOOK_QUEUE)  # per-endpoint deliveries, next attempts
+        | _grants("secretsmanager:GetSecretValue", on=APP_WEBHOOK_SECRETS)  # only the endpoints' secrets
     ),
 }
 

@@ -83,6 +83,11 @@ def test_only_health_and_webhook_routes_skip_the_jwt_authorizer():
 
 
 STACK_PARAMETERS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/"
+# The apps' webhook signing secrets, one per endpoint, created by `python -m ops webhooks add`.
+APP_WEBHOOK_SECRETS = (
+    "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:"
+    "${AWS::StackName}/app-webhooks/"
+)
 
 
 def test_no_function_gets_wildcard_permissions():
@@ -101,13 +106,16 @@ def test_no_function_gets_wildcard_permissions():
                 for resource in resources if isinstance(resources, list) else [resources]:
                     assert isinstance(resource, dict) and set(resource) & {"Sub", "GetAtt", "Ref"}, name
                     if "Sub" in resource:
-                        # Only key prefixes of our bucket, indexes of our table and the stack's own
-                        # SSM parameters end in a wildcard.
+                        # Only key prefixes of our bucket, indexes of our table, the stack's own
+                        # SSM parameters and its apps' webhook secrets end in a wildcard.
                         assert resource["Sub"].startswith(
-                            ("${OutputBucket.Arn}/", "${JobsTable.Arn}/index/", STACK_PARAMETERS)
-                        )
+                            ("${OutputBucket.Arn}/", "${JobsTable.Arn}/index/", STACK_PARAMETERS,
+                             APP_WEBHOOK_SECRETS)
+                        )  # fmt: skip
                         sub = resource["Sub"]
-                        whole = sub.endswith("}/*") and not sub.startswith(STACK_PARAMETERS)
+                        whole = sub.endswith("}/*") and not sub.startswith(
+                            (STACK_PARAMETERS, APP_WEBHOOK_SECRETS)
+                        )
                         assert not whole, f"{name}: a whole bucket or table"
                     else:
                         target = resource.get("GetAtt") or resource.get("Ref")
