@@ -88,6 +88,8 @@ class StackConfig:
             "SUBMIT_LEASE_SECONDS": "40",
             # Scaled with the visibility timeouts: shorter than the events queue's way to its DLQ.
             "UNKNOWN_GENERATION_GRACE_SECONDS": "20",
+            # Outbound webhooks retry after 1, 2 and 4 s instead of 5 s ... 24 h.
+            "APP_WEBHOOK_RETRY_SCHEDULE": "1,2,4",
         } | overrides.pop("extra_environment", {})
         defaults: dict[str, Any] = {
             "api_port": 0,
@@ -313,6 +315,9 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "testing",
                 "AWS_DEFAULT_REGION": REGION,
                 "AWS_REGION": REGION,
+                # The one place this is set: outbound webhooks may go to http://127.0.0.1 (the test
+                # receiver). On AWS only https to public addresses (docs/webhooks.md).
+                "APP_WEBHOOKS_ALLOW_LOOPBACK": "true",
                 **self.config.extra_environment,
             }
         )
