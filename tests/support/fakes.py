@@ -23,7 +23,7 @@ from gencore.domain.errors import (
 from gencore.domain.kinds import LeonardoCall, Refs
 from gencore.domain.kinds.image import generation_call
 from gencore.domain.ledger import BudgetExceeded, Delta, Pricing, charge_after, delta, resets_at
-from gencore.domain.models import TRANSITIONS, Cost, Job, JobStatus
+from gencore.domain.models import TRANSITIONS, Cost, Job, JobStatus, OutputImage
 from gencore.domain.plans import Budget
 from gencore.domain.policy import Policy, epoch
 from gencore.domain.ports import (
@@ -537,10 +537,27 @@ class FakeOrphanStore:
 
 @dataclass
 class FakeOutputStore:
-    """Our copies of outputs, by key; deletes are recorded."""
+    """Our copies of outputs, by key; the URLs fetched and the deletes are recorded."""
 
     keys: set[str] = field(default_factory=set)
     deleted: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+
+    def existing(self, key_prefix: str, *, index: int, source_id: str) -> OutputImage | None:
+        key = f"{key_prefix}/{index}.png"
+        return self._image(key, index, source_id) if key in self.keys else None
+
+    def copy(self, url: str, key_prefix: str, *, index: int, source_id: str) -> OutputImage:
+        self.fetched.append(url)
+        key = f"{key_prefix}/{index}.png"
+        self.keys.add(key)
+        return self._image(key, index, source_id)
+
+    @staticmethod
+    def _image(key: str, index: int, source_id: str) -> OutputImage:
+        return OutputImage(
+            index=index, key=key, content_type="image/png", size=10, leonardo_image_id=source_id
+        )
 
     def delete(self, key: str) -> None:
         self.deleted.append(key)
@@ -572,8 +589,6 @@ def completed_job(
     **fields,
 ) -> Job:
     """A job that ended COMPLETE (or `status`, later) with `images` outputs copied to our bucket."""
-    from gencore.domain.models import OutputImage
-
     job_id = fields.pop("id", str(uuid.uuid4()))
     outputs = [
         OutputImage(index=i, key=f"outputs/{user_id}/{job_id}/{i}.png", content_type="image/png", size=10,

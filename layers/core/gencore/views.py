@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from gencore.domain import errors
 from gencore.domain.ledger import BudgetExceeded
-from gencore.domain.models import Job, JobStatus, Upload, UploadStatus
+from gencore.domain.models import Job, JobStatus, NsfwPolicy, Upload, UploadStatus
 from gencore.domain.ports import AccountBlock, PresignedPost
 from gencore.domain.rate_limits import RateLimited
 
@@ -84,12 +84,14 @@ def status_for(error: errors.DomainError) -> int:
 
 class ImageView(BaseModel):
     index: int
-    url: str
-    content_type: str
+    url: str | None  # a short-lived download link; None when the image was withheld
+    content_type: str | None
     width: int | None
     height: int | None
     leonardo_image_id: str
     nsfw: bool | None = None  # Leonardo flagged the image as not safe for work (None: not reported)
+    # Flagged NSFW under a plan that withholds such images (docs/plans.md): not kept here, no URL.
+    withheld: bool = False
 
 
 class ErrorView(BaseModel):
@@ -117,6 +119,9 @@ class JobView(BaseModel):
     model_name: str | None = None  # the name of `request.model_id`, as Leonardo listed it at accept
     seed: int | None  # Leonardo's seed for this job: the request's, or one drawn for it
     images: list[ImageView]
+    # What the job's plan did with images Leonardo flagged NSFW: keep, flag (show them marked
+    # `nsfw: true`) or withhold; None until its outputs are copied (and for jobs from before plans).
+    nsfw_policy: NsfwPolicy | None = None
     cost: dict | None
     error: ErrorView | None
     hold: HoldView | None = None
@@ -149,12 +154,13 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
         images = [
             ImageView(
                 index=i.index,
-                url=presign(i.key),
+                url=presign(i.key) if i.key and not i.withheld else None,
                 content_type=i.content_type,
                 width=i.width or job.request.get("width"),
                 height=i.height or job.request.get("height"),
                 leonardo_image_id=i.leonardo_image_id,
                 nsfw=i.nsfw,
+                withheld=i.withheld,
             )
             for i in job.images
         ]
@@ -169,6 +175,7 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
         model_name=job.model_name,
         seed=job.leonardo_seed,
         images=images,
+        nsfw_policy=job.nsfw_policy if job.status == JobStatus.COMPLETE else None,
         cost=cost_view(job),
         error=ErrorView(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         hold=hold if job.status == JobStatus.QUEUED else None,

@@ -184,7 +184,9 @@ def processor() -> Processor:
     from gencore.domain.waiting import Waker
 
     waker = Waker(store(), submit_queue(), clock, settings().policy())
-    return Processor(store(), outputs(), leonardo(), waker, clock, settings().policy())
+    return Processor(
+        store(), outputs(), leonardo(), waker, clock, settings().policy(), nsfw_policy=plans().nsfw_policy
+    )
 
 
 @cache

@@ -79,15 +79,22 @@ class Charge(BaseModel):
     month: str
 
 
+NsfwPolicy = Literal["keep", "flag", "withhold"]  # what a plan does with images Leonardo flags NSFW
+
+
 class OutputImage(BaseModel):
+    """One image of a job: our copy of it, or the record that it was withheld (no copy, no key)."""
+
     index: int
-    key: str
-    content_type: str
-    size: int
+    key: str | None = None  # our copy (None: withheld)
+    content_type: str | None = None
+    size: int | None = None
     width: int | None = None
     height: int | None = None
     leonardo_image_id: str
     nsfw: bool | None = None  # Leonardo's flag on the image, as it reported it
+    # Flagged NSFW under a plan that withholds such images: never copied to our bucket, no URL.
+    withheld: bool = False
 
 
 class Job(BaseModel):
@@ -128,6 +135,7 @@ class Job(BaseModel):
     charge: Charge | None = None  # its reservation against the user's budget (domain/ledger.py)
     api_credit_cost: float | None = None  # records written before `cost` existed (credits)
     images: list[OutputImage] = Field(default_factory=list)
+    nsfw_policy: NsfwPolicy | None = None  # what its plan did with NSFW-flagged images, once copied
     error_code: str | None = None
     error_message: str | None = None
     idempotency_key_hash: str | None = None

@@ -8,7 +8,8 @@ absent (or naming no plan of the document), the default plan applies.
 
 `check_caps` refuses a request over one of its plan's caps with 422 `plan_limit` naming the cap:
 never a silent clamp. Budgets, the request rate, the waiting cap, the queue time and the NSFW
-policy are read by the ledger, the rate limiter, the waiting line and the processor.
+policy are read by the ledger, the rate limiter, the waiting line and the processor
+(`PlansDocument.nsfw_policy`).
 """
 
 from __future__ import annotations
@@ -21,13 +22,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from .errors import PlanLimit
-from .models import JobKind
+from .models import JobKind, NsfwPolicy
 from .parameters import UUID_PATTERN
 from .rate_limits import BucketLimit
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 ModelId = Annotated[str, Field(pattern=UUID_PATTERN)]
-NsfwPolicy = Literal["keep", "flag", "withhold"]  # keep; keep and flag on the view; withhold the image
 ANY: Literal["*"] = "*"
 # The fields of a request whose text is sent to Leonardo as a prompt (each under max_prompt_length).
 PROMPT_FIELDS = ("prompt", "negative_prompt", "enhance_prompt_instruction")
@@ -78,7 +78,7 @@ class Plan(_Strict):
     rate: Rate
     max_waiting_jobs: int = Field(ge=1, le=100_000)  # jobs QUEUED here at once (batch items exempt)
     max_queue_seconds: int = Field(ge=1, le=7 * 86400)  # then the job fails expired_in_queue
-    nsfw: NsfwPolicy
+    nsfw: NsfwPolicy  # keep; keep and flag on the view; withhold the image (models.NsfwPolicy)
 
     _name: str = PrivateAttr(default="")
 
@@ -105,6 +105,11 @@ class PlansDocument(_Strict):
         """The plan a JWT claim names; the default plan when it names none or one we do not have
         (the least a deployment gives, never more)."""
         return self.plans.get(name or "") or self.plans[self.default_plan]
+
+    def nsfw_policy(self, name: str | None) -> NsfwPolicy:
+        """What the processor does with a job's NSFW-flagged images, by the plan the job was
+        accepted under (`Job.plan`): a job of no plan (accepted before plans existed) keeps them."""
+        return "keep" if name is None else self.plan_for(name).nsfw
 
     def for_billing_unit(self, unit: str) -> PlansDocument:
         """This document, if its budgets are in the deployment's unit (checked at cold start)."""

@@ -1,8 +1,15 @@
-"""Finishing a job from a generation event: copy the outputs, then complete (or fail)."""
+"""Finishing a job from a generation event: copy the outputs, then complete (or fail).
+
+Images Leonardo flags NSFW are handled by the job's plan (docs/plans.md, "NSFW images"): kept,
+kept and flagged, or withheld: not copied to our bucket at all, recorded on the job as withheld
+(Leonardo's image id and flag, no key, no URL). The policy comes from a callable wiring passes
+(`PlansDocument.nsfw_policy`): the domain reads no configuration.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from .errors import (
     GenerationMissing,
@@ -12,12 +19,20 @@ from .errors import (
     UnknownGeneration,
 )
 from .kinds import kind_of
-from .models import GenerationEvent, Job, JobStatus, LeonardoImage, OutputImage
+from .models import GenerationEvent, Job, JobStatus, LeonardoImage, NsfwPolicy, OutputImage
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Leonardo, OutputStore
 from .waiting import Waker
 
 log = logging.getLogger(__name__)
+
+# A job's plan name (None: a job of no plan) -> what is done with its NSFW-flagged images.
+NsfwPolicyOf = Callable[[str | None], NsfwPolicy]
+
+
+def keep_all(plan: str | None) -> NsfwPolicy:
+    """No plans: every image is copied (flagged ones show `nsfw: true`, as Leonardo reported it)."""
+    return "keep"
 
 
 def output_prefix(job: Job) -> str:
@@ -40,9 +55,10 @@ class Processor:
         waker: Waker,
         clock: Clock,
         policy: Policy,
+        nsfw_policy: NsfwPolicyOf = keep_all,
     ) -> None:
         self._store, self._outputs, self._leonardo, self._waker = store, outputs, leonardo, waker
-        self._clock, self._policy = clock, policy
+        self._clock, self._policy, self._nsfw_policy = clock, policy, nsfw_policy
 
     def handle(self, event: GenerationEvent) -> str:
         job = self._store.job_for_generation(event.generation_id)
@@ -75,13 +91,14 @@ class Processor:
             job = self._advance(job, JobStatus.FINALIZING, release_slot=True)
             if job.status.terminal:
                 return "already_terminal"
+        nsfw_policy = self._nsfw_policy(job.plan)
         try:
-            copied = self._copy_all(job, images)
+            copied = self._copy_all(job, images, nsfw_policy)
         except OutputRejected as rejected:
             return self._finish(
                 job, JobStatus.FAILED, error_code=rejected.code, error_message=rejected.message
             )
-        job = self._advance(job, JobStatus.COMPLETE, images=copied)
+        job = self._advance(job, JobStatus.COMPLETE, images=copied, nsfw_policy=nsfw_policy)
         return "completed" if job.status == JobStatus.COMPLETE else "already_terminal"
 
     def _authoritative(self, event: GenerationEvent, job: Job) -> tuple[str, list[LeonardoImage]]:
@@ -96,10 +113,15 @@ class Processor:
             raise GenerationNotReady(f"generation {event.generation_id} is still PENDING at Leonardo")
         return remote.status, remote.images
 
-    def _copy_all(self, job: Job, images: list[LeonardoImage]) -> list[OutputImage]:
+    def _copy_all(self, job: Job, images: list[LeonardoImage], nsfw_policy: NsfwPolicy) -> list[OutputImage]:
         prefix = output_prefix(job)
         copied = []
         for index, image in enumerate(images):
+            if image.nsfw and nsfw_policy == "withhold":
+                # Never fetched: Leonardo's copy is the only one (docs/plans.md, NSFW images).
+                log.info("NSFW image withheld", extra={"job_id": job.id, "index": index, "plan": job.plan})
+                copied.append(OutputImage(index=index, leonardo_image_id=image.id, nsfw=True, withheld=True))
+                continue
             existing = self._outputs.existing(prefix, index=index, source_id=image.id)
             output = existing or self._outputs.copy(image.url, prefix, index=index, source_id=image.id)
             copied.append(output.model_copy(update={"nsfw": image.nsfw}))

@@ -58,7 +58,8 @@ class Removal:
             except TransitionConflict:
                 return self.delete(user_id, job_id)  # raced with another DELETE: carry on from there
         for image in job.images:
-            self._outputs.delete(image.key)
+            if image.key:  # a withheld image was never copied here
+                self._outputs.delete(image.key)
         if job.leonardo_copy == PENDING:
             assert job.generation_id is not None
             self._leonardo.delete_generation(job.generation_id)  # LeonardoBusy: 503, repeat

@@ -2,10 +2,11 @@
 it is submitted.
 
 A source is one of the caller's READY uploads (`{"upload_id"}`) or one image of one of the caller's
-COMPLETE jobs (`{"job_id", "index"}`). The upload is handed to Leonardo on first use (InitImages);
-an image of ours is named by the id Leonardo gave it, kept on the source job's record, so using it
-costs no Leonardo call at all. A job's ControlNets are guided by more of the caller's uploads
-(`guides`): checked alike at accept, each handed over as an init image at submit.
+COMPLETE jobs (`{"job_id", "index"}`), never one withheld as NSFW (docs/plans.md). The upload is
+handed to Leonardo on first use (InitImages); an image of ours is named by the id Leonardo gave it,
+kept on the source job's record, so using it costs no Leonardo call at all. A job's ControlNets are
+guided by more of the caller's uploads (`guides`): checked alike at accept, each handed over as an
+init image at submit.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ class Sources:
             job is None
             or job.user_id != user_id
             or job.status != JobStatus.COMPLETE
-            or not any(image.index == source.index for image in job.images)
+            # A withheld image (NSFW under the job's plan) is not the caller's to work on.
+            or not any(image.index == source.index and not image.withheld for image in job.images)
             or (_is_variation(job) and not kind_of(kind).takes_variation)
         ):
             raise SourceNotUsable(NOT_USABLE)
@@ -92,7 +94,7 @@ class Sources:
             return Refs(init_image_id=self._init_images.leonardo_id(source["upload_id"]))
         origin = self._store.get(source["job_id"])
         image = next((i for i in (origin.images if origin else []) if i.index == source["index"]), None)
-        if origin is None or origin.status != JobStatus.COMPLETE or image is None:
+        if origin is None or origin.status != JobStatus.COMPLETE or image is None or image.withheld:
             raise SourceUnavailable("The source image was deleted")
         return Refs(generated_image_id=image.leonardo_image_id, from_variation=_is_variation(origin))
 
