@@ -3,10 +3,11 @@ its rules between fields), a variation of one of our images, an upload.
 
 A generation's parameters and the rules between them live in domain/parameters.py
 (`ImageParameters`, `broken_rules`); the request adds what is ours: the image that guides the job
-(`source`), the canvas mode, and the paste of Leonardo's own request JSON (`"leonardo"`, mapped
-field by field in domain/recipes.py). A broken rule answers 422 `invalid_combination` naming the
-rule (`details[].rule`; the rules and their sources are in docs/parameters.md), so a request we
-accept is not refused by Leonardo after the caller was told it was accepted.
+(`source`), the canvas mode, the paste of Leonardo's own request JSON (`"leonardo"`, mapped
+field by field in domain/recipes.py) and the cost/quality preset (`quality`, domain/quality.py,
+applied first). A broken rule answers 422 `invalid_combination` naming the rule (`details[].rule`;
+the rules and their sources are in docs/parameters.md), so a request we accept is not refused by
+Leonardo after the caller was told it was accepted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from .models import JobKind, UploadContentType, UploadPurpose, VariationType
 from .parameters import UUID_PATTERN, ImageParameters, broken_rules, settle
+from .quality import Quality, apply_quality
 
 
 def invalid_combination(rule: str, message: str) -> PydanticCustomError:
@@ -86,6 +88,11 @@ class ImageGenerationRequest(ImageParameters):
         description="Leonardo's own request JSON (its field names, as its web app's 'Get API Code' shows), "
         "instead of ours: mapped field by field (docs/parameters.md)",
     )
+    quality: Quality | None = Field(
+        default=None,
+        description="The cost/quality preset: draft (fast, cheap settings) or final (quality settings), "
+        "filling only the fields you leave unset (docs/parameters.md, Quality presets)",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -108,7 +115,8 @@ class ImageGenerationRequest(ImageParameters):
             data = {k: v for k, v in data.items() if k != "init_upload_id"} | {
                 "source": {"upload_id": data["init_upload_id"]}
             }
-        return settle(data)
+        # The preset before anything else: the rules, the caps and the estimate see its settings.
+        return settle(apply_quality(data))
 
     @model_validator(mode="after")
     def _rules(self) -> ImageGenerationRequest:
@@ -143,9 +151,11 @@ class ImageGenerationRequest(ImageParameters):
         return [net.upload_id for net in self.controlnets or []]
 
     def normalized(self) -> dict:
-        """The request with defaults applied, as stored and echoed back (`source`, never its synonym,
-        and never the pasted `leonardo` body: it is stored in our names)."""
-        data = self.model_dump(mode="json", exclude={"init_upload_id", "leonardo"})
+        """The request with defaults (and its quality preset) applied, as stored and echoed back
+        (`source`, never its synonym, and never the pasted `leonardo` body: it is stored in our
+        names; `quality` only when asked for, so requests without one store as they always did)."""
+        unstored = {"init_upload_id", "leonardo"} | ({"quality"} if self.quality is None else set())
+        data = self.model_dump(mode="json", exclude=unstored)
         if self.source is not None:
             data["source"] = self.source.model_dump(mode="json", exclude_none=True)
         return data
