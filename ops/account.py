@@ -2,7 +2,8 @@
 
 Items written by gencore.adapters.account: ACCOUNT#leonardo / ACCOUNT (the block; no `since` when
 none), ORPHAN#<generation> / ORPHAN (listed newest first through the UserJobs index, partition
-ORPHANS) and SWEEP#orphans / SWEEP (where the sweep has reached).
+ORPHANS), SWEEP#orphans / SWEEP (where the sweep has reached) and BALANCE#leonardo / BALANCE (the
+account's balance as last read).
 """
 
 from __future__ import annotations
@@ -23,6 +24,14 @@ def block(ddb: Any, table: str) -> dict | None:
     if not item or "since" not in item:
         return None
     return {k: item[k] for k in ("reason", "since", "next_probe_at", "probes") if k in item}
+
+
+def balance(ddb: Any, table: str) -> dict | None:
+    """The account's balance as the reconciler last read it (GET /me), or None before the first read."""
+    item = _item(ddb, table, "BALANCE#leonardo", "BALANCE")
+    if not item or "read_at" not in item:
+        return None
+    return {k: item[k] for k in ("amount", "unit", "read_at") if k in item}
 
 
 def sweep_state(ddb: Any, table: str) -> dict | None:

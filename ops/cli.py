@@ -6,9 +6,10 @@ import argparse
 import json
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
-from ops import account, dlq, jobs
+from ops import account, dlq, jobs, usage
 from ops.stack import ResourceNotFound, Stack, default_stack_name
 from ops.webhooks_cli import COMMANDS as WEBHOOK_COMMANDS
 from ops.webhooks_cli import add_parser as add_webhook_parser
@@ -76,8 +77,42 @@ def build_parser() -> argparse.ArgumentParser:
         "show", parents=[common], help="whether submits are held (the account block) and the orphan sweep"
     )
     account_show.add_argument("--table", help="the jobs table name, instead of finding it in the stack")
+
+    usage_parser = groups.add_parser(
+        "usage", parents=[common], help="what users spend: one user's budgets and jobs, or the top spenders"
+    )
+    who = usage_parser.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user", help="one user (the JWT sub): their day, month and latest jobs")
+    who.add_argument(
+        "--top", type=_positive, metavar="N", help="the N users who committed the most today and this month"
+    )
+    usage_parser.add_argument(
+        "--date", type=_day, help="the UTC day (YYYY-MM-DD) to look at, and its month (default: today)"
+    )
+    usage_parser.add_argument(
+        "--jobs", type=_positive, default=10, help="latest jobs to show with --user (default 10)"
+    )
+    usage_parser.add_argument(
+        "--plans", help="a plans document (JSON file) for budgets, instead of the stack's"
+    )
+    usage_parser.add_argument("--table", help="the jobs table name, instead of finding it in the stack")
+    usage_parser.set_defaults(command=None)
     add_webhook_parser(groups, common)
     return parser
+
+
+def _positive(text: str) -> int:
+    number = int(text)
+    if not 1 <= number <= 1000:
+        raise argparse.ArgumentTypeError("must be between 1 and 1000")
+    return number
+
+
+def _day(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError("not a day as YYYY-MM-DD") from error
 
 
 def _stack(args: argparse.Namespace) -> Stack:
@@ -165,7 +200,11 @@ def _orphans_list(args: argparse.Namespace, stack: Stack) -> int:
 
 def _account_show(args: argparse.Namespace, stack: Stack) -> int:
     ddb, table = stack.client("dynamodb"), stack.physical_id("JobsTable")
-    block, sweep = account.block(ddb, table), account.sweep_state(ddb, table)
+    block, sweep, balance = (
+        account.block(ddb, table),
+        account.sweep_state(ddb, table),
+        account.balance(ddb, table),
+    )
     if block:
         text = (f"BLOCKED ({block['reason']}) since {block['since']}; next probe {block['next_probe_at']} "
                 f"after {block.get('probes', 0)} failed probe(s): submits are held")  # fmt: skip
@@ -173,8 +212,63 @@ def _account_show(args: argparse.Namespace, stack: Stack) -> int:
         text = "not blocked: submits go ahead"
     if sweep:
         text += f"\norphan sweep: last started {sweep.get('started_at')}, reached {sweep.get('reached')}"
-    _emit(args, {"block": block, "orphan_sweep": sweep}, text)
+    if balance:
+        text += f"\nbalance: {balance['amount']} {balance['unit']} (read {balance['read_at']})"
+    _emit(args, {"block": block, "orphan_sweep": sweep, "balance": balance}, text)
     return 0
+
+
+def _usage(args: argparse.Namespace, stack: Stack) -> int:
+    ddb, table = stack.client("dynamodb"), stack.physical_id("JobsTable")
+    at = args.date or datetime.now(UTC)
+    plans = usage.plans_for(stack, args.plans)
+    if args.user:
+        found = usage.user_usage(ddb, table, args.user, plans=plans, now=at, limit=args.jobs)
+        _emit(args, found, _user_usage_text(found))
+    else:
+        found = usage.top(ddb, table, limit=args.top, plans=plans, now=at)
+        _emit(args, found, _top_text(found))
+    return 0
+
+
+def _amounts(row: dict) -> str:
+    budget = (
+        f" of {row['budget']}, {row['remaining']} left" if row["budget"] is not None else " (no budget known)"
+    )
+    return f"committed {row['committed']}{budget} (spent {row['spent']}, reserved {row['reserved']})"
+
+
+def _user_usage_text(found: dict) -> str:
+    lines = [f"user {found['user_id']} (logged as user={found['user']}); budgets from {found['plans']}"]
+    for p in found["periods"]:
+        unit = p["unit"] or ""
+        lines.append(f"{p['period']:5} {p['key']:10}  plan {p['plan'] or '?'}  {unit}  {_amounts(p)}, "
+                     f"{p['jobs']} job(s), resets {p['resets_at']}")  # fmt: skip
+    lines.append(f"latest {len(found['recent_jobs'])} job(s):")
+    for job in found["recent_jobs"]:
+        charge = job["charge"]
+        if charge is None:
+            held = "no charge"
+        elif charge["state"] == "settled":
+            held = f"settled {charge['amount']} {charge['unit']} ({charge['source']})"
+            held += f", estimate {charge['estimate']}"
+        else:
+            held = f"{charge['state']} {charge['estimate']} {charge['unit']}"
+        lines.append(f"- {job['id']}  {job['created_at']}  {job['kind']}  {job['status']}  {held}")
+    return "\n".join(lines)
+
+
+def _top_text(found: dict) -> str:
+    lines = [f"budgets from {found['plans']}"]
+    for period in ("day", "month"):
+        block = found[period]
+        lines.append(f"top spenders, {period} {block['key']} (by committed = spent + reserved):")
+        if not block["spenders"]:
+            lines.append("  nobody")
+        for rank, row in enumerate(block["spenders"], 1):
+            lines.append(f"{rank:3}. {row['user_id']}  (user={row['user']}, plan {row['plan'] or '?'}) "
+                         f"{row['unit'] or ''} {_amounts(row)}, {row['jobs']} job(s)")  # fmt: skip
+    return "\n".join(lines)
 
 
 _COMMANDS = {
@@ -184,6 +278,7 @@ _COMMANDS = {
     ("job", "reconcile"): _job_reconcile,
     ("orphans", "list"): _orphans_list,
     ("account", "show"): _account_show,
+    ("usage", None): _usage,
 }
 _COMMANDS.update(WEBHOOK_COMMANDS)
 

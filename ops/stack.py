@@ -38,6 +38,8 @@ PARAMETER_ENVIRONMENT = {
     "DedupeWindowSeconds": "DEDUPE_WINDOW_SECONDS",
     "MaxJobAgeSeconds": "MAX_JOB_AGE_SECONDS",
     "LeonardoHoldMaxSeconds": "LEONARDO_HOLD_MAX_SECONDS",
+    "PlansDocument": "PLANS_DOCUMENT",
+    "BillingUnit": "BILLING_UNIT",
 }
 
 

@@ -17,8 +17,12 @@ from aws_lambda_powertools.logging import correlation_paths
 
 from gencore import snapstart, wiring
 from gencore.domain.errors import DomainError
+from gencore.domain.ledger import BudgetExceeded
 from gencore.observability import MetricUnit, logger, metrics
+from gencore.spend_log import report_budget_refusal
 from gencore.views import (
+    caller_id,
+    caller_plan,
     error_body,
     error_details,
     json_response,
@@ -46,6 +50,9 @@ def health() -> dict:
 def domain_error(error: DomainError) -> Response:
     if error.code.startswith("upload_"):
         metrics.add_metric(name="UploadsRefused", unit=MetricUnit.Count, value=1)
+    if isinstance(error, BudgetExceeded):  # BudgetRefusals, and a line counted per user (its pseudonym)
+        plan = wiring.admission().plan(caller_plan(app.current_event, wiring.settings().plan_claim)).name
+        report_budget_refusal(caller_id(app.current_event), plan=plan, period=error.period)
     body = error_body(error.code, error.message, error_details(error))
     return json_response(status_for(error), body, headers=retry_after(error))
 

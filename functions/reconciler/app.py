@@ -3,7 +3,8 @@
 Also the account's watch: while Leonardo refuses our account it is probed (and reported as
 `LeonardoAccountBlocked`), every few minutes the account's generations are swept for orphans, and
 every hour the platform-model cache behind `GET /v1/models` is refreshed, and the prices estimates
-missed are asked of Leonardo's pricing calculator (a few per run).
+missed are asked of Leonardo's pricing calculator (a few per run). Every few minutes the account's
+balance is read (`GET /me`) and published as `AccountBalance`, in the billing unit.
 """
 
 from __future__ import annotations
@@ -26,9 +27,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     sweep = wiring.orphan_sweep().run(ends_at=ends_at)
     models_refreshed = wiring.platform_models().refresh(wiring.leonardo())  # hourly: GET /v1/models reads it
     prices = wiring.price_refresh()()  # the pricing calculator, for the parameter sets estimates missed
+    balance = wiring.balance_watch().run()  # GET /me, at most every ACCOUNT_BALANCE_EVERY_SECONDS
+    if balance.reading is not None:  # the AccountBalanceLowAlarm's metric
+        metrics.add_metric(name="AccountBalance", unit=MetricUnit.Count, value=float(balance.reading.amount))
     account_calls = (
         outcomes.pop(ACCOUNT_CALLS, 0) + sweep.pop(ACCOUNT_CALLS, 0) + int(models_refreshed)
-        + prices.priced + prices.no_price
+        + prices.priced + prices.no_price + int(balance.asked)
     )  # fmt: skip
     for outcome, count in outcomes.items():
         metrics.add_metric(name=f"Reconcile_{outcome}", unit=MetricUnit.Count, value=count)

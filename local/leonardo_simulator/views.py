@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from .catalog import BY_ID, PLATFORM_MODELS
@@ -152,6 +153,9 @@ def init_image_rest(record: InitImageRecord) -> dict[str, str]:
 
 
 def me(cfg: SimulatorConfig, paid: int, subscription: int) -> dict[str, Any]:
+    """The account's balances in the unit it is billed in: credits, or for an account billed in dollars
+    (`cost_unit: DOLLARS`) dollars, as the documented example's `apiPaidTokens: 12.4567`."""
+    balance = _in_dollars if cfg.cost_unit == "DOLLARS" else int
     return {
         "user_details": [
             {
@@ -162,12 +166,17 @@ def me(cfg: SimulatorConfig, paid: int, subscription: int) -> dict[str, Any]:
                 "subscriptionGptTokens": 0,
                 "subscriptionModelTokens": 0,
                 "apiConcurrencySlots": cfg.max_concurrency,
-                "apiPaidTokens": paid,
-                "apiSubscriptionTokens": subscription,
+                "apiPaidTokens": balance(paid),
+                "apiSubscriptionTokens": balance(subscription),
                 "apiPlanTokenRenewalDate": None,
             }
         ]
     }
+
+
+def _in_dollars(credits: int) -> float | int:
+    amount = dollars(credits).quantize(Decimal("0.0001"))
+    return int(amount) if amount == amount.to_integral_value() else float(amount)
 
 
 def platform_models(origin: str) -> dict[str, Any]:

@@ -6,7 +6,9 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -15,7 +17,9 @@ from moto.server import ThreadedMotoServer
 
 from gencore import wiring
 from gencore.adapters.dynamo import DynamoJobStore
-from gencore.domain.models import Job, JobStatus
+from gencore.domain.ledger import reserve
+from gencore.domain.models import Cost, Job, JobStatus
+from gencore.domain.spend import pseudonym
 from ops import dlq
 from ops.cli import main
 from stackrunner.template import load_yaml
@@ -305,6 +309,84 @@ def test_job_reconcile_runs_the_reconciler_check_on_one_job(
     assert (stored.status, stored.error_code) == (JobStatus.FAILED, "timeout")
     assert os.environ["JOBS_TABLE"] == f"{STACK}-JobsTable"
     assert os.environ["SUBMIT_QUEUE_URL"] == queues["SubmitQueue"]
+
+
+# ----- usage: the credit ledger, per user and top spenders -------------------------------------------
+
+
+def _charged_job(store, user, estimate, *, plan="free", at=None, prompt="a lighthouse at dusk"):
+    now = at or datetime.now(UTC)
+    job = Job(
+        id=str(uuid.uuid4()), user_id=user, status=JobStatus.QUEUED, request={"prompt": prompt},
+        created_at=now, updated_at=now, plan=plan, charge=reserve(Decimal(estimate), "CREDITS", now),
+    )  # fmt: skip
+    assert store.create(job, dedupe_key=f"k-{job.id}", dedupe_expires_at=2**40) is None
+    return job
+
+
+def test_usage_of_a_user_shows_their_periods_against_their_plan_and_their_latest_jobs(
+    endpoint, jobs_table, capsys
+):
+    # Given alice (free: 450 credits a day) with a job settled at Leonardo's cost, one still
+    # reserved and one cancelled, and bob with a job of his own
+    settled = _charged_job(jobs_table, "alice", "20")
+    jobs_table.transition(
+        settled, JobStatus.SUBMITTED, now=datetime.now(UTC), generation_id=str(uuid.uuid4()),
+        cost=Cost(amount="18", unit="CREDITS"),
+    )  # fmt: skip
+    _charged_job(jobs_table, "alice", "9")
+    cancelled = _charged_job(jobs_table, "alice", "30")
+    jobs_table.cancel(cancelled, now=datetime.now(UTC))
+    _charged_job(jobs_table, "bob", "100", plan="pro")
+
+    # When an operator looks at alice
+    assert _ops(endpoint, "usage", "--user", "alice", "--json") == 0
+    found = json.loads(capsys.readouterr().out)
+
+    # Then each period shows her plan's budget, what is spent, reserved and left...
+    day, month = found["periods"]
+    assert (day["period"], day["key"]) == ("day", f"{datetime.now(UTC):%Y-%m-%d}")
+    assert (day["plan"], day["budget"], day["spent"], day["reserved"], day["remaining"]) == (
+        "free", "450", "18", "9", "423",
+    )  # fmt: skip
+    assert (month["budget"], month["committed"], month["jobs"]) == ("4500", "27", 3)
+    # ...her latest jobs with their charges, newest first, and never a prompt...
+    states = [(j["id"], j["charge"]["state"]) for j in found["recent_jobs"]]
+    assert states[-1] == (settled.id, "settled") and states[0] == (cancelled.id, "released")
+    assert found["recent_jobs"][-1]["charge"]["amount"] == "18"
+    assert "lighthouse" not in json.dumps(found)
+    # ...and the pseudonym her cost log lines carry.
+    assert found["user"] == pseudonym("alice")
+
+    # And the text form says the same
+    assert _ops(endpoint, "usage", "--user", "alice") == 0
+    text = capsys.readouterr().out
+    assert "plan free" in text and "committed 27 of 450, 423 left (spent 18, reserved 9)" in text
+    assert "settled 18 CREDITS (leonardo), estimate 20" in text
+
+
+def test_usage_top_lists_the_largest_spenders_of_today_and_this_month(endpoint, jobs_table, capsys):
+    # Given users who committed different amounts today, and one who spent only last month
+    for n in range(6):
+        _charged_job(jobs_table, f"user-{n}", str(10 * (n + 1)), plan="pro" if n == 5 else "free")
+    last_month = datetime.now(UTC).replace(day=1) - timedelta(days=1)
+    _charged_job(jobs_table, "old-timer", "1000", at=last_month)
+
+    # When an operator asks for the top 3
+    assert _ops(endpoint, "usage", "--top", "3", "--json") == 0
+    found = json.loads(capsys.readouterr().out)
+
+    # Then today's and this month's three largest, largest first, with plan, budget and pseudonym
+    for period in ("day", "month"):
+        rows = found[period]["spenders"]
+        assert [r["user_id"] for r in rows] == ["user-5", "user-4", "user-3"], period
+    top = found["day"]["spenders"][0]
+    assert (top["plan"], top["committed"], top["budget"], top["remaining"]) == ("pro", "60", "20000", "19940")
+    assert top["user"] == pseudonym("user-5")
+    # And an earlier day shows that day's spenders
+    assert _ops(endpoint, "usage", "--top", "3", "--date", f"{last_month:%Y-%m-%d}") == 0
+    text = capsys.readouterr().out
+    assert "1. old-timer" in text and "user-5" not in text
 
 
 def test_the_cli_runs_as_a_module():

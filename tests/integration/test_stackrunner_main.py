@@ -67,7 +67,11 @@ def test_real_template_with_the_simulator_is_wired_to_it(tmp_path):
         secret = sm.get_secret_value(SecretId=env["WEBHOOK_SECRET"])["SecretString"]
         assert json.loads(secret) == {"webhook_key": LOCAL_WEBHOOK_KEY}
         indexes = stack.boto3_client("dynamodb").describe_table(TableName=env["JOBS_TABLE"])["Table"]
-        assert {i["IndexName"] for i in indexes["GlobalSecondaryIndexes"]} == {"UserJobs", "DueJobs"}
+        assert {i["IndexName"] for i in indexes["GlobalSecondaryIndexes"]} == {
+            "UserJobs",
+            "DueJobs",
+            "TopSpenders",
+        }
     assert "JOBS_TABLE" not in os.environ or os.environ["JOBS_TABLE"] != env["JOBS_TABLE"]
 
 

@@ -48,3 +48,19 @@ def test_a_share_of_images_is_flagged_nsfw(start_sim):
     with client(sim) as c:
         generation = wait_done(c, create(c, num_images=2))
     assert [image["nsfw"] for image in generation["generated_images"]] == [True, True]
+
+
+def test_an_account_billed_in_dollars_answers_its_balance_in_dollars(start_sim):
+    # As the documented /me example of such an account (apiPaidTokens: 12.4567): 10,000 credits at
+    # the simulator's $0.0012 a credit are $12.
+    sim = start_sim(cost_unit="DOLLARS", starting_credits=10_000, starting_subscription_credits=1_001)
+    with client(sim) as c:
+        details = c.get("/me").json()["user_details"][0]
+    assert details["apiPaidTokens"] == 12 and details["apiSubscriptionTokens"] == 1.2012
+
+
+def test_an_account_billed_in_credits_answers_its_balance_in_credits(start_sim):
+    sim = start_sim(starting_credits=10_000)
+    with client(sim) as c:
+        details = c.get("/me").json()["user_details"][0]
+    assert details["apiPaidTokens"] == 10_000

@@ -117,6 +117,87 @@ def test_spend_alarms_sum_an_hour_against_a_parameter_per_unit(metric, parameter
     assert f'"{metric}"' in Path("functions/submitter/app.py").read_text()
 
 
+# --- issue 12: money ---------------------------------------------------------------------------------
+
+
+def _runbook_has(anchor: str) -> bool:
+    return anchor[1:].replace("-", " ") in {
+        line[3:].lower() for line in RUNBOOK.splitlines() if line.startswith("## ")
+    }
+
+
+def test_the_spend_anomaly_alarm_watches_what_jobs_settle_in_the_billing_unit():
+    from gencore.spend_log import unit_prefix
+
+    alarm = ALARMS["SpendAnomalyAlarm"]
+    queries = {m["Id"]: m for m in alarm["Metrics"]}
+    metric = queries["spend"]["MetricStat"]["Metric"]
+    # The metric the job store's observer emits, in the unit the deployment is billed in...
+    assert TEMPLATE["Conditions"]["BilledInDollars"] == {"Fn::Equals": [{"Ref": "BillingUnit"}, "DOLLARS"]}
+    assert metric["MetricName"] == {
+        "Fn::If": ["BilledInDollars", unit_prefix("DOLLARS") + "Settled", unit_prefix("CREDITS") + "Settled"]
+    }
+    assert metric["Namespace"] == ENVIRONMENT["POWERTOOLS_METRICS_NAMESPACE"]
+    assert _dimension(metric, "service") == ENVIRONMENT["POWERTOOLS_SERVICE_NAME"]
+    assert queries["spend"]["MetricStat"]["Stat"] == "Sum"
+    # ...against the band it usually keeps, alarmed only above it (less spend is no alarm).
+    assert queries["band"]["Expression"].startswith("ANOMALY_DETECTION_BAND(spend")
+    assert alarm["ThresholdMetricId"] == "band"
+    assert alarm["ComparisonOperator"] == "GreaterThanUpperThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert "docs/runbook.md#credit-spend-spike" in alarm["AlarmDescription"]
+
+
+def test_a_low_account_balance_alarms_below_a_parameter_in_the_billing_unit():
+    reconciler = Path("functions/reconciler/app.py").read_text()
+    assert 'name="AccountBalance"' in reconciler
+    alarm = _app_metric_alarm("AccountBalance")
+    assert alarm["Statistic"] == "Minimum" and alarm["ComparisonOperator"] == "LessThanThreshold"
+    assert alarm["Threshold"] == {
+        "Fn::If": [
+            "BilledInDollars",
+            {"Ref": "DollarBalanceAlarmThreshold"},
+            {"Ref": "CreditBalanceAlarmThreshold"},
+        ]
+    }
+    # The balance is read every AccountBalanceCheckSeconds: each period the alarm looks at has a reading.
+    check = TEMPLATE["Parameters"]["AccountBalanceCheckSeconds"]
+    assert check["MaxValue"] <= alarm["Period"] / 2
+    variables = RESOURCES["ReconcilerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["ACCOUNT_BALANCE_EVERY_SECONDS"] == {"Ref": "AccountBalanceCheckSeconds"}
+    assert alarm["TreatMissingData"] == "ignore"  # no reading neither raises nor clears it
+    assert "docs/runbook.md#account-balance-low" in alarm["AlarmDescription"]
+    assert _runbook_has("#account-balance-low")
+
+
+def test_one_user_refused_for_their_budget_repeatedly_alarms_above_a_parameter():
+    import json
+
+    from gencore.spend_log import BUDGET_REFUSED
+
+    # The API counts and logs each 402 budget_exceeded under the user's pseudonym...
+    assert "report_budget_refusal(" in Path("functions/api/app.py").read_text()
+    # ...Contributor Insights counts those lines per pseudonym in the API's log group...
+    rule = RESOURCES["BudgetRefusalsRule"]["Properties"]
+    body = json.loads(rule["RuleBody"]["Fn::Sub"])
+    assert body["LogGroupNames"] == ["/aws/lambda/${ApiFunction}"] and body["LogFormat"] == "JSON"
+    assert body["Contribution"] == {
+        "Keys": ["$.user"], "Filters": [{"Match": "$.message", "In": [BUDGET_REFUSED]}]
+    }  # fmt: skip
+    assert body["AggregateOn"] == "Count" and rule["RuleState"] == "ENABLED"
+    # ...and the alarm fires when the top one is above the threshold in an hour.
+    alarm = ALARMS["RepeatedBudgetRefusalsAlarm"]
+    [query] = alarm["Metrics"]
+    assert query["Expression"] == {
+        "Fn::Sub": "INSIGHT_RULE_METRIC('${BudgetRefusalsRule.RuleName}', 'MaxContributorValue')"
+    }
+    assert query["Period"] == 3600 and query["ReturnData"] is True
+    assert alarm["Threshold"] == {"Ref": "BudgetRefusalAlarmThreshold"}
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert "docs/runbook.md#repeated-budget-refusals" in alarm["AlarmDescription"]
+    assert _runbook_has("#repeated-budget-refusals")
+
+
 def test_alarms_notify_the_topic_only_when_an_email_is_set():
     assert TEMPLATE["Parameters"]["AlarmEmail"]["Default"] == ""
     assert RESOURCES["AlarmTopic"]["Condition"] == "HasAlarmEmail"

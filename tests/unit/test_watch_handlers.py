@@ -8,6 +8,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +16,7 @@ import pytest
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from gencore import wiring
+from gencore.domain.balance import BalanceCheck, BalanceReading
 from gencore.domain.errors import UnknownGeneration
 from gencore.domain.estimates import RefreshReport
 from gencore.domain.ports import AccountBlock
@@ -129,6 +131,16 @@ class FakeStore:
         return 3
 
 
+class FakeBalance:
+    """The balance watch: asks GET /me when `due` (an account-level call), answering `reading`."""
+
+    def __init__(self) -> None:
+        self.due, self.reading = False, None
+
+    def run(self) -> BalanceCheck:
+        return BalanceCheck(asked=self.due, reading=self.reading if self.due else None)
+
+
 class FakeModels:
     """The platform-model cache: refreshed (one account-level call) when `stale`."""
 
@@ -156,7 +168,9 @@ def reconciler_app(monkeypatch):
     monkeypatch.setattr(wiring, "leonardo", lambda: "leonardo")
     prices = {"report": RefreshReport()}
     monkeypatch.setattr(wiring, "price_refresh", lambda: lambda: prices["report"])
-    app.models, app.prices = models, prices
+    balance = FakeBalance()
+    monkeypatch.setattr(wiring, "balance_watch", lambda: balance)
+    app.models, app.prices, app.balance = models, prices, balance
     return app, runs, guard
 
 
@@ -207,3 +221,20 @@ def test_a_fresh_model_list_costs_no_leonardo_call(reconciler_app, recorded):
     guard.block, app.models.stale = None, False
     app.lambda_handler({}, Context())
     assert recorded["LeonardoAccountCalls"] == 2
+
+
+def test_the_account_balance_is_published_when_read_and_its_call_counted(reconciler_app, recorded):
+    app, _, guard = reconciler_app
+    guard.block, app.models.stale = None, False
+    app.balance.due = True
+    app.balance.reading = BalanceReading(Decimal("4321.5"), "CREDITS", datetime.now(UTC))
+    app.lambda_handler({}, Context())
+    assert recorded["AccountBalance"] == 4321.5  # the AccountBalanceLowAlarm's metric
+    assert recorded["LeonardoAccountCalls"] == 2 + 1
+
+
+def test_no_balance_is_published_between_reads(reconciler_app, recorded):
+    app, _, guard = reconciler_app
+    guard.block, app.models.stale = None, False
+    app.lambda_handler({}, Context())
+    assert "AccountBalance" not in recorded and recorded["LeonardoAccountCalls"] == 2

@@ -57,6 +57,8 @@ class Settings(BaseModel):
     orphan_grace_seconds: int = Field(default=900, ge=0)
     orphan_sweep_pages: int = Field(default=10, ge=1, le=100)
     models_refresh_seconds: int = Field(default=3600, ge=60)  # the platform-model cache (GET /v1/models)
+    # How often the reconciler asks Leonardo for the account's balance (GET /me; AccountBalance).
+    account_balance_every_seconds: int = Field(default=600, ge=60, le=3600)
     # Prompt tools, per user: a bucket of `burst` calls refilled at `per_minute`.
     prompt_rate_burst: int = Field(default=5, ge=1, le=1000)
     prompt_rate_per_minute: float = Field(default=10.0, gt=0, le=6000)

@@ -18,7 +18,7 @@ from gencore.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from gencore.adapters.account import DynamoAccountState, DynamoOrphanStore
+    from gencore.adapters.account import DynamoAccountState, DynamoBalanceState, DynamoOrphanStore
     from gencore.adapters.dynamo import DynamoJobStore
     from gencore.adapters.ledger import DynamoLedger
     from gencore.adapters.leonardo import LeonardoGateway
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
     from gencore.domain.account import AccountGuard
     from gencore.domain.admission import Admission
+    from gencore.domain.balance import BalanceWatch
     from gencore.domain.content_policy import ReloadableContentPolicy
     from gencore.domain.estimates import Estimator, RefreshReport
     from gencore.domain.generations import Generations
@@ -55,10 +56,12 @@ def settings() -> Settings:
 def store() -> DynamoJobStore:
     from gencore.adapters.dynamo import DynamoJobStore
     from gencore.domain.ledger import Pricing
+    from gencore.spend_log import report_charge
 
     s = settings()
     pricing = Pricing(unit=s.billing_unit, dollars_per_credit=s.dollars_per_credit)
-    return DynamoJobStore(aws("dynamodb"), s.jobs_table, pricing=pricing)
+    # Every committed change of a job's charge: its cost log line and metrics, whichever path wrote it.
+    return DynamoJobStore(aws("dynamodb"), s.jobs_table, pricing=pricing, on_charge=report_charge)
 
 
 @cache
@@ -220,6 +223,24 @@ def account_guard() -> AccountGuard:
 
 
 @cache
+def balance_state() -> DynamoBalanceState:
+    from gencore.adapters.account import DynamoBalanceState
+
+    return DynamoBalanceState(aws("dynamodb"), settings().jobs_table)
+
+
+@cache
+def balance_watch() -> BalanceWatch:
+    """The account's balance, read from GET /me by the reconciler at most every interval."""
+    from gencore.domain.balance import BalanceWatch
+
+    s = settings()
+    return BalanceWatch(
+        balance_state(), leonardo(), clock, every_seconds=s.account_balance_every_seconds, unit=s.billing_unit
+    )
+
+
+@cache
 def orphan_store() -> DynamoOrphanStore:
     from gencore.adapters.account import DynamoOrphanStore
 
@@ -329,8 +350,9 @@ def reset() -> None:
     """Forget every cached object (tests switch environments between cases)."""
     for factory in (settings, aws, store, submit_queue, event_queue, leonardo, outputs, upload_store,
                     upload_bucket, uploads, generations, removal, submitter, processor, reconciler,
-                    account_state, account_guard, orphan_store, orphan_sweep, platform_models,
-                    prompts, plans, content_policy, estimator, admission, ledger, price_refresh):  # fmt: skip
+                    account_state, account_guard, balance_state, balance_watch, orphan_store, orphan_sweep,
+                    platform_models, prompts, plans, content_policy, estimator, admission, ledger,
+                    price_refresh):  # fmt: skip
         factory.cache_clear()
     from gencore.webhook_intake import intake  # the webhook's own factory (built without Settings)
 

@@ -5,6 +5,8 @@ Items (pk / sk):
                                next_probe_at, probes); absent when submits may go ahead
 - SWEEP#orphans / SWEEP        the orphan sweep: when the last one started (`started_at`, epoch) and
                                the createdAt up to which every generation was looked at (`reached`)
+- BALANCE#leonardo / BALANCE   the account's balance (domain/balance.py): when it was last asked
+                               (`claimed_at`, epoch), and the last answer (`amount`, `unit`, `read_at`)
 - ORPHAN#<generation> / ORPHAN a generation of our account that no job owns; listed newest first
                                through the UserJobs index (gsi1pk=ORPHANS, gsi1sk=<createdAt>#<id>;
                                not a USER# partition, so no user ever sees them); `expires_at` TTL
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.ddb import (
@@ -24,10 +27,12 @@ from gencore.adapters.ddb import (
     update_expression,
     values,
 )
+from gencore.domain.balance import BalanceReading
 from gencore.domain.ports import AccountBlock, Orphan
 
 ACCOUNT_KEY = {"pk": {"S": "ACCOUNT#leonardo"}, "sk": {"S": "ACCOUNT"}}
 SWEEP_KEY = {"pk": {"S": "SWEEP#orphans"}, "sk": {"S": "SWEEP"}}
+BALANCE_KEY = {"pk": {"S": "BALANCE#leonardo"}, "sk": {"S": "BALANCE"}}
 ORPHANS_PARTITION = "ORPHANS"
 
 
@@ -105,6 +110,48 @@ class DynamoAccountState:
                 next=block.next_probe_at.isoformat(),
                 probes=block.probes,
             ),
+        )
+
+
+class DynamoBalanceState:
+    """The BalanceStore: one item, claimed by one reconciler per interval (UpdateItem only)."""
+
+    def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
+        self._db, self._table = client, table
+        self._writer = writer or Writer(client)
+
+    def claim_read(self, *, now: datetime, every_seconds: int) -> bool:
+        claimed = int(now.timestamp())
+        try:
+            self._writer.update(
+                TableName=self._table,
+                Key=BALANCE_KEY,
+                UpdateExpression="SET claimed_at = :now",
+                ConditionExpression="attribute_not_exists(claimed_at) OR claimed_at <= :due",
+                ExpressionAttributeValues=values(now=claimed, due=claimed - every_seconds),
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def record(self, reading: BalanceReading) -> None:
+        with suppress(ConditionFailed):  # an older answer never replaces a newer one
+            self._writer.update(
+                TableName=self._table,
+                Key=BALANCE_KEY,
+                UpdateExpression="SET amount = :amount, #unit = :unit, read_at = :read",
+                ConditionExpression="attribute_not_exists(read_at) OR read_at < :read",
+                ExpressionAttributeNames={"#unit": "unit"},
+                ExpressionAttributeValues=values(unit=reading.unit, read=reading.read_at.isoformat())
+                | {":amount": {"N": format(reading.amount, "f")}},
+            )
+
+    def last(self) -> BalanceReading | None:
+        item = self._db.get_item(TableName=self._table, Key=BALANCE_KEY, ConsistentRead=True).get("Item")
+        if not item or "read_at" not in item:
+            return None
+        return BalanceReading(
+            amount=Decimal(item["amount"]["N"]), unit=item["unit"]["S"], read_at=_moment(item["read_at"]["S"])
         )
 
 

@@ -25,7 +25,9 @@ import base64
 import binascii
 import contextlib
 import json
+import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,14 +56,19 @@ from gencore.adapters.ledger import PERIODS, DynamoLedger, change_updates, reser
 from gencore.adapters.submission import SubmissionWrites
 from gencore.domain.errors import InvalidCursor, TooManyWaiting, TransitionConflict
 from gencore.domain.ledger import BudgetExceeded, Pricing, charge_after, delta, resets_at
-from gencore.domain.models import TRANSITIONS, Job, JobStatus
+from gencore.domain.models import TRANSITIONS, Charge, Job, JobStatus
 from gencore.domain.plans import Budget
 from gencore.domain.ports import Page
 from gencore.domain.waiting import turn_of
 
 _JOB_FIELDS = set(Job.model_fields)
 _ddb, _plain = ddb_value, plain_item
-__all__ = ["SEMAPHORE_KEY", "DynamoJobStore", "is_condition_failure", "plain_item"]
+__all__ = ["SEMAPHORE_KEY", "ChargeObserver", "DynamoJobStore", "is_condition_failure", "plain_item"]
+
+log = logging.getLogger(__name__)
+
+# Told of every committed write that changed a job's charge: (the job as written, before, after).
+ChargeObserver = Callable[[Job, Charge | None, Charge], None]
 
 # A cursor is our own LastEvaluatedKey of the UserJobs index. Anything else is refused before
 # DynamoDB sees it: it answers an empty or oversized key value with a 400 (which moto does not).
@@ -75,12 +82,14 @@ _CURSOR_SORT = re.compile(
 
 class DynamoJobStore(SubmissionWrites):
     def __init__(
-        self, client: Any, table: str, *, writer: Writer | None = None, pricing: Pricing | None = None
-    ) -> None:
+        self, client: Any, table: str, *, writer: Writer | None = None, pricing: Pricing | None = None,
+        on_charge: ChargeObserver | None = None,
+    ) -> None:  # fmt: skip
         self._db = client
         self._table = table
         self._writer = writer or Writer(client)
         self._pricing = pricing or Pricing()
+        self._on_charge = on_charge  # the cost log line and metrics (gencore/spend_log.py)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -163,7 +172,9 @@ class DynamoJobStore(SubmissionWrites):
         dedupe_item_key = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "DEDUPE"}}
         now = int(job.created_at.timestamp())
         charge = job.charge
-        reservation = reservation_updates(self._table, job.user_id, charge, budget) if charge else []
+        reservation = (
+            reservation_updates(self._table, job.user_id, charge, budget, plan=job.plan) if charge else []
+        )
         counting = [self._count_waiting(job.user_id, +1, cap=max_waiting)] if job.waiting_counted else []
         for _ in range(4):
             condition = "attribute_not_exists(pk) OR expires_at < :now"
@@ -197,6 +208,8 @@ class DynamoJobStore(SubmissionWrites):
                         *counting,
                     ]
                 )
+                if charge is not None:
+                    self._charge_written(job, None, charge)
                 return None
             except ConditionFailed as failed:
                 if not failed.failed(0):
@@ -254,7 +267,7 @@ class DynamoJobStore(SubmissionWrites):
         self._write(job, updates, release=release)
         if to.terminal:
             self.release_request_lock(job)
-        return job.model_copy(update=updates)
+        return self._written(job, updates)
 
     def update(self, job: Job, *, now: datetime, **fields: object) -> Job:
         unknown = set(fields) - _JOB_FIELDS
@@ -262,7 +275,7 @@ class DynamoJobStore(SubmissionWrites):
             raise ValueError(f"unknown job fields {sorted(unknown)}")
         updates: dict[str, Any] = self._charged(job, {"updated_at": now, **fields})
         self._write(job, updates, release=False)
-        return job.model_copy(update=updates)
+        return self._written(job, updates)
 
     def cancel(self, job: Job, *, now: datetime) -> Job:
         updates = self._charged(job, {"status": JobStatus.CANCELLED, "updated_at": now, "due_at": None})
@@ -276,7 +289,7 @@ class DynamoJobStore(SubmissionWrites):
             self._writer.transact([{"Update": update}, *self._ledger_updates(job, updates)])
         except ConditionFailed as failed:
             raise TransitionConflict(f"job {job.id} is held by a submitter or no longer QUEUED") from failed
-        return job.model_copy(update=updates)
+        return self._written(job, updates)
 
     def release_slot(self, job: Job, *, now: datetime) -> Job:
         if not job.slot_held:
@@ -423,6 +436,22 @@ class DynamoJobStore(SubmissionWrites):
         if "charge" not in updates or after is None:
             return side
         return side + change_updates(self._table, job.user_id, after, delta(job.charge, after))
+
+    def _written(self, job: Job, updates: dict[str, Any]) -> Job:
+        """The job as a committed write left it; the observer hears of a charge that changed."""
+        written = job.model_copy(update=updates)
+        after = updates.get("charge")
+        if after is not None and after != job.charge:
+            self._charge_written(written, job.charge, after)
+        return written
+
+    def _charge_written(self, job: Job, before: Charge | None, after: Charge) -> None:
+        if self._on_charge is None:
+            return
+        try:
+            self._on_charge(job, before, after)
+        except Exception:  # reporting a committed write never fails it
+            log.exception("could not report a job's charge", extra={"job_id": job.id})
 
     def _count_waiting(self, user_id: str, change: int, *, cap: int | None = None) -> dict:
         update: dict[str, Any] = {

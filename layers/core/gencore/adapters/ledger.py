@@ -2,13 +2,22 @@
 
 LEDGER#<user> / DAY#<YYYY-MM-DD> and LEDGER#<user> / MONTH#<YYYY-MM>, each with `committed`
 (= reserved + spent: the one number a reservation is checked against), `reserved`, `spent` and
-`jobs` (reservations made), in the deployment's billing unit. The job store adds these updates to
-the same transaction as the job write that causes them (domain/ledger.py says when), so a job and
-the ledger never disagree, whatever crashes when.
+`jobs` (reservations made), in the deployment's billing unit, and `plan` (the user's plan at their
+latest accept in the period). The job store adds these updates to the same transaction as the job
+write that causes them (domain/ledger.py says when), so a job and the ledger never disagree,
+whatever crashes when.
+
+The top spenders of a period (`python -m ops usage --top N`) come from the sparse TopSpenders
+index: every period item carries `spend_pk` = SPEND#<DAY|MONTH>#<key>#<shard>, the index sorts
+each partition by `committed`, so the N largest are N items read per shard, newest numbers
+included (the index follows the table within about a second), with no Scan and no extra write in
+the ledger's transactions. The user's shard spreads one period's writes over a few partitions.
 """
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +26,8 @@ from gencore.domain.models import Charge
 from gencore.domain.plans import Budget
 
 PERIODS = ("day", "month")
+SPEND_INDEX = "TopSpenders"
+SPEND_SHARDS = 4
 
 
 def _number(amount: Decimal) -> dict:
@@ -27,27 +38,42 @@ def ledger_key(user_id: str, period: str, key: str) -> dict:
     return {"pk": {"S": f"LEDGER#{user_id}"}, "sk": {"S": f"{period.upper()}#{key}"}}
 
 
+def spend_partition(user_id: str, period: str, key: str) -> str:
+    """The TopSpenders partition of a user's period item."""
+    return f"SPEND#{period.upper()}#{key}#{zlib.crc32(user_id.encode()) % SPEND_SHARDS}"
+
+
+def spend_partitions(period: str, key: str) -> list[str]:
+    return [f"SPEND#{period.upper()}#{key}#{shard}" for shard in range(SPEND_SHARDS)]
+
+
 def _period_key(charge: Charge, period: str) -> str:
     return charge.day if period == "day" else charge.month
 
 
-def reservation_updates(table: str, user_id: str, charge: Charge, budget: Budget | None) -> list[dict]:
+def reservation_updates(
+    table: str, user_id: str, charge: Charge, budget: Budget | None, *, plan: str | None = None
+) -> list[dict]:
     """The accept's reservation, one Update per period, each refused (a failed condition) when it
     would take that period's committed amount over the budget. Items in PERIODS order."""
     amount = Decimal(charge.estimate)
     updates = []
     for period in PERIODS:
         limit = None if budget is None else (budget.per_day if period == "day" else budget.per_month)
+        key = _period_key(charge, period)
         update: dict[str, Any] = {
             "TableName": table,
-            "Key": ledger_key(user_id, period, _period_key(charge, period)),
-            "UpdateExpression": "ADD committed :amount, reserved :amount, jobs :one SET #unit = :unit",
-            "ExpressionAttributeNames": {"#unit": "unit"},
+            "Key": ledger_key(user_id, period, key),
+            "UpdateExpression": "ADD committed :amount, reserved :amount, jobs :one "
+            "SET #unit = :unit, spend_pk = :spend" + (", #plan = :plan" if plan else ""),
+            "ExpressionAttributeNames": {"#unit": "unit"} | ({"#plan": "plan"} if plan else {}),
             "ExpressionAttributeValues": {
                 ":amount": _number(amount),
                 ":one": {"N": "1"},
                 ":unit": {"S": charge.unit},
-            },
+                ":spend": {"S": spend_partition(user_id, period, key)},
+            }
+            | ({":plan": {"S": plan}} if plan else {}),
         }
         if limit is not None:
             # No arithmetic in conditions: "committed + amount <= limit" is "committed <= limit - amount".
@@ -70,16 +96,30 @@ def change_updates(table: str, user_id: str, charge: Charge, change: Delta) -> l
             "Update": {
                 "TableName": table,
                 "Key": ledger_key(user_id, period, _period_key(charge, period)),
-                "UpdateExpression": "ADD committed :committed, reserved :reserved, spent :spent",
+                # spend_pk again: items written before the index existed join it at their next change
+                "UpdateExpression": "ADD committed :committed, reserved :reserved, spent :spent "
+                "SET spend_pk = :spend",
                 "ExpressionAttributeValues": {
                     ":committed": _number(change.committed),
                     ":reserved": _number(change.reserved),
                     ":spent": _number(change.spent),
+                    ":spend": {"S": spend_partition(user_id, period, _period_key(charge, period))},
                 },
             }
         }
         for period in PERIODS
     ]
+
+
+@dataclass(frozen=True)
+class Spender:
+    """One user's period as the TopSpenders index lists it."""
+
+    user_id: str
+    period: Period
+    jobs: int
+    plan: str | None
+    unit: str | None
 
 
 class DynamoLedger:
@@ -96,7 +136,37 @@ class DynamoLedger:
             or {}
         )
 
-        def number(name: str) -> Decimal:
-            return Decimal(item[name]["N"]) if name in item else Decimal(0)
+        return _period_of(item, period, key)
 
-        return Period(period=period, key=key, reserved=number("reserved"), spent=number("spent"))
+    def top(self, period: str, key: str, *, limit: int) -> list[Spender]:
+        """The `limit` users who committed the most in one period (largest first): each shard's
+        largest, merged. From the index, so up to a second behind the table."""
+        found: list[Spender] = []
+        for partition in spend_partitions(period, key):
+            result = self._db.query(
+                TableName=self._table,
+                IndexName=SPEND_INDEX,
+                KeyConditionExpression="spend_pk = :p",
+                ExpressionAttributeValues={":p": {"S": partition}},
+                ScanIndexForward=False,
+                Limit=limit,
+            )
+            found.extend(_spender(item, period, key) for item in result["Items"])
+        found.sort(key=lambda s: (-s.period.committed, s.user_id))
+        return found[:limit]
+
+
+def _period_of(item: dict, period: str, key: str) -> Period:
+    def number(name: str) -> Decimal:
+        return Decimal(item[name]["N"]) if name in item else Decimal(0)
+
+    return Period(period=period, key=key, reserved=number("reserved"), spent=number("spent"))
+
+
+def _spender(item: dict, period: str, key: str) -> Spender:
+    return Spender(
+        user_id=item["pk"]["S"].removeprefix("LEDGER#"), period=_period_of(item, period, key),
+        jobs=int(item["jobs"]["N"]) if "jobs" in item else 0,
+        plan=item["plan"]["S"] if "plan" in item else None,
+        unit=item["unit"]["S"] if "unit" in item else None,
+    )  # fmt: skip

@@ -40,6 +40,9 @@ class SubmissionWrites:
     def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict]:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
+    def _written(self, job: Job, updates: dict[str, Any]) -> Job:
+        raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
+
     def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
         job = self.get(job_id)
         if job is None or job.status != JobStatus.QUEUED:
@@ -252,7 +255,7 @@ class SubmissionWrites:
         while True:
             try:
                 self._writer.transact(items)
-                return job.model_copy(update=updates)
+                return self._written(job, updates)
             except ConditionFailed as failed:
                 if failed.failed(1) and not failed.failed(0):
                     raise GenerationTaken(f"generation {generation_id} belongs to another job") from failed
