@@ -4,7 +4,8 @@ Also the account's watch: while Leonardo refuses our account it is probed (and r
 `LeonardoAccountBlocked`), every few minutes the account's generations are swept for orphans, and
 every hour the platform-model cache behind `GET /v1/models` is refreshed, and the prices estimates
 missed are asked of Leonardo's pricing calculator (a few per run). Every few minutes the account's
-balance is read (`GET /me`) and published as `AccountBalance`, in the billing unit.
+balance is read (`GET /me`) and published as `AccountBalance`, in the billing unit. Completion
+events still in the outbox are published (the safety net behind the writers' fast path).
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     balance = wiring.balance_watch().run()  # GET /me, at most every ACCOUNT_BALANCE_EVERY_SECONDS
     if balance.reading is not None:  # the AccountBalanceLowAlarm's metric
         metrics.add_metric(name="AccountBalance", unit=MetricUnit.Count, value=float(balance.reading.amount))
+    events = wiring.publish_pending()  # completion events the fast path did not publish (docs/events.md)
+    for name, count in events.items():
+        metrics.add_metric(name=f"CompletionEvents_{name}", unit=MetricUnit.Count, value=count)
     account_calls = (
         outcomes.pop(ACCOUNT_CALLS, 0) + sweep.pop(ACCOUNT_CALLS, 0) + int(models_refreshed)
         + prices.priced + prices.no_price + int(balance.asked)
@@ -52,6 +56,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         )  # fmt: skip
     account_blocked = block.reason if block else None
     logger.info(
-        "reconciled", extra={"outcomes": outcomes, "orphan_sweep": sweep, "account_blocked": account_blocked}
+        "reconciled",
+        extra={
+            "outcomes": outcomes,
+            "orphan_sweep": sweep,
+            "account_blocked": account_blocked,
+            "events": events,
+        },
     )
-    return {"outcomes": outcomes, "orphan_sweep": sweep, "account_blocked": account_blocked}
+    return {"outcomes": outcomes, "orphan_sweep": sweep, "account_blocked": account_blocked, "events": events}

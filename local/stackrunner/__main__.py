@@ -31,12 +31,17 @@ def banner(stack: LocalStack) -> str:
             '      -H "Authorization: Bearer $(make -s token USER=alice)" \\',
             "      -H 'content-type: application/json' \\",
             """      -d '{"prompt": "a lighthouse at dawn", "width": 512, "height": 512, "num_images": 1}'""",
+            "  Events on the local bus:  python -m stackrunner events 20   (or GET /_local/events)",
             "",
         ]
     )
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["events"]:  # the last events on a running stack's bus (stackrunner/bus.py)
+        from stackrunner.bus import main as events
+
+        return events(sys.argv[2:])
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("botocore", "urllib3", "werkzeug", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -70,6 +70,8 @@ class ResourceCreator:
             "AWS::S3::Bucket": self._bucket,
             "AWS::S3::BucketPolicy": self._bucket_policy,
             "AWS::SecretsManager::Secret": self._secret,
+            "AWS::Events::EventBus": self._event_bus,
+            "AWS::Events::Rule": self._rule,
         }
 
     def create_all(self) -> dict[str, Physical]:
@@ -93,6 +95,7 @@ class ResourceCreator:
             "AWS::SecretsManager::Secret": lambda p: self.aws.client("secretsmanager").delete_secret(
                 SecretId=p.ref, ForceDeleteWithoutRecovery=True
             ),
+            "AWS::Events::EventBus": self._delete_event_bus,
         }
         for logical in reversed(list(self.t.physical)):
             deleter = deleters.get(self.t.resources[logical]["Type"])
@@ -242,6 +245,49 @@ class ResourceCreator:
         if document["Statement"]:
             self.aws.client("s3").put_bucket_policy(Bucket=p["Bucket"], Policy=json.dumps(document))
         return Physical(ref=logical)
+
+    # ----- EventBridge ------------------------------------------------------------------------------
+
+    def _event_bus(self, logical: str, p: dict[str, Any]) -> Physical:
+        name = p.get("Name", self._name(logical))
+        arn = self.aws.client("events").create_event_bus(Name=name)["EventBusArn"]
+        return Physical(ref=name, attrs={"Arn": arn, "Name": name})
+
+    def _rule(self, logical: str, p: dict[str, Any]) -> Physical:
+        """A rule and its SQS targets; other targets (functions...) have no local delivery here."""
+        events = self.aws.client("events")
+        name = p.get("Name", self._name(logical))[:64]
+        bus = p.get("EventBusName", "default")
+        rule: dict[str, Any] = {"Name": name, "EventBusName": bus, "State": p.get("State", "ENABLED")}
+        if "EventPattern" in p:
+            pattern = p["EventPattern"]
+            rule["EventPattern"] = pattern if isinstance(pattern, str) else json.dumps(pattern)
+        if "ScheduleExpression" in p:
+            rule["ScheduleExpression"] = p["ScheduleExpression"]
+        arn = events.put_rule(**rule)["RuleArn"]
+        targets = []
+        for target in p.get("Targets", []):
+            if not str(target.get("Arn", "")).startswith("arn:aws:sqs:"):
+                log.info("%s: target %s is not delivered locally", logical, target.get("Id"))
+                continue
+            keep = ("Id", "Arn", "Input", "InputPath", "InputTransformer", "SqsParameters")
+            targets.append({k: v for k, v in target.items() if k in keep})
+        if targets:
+            events.put_targets(Rule=name, EventBusName=bus, Targets=targets)
+        return Physical(ref=name, attrs={"Arn": arn})
+
+    def _delete_event_bus(self, phys: Physical) -> None:
+        """Its rules first (the template's and the stack's tap): EventBridge refuses a bus with rules."""
+        events = self.aws.client("events")
+        for rule in events.list_rules(EventBusName=phys.ref).get("Rules", []):
+            ids = [
+                t["Id"]
+                for t in events.list_targets_by_rule(Rule=rule["Name"], EventBusName=phys.ref)["Targets"]
+            ]
+            if ids:
+                events.remove_targets(Rule=rule["Name"], EventBusName=phys.ref, Ids=ids)
+            events.delete_rule(Name=rule["Name"], EventBusName=phys.ref)
+        events.delete_event_bus(Name=phys.ref)
 
     # ----- Secrets Manager ------------------------------------------------------------------------
 

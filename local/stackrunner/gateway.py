@@ -299,6 +299,7 @@ def make_app(
     authorizers: dict[str, JwtAuthorizer],
     local_issuer: LocalIssuer | None,
     api_id: str = "localapi",
+    extra_routes: list[Route] | None = None,
 ) -> Starlette:
     table = RouteTable(routes)
     verifiers = {name: JwtVerifier(a, local_issuer) for name, a in authorizers.items()}
@@ -368,6 +369,7 @@ def make_app(
         routes=[
             Route("/.well-known/jwks.json", jwks, methods=["GET"]),
             Route("/.well-known/openid-configuration", openid, methods=["GET"]),
+            *(extra_routes or []),  # the stack's own local-only routes (/_local/...)
             Route("/{path:path}", dispatch, methods=ALL_METHODS),
         ]
     )

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from stackrunner.aws import LocalAws, ResourceCreator
+from stackrunner.bus import BusTap, events_route, tap_bus
 from stackrunner.gateway import ServerThread, make_app
 from stackrunner.isolation import ExecutionEnvironments
 from stackrunner.issuer import DEFAULT_STATE_DIR, REPO_ROOT, LocalIssuer
@@ -88,6 +89,8 @@ class StackConfig:
             "SUBMIT_LEASE_SECONDS": "40",
             # Scaled with the visibility timeouts: shorter than the events queue's way to its DLQ.
             "UNKNOWN_GENERATION_GRACE_SECONDS": "20",
+            # The writers' head start before the reconciler publishes a completion event they did not.
+            "EVENTS_SAFETY_NET_DELAY_SECONDS": "2",
             # Outbound webhooks retry after 1, 2 and 4 s instead of 5 s ... 24 h.
             "APP_WEBHOOK_RETRY_SCHEDULE": "1,2,4",
         } | overrides.pop("extra_environment", {})
@@ -199,6 +202,7 @@ class LocalStack:
         self._exit = contextlib.ExitStack()
         self._pollers: list[SqsPoller] = []
         self._tickers: list[ScheduleTicker] = []
+        self.bus_tap: BusTap | None = None
         cfg = self.config
         self.api_port = cfg.api_port or free_port(cfg.host)
         self.api_url = f"http://{cfg.host}:{self.api_port}"
@@ -237,6 +241,7 @@ class LocalStack:
         creator = ResourceCreator(self.template, self.aws, cfg.visibility_scale, secrets)
         self._exit.callback(creator.delete_all)
         creator.create_all()
+        self._tap_buses()
         functions = self.template.functions()
         self._set_environment(functions)
         self.runtime = FunctionRuntime(functions)
@@ -251,6 +256,10 @@ class LocalStack:
         log.info("stack %s up: API %s, AWS %s", cfg.stack_name, self.api_url, self.aws_endpoint)
 
     def stop(self) -> None:
+        if self.bus_tap is not None:
+            self.bus_tap.stop()
+            self.bus_tap.join()
+            self.bus_tap = None
         for worker in [*self._tickers, *self._pollers]:
             worker.stop()
         for worker in [*self._tickers, *self._pollers]:
@@ -341,10 +350,26 @@ class LocalStack:
         api_id = (
             self.template.physical.get("HttpApi").ref if "HttpApi" in self.template.physical else "localapi"
         )
-        app = make_app(self.runtime, routes, authorizers, self.issuer, api_id)
+        extra = [events_route(self.bus_tap)] if self.bus_tap is not None else []
+        app = make_app(self.runtime, routes, authorizers, self.issuer, api_id, extra_routes=extra)
         server = ServerThread(app, self.config.host, self.api_port)
         server.start()
         self._exit.callback(server.stop)
+
+    def _tap_buses(self) -> None:
+        """Every event on the template's buses, kept for GET /_local/events (stackrunner/bus.py)."""
+        assert self.template is not None
+        buses = [
+            self.template.physical[logical].ref
+            for logical, resource in self.template.resources.items()
+            if resource["Type"] == "AWS::Events::EventBus"
+        ]
+        if not buses:
+            return
+        events, sqs = self.aws.client("events"), self.aws.client("sqs")
+        queues = {bus: tap_bus(events, sqs, bus, f"{bus}-local-tap") for bus in buses}
+        self.bus_tap = BusTap(lambda: self.aws.client("sqs"), queues)
+        self.bus_tap.start()
 
     def _start_pollers(self) -> None:
         assert self.template is not None and self.runtime is not None
@@ -390,6 +415,11 @@ class LocalStack:
     def token(self, user: str, **claims: Any) -> str:
         assert self.issuer is not None
         return self.issuer.token(user, **claims)
+
+    def bus_events(self, limit: int | None = None, detail_type: str | None = None) -> list[dict]:
+        """The last events the template's buses carried, oldest first (GET /_local/events)."""
+        assert self.bus_tap is not None, "the template declares no EventBridge bus"
+        return self.bus_tap.events(limit, detail_type)
 
     def fail_invocations(self, function_logical_id: str, count: int = 1) -> None:
         assert self.runtime is not None

@@ -20,6 +20,7 @@ from gencore.domain.errors import (
     TooManyWaiting,
     TransitionConflict,
 )
+from gencore.domain.events import SAFETY_NET_DELAY_SECONDS, CompletionEvent, completion_event, is_completion
 from gencore.domain.kinds import LeonardoCall, Refs
 from gencore.domain.kinds.image import generation_call
 from gencore.domain.ledger import BudgetExceeded, Delta, Pricing, charge_after, delta, resets_at
@@ -84,6 +85,10 @@ class FakeJobStore:
         self.line_head: int | None = None  # the LINE# items: the last woken turn, each user's last turn
         self.last_turns: dict[str, int] = {}
         self.pricing = Pricing()
+        # The OUTBOX# items: a job's completion event, put with the write that ends it; `on_event`
+        # hears of it once that write is done (the adapter's fast path).
+        self.outbox = FakeOutbox()
+        self.on_event: Callable[[CompletionEvent], None] | None = None
         self._lock = threading.RLock()
 
     # --- set-up helpers ----------------------------------------------------------------------
@@ -176,6 +181,11 @@ class FakeJobStore:
             self.partition[job.id] = None if due_at is None else ("Q" if to == JobStatus.QUEUED else "P")
             if to.terminal:
                 self.release_request_lock(current)
+            if is_completion(current.status, to):
+                event = completion_event(moved)
+                self.outbox.put(event)
+                if self.on_event is not None:
+                    self.on_event(event)
             return moved
 
     def update(self, job, *, now, **fields):
@@ -597,3 +607,40 @@ def completed_job(
     ]  # fmt: skip
     fields = {"generation_id": f"gen-{job_id}"} | fields
     return make_job(status, id=job_id, user_id=user_id, kind=kind, slot_held=False, images=outputs, **fields)
+
+
+@dataclass
+class FakeOutbox:
+    """The outbox's items (adapters/outbox.py): every event put, and when each was published."""
+
+    events: dict[str, CompletionEvent] = field(default_factory=dict)
+    published: dict[str, datetime] = field(default_factory=dict)
+    delay_seconds: int = SAFETY_NET_DELAY_SECONDS  # the writer's head start
+
+    def put(self, event: CompletionEvent) -> None:
+        self.events[event.event_id] = event
+
+    def pending(self, *, now: datetime, limit: int) -> list[CompletionEvent]:
+        waiting = [e for e in self.events.values() if e.event_id not in self.published]
+        due = sorted((e.publishable_at(self.delay_seconds), e.event_id, e) for e in waiting)
+        return [e for at, _, e in due if at <= now][:limit]
+
+    def mark_published(self, event: CompletionEvent, *, now: datetime) -> None:
+        if event.event_id in self.events:
+            self.published[event.event_id] = now
+
+
+@dataclass
+class FakeEventBus:
+    """The bus: every event it accepted, in order (repeats included); `down` refuses every call."""
+
+    accepted: list[CompletionEvent] = field(default_factory=list)
+    down: bool = False
+    refuse: set[str] = field(default_factory=set)  # event ids it answers with an entry error
+
+    def publish(self, events) -> set[str]:
+        if self.down:
+            raise ConnectionError("the bus is unreachable")
+        taken = [e for e in events if e.event_id not in self.refuse]
+        self.accepted.extend(taken)
+        return {e.event_id for e in taken}

@@ -44,6 +44,8 @@ REQUEST_LOCKS = "ForAllValues:StringLike dynamodb:LeadingKeys=REQLOCK#*"  # Dele
 PRICES = "ForAllValues:StringLike dynamodb:LeadingKeys=PRICE#*"  # the price cache's items only
 STACK_PARAMETERS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/*"
 OUTPUT_LISTING = "StringLike s3:prefix=outputs/*"
+OUTBOX = "ForAllValues:StringLike dynamodb:LeadingKeys=OUTBOX#*"  # completion events (adapters/outbox.py)
+EVENT_BUS = "EventBus.Arn"
 APP_WEBHOOK_ITEMS = (
     "ForAllValues:StringLike dynamodb:LeadingKeys=APPHOOKS,APPEVENT#*"  # endpoints, events, logs
 )
@@ -74,6 +76,7 @@ EXPECTED = {
         | _grants("s3:GetObject", on=OUTPUTS)  # presigned GETs of a job's images
         | _grants("s3:DeleteObject", on=OUTPUTS)  # DELETE /v1/generations/{job_id}: its images
         | _grants("s3:ListBucket", on=BUCKET)  # HEAD of a file not posted yet: 404, not 403
+        | _grants("events:PutEvents", on=EVENT_BUS)  # a cancel's completion event (the fast path)
     ),
     "WebhookFunction": (
         _grants("secretsmanager:GetSecretValue", on=WEBHOOK_KEY) | _grants("sqs:SendMessage", on=EVENTS_QUEUE)
@@ -87,6 +90,7 @@ EXPECTED = {
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # waits and wakes
         | _grants("secretsmanager:GetSecretValue", on=API_KEY)
         | _grants("s3:GetObject", on=UPLOADS)  # InitImages reads the checked file
+        | _grants("events:PutEvents", on=EVENT_BUS)  # a failed job's completion event (the fast path)
     ),
     "ProcessorFunction": (
         # job_for_generation, transition (a transaction of Updates), leave_line; no Put: it creates nothing.
@@ -106,6 +110,8 @@ EXPECTED = {
         # S3OutputStore: list + HEAD (existing), upload_fileobj (multipart above 8 MiB, aborted on failure).
         | _grants("s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", on=OUTPUTS)
         | _grants("s3:ListBucket", on=BUCKET, when=OUTPUT_LISTING)
+        | _grants("dynamodb:PutItem", on=JOBS, when=OUTBOX)  # a terminal transition's outbox item
+        | _grants("events:PutEvents", on=EVENT_BUS)  # ... published right after (the fast path)
     ),
     "ReconcilerFunction": (
         # get, in_flight, transition, park, reschedule, leave_line; account block; orphan sweep items.
@@ -117,6 +123,8 @@ EXPECTED = {
         | _grants("sqs:SendMessage", on=EVENTS_QUEUE)  # what it learned by polling
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # re-sends and wakes
         | _grants("secretsmanager:GetSecretValue", on=API_KEY)
+        | _grants("dynamodb:PutItem", on=JOBS, when=OUTBOX)  # a terminal transition's outbox item
+        | _grants("events:PutEvents", on=EVENT_BUS)  # the fast path, and the safety net (pending events)
     ),
     "AppWebhookFunction": (
         # DynamoAppWebhookStore: endpoints (Query of APPHOOKS, Get, failure counts and disable:

@@ -263,3 +263,54 @@ def test_an_unknown_generation_is_dropped_before_its_event_could_reach_the_dlq()
     queue = RESOURCES["EventsQueue"]["Properties"]
     to_dlq = queue["VisibilityTimeout"] * queue["RedrivePolicy"]["maxReceiveCount"]
     assert Settings.model_fields["unknown_generation_grace_seconds"].default < to_dlq
+
+
+# ----- completion events (docs/events.md) -------------------------------------------------------------
+
+# The functions whose code can end a job (docs/events.md, "How an event is published"): each publishes
+# the event of the write it just made; the reconciler also publishes what is still pending.
+JOB_ENDERS = {"ApiFunction", "SubmitterFunction", "ProcessorFunction", "ReconcilerFunction"}
+
+
+def _statements(function: str) -> list[dict]:
+    policies = RESOURCES[function]["Properties"].get("Policies", [])
+    return [s for p in policies for s in p.get("Statement", [])]
+
+
+def _actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def test_completion_events_go_to_a_bus_of_the_stack_named_after_it():
+    bus = RESOURCES["EventBus"]
+    assert bus["Type"] == "AWS::Events::EventBus"
+    assert bus["Properties"]["Name"] == {"Sub": "${AWS::StackName}-events"}  # never the default bus
+    environment = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["EVENT_BUS_NAME"] == {"Ref": "EventBus"}
+    assert TEMPLATE["Outputs"]["EventBusName"]["Value"] == {"Ref": "EventBus"}
+
+
+def test_only_the_functions_that_end_jobs_put_events_and_only_on_the_stacks_bus():
+    putting = set()
+    for name in _of_type("AWS::Serverless::Function"):
+        for statement in _statements(name):
+            if "events:PutEvents" in _actions(statement):
+                assert statement["Resource"] == {"GetAtt": "EventBus.Arn"}, name
+                assert _actions(statement) == ["events:PutEvents"], name
+                putting.add(name)
+    assert putting == JOB_ENDERS
+
+
+def test_every_function_that_ends_jobs_may_write_the_outbox_item_in_the_same_transaction():
+    # TransactWriteItems is authorised item by item: the outbox item's Put needs PutItem on its key.
+    for name in JOB_ENDERS:
+        puts = [
+            s
+            for s in _statements(name)
+            if "dynamodb:PutItem" in _actions(s) and s["Resource"] == {"GetAtt": "JobsTable.Arn"}
+        ]
+        leading = [
+            s.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+            for s in puts
+        ]
+        assert any(keys is None or "OUTBOX#*" in keys for keys in leading), name

@@ -170,6 +170,8 @@ def reconciler_app(monkeypatch):
     monkeypatch.setattr(wiring, "price_refresh", lambda: lambda: prices["report"])
     balance = FakeBalance()
     monkeypatch.setattr(wiring, "balance_watch", lambda: balance)
+    drained = {"published": 3, "failed": 1}  # the outbox's safety net (docs/events.md)
+    monkeypatch.setattr(wiring, "publish_pending", lambda: drained)
     app.models, app.prices, app.balance = models, prices, balance
     return app, runs, guard
 
@@ -238,3 +240,11 @@ def test_no_balance_is_published_between_reads(reconciler_app, recorded):
     guard.block, app.models.stale = None, False
     app.lambda_handler({}, Context())
     assert "AccountBalance" not in recorded and recorded["LeonardoAccountCalls"] == 2
+
+
+def test_the_reconciler_publishes_pending_completion_events_and_counts_them(reconciler_app, recorded):
+    app, _, _ = reconciler_app
+    result = app.lambda_handler({}, Context())
+
+    assert result["events"] == {"published": 3, "failed": 1}
+    assert recorded["CompletionEvents_published"] == 3 and recorded["CompletionEvents_failed"] == 1

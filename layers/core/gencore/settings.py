@@ -78,6 +78,11 @@ class Settings(BaseModel):
     content_policy_parameter: str = ""
     content_policy_cache_seconds: int = Field(default=300, ge=0, le=3600)
     price_refresh_limit: int = Field(default=20, ge=0, le=200)
+    # The stack's EventBridge bus for completion events (docs/events.md); empty: none, and events wait
+    # in the outbox (nothing is published, nothing is lost) until one is configured.
+    event_bus_name: str = ""
+    # How long after a job ended the reconciler may publish its event if the writer did not.
+    events_safety_net_delay_seconds: int = Field(default=30, ge=0, le=600)
 
     @property
     def paid_call_seconds(self) -> float:

@@ -20,8 +20,10 @@ if TYPE_CHECKING:
 
     from gencore.adapters.account import DynamoAccountState, DynamoBalanceState, DynamoOrphanStore
     from gencore.adapters.dynamo import DynamoJobStore
+    from gencore.adapters.eventbus import EventBridgeBus
     from gencore.adapters.ledger import DynamoLedger
     from gencore.adapters.leonardo import LeonardoGateway
+    from gencore.adapters.outbox import DynamoOutbox
     from gencore.adapters.outputs import S3OutputStore
     from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
     from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from gencore.domain.balance import BalanceWatch
     from gencore.domain.content_policy import ReloadableContentPolicy
     from gencore.domain.estimates import Estimator, RefreshReport
+    from gencore.domain.events import CompletionEvent, EventRelay
     from gencore.domain.generations import Generations
     from gencore.domain.orphans import OrphanSweep
     from gencore.domain.plans import PlansDocument
@@ -60,8 +63,49 @@ def store() -> DynamoJobStore:
 
     s = settings()
     pricing = Pricing(unit=s.billing_unit, dollars_per_credit=s.dollars_per_credit)
-    # Every committed change of a job's charge: its cost log line and metrics, whichever path wrote it.
-    return DynamoJobStore(aws("dynamodb"), s.jobs_table, pricing=pricing, on_charge=report_charge)
+    # Every committed change of a job's charge: its cost log line and metrics, whichever path wrote it;
+    # every committed end of a job: its completion event published at once (docs/events.md).
+    return DynamoJobStore(
+        aws("dynamodb"), s.jobs_table, pricing=pricing, on_charge=report_charge,
+        on_event=lambda event: publish_now(event), event_delay_seconds=s.events_safety_net_delay_seconds,
+    )  # fmt: skip
+
+
+# --- completion events (docs/events.md): the outbox, the bus, the relay between them -----------------
+
+
+@cache
+def outbox() -> DynamoOutbox:
+    from gencore.adapters.outbox import DynamoOutbox
+
+    return DynamoOutbox(aws("dynamodb"), settings().jobs_table)
+
+
+@cache
+def event_bus() -> EventBridgeBus:
+    from gencore.adapters.eventbus import EventBridgeBus
+
+    return EventBridgeBus(aws("events"), settings().event_bus_name)
+
+
+@cache
+def event_relay() -> EventRelay:
+    from gencore.domain.events import EventRelay
+
+    return EventRelay(outbox(), event_bus(), clock)
+
+
+def publish_pending() -> dict[str, int]:
+    """The safety net (the reconciler, every minute): events the fast path did not publish."""
+    if not settings().event_bus_name:
+        return {}
+    return event_relay().drain()
+
+
+def publish_now(event: CompletionEvent) -> None:
+    """The fast path: right after the write that ended a job (the reconciler is the safety net)."""
+    if settings().event_bus_name:  # no bus configured: the event waits in the outbox
+        event_relay().publish([event])
 
 
 @cache
@@ -352,7 +396,7 @@ def reset() -> None:
                     upload_bucket, uploads, generations, removal, submitter, processor, reconciler,
                     account_state, account_guard, balance_state, balance_watch, orphan_store, orphan_sweep,
                     platform_models, prompts, plans, content_policy, estimator, admission, ledger,
-                    price_refresh):  # fmt: skip
+                    price_refresh, outbox, event_bus, event_relay):  # fmt: skip
         factory.cache_clear()
     from gencore.webhook_intake import intake  # the webhook's own factory (built without Settings)
 

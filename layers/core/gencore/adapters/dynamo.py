@@ -17,6 +17,8 @@ Items (pk / sk):
                            it) may have gone out unanswered: two such POSTs could not be told apart
 - LEDGER#<user> / DAY#<day>, MONTH#<month>  the credit ledger (adapters/ledger.py): every write that
                            changes a job's charge (domain/ledger.py) updates them in the same transaction
+- OUTBOX#<event_id> / OUTBOX   a job's completion event (adapters/outbox.py), put in the transaction of
+                           the write that ends the job; pending while in DueJobs under OUTBOX#<n>
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ from gencore.adapters.job_keys import (
     waiting_key,
 )
 from gencore.adapters.ledger import PERIODS, DynamoLedger, change_updates, reservation_updates
+from gencore.adapters.outbox import outbox_put
 from gencore.adapters.submission import SubmissionWrites
 from gencore.domain.errors import InvalidCursor, TooManyWaiting, TransitionConflict
+from gencore.domain.events import SAFETY_NET_DELAY_SECONDS, CompletionEvent, completion_event, is_completion
 from gencore.domain.ledger import BudgetExceeded, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Charge, Job, JobStatus
 from gencore.domain.plans import Budget
@@ -83,13 +87,16 @@ _CURSOR_SORT = re.compile(
 class DynamoJobStore(SubmissionWrites):
     def __init__(
         self, client: Any, table: str, *, writer: Writer | None = None, pricing: Pricing | None = None,
-        on_charge: ChargeObserver | None = None,
+        on_charge: ChargeObserver | None = None, on_event: Callable[[CompletionEvent], None] | None = None,
+        event_delay_seconds: int = SAFETY_NET_DELAY_SECONDS,
     ) -> None:  # fmt: skip
         self._db = client
         self._table = table
         self._writer = writer or Writer(client)
         self._pricing = pricing or Pricing()
         self._on_charge = on_charge  # the cost log line and metrics (gencore/spend_log.py)
+        self._on_event = on_event  # publishes a completion event once its write committed (the fast path)
+        self._event_delay = event_delay_seconds  # the fast path's head start over the safety net
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -285,10 +292,14 @@ class DynamoJobStore(SubmissionWrites):
             " AND attribute_not_exists(slot_held) AND attribute_not_exists(#uncertain)"
         )
         update["ExpressionAttributeNames"]["#uncertain"] = "submit_uncertain_since"
+        event = self._completion(job, updates)
         try:
-            self._writer.transact([{"Update": update}, *self._ledger_updates(job, updates)])
+            self._writer.transact(
+                [{"Update": update}, *self._ledger_updates(job, updates), *self._outbox(event)]
+            )
         except ConditionFailed as failed:
             raise TransitionConflict(f"job {job.id} is held by a submitter or no longer QUEUED") from failed
+        self._event_written(event)
         return self._written(job, updates)
 
     def release_slot(self, job: Job, *, now: datetime) -> Job:
@@ -480,10 +491,31 @@ class DynamoJobStore(SubmissionWrites):
                     }
                 }
             )
+        event = self._completion(job, updates)
+        items += self._outbox(event)
         try:
             self._writer.transact(items)
         except ConditionFailed as failed:
             raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from failed
+        self._event_written(event)
+
+    def _completion(self, job: Job, updates: dict[str, Any]) -> CompletionEvent | None:
+        """The completion event of a write that ends the job (domain/events.py), else None."""
+        if not is_completion(job.status, JobStatus(updates.get("status", job.status))):
+            return None
+        return completion_event(job.model_copy(update=updates))
+
+    def _outbox(self, event: CompletionEvent | None) -> list[dict]:
+        """The outbox item, in the transaction of the write that ends the job: never lost."""
+        return [outbox_put(self._table, event, delay_seconds=self._event_delay)] if event else []
+
+    def _event_written(self, event: CompletionEvent | None) -> None:
+        if event is None or self._on_event is None:
+            return
+        try:
+            self._on_event(event)
+        except Exception:  # best effort: it stays pending, and the reconciler publishes it
+            log.exception("could not publish a completion event", extra={"event_id": event.event_id})
 
     def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False) -> dict:
         """An Update conditioned on the job still being in the status (and slot state) we read.
