@@ -94,10 +94,3 @@ class DynamoOutbox:
                     now=now.isoformat(), expires=int(now.timestamp()) + PUBLISHED_RETENTION_SECONDS
                 ),
             )
-
-    def get(self, event_id: str) -> dict | None:
-        """The stored item, plain (tests and the local stack's tools)."""
-        from gencore.adapters.ddb import plain_item
-
-        item = self._db.get_item(TableName=self._table, Key=outbox_key(event_id), ConsistentRead=True)
-        return plain_item(item["Item"]) if "Item" in item else None
