@@ -216,3 +216,23 @@ def test_list_disable_and_remove(hooks, capsys):
     assert ops(ops_stack, "remove", endpoint.endpoint_id) == 0
     assert webhooks.endpoints(ops_stack) == []
     assert ops(ops_stack, "enable", endpoint.endpoint_id) == 2  # gone
+
+
+def test_the_rule_takes_completion_events_from_the_bus_to_the_delivery_queue(hooks, stack):
+    pipeline, ops_stack, receiver = hooks
+    webhooks.add(ops_stack, receiver.url, ("Generation Completed", "Generation Failed"), "shop")
+    bus = stack.template.physical["EventBus"].ref
+    events = stack.aws.client("events")
+    # Given our completion events and a stranger's event on the stack's bus
+    entries = [
+        {"EventBusName": bus, "Source": "leonardo-backend", "DetailType": e["detail-type"],
+         "Detail": json.dumps(e["detail"])}
+        for e in (bus_event(), bus_event(job="job-2", status="FAILED", detail_type="Generation Failed"))
+    ] + [{"EventBusName": bus, "Source": "someone-else", "DetailType": "Generation Completed",
+          "Detail": json.dumps(bus_event(job="job-3")["detail"])}]  # fmt: skip
+    assert events.put_events(Entries=entries)["FailedEntryCount"] == 0
+    # Then ours are delivered, and only ours
+    run_until(pipeline, lambda: len(receiver.requests) >= 2)
+    time.sleep(0.5)
+    pipeline.drain(QUEUE, FUNCTION)
+    assert sorted(r.headers["webhook-id"] for r in receiver.requests) == ["job-1:COMPLETE", "job-2:FAILED"]

@@ -15,6 +15,7 @@ from standardwebhooks.webhooks import Webhook
 from gencore.adapters.app_webhooks import HttpSender
 from gencore.domain.app_webhooks import (
     DEFAULT_SCHEDULE,
+    EVENT_TYPES,
     AppWebhooks,
     Delivery,
     DeliveryMessage,
@@ -640,3 +641,32 @@ def test_the_documented_package_verification_accepts_our_deliveries():
     namespace = {"secret": secret, "raw_body": body, "headers": headers}
     exec(_python_blocks("docs/webhooks.md")[0], namespace)  # noqa: S102 - our own documentation
     assert namespace["event"] == {"type": "generation.failed"}
+
+
+# ----- the template's wiring -------------------------------------------------------------------------
+
+
+def test_the_bus_rule_sends_our_completion_types_to_the_delivery_queue_and_only_it_may():
+    from tests.support.template import load_template
+
+    resources = load_template()["Resources"]
+    rule = resources["AppWebhookRule"]["Properties"]
+    assert rule["EventBusName"] == {"Ref": "EventBus"}
+    assert rule["EventPattern"] == {"source": ["leonardo-backend"], "detail-type": list(EVENT_TYPES)}
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"GetAtt": "AppWebhookQueue.Arn"}
+    assert target["DeadLetterConfig"] == {"Arn": {"GetAtt": "AppWebhookDLQ.Arn"}}
+    (statement,) = resources["AppWebhookQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"GetAtt": "AppWebhookRule.Arn"}}}
+    # The delivery function polls that queue, reporting failures per record
+    source = resources["AppWebhookFunction"]["Properties"]["Events"]["Deliveries"]["Properties"]
+    assert source["Queue"] == {"GetAtt": "AppWebhookQueue.Arn"}
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue = resources["AppWebhookQueue"]["Properties"]
+    timeout = resources["AppWebhookFunction"]["Properties"]["Timeout"]
+    assert queue["VisibilityTimeout"] >= 6 * timeout
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"GetAtt": "AppWebhookDLQ.Arn"}
+    # And nothing in the template lets loopback through: only the local stack sets it
+    assert "APP_WEBHOOKS_ALLOW_LOOPBACK" not in json.dumps(load_template())
