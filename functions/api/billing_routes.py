@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
 from gencore import wiring
+from gencore.domain.events import cost_of
 from gencore.domain.ledger import PeriodUsage, usage_of
 from gencore.domain.requests import ImageGenerationRequest, VariationRequest
-from gencore.views import ON_FIRST_USE, caller_id, caller_plan, cost_view
+from gencore.views import ON_FIRST_USE, caller_id, caller_plan
 
 router = APIGatewayHttpRouter()
 
@@ -84,7 +85,7 @@ def get_usage() -> UsageView:
     return UsageView(
         plan=usage.plan, unit=usage.unit, day=_period(usage.day), month=_period(usage.month),
         recent_jobs=[
-            RecentJobView(id=j.id, kind=j.kind, status=j.status, created_at=j.created_at, cost=cost_view(j))
+            RecentJobView(id=j.id, kind=j.kind, status=j.status, created_at=j.created_at, cost=cost_of(j))
             for j in recent
         ],
     )  # fmt: skip

@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel, ConfigDict
 
 from gencore.domain import errors
+from gencore.domain.events import cost_of, lineage_of
 from gencore.domain.ledger import BudgetExceeded
 from gencore.domain.models import Job, JobStatus, NsfwPolicy, Upload, UploadStatus
 from gencore.domain.ports import AccountBlock, PresignedPost
@@ -171,36 +172,15 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
         created_at=job.created_at,
         updated_at=job.updated_at,
         request=job.request,
-        source=job.source or _legacy_source(job),
+        source=lineage_of(job),
         model_name=job.model_name,
         seed=job.leonardo_seed,
         images=images,
         nsfw_policy=job.nsfw_policy if job.status == JobStatus.COMPLETE else None,
-        cost=cost_view(job),
+        cost=cost_of(job),
         error=ErrorView(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         hold=hold if job.status == JobStatus.QUEUED else None,
     )
-
-
-def cost_view(job: Job) -> dict | None:
-    """`{"amount", "unit", "source"}`: what Leonardo reported, else what the job counts as in the
-    ledger (settled at its estimate, or its estimate while reserved); None once released or for a
-    job of no plan. Records from before `cost` carry credits only."""
-    if job.cost is not None:
-        return job.cost.model_dump(mode="json")
-    if job.api_credit_cost is not None:
-        return {"amount": format(job.api_credit_cost, "g"), "unit": "CREDITS", "source": "leonardo"}
-    charge = job.charge
-    if charge is None or charge.state == "released":
-        return None
-    amount = charge.amount if charge.state == "settled" else charge.estimate
-    return {"amount": amount, "unit": charge.unit, "source": charge.source or "estimate"}
-
-
-def _legacy_source(job: Job) -> dict | None:
-    """Jobs accepted before `source` existed named their upload in the request."""
-    upload_id = job.request.get("init_upload_id")
-    return {"upload_id": upload_id} if upload_id else None
 
 
 def caller_id(event: object) -> str:

@@ -88,15 +88,17 @@ def completion_detail(job: Job) -> dict:
         "output_keys": [image.key for image in job.images if image.key],
         "cost": cost_of(job),
         "plan": job.plan,
-        "source": job.source or _legacy_source(job),
+        "source": lineage_of(job),
         "created_at": _iso(job.created_at),
         "finished_at": _iso(job.updated_at),
     }
 
 
 def cost_of(job: Job) -> dict | None:
-    """`{"amount", "unit", "source"}` as the job view shows it (views.cost_view, pinned equal by a
-    test): Leonardo's reported cost, else what the ledger counts; None once released or no plan."""
+    """`{"amount", "unit", "source"}`, as the job view and its event show it: what Leonardo
+    reported, else what the job counts as in the ledger (settled at its estimate, or its estimate
+    while reserved); None once released or for a job of no plan. Records from before `cost` carry
+    credits only."""
     if job.cost is not None:
         return job.cost.model_dump(mode="json")
     if job.api_credit_cost is not None:
@@ -108,8 +110,11 @@ def cost_of(job: Job) -> dict | None:
     return {"amount": amount, "unit": charge.unit, "source": charge.source or "estimate"}
 
 
-def _legacy_source(job: Job) -> dict | None:
-    upload_id = job.request.get("init_upload_id")  # jobs accepted before `source` existed
+def lineage_of(job: Job) -> dict | None:
+    """The job's `source`; jobs accepted before `source` existed named their upload in the request."""
+    if job.source:
+        return job.source
+    upload_id = job.request.get("init_upload_id")
     return {"upload_id": upload_id} if upload_id else None
 
 
