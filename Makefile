@@ -4,23 +4,32 @@ SHELL := /bin/bash
 PYTHON ?= python3.13
 VENV := .venv
 SAMVENV := .venv-sam
+CHECKOVVENV := .venv-checkov
 BIN := $(VENV)/bin
 export SAM_CLI_TELEMETRY := 0
 export AWS_EC2_METADATA_DISABLED := true
 export PYTHONPATH := $(CURDIR)/layers/core:$(CURDIR)/local:$(CURDIR)
 export LAYER_PYTHON := $(CURDIR)/$(BIN)/python  # builds the layer (layers/core/Makefile)
 
-.PHONY: install run test fuzz chaos bench bench-long lint format openapi token simulator clean
+.PHONY: install run test fuzz chaos bench bench-long lint typecheck audit lock lock-check format openapi token simulator clean
 
-$(BIN)/.installed: requirements-dev.txt layers/core/requirements.txt
+# Every environment installs from its lock file, each pin with the hashes of its files (pip refuses
+# anything else): requirements-dev.lock (the project's, layer included), requirements-sam.lock,
+# requirements-checkov.lock; the layer's own, layers/core/requirements.lock, is what `sam build`
+# ships. `make lock` updates them.
+$(BIN)/.installed: requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
 	touch $@
 
-$(SAMVENV)/bin/.installed:
+$(SAMVENV)/bin/.installed: requirements-sam.lock
 	$(PYTHON) -m venv $(SAMVENV)
-	$(SAMVENV)/bin/pip install -q aws-sam-cli==1.170.0
+	$(SAMVENV)/bin/pip install -q --require-hashes -r requirements-sam.lock
+	touch $@
+
+$(CHECKOVVENV)/bin/.installed: requirements-checkov.lock
+	$(PYTHON) -m venv $(CHECKOVVENV)
+	$(CHECKOVVENV)/bin/pip install -q --require-hashes -r requirements-checkov.lock
 	touch $@
 
 install: $(BIN)/.installed
@@ -54,12 +63,51 @@ bench: install
 bench-long: install
 	$(BIN)/python bench/run.py --set long
 
-## lint: ruff, then sam validate --lint and sam build (offline, no Docker)
-lint: install $(SAMVENV)/bin/.installed
+## lint: ruff; the template's policy checks (sam validate --lint, cfn-lint with the serverless rules,
+## checkov: .cfnlintrc, .checkov.yaml); the locks' freshness and known vulnerabilities (PyPI); sam build
+## (no Docker). BC_SKIP_MAPPING: checkov would fetch its guideline links from a host we cannot reach.
+lint: install $(SAMVENV)/bin/.installed $(CHECKOVVENV)/bin/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(SAMVENV)/bin/sam validate --lint
+	$(SAMVENV)/bin/cfn-lint -- template.yaml
+	BC_SKIP_MAPPING=TRUE $(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml
+	$(MAKE) --no-print-directory lock-check audit
 	$(SAMVENV)/bin/sam build
+
+## typecheck: mypy, strict, with the pydantic plugin and boto3's stubs ([tool.mypy] in pyproject.toml),
+## on the layer and on each function in turn (every handler is a module named `app`)
+typecheck: install
+	@status=0; $(BIN)/mypy -p gencore || status=1; \
+	for fn in functions/*/; do echo "mypy $$fn"; MYPYPATH=layers/core:$$fn $(BIN)/mypy $$fn || status=1; done; \
+	exit $$status
+
+## audit: the locked pins against PyPI's vulnerability and yank records (scripts/audit_deps.py)
+audit: install
+	$(BIN)/python scripts/audit_deps.py $(LOCKS)
+
+## lock: re-resolve every lock after a requirements*.txt edit (UPGRADE=1: newest allowed versions)
+LOCKS := layers/core/requirements.lock requirements-dev.lock requirements-sam.lock requirements-checkov.lock
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.13 --generate-hashes \
+	--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade)
+define compile_locks
+	$(UV_COMPILE) layers/core/requirements.txt -o $(1)layers/core/requirements.lock
+	$(UV_COMPILE) requirements-dev.txt -c $(1)layers/core/requirements.lock -o $(1)requirements-dev.lock
+	$(UV_COMPILE) requirements-sam.txt -o $(1)requirements-sam.lock
+	$(UV_COMPILE) requirements-checkov.txt -o $(1)requirements-checkov.lock
+endef
+lock: install
+	$(call compile_locks,)
+
+## lock-check: fails when a requirements*.txt changed without `make lock`
+lock-check: install
+	@rm -rf .lock-check && mkdir -p .lock-check/layers/core
+	@for f in $(LOCKS); do cp $$f .lock-check/$$f; done
+	$(call compile_locks,.lock-check/)
+	@sed -i 's#\.lock-check/##g' $(addprefix .lock-check/,$(LOCKS))
+	@for f in $(LOCKS); do diff -q $$f .lock-check/$$f >/dev/null \
+		|| { echo "$$f is stale: run make lock"; diff $$f .lock-check/$$f | head -20; exit 1; }; done
+	@rm -rf .lock-check
 
 ## openapi: regenerate docs/openapi.json from the handlers' routes and models
 openapi: install
@@ -79,4 +127,4 @@ simulator: install
 	$(BIN)/python -m leonardo_simulator
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) .aws-sam .pytest_cache .ruff_cache
