@@ -129,14 +129,19 @@ def webhook_key() -> str:
     return secret_field(s.webhook_secret, "webhook_key", max_age=s.secret_cache_seconds)
 
 
-def _leonardo_client(*, fresh_key: bool = False) -> LeonardoClient:
+def _leonardo_key(*, fresh: bool = False) -> str:
+    """The API key through the secret cache (max age SECRET_CACHE_SECONDS); `fresh` reads past it."""
     from gencore.adapters.secrets import secret_field
+
+    s = settings()
+    return secret_field(s.leonardo_api_key_secret, "api_key", max_age=s.secret_cache_seconds, force=fresh)
+
+
+def _leonardo_client(*, fresh_key: bool = False) -> LeonardoClient:
     from gencore.leonardo import LeonardoClient
 
     s = settings()
-    api_key = secret_field(
-        s.leonardo_api_key_secret, "api_key", max_age=s.secret_cache_seconds, force=fresh_key
-    )
+    api_key = _leonardo_key(fresh=fresh_key)
     hosts = tuple(h.strip() for h in s.leonardo_upload_hosts.split(",") if h.strip())
     return LeonardoClient(
         base_url=s.leonardo_base_url,
@@ -153,7 +158,9 @@ def _leonardo_client(*, fresh_key: bool = False) -> LeonardoClient:
 def leonardo() -> LeonardoGateway:
     from gencore.adapters.leonardo import LeonardoGateway
 
-    return LeonardoGateway(_leonardo_client)
+    # The key is looked up on each call through the secret cache: a rotated key is in use once the
+    # cache's max age has passed, or at once after Leonardo refuses the old one (401/403).
+    return LeonardoGateway(_leonardo_client, current_key=_leonardo_key)
 
 
 @cache

@@ -36,7 +36,7 @@ BALANCE_KEY = {"pk": {"S": "BALANCE#leonardo"}, "sk": {"S": "BALANCE"}}
 ORPHANS_PARTITION = "ORPHANS"
 
 
-def orphan_key(generation_id: str) -> dict:
+def orphan_key(generation_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"ORPHAN#{generation_id}"}, "sk": {"S": "ORPHAN"}}
 
 

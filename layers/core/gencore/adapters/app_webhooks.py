@@ -45,15 +45,15 @@ from gencore.domain.app_webhooks import (
 ENDPOINTS_PARTITION = "APPHOOKS"
 
 
-def endpoint_key(endpoint_id: str) -> dict:
+def endpoint_key(endpoint_id: str) -> dict[str, Any]:
     return {"pk": {"S": ENDPOINTS_PARTITION}, "sk": {"S": f"ENDPOINT#{endpoint_id}"}}
 
 
-def event_key(event_id: str) -> dict:
+def event_key(event_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"APPEVENT#{event_id}"}, "sk": {"S": "EVENT"}}
 
 
-def delivery_key(event_id: str, endpoint_id: str) -> dict:
+def delivery_key(event_id: str, endpoint_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"APPEVENT#{event_id}"}, "sk": {"S": f"DELIVERY#{endpoint_id}"}}
 
 
@@ -77,7 +77,7 @@ def _parsed(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def endpoint_from_item(data: dict) -> Endpoint:
+def endpoint_from_item(data: dict[str, Any]) -> Endpoint:
     return Endpoint(
         endpoint_id=data["endpoint_id"], app=data.get("app", ""), url=data["url"],
         events=tuple(data.get("events", [])), secret_ref=data["secret_ref"], created_at=data["created_at"],
@@ -87,7 +87,7 @@ def endpoint_from_item(data: dict) -> Endpoint:
     )  # fmt: skip
 
 
-def delivery_from_item(data: dict) -> Delivery:
+def delivery_from_item(data: dict[str, Any]) -> Delivery:
     return Delivery(
         event_id=data["event_id"], endpoint_id=data["endpoint_id"], status=data["status"],
         round=int(data.get("round", 0)), attempts=int(data.get("attempts", 0)),
@@ -103,7 +103,7 @@ class DynamoAppWebhookStore:
         self._db, self._table = client, table
         self._writer = writer or Writer(client)
 
-    def _get(self, key: dict) -> dict | None:
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
         item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
         return plain_item(item) if item else None
 
@@ -358,7 +358,7 @@ class DynamoAppWebhookStore:
             )  # fmt: skip
 
 
-def _encoded(item: dict) -> dict:
+def _encoded(item: dict[str, Any]) -> dict[str, Any]:
     return {name: ddb_value(value) for name, value in item.items()}
 
 

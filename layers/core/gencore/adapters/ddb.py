@@ -14,7 +14,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
@@ -29,16 +29,16 @@ _TRANSIENT_CODES = frozenset({"TransactionConflictException"})
 WRITE_ATTEMPTS = 6
 
 
-def ddb_value(value: Any) -> dict:
+def ddb_value(value: Any) -> dict[str, Any]:
     """Python value -> DynamoDB attribute value (floats become Decimals via a JSON round trip)."""
-    return _serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal))
+    return cast(dict[str, Any], _serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal)))
 
 
-def values(**named: Any) -> dict:
+def values(**named: Any) -> dict[str, Any]:
     return {f":{k}": ddb_value(v) for k, v in named.items()}
 
 
-def plain_item(item: dict) -> dict:
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
     def norm(v: Any) -> Any:
         if isinstance(v, Decimal):
             return int(v) if v == v.to_integral_value() else float(v)
@@ -51,7 +51,9 @@ def plain_item(item: dict) -> dict:
     return {k: norm(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
-def update_clauses(fields: Iterable[str], encoded: dict[str, Any]) -> tuple[list[str], list[str], dict, dict]:
+def update_clauses(
+    fields: Iterable[str], encoded: dict[str, Any]
+) -> tuple[list[str], list[str], dict[str, Any], dict[str, Any]]:
     """SET `#f<i> = :v<i>` for each field with a value in `encoded`, REMOVE `#f<i>` for each None.
 
     Returns (set clauses, remove clauses, attribute names, attribute values) for the caller to extend.
@@ -128,19 +130,19 @@ class Writer:
         # SystemRandom: stateless, so copies restored from one SnapStart snapshot do not retry in step.
         self._attempts, self._sleep, self._rng = attempts, sleep, rng or random.SystemRandom()
 
-    def transact(self, items: list[dict]) -> None:
+    def transact(self, items: list[dict[str, Any]]) -> None:
         self._run(lambda: self.client.transact_write_items(TransactItems=items))
 
-    def update(self, **request: Any) -> dict:
+    def update(self, **request: Any) -> dict[str, Any]:
         return self._run(lambda: self.client.update_item(**request))
 
-    def put(self, **request: Any) -> dict:
+    def put(self, **request: Any) -> dict[str, Any]:
         return self._run(lambda: self.client.put_item(**request))
 
-    def delete(self, **request: Any) -> dict:
+    def delete(self, **request: Any) -> dict[str, Any]:
         return self._run(lambda: self.client.delete_item(**request))
 
-    def _run(self, write: Callable[[], dict]) -> dict:
+    def _run(self, write: Callable[[], dict[str, Any]]) -> dict[str, Any]:
         for attempt in range(self._attempts):
             try:
                 return write()

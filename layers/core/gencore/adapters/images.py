@@ -13,13 +13,13 @@ import warnings
 from PIL import Image, ImageChops, UnidentifiedImageError
 
 from gencore.domain.errors import UploadRejected
-from gencore.domain.models import ImageFacts
+from gencore.domain.models import ImageFacts, UploadContentType
 
-FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
+FORMATS: dict[str, UploadContentType] = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}
 MIN_SIDE = 32  # Leonardo's smallest generation side; nothing smaller guides a result
 
 
-def sniff(data: bytes) -> str | None:
+def sniff(data: bytes) -> UploadContentType | None:
     """The image type the magic bytes announce, among the types we take."""
     if data.startswith(b"\x89PNG\r\n\x1a\n"):
         return "image/png"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from typing import Any
 
 from gencore.domain.models import JobStatus
 
@@ -10,11 +11,11 @@ DUE_SHARDS = 4  # spreads the sparse due index over a few partitions; the reconc
 SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}
 
 
-def job_key(job_id: str) -> dict:
+def job_key(job_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"JOB#{job_id}"}, "sk": {"S": "JOB"}}
 
 
-def lock_key(fingerprint: str) -> dict:
+def lock_key(fingerprint: str) -> dict[str, Any]:
     return {"pk": {"S": f"REQLOCK#{fingerprint}"}, "sk": {"S": "REQLOCK"}}
 
 
@@ -34,7 +35,7 @@ def due_shard(job_id: str, status: JobStatus) -> str:
 LINE_PARTITION = "DUE#L"
 
 
-def waiting_key(user_id: str) -> dict:
+def waiting_key(user_id: str) -> dict[str, Any]:
     """A user's count of QUEUED jobs counted against their plan's cap (`waiting`)."""
     return {"pk": {"S": f"WAITING#{user_id}"}, "sk": {"S": "WAITING"}}
 
@@ -43,7 +44,7 @@ def waiting_key(user_id: str) -> dict:
 LINE_HEAD_KEY = {"pk": {"S": "LINE#HEAD"}, "sk": {"S": "LINE"}}
 
 
-def line_user_key(user_id: str) -> dict:
+def line_user_key(user_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"LINE#USER#{user_id}"}, "sk": {"S": "LINE"}}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -43,18 +44,35 @@ log = logging.getLogger(__name__)
 
 
 class LeonardoGateway(AccountListing):
-    def __init__(self, client_factory: Callable[..., LeonardoClient]) -> None:
+    def __init__(
+        self, client_factory: Callable[..., LeonardoClient], current_key: Callable[[], str] | None = None
+    ) -> None:
         # Built on first use: the API key is fetched from Secrets Manager only when needed.
-        # `client_factory(fresh_key=True)` reads the key again past the cache.
+        # `client_factory(fresh_key=True)` reads the key again past the cache. `current_key` reads it
+        # through the same cache (the secret cache's max age): when its value is no longer the one the
+        # client was built with, the next call builds a client with the new one (a rotation reaches a
+        # warm function within the cache's max age, docs/runbook.md).
         self._factory = client_factory
+        self._current_key = current_key
         self._client: LeonardoClient | None = None
+        self._key_digest: bytes | None = None  # of the key the client holds (no second copy of it)
         self._user_id: str | None = None
 
     @property
     def client(self) -> LeonardoClient:
+        digest = self._digest_of_current_key()
+        if self._client is not None and digest != self._key_digest:
+            log.info("the Leonardo API key secret changed; using its new value")
+            self.forget_client()
         if self._client is None:
             self._client = self._factory()
+            self._key_digest = digest
         return self._client
+
+    def _digest_of_current_key(self) -> bytes | None:
+        if self._current_key is None:
+            return None
+        return hashlib.sha256(self._current_key().encode()).digest()
 
     def forget_client(self) -> None:
         """Close and drop the client: the next call builds one, its key read afresh and its HTTP
@@ -63,19 +81,27 @@ class LeonardoGateway(AccountListing):
         if client is not None:
             client.close()
 
-    def _as_account(self, call: Callable[[LeonardoClient], T]) -> T:
-        """Run `call`; on 401/403 read the key secret again once and retry (a rotated key in a warm
-        cache is not a revoked key); refused again, or out of credits: AccountRefused.
+    def _renew_key(self) -> None:
+        """Read the key secret again past its cache and build the client on it."""
+        self.forget_client()
+        self._client = self._factory(fresh_key=True)
+        self._key_digest = self._digest_of_current_key()  # the cache now holds what was just read
 
-        Retrying after a 401/403 is safe even for the paid POST: Leonardo refused it unread.
-        """
+    def _keyed(self, call: Callable[[LeonardoClient], T]) -> T:
+        """Run `call`; on 401/403 read the key secret again once and retry (a rotated key in a warm
+        cache is not a revoked key). Safe even for the paid POST: Leonardo refused it unread."""
         try:
-            try:
-                return call(self.client)
-            except AuthError:
-                log.warning("Leonardo refused our API key; reading it again")
-                self._client = self._factory(fresh_key=True)
-                return call(self.client)
+            return call(self.client)
+        except AuthError:
+            log.warning("Leonardo refused our API key; reading it again")
+            self._renew_key()
+            return call(self.client)
+
+    def _as_account(self, call: Callable[[LeonardoClient], T]) -> T:
+        """`call` with the key re-read on a 401/403 (`_keyed`); refused again, or out of credits:
+        AccountRefused."""
+        try:
+            return self._keyed(call)
         except AuthError as error:
             log.error("Leonardo rejects our API key", extra={"status": error.status})
             raise AccountRefused("Leonardo rejects our API key", reason=AUTH) from error
@@ -128,7 +154,7 @@ class LeonardoGateway(AccountListing):
     def _hand_over(self, send: Callable[[LeonardoClient], T]) -> T:
         """Files handed to Leonardo's presigned uploads (free, safe to repeat): its errors mapped."""
         try:
-            return send(self.client)
+            return self._keyed(send)  # the slot request carries the key: re-read on a 401/403
         except (RetryableError, AuthError) as error:
             raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
         except PermanentError as error:
@@ -188,7 +214,7 @@ class LeonardoGateway(AccountListing):
 
     def delete_init_image(self, init_image_id: str) -> None:
         try:
-            self.client.delete_init_image(init_image_id)
+            self._keyed(lambda client: client.delete_init_image(init_image_id))
         except NotFoundError:
             return  # already gone: what we wanted
         except LeonardoError as error:  # busy, down, or refusing: our side is done; try again later
@@ -290,6 +316,7 @@ def _reason(error: LeonardoError) -> str:
     body = error.body
     if isinstance(body, dict):
         for key in ("error", "message", "detail"):
-            if isinstance(body.get(key), str):
-                return body[key][:500]
+            text = body.get(key)
+            if isinstance(text, str):
+                return text[:500]
     return error.message

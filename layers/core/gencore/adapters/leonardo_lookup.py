@@ -90,7 +90,7 @@ class AccountListing:
         return [g.id for g in sorted(matches, key=lambda g: _parse_time(g.created_at))]
 
 
-def _echoed(wanted: GenerationRequest) -> dict:
+def _echoed(wanted: GenerationRequest) -> dict[str, Any]:
     """The fields of a request that Leonardo's list echoes back (only those we set)."""
     fields = {
         "prompt": wanted.prompt,
@@ -109,7 +109,7 @@ def _echoed(wanted: GenerationRequest) -> dict:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _matches(generation: Generation, wanted: dict) -> bool:
+def _matches(generation: Generation, wanted: dict[str, Any]) -> bool:
     seen = {
         "prompt": generation.prompt,
         "negative_prompt": generation.negative_prompt or None,

@@ -9,13 +9,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from gencore.domain.errors import OutputRejected, OutputUnavailable
 from gencore.domain.models import OutputImage
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MiB = 1024 * 1024
 
@@ -197,7 +200,9 @@ class OutputFetcher:
 
 
 class S3OutputStore:
-    def __init__(self, s3: Any, bucket: str, fetcher: OutputFetcher, *, url_ttl_seconds: int = 3600) -> None:
+    def __init__(
+        self, s3: S3Client, bucket: str, fetcher: OutputFetcher, *, url_ttl_seconds: int = 3600
+    ) -> None:
         self._s3, self._bucket, self._fetcher, self._ttl = s3, bucket, fetcher, url_ttl_seconds
 
     def existing(self, key_prefix: str, *, index: int, source_id: str) -> OutputImage | None:
@@ -227,7 +232,7 @@ class S3OutputStore:
             # Multipart above one part, bounded in memory (_transfer_config); s3transfer aborts
             # the multipart upload when anything fails, a too-large or broken stream included.
             self._s3.upload_fileobj(
-                download.reader(),
+                download.reader(),  # type: ignore[arg-type]  # read() is all upload_fileobj calls
                 self._bucket,
                 key,
                 ExtraArgs={"ContentType": download.content_type, "Metadata": metadata},

@@ -23,11 +23,11 @@ from gencore.domain.estimates import CachedPrice, PricingQuery
 WANTED_PK = "PRICE#WANTED"
 
 
-def _price_key(key: str) -> dict:
+def _price_key(key: str) -> dict[str, Any]:
     return {"pk": {"S": f"PRICE#{key}"}, "sk": {"S": "PRICE"}}
 
 
-def _query_attributes(query: PricingQuery) -> dict:
+def _query_attributes(query: PricingQuery) -> dict[str, Any]:
     return {
         "service": {"S": query.service},
         "params": {"S": json.dumps(query.params, sort_keys=True, separators=(",", ":"))},

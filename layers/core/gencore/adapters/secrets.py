@@ -9,7 +9,7 @@ It is registered as Powertools' default, so `parameters.clear_caches()` still re
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities import parameters
-from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
 from gencore.clients import aws
 
@@ -24,9 +24,10 @@ def secret_field(secret_id: str, field: str, *, max_age: int, force: bool = Fals
         value = _provider().get(secret_id, transform="json", max_age=max_age, force_fetch=force)
     except parameters.exceptions.GetParameterError as error:
         raise SecretMissing(f"secret {field} unavailable") from error
-    if not isinstance(value, dict) or not isinstance(value.get(field), str) or not value[field]:
+    text = value.get(field) if isinstance(value, dict) else None
+    if not isinstance(text, str) or not text:
         raise SecretMissing(f"secret {field} unavailable")
-    return value[field]
+    return text
 
 
 def _provider() -> parameters.SecretsProvider:

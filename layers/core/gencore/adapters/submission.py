@@ -31,13 +31,15 @@ class SubmissionWrites:
     def get(self, job_id: str) -> Job | None:  # pragma: no cover - provided by DynamoJobStore
         raise NotImplementedError
 
-    def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False) -> dict:
+    def _update_for(
+        self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False
+    ) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
     def _charged(self, job: Job, updates: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
-    def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict]:
+    def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict[str, Any]]:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
     def _written(self, job: Job, updates: dict[str, Any]) -> Job:

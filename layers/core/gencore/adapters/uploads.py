@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from gencore.adapters.dynamo import (
+from gencore.adapters.ddb import (
     ddb_value,
     is_condition_failure,
     plain_item,
@@ -22,11 +22,11 @@ from gencore.domain.ports import PresignedPost
 _UPLOAD_FIELDS = set(Upload.model_fields)
 
 
-def _upload_key(upload_id: str) -> dict:
+def _upload_key(upload_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"UPLOAD#{upload_id}"}, "sk": {"S": "UPLOAD"}}
 
 
-def _to_upload(item: dict) -> Upload:
+def _to_upload(item: dict[str, Any]) -> Upload:
     return Upload.model_validate({k: v for k, v in plain_item(item).items() if k in _UPLOAD_FIELDS})
 
 
@@ -72,10 +72,12 @@ class DynamoUploadStore:
         return finished
 
     def set_leonardo_init_image(self, upload: Upload, init_image_id: str) -> str:
-        return self._set_leonardo_copy(upload, "leonardo_init_image_id", init_image_id)
+        recorded: str = self._set_leonardo_copy(upload, "leonardo_init_image_id", init_image_id)
+        return recorded
 
-    def set_leonardo_canvas(self, mask: Upload, canvas: dict) -> dict:
-        return self._set_leonardo_copy(mask, "leonardo_canvas", canvas)
+    def set_leonardo_canvas(self, mask: Upload, canvas: dict[str, Any]) -> dict[str, Any]:
+        recorded: dict[str, Any] = self._set_leonardo_copy(mask, "leonardo_canvas", canvas)
+        return recorded
 
     def _set_leonardo_copy(self, upload: Upload, name: str, value: Any) -> Any:
         """Record Leonardo's copy (`name`) on a READY upload unless one is recorded: the first
@@ -168,7 +170,8 @@ class S3UploadBucket:
                 raise UploadNotReady("The file is no longer there", code="upload_missing") from error
             raise
         with body:
-            return body.read(max_bytes)
+            data: bytes = body.read(max_bytes)
+        return data
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)

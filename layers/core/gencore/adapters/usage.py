@@ -14,7 +14,7 @@ from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value
 from gencore.domain.rate_limits import BucketState
 
 
-def _bucket_key(key: str) -> dict:
+def _bucket_key(key: str) -> dict[str, Any]:
     return {"pk": {"S": f"BUCKET#{key}"}, "sk": {"S": "BUCKET"}}
 
 

@@ -26,7 +26,7 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the spec's prefix, not a secret
@@ -314,7 +314,7 @@ class DeliveryMessage:
         return json.dumps({"deliver": self.__dict__})
 
     @classmethod
-    def from_dict(cls, data: dict) -> DeliveryMessage:
+    def from_dict(cls, data: dict[str, Any]) -> DeliveryMessage:
         return cls(
             event_id=str(data["event_id"]), endpoint_id=str(data["endpoint_id"]),
             attempt=int(data["attempt"]), round=int(data.get("round", 0)),
@@ -337,7 +337,7 @@ class SendResult:
 class Outcome:
     name: str  # delivered, retry_scheduled, failed, disabled, skipped, stale, deferred, gone
     disabled_endpoint: str | None = None  # set when this delivery disabled its endpoint
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ----- ports ---------------------------------------------------------------------------------------
@@ -401,7 +401,7 @@ def payload_type(detail_type: str) -> str:
     return ".".join(detail_type.strip().lower().split(" ", 1)).replace(" ", "_")
 
 
-def event_from_bus(envelope: dict) -> StoredEvent:
+def event_from_bus(envelope: dict[str, Any]) -> StoredEvent:
     """The body we deliver for one EventBridge event: {type, timestamp, data: detail}."""
     detail, detail_type = envelope.get("detail"), envelope.get("detail-type")
     if not isinstance(detail, dict) or not isinstance(detail_type, str):
@@ -433,7 +433,7 @@ class AppWebhooks:
 
     # --- fan-out: one bus event, one delivery per subscribed endpoint ---
 
-    def publish(self, envelope: dict) -> int:
+    def publish(self, envelope: dict[str, Any]) -> int:
         """Store the event and start a delivery to each enabled, subscribed endpoint.
 
         A repeated event (the bus delivers at least once) starts nothing new for an endpoint

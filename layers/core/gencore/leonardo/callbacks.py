@@ -68,7 +68,7 @@ def _invalid(*locations: str) -> CallbackError:
     return CallbackError("invalid_payload", f"callback body is invalid at: {', '.join(locations)}")
 
 
-def _text(node: dict, name: str, at: str) -> str:
+def _text(node: dict[str, Any], name: str, at: str) -> str:
     value = node.get(name)
     if not isinstance(value, str) or not value:
         raise _invalid(f"{at}{name}")

@@ -137,6 +137,7 @@ class InitImageUploadRequest(_Request):
 
 
 CostUnit = Literal["CREDITS", "DOLLARS"]
+_COST_UNITS: dict[str, CostUnit] = {"CREDITS": "CREDITS", "DOLLARS": "DOLLARS"}  # the units we read
 
 
 class Cost(BaseModel):
@@ -181,10 +182,11 @@ class Priced(_Response):
     def cost(self) -> Cost | None:
         """``cost`` where Leonardo gives a readable one, else ``apiCreditCost`` as CREDITS."""
         wire = self.wire_cost
-        if wire is not None and wire.unit in ("CREDITS", "DOLLARS"):
+        unit = _COST_UNITS.get(wire.unit or "") if wire is not None else None
+        if wire is not None and unit is not None:
             amount = _amount(wire.amount)
             if amount is not None:
-                return Cost(amount=amount, unit=wire.unit)
+                return Cost(amount=amount, unit=unit)
         credits = _amount(self.api_credit_cost)
         return Cost(amount=credits, unit="CREDITS") if credits is not None else None
 

@@ -36,7 +36,10 @@ class ImageGenerationPricing(_Request):
     prompt_magic_version: Literal["v2", "v3"] | None = Field(default=None, alias="promptMagicVersion")
     alchemy_mode: bool | None = Field(default=None, alias="alchemyMode")
     photo_real_mode: bool | None = Field(default=None, alias="photoRealMode")
-    photo_real_strength: Literal[0.55, 0.5, 0.45] | None = Field(default=None, alias="photoRealStrength")
+    # Floats in a Literal: pydantic checks them; PEP 586, and so mypy, does not allow them.
+    photo_real_strength: Literal[0.55, 0.5, 0.45] | None = Field(  # type: ignore[valid-type]
+        default=None, alias="photoRealStrength"
+    )
     photo_real_version: Literal["v1", "v2"] | None = Field(default=None, alias="photoRealVersion")
     high_resolution: bool | None = Field(default=None, alias="highResolution")
     lora_count: int | None = Field(default=None, ge=0, alias="loraCount")

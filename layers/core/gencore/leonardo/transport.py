@@ -30,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, TypeVar
@@ -77,7 +77,7 @@ class RetryPolicy:
 
     def ceiling(self, retry_index: int) -> float:
         """Upper bound of the full-jitter sleep before retry number ``retry_index`` (0-based)."""
-        return min(self.max_delay, self.base_delay * 2**retry_index)
+        return min(self.max_delay, self.base_delay * 2.0**retry_index)
 
 
 class Secret:
@@ -106,7 +106,7 @@ class BearerAuth(httpx.Auth):
     def __init__(self, secret: Secret) -> None:
         self._secret = secret
 
-    def auth_flow(self, request: httpx.Request):
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response]:
         request.headers["authorization"] = f"Bearer {self._secret.reveal()}"
         yield request
 

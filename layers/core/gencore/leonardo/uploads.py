@@ -78,7 +78,7 @@ class PresignedUploader:
         retrier: Retrier,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        if isinstance(upload_hosts, str):
+        if isinstance(upload_hosts, str):  # type: ignore[unreachable]  # for untyped callers
             raise ValueError("upload_hosts must be a tuple of hosts, not one string")
         self._upload_hosts = tuple(check_host_pattern(p) for p in upload_hosts)
         self._timeout = timeout
