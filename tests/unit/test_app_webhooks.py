@@ -309,6 +309,9 @@ class FakeStore:
     def save_event(self, event, *, expires_at):
         return self.events.setdefault(event.event_id, event)
 
+    def mark_fanned_out(self, event_id):
+        self.events[event_id] = replace(self.events[event_id], fanned_out=True)
+
     def event(self, event_id):
         return self.events.get(event_id)
 
@@ -467,6 +470,24 @@ def test_a_delay_beyond_sqs_fifteen_minutes_is_waited_out_by_re_enqueueing(world
     clock.advance(900)
     assert hooks.deliver(queue.take()).name == "deferred"
     assert len(sender.sent) == 3
+
+
+def test_a_repeat_of_an_event_fanned_out_before_reaches_no_endpoint_added_since(world):
+    hooks, store, queue, sender, *_ = world
+    hooks.publish(_bus_event())
+    hooks.deliver(queue.take())
+    store.endpoints_["ep2"] = replace(store.endpoints_["ep1"], endpoint_id="ep2")
+    assert hooks.publish(_bus_event()) == 0
+    assert queue.sent == [] and len(sender.sent) == 1
+
+
+def test_a_fan_out_cut_short_is_finished_by_the_repeat(world):
+    hooks, store, queue, *_ = world
+    # Given a fan-out that stored the event and died before it was done
+    store.save_event(event_from_bus(_bus_event()), expires_at=0)
+    # When the queue delivers the bus event again
+    assert hooks.publish(_bus_event()) == 1
+    assert hooks.deliver(queue.take()).name == "delivered"
 
 
 def test_a_repeated_or_stale_delivery_message_is_dropped(world):

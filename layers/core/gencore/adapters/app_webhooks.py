@@ -221,7 +221,16 @@ class DynamoAppWebhookStore:
         data = self._get(event_key(event_id))
         if data is None:
             return None
-        return StoredEvent(data["event_id"], data["detail_type"], data.get("occurred_at", ""), data["body"])
+        return StoredEvent(
+            data["event_id"], data["detail_type"], data.get("occurred_at", ""), data["body"],
+            fanned_out=bool(data.get("fanned_out", False)),
+        )  # fmt: skip
+
+    def mark_fanned_out(self, event_id: str) -> None:
+        self._writer.update(
+            TableName=self._table, Key=event_key(event_id), UpdateExpression="SET fanned_out = :t",
+            ExpressionAttributeValues=values(t=True),
+        )  # fmt: skip
 
     def events_between(self, since: datetime, until: datetime) -> list[StoredEvent]:
         """Events whose time is in [since, until), oldest first: one Query per day (UserJobs index)."""

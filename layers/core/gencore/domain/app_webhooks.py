@@ -279,6 +279,7 @@ class StoredEvent:
     detail_type: str
     occurred_at: str  # ISO 8601, the bus event's time
     body: str  # the exact JSON delivered (and signed)
+    fanned_out: bool = False  # every subscribed endpoint's delivery is open and its first attempt sent
 
 
 class DeliveryStatus:
@@ -352,6 +353,8 @@ class AppWebhookStore(Protocol):
         """Store the event unless it is there: return what is stored (a repeat keeps the first body)."""
 
     def event(self, event_id: str) -> StoredEvent | None: ...
+
+    def mark_fanned_out(self, event_id: str) -> None: ...
 
     def open_delivery(self, event_id: str, endpoint_id: str, *, now: datetime, expires_at: int) -> Delivery:
         """The delivery log entry, created PENDING (round 0, no attempt) if absent."""
@@ -434,14 +437,17 @@ class AppWebhooks:
     # --- fan-out: one bus event, one delivery per subscribed endpoint ---
 
     def publish(self, envelope: dict[str, Any]) -> int:
-        """Store the event and start a delivery to each enabled, subscribed endpoint.
+        """Store the event and start a delivery to each enabled, subscribed endpoint, once.
 
-        A repeated event (the bus delivers at least once) starts nothing new for an endpoint
-        whose delivery has begun; one still waiting for its first attempt is enqueued again, and
-        the claim lets only one of the two messages through.
+        A repeat of an event already fanned out (the bus delivers at least once, the outbox may
+        publish again) starts nothing, not even for an endpoint added since. A fan-out cut short
+        is done again: deliveries already open are not reopened, a first attempt may be enqueued
+        twice, and the claim lets only one of the two messages through.
         """
         now = self._clock()
         event = self._store.save_event(event_from_bus(envelope), expires_at=self._expires_at(now))
+        if event.fanned_out:
+            return 0
         started = 0
         for endpoint in self._store.endpoints():
             if not (endpoint.enabled and endpoint.subscribed(event.detail_type)):
@@ -452,6 +458,7 @@ class AppWebhooks:
             if delivery.round == 0 and delivery.attempts == 0 and delivery.status == DeliveryStatus.PENDING:
                 self._queue.send(DeliveryMessage(event.event_id, endpoint.endpoint_id), delay_seconds=0)
                 started += 1
+        self._store.mark_fanned_out(event.event_id)
         return started
 
     def replay(self, event_id: str, *, endpoint_id: str | None = None) -> list[str]:
