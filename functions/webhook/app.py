@@ -13,7 +13,7 @@ from gencore.observability import MetricUnit, logger, metrics
 from gencore.webhook_intake import intake
 
 ROUTE = ("POST", "/webhooks/leonardo")
-METRIC = {"accepted": "WebhookAccepted", "rejected": "WebhookRejected"}
+METRIC = {"accepted": "WebhookAccepted", "rejected": "WebhookRejected", "forbidden": "WebhookForbiddenSource"}
 
 
 def _response(status: int, body: dict) -> dict:
@@ -28,7 +28,10 @@ def lambda_handler(event: dict, context: object) -> dict:
         return _response(404, {"error": {"code": "not_found", "message": "No such route"}})
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     answer = intake().handle(
-        headers.get("authorization"), event.get("body"), base64_encoded=bool(event.get("isBase64Encoded"))
+        headers.get("authorization"),
+        event.get("body"),
+        base64_encoded=bool(event.get("isBase64Encoded")),
+        source_ip=http.get("sourceIp"),
     )
     if answer.generation_id:
         logger.append_keys(generation_id=answer.generation_id)

@@ -3,9 +3,10 @@ queue them for the processor, and answer fast.
 
 The webhook is the one function whose cold start Leonardo waits on, so this path loads neither
 pydantic nor Powertools' Event Handler (docs/performance.md: at most 1.2x `import boto3,
-aws_lambda_powertools`). It reads its four settings from the environment itself (the names are
-Settings' own, see settings.py), parses with gencore.leonardo.callbacks (standard library only),
-and writes the processor's message in GenerationEvent's JSON shape (a test pins the two together).
+aws_lambda_powertools`). It reads its settings from the environment itself (the names are
+Settings' own, see settings.py; LEONARDO_CALLBACK_CIDRS is the webhook's alone), parses with
+gencore.leonardo.callbacks (standard library only), and writes the processor's message in
+GenerationEvent's JSON shape (a test pins the two together).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import ipaddress  # boto3 loads it anyway: no cost at init
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -31,14 +33,19 @@ class IntakeSettings:
     events_queue_url: str
     max_body_bytes: int = 256 * 1024
     secret_cache_seconds: int = 300
+    # Where callbacks may come from (Leonardo's documented egress addresses, docs/security.md), as
+    # CIDRs; empty: from anywhere (the bearer token alone decides).
+    callback_sources: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> IntakeSettings:
+        cidrs = (env.get("LEONARDO_CALLBACK_CIDRS") or "").split(",")
         return cls(
             webhook_secret=env["WEBHOOK_SECRET"],
             events_queue_url=env["EVENTS_QUEUE_URL"],
             max_body_bytes=int(env.get("WEBHOOK_MAX_BODY_BYTES") or 256 * 1024),
             secret_cache_seconds=int(env.get("SECRET_CACHE_SECONDS") or 300),
+            callback_sources=tuple(c.strip() for c in cidrs if c.strip()),
         )
 
 
@@ -51,7 +58,7 @@ class Answer:
     status: int
     body: dict
     generation_id: str | None = None
-    outcome: str = ""  # accepted | ignored | rejected | refused | unavailable
+    outcome: str = ""  # accepted | ignored | rejected | forbidden | refused | unavailable
 
 
 def _error(status: int, code: str, message: str, outcome: str) -> Answer:
@@ -64,11 +71,44 @@ def authorized(header: str | None, expected: str) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), expected.encode())
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def networks(cidrs: tuple[str, ...]) -> tuple[Network, ...]:
+    """The allowed sources; a malformed entry stops the function at init (never an open door)."""
+    return tuple(ipaddress.ip_network(cidr, strict=False) for cidr in cidrs)
+
+
+def source_allowed(source_ip: str | None, allowed: tuple[Network, ...]) -> bool:
+    """With no networks configured every source is allowed; otherwise a missing or malformed
+    address, or one outside them all, is not."""
+    if not allowed:
+        return True
+    try:
+        address = ipaddress.ip_address((source_ip or "").strip())
+    except ValueError:
+        return False
+    return any(address in network for network in allowed)
+
+
 class WebhookIntake:
     def __init__(self, settings: IntakeSettings, key: Callable[[], str], send: Callable[[str], None]) -> None:
         self._settings, self._key, self._send = settings, key, send
+        self._sources = networks(settings.callback_sources)
 
-    def handle(self, authorization: str | None, body: str | None, *, base64_encoded: bool) -> Answer:
+    def handle(
+        self,
+        authorization: str | None,
+        body: str | None,
+        *,
+        base64_encoded: bool,
+        source_ip: str | None = None,
+    ) -> Answer:
+        """`source_ip`: the caller's address as API Gateway saw it (requestContext.http.sourceIp)."""
+        if not source_allowed(source_ip, self._sources):
+            return _error(
+                403, "forbidden_source", "Callbacks are not accepted from this address", "forbidden"
+            )
         try:
             expected = self._key()
         except KeyUnavailable:
