@@ -1,7 +1,9 @@
 """DynamoDB single-table job store. Every state change is a conditional write (through `Writer`).
 
 The paid POST's writes (slot claim, durable uncertainty, request lock, the generation's record)
-are in `submission.py`; item keys and due-index partitions in `job_keys.py`.
+are in `submission.py`, the waiting line's in `waiting_line.py`, what rides in a job write's own
+transaction (the ledger, the waiting count, the completion outbox) in `job_side_items.py`; item keys
+and due-index partitions in `job_keys.py`.
 
 Items (pk / sk):
 - JOB#<id> / JOB           the job; UserJobs index (gsi1pk=USER#<sub>, gsi1sk=<created>#<id>);
@@ -9,7 +11,7 @@ Items (pk / sk):
                            three kinds of partition: DUE#P<n> (poll at due_at), DUE#Q<n> (re-send the
                            submit at due_at) and DUE#L (the waiting line: no message, no recheck,
                            due_at = the job's turn; woken lowest turn first when a slot frees up)
-- LINE#HEAD / LINE, LINE#USER#<user> / LINE   the line's turns: the last woken job's, each user's last
+- LINE#HEAD / LINE, LINE#USER#<user> / LINE   the line's turns (adapters/waiting_line.py)
 - GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
 - DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
 - SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
@@ -31,7 +33,6 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.ddb import (
@@ -45,34 +46,27 @@ from gencore.adapters.ddb import (
 from gencore.adapters.ddb import is_condition_failure as is_condition_failure  # re-exported for uploads
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.job_keys import (
-    LINE_HEAD_KEY,
-    LINE_PARTITION,
     SEMAPHORE_KEY,
     due_shard,
     job_key,
-    line_user_key,
     partitions,
-    waiting_key,
 )
-from gencore.adapters.ledger import PERIODS, DynamoLedger, change_updates, reservation_updates
-from gencore.adapters.outbox import outbox_put
+from gencore.adapters.job_side_items import ChargeObserver, SideItems
+from gencore.adapters.ledger import PERIODS, reservation_updates
 from gencore.adapters.submission import SubmissionWrites
+from gencore.adapters.waiting_line import LineWrites
 from gencore.domain.errors import InvalidCursor, TooManyWaiting, TransitionConflict
-from gencore.domain.events import SAFETY_NET_DELAY_SECONDS, CompletionEvent, completion_event, is_completion
-from gencore.domain.ledger import BudgetExceeded, Pricing, charge_after, delta, resets_at
-from gencore.domain.models import TRANSITIONS, Charge, Job, JobStatus
+from gencore.domain.events import SAFETY_NET_DELAY_SECONDS, CompletionEvent
+from gencore.domain.ledger import Pricing
+from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.plans import Budget
 from gencore.domain.ports import Page
-from gencore.domain.waiting import turn_of
 
 _JOB_FIELDS = set(Job.model_fields)
 _ddb, _plain = ddb_value, plain_item
 __all__ = ["SEMAPHORE_KEY", "ChargeObserver", "DynamoJobStore", "is_condition_failure", "plain_item"]
 
 log = logging.getLogger(__name__)
-
-# Told of every committed write that changed a job's charge: (the job as written, before, after).
-ChargeObserver = Callable[[Job, Charge | None, Charge], None]
 
 # A cursor is our own LastEvaluatedKey of the UserJobs index. Anything else is refused before
 # DynamoDB sees it: it answers an empty or oversized key value with a 400 (which moto does not).
@@ -84,7 +78,7 @@ _CURSOR_SORT = re.compile(
 )
 
 
-class DynamoJobStore(SubmissionWrites):
+class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins before the stubs they fill
     def __init__(
         self, client: Any, table: str, *, writer: Writer | None = None, pricing: Pricing | None = None,
         on_charge: ChargeObserver | None = None, on_event: Callable[[CompletionEvent], None] | None = None,
@@ -132,10 +126,6 @@ class DynamoJobStore(SubmissionWrites):
             if len(ids) >= limit:
                 break
         return ids
-
-    def waiting_job_ids(self, *, limit: int) -> list[str]:
-        """The first `limit` jobs of the waiting line, lowest turn first."""
-        return self._oldest("L", limit=limit)
 
     def _oldest(self, kind: str, *, limit: int, until: int | None = None) -> list[str]:
         """The `limit` lowest due_at of one kind of DueJobs partition (at most `until`).
@@ -238,19 +228,6 @@ class DynamoJobStore(SubmissionWrites):
             replace_job_id = item["job_id"]["S"]  # an entry pointing at nothing: take it over
         raise TransitionConflict(f"dedupe entry {dedupe_key} kept changing")
 
-    def _over_budget(self, job: Job, period: str, budget: Budget | None) -> BudgetExceeded:
-        assert job.charge is not None and budget is not None
-        key = job.charge.day if period == "day" else job.charge.month
-        limit = budget.per_day if period == "day" else budget.per_month
-        assert limit is not None
-        used = DynamoLedger(self._db, self._table).period(job.user_id, period, key).committed
-        return BudgetExceeded(
-            f"This job's estimate ({job.charge.estimate} {job.charge.unit}) is over what is left of your "
-            f"{'daily' if period == 'day' else 'monthly'} budget",
-            period=period, remaining=max(limit - used, Decimal(0)), unit=job.charge.unit,
-            resets_at=resets_at(period, key),
-        )  # fmt: skip
-
     def transition(
         self,
         job: Job,
@@ -334,148 +311,7 @@ class DynamoJobStore(SubmissionWrites):
                 ExpressionAttributeValues=values,
             )
 
-    def park(self, job: Job) -> bool:
-        """Put a QUEUED job without a slot in the waiting line at its turn (domain/waiting.py):
-        the one it was given when it first parked, else the next of its user's.
-
-        Only the holder of the live submit token may park it: a newer message (a re-send or a
-        wake) keeps the job where it is. False when the job moved on meanwhile.
-        """
-        turn = job.line_turn or self._next_turn(job)
-        live = "submit_token = :token"
-        if not job.submit_token:
-            live = f"(attribute_not_exists(submit_token) OR {live})"
-        condition = f"#s = :queued AND attribute_not_exists(slot_held) AND {live}"
-        try:
-            self._writer.update(
-                TableName=self._table,
-                Key=job_key(job.id),
-                UpdateExpression="SET due_at = :turn, line_turn = :turn, due_pk = :line",
-                ConditionExpression=condition,
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_values(
-                    turn=turn, line=LINE_PARTITION, queued="QUEUED", token=job.submit_token
-                ),
-            )
-        except ConditionFailed:
-            return False  # the user's turn it took stays a gap: harmless
-        return True
-
-    def _next_turn(self, job: Job) -> int:
-        """Take the next turn of the job's user: one write, conditioned on the last turn we read."""
-        head = self._db.get_item(TableName=self._table, Key=LINE_HEAD_KEY, ConsistentRead=True).get("Item")
-        # Before the first wake the head is the arrival of this job (the line's old arrival order).
-        line_head = int(head["turn"]["N"]) if head else int(job.created_at.timestamp())
-        for _ in range(8):
-            item = self._db.get_item(
-                TableName=self._table, Key=line_user_key(job.user_id), ConsistentRead=True
-            ).get("Item")
-            last = int(item["last_turn"]["N"]) if item else None
-            turn = turn_of(line_head, last)
-            seen = "attribute_not_exists(last_turn)" if last is None else "last_turn = :seen"
-            values = _values(turn=turn) | ({} if last is None else _values(seen=last))
-            try:
-                self._writer.update(
-                    TableName=self._table,
-                    Key=line_user_key(job.user_id),
-                    UpdateExpression="SET last_turn = :turn",
-                    ConditionExpression=seen,
-                    ExpressionAttributeValues=values,
-                )
-                return turn
-            except ConditionFailed:
-                continue  # another job of the same user took a turn meanwhile: take the next
-        raise TransitionConflict(f"the line turns of {job.user_id} kept changing")
-
-    def leave_line(self, job_id: str, *, due_at: int) -> int | None:
-        """Take a job out of the waiting line with a new live submit token (returned).
-
-        None if it is no longer waiting, e.g. another caller woke it first: a job is woken once.
-        """
-        try:
-            result = self._writer.update(
-                TableName=self._table,
-                Key=job_key(job_id),
-                UpdateExpression="SET due_at = :due, due_pk = :shard, "
-                "submit_token = if_not_exists(submit_token, :zero) + :one",
-                ConditionExpression="#s = :queued AND due_pk = :line AND attribute_not_exists(slot_held)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=_values(
-                    due=due_at,
-                    shard=due_shard(job_id, JobStatus.QUEUED),
-                    zero=0,
-                    one=1,
-                    queued="QUEUED",
-                    line="DUE#L",
-                ),
-                ReturnValues="ALL_NEW",
-            )
-        except ConditionFailed:
-            return None
-        woken = result["Attributes"]
-        if "line_turn" in woken:
-            self._advance_head(int(woken["line_turn"]["N"]))
-        return int(woken["submit_token"]["N"])
-
-    def _advance_head(self, turn: int) -> None:
-        """The line's head moves to the turn just woken (never back): later arrivals start there."""
-        with contextlib.suppress(ConditionFailed):
-            self._writer.update(
-                TableName=self._table,
-                Key=LINE_HEAD_KEY,
-                UpdateExpression="SET turn = :turn",
-                ConditionExpression="attribute_not_exists(turn) OR turn < :turn",
-                ExpressionAttributeValues=_values(turn=turn),
-            )
-
     # --- helpers -----------------------------------------------------------------------------
-    def _charged(self, job: Job, updates: dict[str, Any]) -> dict[str, Any]:
-        """`updates` with the job's charge as it stands after them (domain/ledger.py), if it changes,
-        and no longer counted as waiting once it leaves QUEUED."""
-        if job.waiting_counted and updates.get("status", job.status) != JobStatus.QUEUED:
-            updates = updates | {"waiting_counted": False}
-        after = charge_after(job, updates, self._pricing)
-        return updates | {"charge": after} if after != job.charge else updates
-
-    def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict]:
-        """The per-user side of a job write, for the same transaction: the ledger when the job's
-        charge changes; its user's waiting count when a counted job leaves QUEUED."""
-        side = []
-        if updates.get("waiting_counted") is False and job.waiting_counted:
-            side.append(self._count_waiting(job.user_id, -1))
-        after = updates.get("charge", job.charge)
-        if "charge" not in updates or after is None:
-            return side
-        return side + change_updates(self._table, job.user_id, after, delta(job.charge, after))
-
-    def _written(self, job: Job, updates: dict[str, Any]) -> Job:
-        """The job as a committed write left it; the observer hears of a charge that changed."""
-        written = job.model_copy(update=updates)
-        after = updates.get("charge")
-        if after is not None and after != job.charge:
-            self._charge_written(written, job.charge, after)
-        return written
-
-    def _charge_written(self, job: Job, before: Charge | None, after: Charge) -> None:
-        if self._on_charge is None:
-            return
-        try:
-            self._on_charge(job, before, after)
-        except Exception:  # reporting a committed write never fails it
-            log.exception("could not report a job's charge", extra={"job_id": job.id})
-
-    def _count_waiting(self, user_id: str, change: int, *, cap: int | None = None) -> dict:
-        update: dict[str, Any] = {
-            "TableName": self._table,
-            "Key": waiting_key(user_id),
-            "UpdateExpression": "ADD waiting :change",
-            "ExpressionAttributeValues": _values(change=change),
-        }
-        if cap is not None:
-            update["ConditionExpression"] = "attribute_not_exists(waiting) OR waiting < :cap"
-            update["ExpressionAttributeValues"] |= _values(cap=cap)
-        return {"Update": update}
-
     def _write(self, job: Job, updates: dict[str, Any], *, release: bool) -> None:
         update = self._update_for(job, updates, release=release)
         items = [{"Update": update}, *self._ledger_updates(job, updates)]
@@ -498,24 +334,6 @@ class DynamoJobStore(SubmissionWrites):
         except ConditionFailed as failed:
             raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from failed
         self._event_written(event)
-
-    def _completion(self, job: Job, updates: dict[str, Any]) -> CompletionEvent | None:
-        """The completion event of a write that ends the job (domain/events.py), else None."""
-        if not is_completion(job.status, JobStatus(updates.get("status", job.status))):
-            return None
-        return completion_event(job.model_copy(update=updates))
-
-    def _outbox(self, event: CompletionEvent | None) -> list[dict]:
-        """The outbox item, in the transaction of the write that ends the job: never lost."""
-        return [outbox_put(self._table, event, delay_seconds=self._event_delay)] if event else []
-
-    def _event_written(self, event: CompletionEvent | None) -> None:
-        if event is None or self._on_event is None:
-            return
-        try:
-            self._on_event(event)
-        except Exception:  # best effort: it stays pending, and the reconciler publishes it
-            log.exception("could not publish a completion event", extra={"event_id": event.event_id})
 
     def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False) -> dict:
         """An Update conditioned on the job still being in the status (and slot state) we read.
