@@ -64,10 +64,10 @@ def store() -> DynamoJobStore:
     s = settings()
     pricing = Pricing(unit=s.billing_unit, dollars_per_credit=s.dollars_per_credit)
     # Every committed change of a job's charge: its cost log line and metrics, whichever path wrote it;
-    # every committed end of a job: its completion event published at once (docs/events.md).
+    # every committed end of a job: its metrics, and its completion event published at once (docs/events.md).
     return DynamoJobStore(
         aws("dynamodb"), s.jobs_table, pricing=pricing, on_charge=report_charge,
-        on_event=lambda event: publish_now(event), event_delay_seconds=s.events_safety_net_delay_seconds,
+        on_event=job_ended, event_delay_seconds=s.events_safety_net_delay_seconds,
     )  # fmt: skip
 
 
@@ -100,6 +100,14 @@ def publish_pending() -> dict[str, int]:
     if not settings().event_bus_name:
         return {}
     return event_relay().drain()
+
+
+def job_ended(event: CompletionEvent) -> None:
+    """The store's observer of each committed end of a job: its metrics, then its event, at once."""
+    from gencore.job_metrics import report_job_end
+
+    report_job_end(event)
+    publish_now(event)
 
 
 def publish_now(event: CompletionEvent) -> None:
