@@ -148,13 +148,53 @@ def build() -> dict:
                 "202": {"description": "Accepted and queued (or ignored when not terminal)"},
                 "400": {"description": "Malformed or invalid callback"} | error_ref,
                 "401": {"description": "Missing or wrong bearer token"} | error_ref,
+                "403": {
+                    "description": "The caller's address is outside LeonardoCallbackCidrs, when that is set "
+                    "(code forbidden_source)"
+                }
+                | error_ref,
                 "413": {"description": "Body too large"} | error_ref,
                 "503": {"description": "Verification unavailable"} | error_ref,
             },
         }
     }
     document["components"]["securitySchemes"]["webhookKey"] = {"type": "http", "scheme": "bearer"}
+    _document_docs(document, error_ref)
     return document
+
+
+def _document_docs(document: dict, error_ref: dict) -> None:
+    """This document, browsable: Swagger UI (functions/docs, vendored assets), no token needed."""
+    document["paths"]["/v1/docs"] = {
+        "get": {
+            "summary": "API documentation (Swagger UI over this document)",
+            "operationId": "api_docs",
+            "security": [],
+            "responses": {"200": {"description": "The page", "content": {"text/html": {}}}},
+        }
+    }
+    document["paths"]["/v1/docs/{asset}"] = {
+        "get": {
+            "summary": "The page's assets, and this document as openapi.json",
+            "operationId": "api_docs_asset",
+            "security": [],
+            "parameters": [
+                {
+                    "name": "asset",
+                    "in": "path",
+                    "required": True,
+                    "schema": {
+                        "type": "string",
+                        "enum": ["swagger-ui-bundle.js", "swagger-ui.css", "init.js", "openapi.json"],
+                    },
+                }
+            ],
+            "responses": {
+                "200": {"description": "The asset (gzip-encoded when the client accepts it)"},
+                "404": {"description": "No such asset (code not_found)"} | error_ref,
+            },
+        }
+    }
 
 
 def render() -> str:

@@ -141,6 +141,7 @@ EXPECTED = {
         | _grants("sqs:SendMessage", on=APP_WEBHOOK_QUEUE)  # per-endpoint deliveries, next attempts
         | _grants("secretsmanager:GetSecretValue", on=APP_WEBHOOK_SECRETS)  # only the endpoints' secrets
     ),
+    "DocsFunction": set(),  # serves files from its own package: no AWS call at all
 }
 
 

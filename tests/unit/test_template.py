@@ -73,13 +73,13 @@ def test_the_layer_is_built_for_lambdas_platform_with_bytecode_compiled_in():
     assert "compileall" in makefile and "--invalidation-mode unchecked-hash" in makefile
 
 
-def test_only_health_and_webhook_routes_skip_the_jwt_authorizer():
+def test_only_health_docs_and_webhook_routes_skip_the_jwt_authorizer():
     open_routes = set()
     for fn in _of_type("AWS::Serverless::Function").values():
         for event in fn["Properties"].get("Events", {}).values():
             if event["Type"] == "HttpApi" and event["Properties"].get("Auth", {}).get("Authorizer") == "NONE":
                 open_routes.add(event["Properties"]["Path"])
-    assert open_routes == {"/health", "/webhooks/leonardo"}
+    assert open_routes == {"/health", "/webhooks/leonardo", "/v1/docs", "/v1/docs/{asset}"}
 
 
 STACK_PARAMETERS = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/"
