@@ -65,6 +65,8 @@ def _error_alarm_functions():
     """Functions watched by an Errors alarm, plain or through Errors / Invocations metric math."""
     watched = {}
     for name, alarm in ALARMS.items():
+        if any(d["Name"] == "Resource" for d in alarm.get("Dimensions", [])):
+            continue  # a deployment's rollback alarm (the `live` alias's errors), not the function's own
         stats = [m["MetricStat"]["Metric"] for m in alarm.get("Metrics", []) if "MetricStat" in m]
         if not stats and alarm.get("Namespace") == "AWS/Lambda":
             stats = [alarm]
