@@ -19,6 +19,7 @@ from moto import mock_aws
 
 import gencore.leonardo
 from gencore import wiring
+from gencore.adapters.secrets import SecretMissing
 from gencore.clients import aws
 
 SECRET = "leonardo-api-key"
@@ -166,3 +167,25 @@ def test_a_keyed_call_outside_the_account_calls_reads_the_key_again_on_a_401(sec
     gateway.delete_init_image("init-1")
     # Then the refused request was sent again with the key read afresh
     assert leonardo.bearers == ["key-1", "key-2"]
+
+
+def test_a_secret_that_cannot_be_read_again_keeps_the_key_in_use(secrets, leonardo, monkeypatch):
+    # Given a warm gateway that used key-1
+    gateway = wiring.leonardo()
+    gateway.account()
+    leonardo.bearers.clear()
+    # When the cache has expired and Secrets Manager no longer answers (here: the secret is gone)
+    secrets.delete_secret(SecretId=SECRET, ForceDeleteWithoutRecovery=True)
+    later(monkeypatch, 301)
+    status = gateway.account()
+    # Then the call goes on with the key in use, which Leonardo still accepts
+    assert status.ok and leonardo.bearers == ["key-1"]
+
+
+def test_a_cold_gateway_without_its_secret_fails_closed(secrets, leonardo):
+    # Given no readable secret and no client built yet
+    secrets.delete_secret(SecretId=SECRET, ForceDeleteWithoutRecovery=True)
+    # When a call is made, Then it fails without reaching Leonardo
+    with pytest.raises(SecretMissing):
+        wiring.leonardo().account()
+    assert leonardo.bearers == []

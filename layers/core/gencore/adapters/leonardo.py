@@ -60,7 +60,17 @@ class LeonardoGateway(AccountListing):
 
     @property
     def client(self) -> LeonardoClient:
-        digest = self._digest_of_current_key()
+        try:
+            digest = self._digest_of_current_key()
+        except Exception as error:
+            from gencore.adapters.secrets import SecretMissing  # Powertools Parameters: loaded by then
+
+            if self._client is None or not isinstance(error, SecretMissing):
+                raise
+            # Secrets Manager unreachable (or the secret gone) after the cache expired: the key in
+            # use still works as long as Leonardo accepts it (a 401 then reads it again, and fails).
+            log.warning("the Leonardo API key secret could not be read again; keeping the key in use")
+            return self._client
         if self._client is not None and digest != self._key_digest:
             log.info("the Leonardo API key secret changed; using its new value")
             self.forget_client()
