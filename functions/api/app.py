@@ -6,6 +6,8 @@ happens in gencore.domain, the shapes live in gencore.views.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import billing_routes
 import generation_routes
 import model_routes
@@ -31,6 +33,9 @@ from gencore.views import (
     unsupported_media_type,
 )
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 app = APIGatewayHttpResolver(enable_validation=True)
 # Refusals a request model raises with a code of their own (the rest are `validation_error`).
 NAMED_REFUSALS = frozenset({"invalid_combination", "foreign_leonardo_id"})
@@ -42,12 +47,12 @@ app.include_router(billing_routes.router)
 
 
 @app.get("/health")
-def health() -> dict:
+def health() -> dict[str, Any]:
     return {"status": "ok"}
 
 
 @app.exception_handler(DomainError)
-def domain_error(error: DomainError) -> Response:
+def domain_error(error: DomainError) -> Response[Any]:
     if error.code.startswith("upload_"):
         metrics.add_metric(name="UploadsRefused", unit=MetricUnit.Count, value=1)
     if isinstance(error, BudgetExceeded):  # BudgetRefusals, and a line counted per user (its pseudonym)
@@ -58,7 +63,7 @@ def domain_error(error: DomainError) -> Response:
 
 
 @app.exception_handler(RequestValidationError)
-def invalid_request(error: RequestValidationError) -> Response:
+def invalid_request(error: RequestValidationError) -> Response[Any]:
     problems = error.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
         return json_response(400, error_body("malformed_json", "The request body is not valid JSON"))
@@ -73,13 +78,13 @@ def invalid_request(error: RequestValidationError) -> Response:
 
 
 @app.exception_handler(RecursionError)
-def too_deep(_error: RecursionError) -> Response:
+def too_deep(_error: RecursionError) -> Response[Any]:
     # json.loads raises RecursionError, not a decode error, for nesting deeper than it allows.
     return json_response(400, error_body("malformed_json", "The request body is not valid JSON"))
 
 
 @app.not_found
-def not_found(_error: Exception) -> Response:
+def not_found(_error: Exception) -> Response[Any]:
     return json_response(404, error_body("not_found", "No such route"))
 
 
@@ -95,5 +100,5 @@ snapstart.install(prime=_prime)
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return unsupported_media_type(event) or app.resolve(event, context)

@@ -8,7 +8,7 @@ the next delay after a failure). Per-record failures go back to the queue (parti
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -16,6 +16,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from gencore import outbound_webhooks
 from gencore.domain.app_webhooks import DeliveryMessage
 from gencore.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 DISABLED_METRIC = "AppWebhookEndpointDisabled"  # alarmed: any datapoint > 0
@@ -52,5 +56,5 @@ def handle(record: SQSRecord, lambda_context: Any = None) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -27,6 +28,10 @@ from gencore.domain.errors import GenerationNotReady, UnknownGeneration
 from gencore.domain.models import GenerationEvent
 from gencore.observability import MetricUnit, logger, metrics
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 UNKNOWN_GENERATION_METRIC = "UnknownGenerationCallbacks"  # alarmed: any datapoint > 0
 IDEMPOTENCY_CONFIG = IdempotencyConfig(
@@ -35,7 +40,7 @@ IDEMPOTENCY_CONFIG = IdempotencyConfig(
 
 
 @cache
-def _handle_once():
+def _handle_once() -> Any:  # idempotent_function is untyped: so is what it returns
     persistence = DynamoDBPersistenceLayer(
         table_name=wiring.settings().idempotency_table, boto3_client=wiring.aws("dynamodb")
     )
@@ -43,7 +48,7 @@ def _handle_once():
     @idempotent_function(
         data_keyword_argument="event", persistence_store=persistence, config=IDEMPOTENCY_CONFIG
     )
-    def handle(event: dict) -> str:
+    def handle(event: dict[str, Any]) -> str:
         return wiring.processor().handle(GenerationEvent.model_validate(event))
 
     return handle
@@ -91,6 +96,6 @@ def process(record: SQSRecord) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     IDEMPOTENCY_CONFIG.register_lambda_context(context)
     return process_partial_response(event=event, record_handler=process, processor=processor, context=context)

@@ -11,6 +11,7 @@ events still in the outbox are published (the safety net behind the writers' fas
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -21,7 +22,7 @@ from gencore.observability import MetricUnit, logger, metrics
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: LambdaContext) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     # The run keeps a reserve before this moment for the wake and the metrics below.
     ends_at = wiring.clock() + timedelta(milliseconds=context.get_remaining_time_in_millis())
     outcomes = wiring.reconciler().run(ends_at=ends_at)

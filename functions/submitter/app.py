@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -13,6 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field
 import gencore.domain.submit  # noqa: F401
 from gencore import snapstart, wiring
 from gencore.observability import MetricUnit, logger, metrics
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # SnapStart: the use case and its clients are built into the snapshot; fresh state after each restore.
@@ -48,5 +52,5 @@ def submit(record: SQSRecord, lambda_context: Any = None) -> str:
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=submit, processor=processor, context=context)

@@ -8,21 +8,25 @@ Leonardo waits on (gencore/webhook_intake.py says why).
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING, Any
 
 from gencore.observability import MetricUnit, logger, metrics
 from gencore.webhook_intake import intake
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 ROUTE = ("POST", "/webhooks/leonardo")
 METRIC = {"accepted": "WebhookAccepted", "rejected": "WebhookRejected", "forbidden": "WebhookForbiddenSource"}
 
 
-def _response(status: int, body: dict) -> dict:
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
-def lambda_handler(event: dict, context: object) -> dict:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     http = event.get("requestContext", {}).get("http", {})
     if (http.get("method"), http.get("path") or event.get("rawPath")) != ROUTE:
         return _response(404, {"error": {"code": "not_found", "message": "No such route"}})
