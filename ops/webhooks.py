@@ -1,6 +1,6 @@
 """Apps' webhook endpoints (docs/webhooks.md): add, list, enable/disable, rotate, remove, the delivery
 log, and replay. Endpoint records and logs are the delivery function's own items in the jobs table
-(gencore.adapters.app_webhooks); each endpoint's secret is one Secrets Manager secret named
+(gencore.adapters.app_webhooks.items); each endpoint's secret is one Secrets Manager secret named
 <stack>/app-webhooks/<endpoint id>, which the function's role may read and nothing else may list.
 """
 
@@ -16,20 +16,19 @@ from ops.stack import REPO_ROOT, Stack
 DEFAULT_OVERLAP_HOURS = 24
 
 
-def _gencore() -> Any:
+def _gencore() -> None:
+    """Make gencore importable; each command then imports the modules it uses."""
     try:
         import gencore  # noqa: F401
     except ImportError:  # run from the repository root without PYTHONPATH: use the layer's source
         sys.path.insert(0, str(REPO_ROOT / "layers" / "core"))
-    from gencore.adapters import app_webhooks as adapters
-    from gencore.domain import app_webhooks as domain
-
-    return adapters, domain
 
 
 def store(stack: Stack) -> Any:
-    adapters, _ = _gencore()
-    return adapters.DynamoAppWebhookStore(stack.client("dynamodb"), stack.physical_id("JobsTable"))
+    _gencore()
+    from gencore.adapters.app_webhooks.store import DynamoAppWebhookStore
+
+    return DynamoAppWebhookStore(stack.client("dynamodb"), stack.physical_id("JobsTable"))
 
 
 def secret_name(stack: Stack, endpoint_id: str) -> str:
@@ -37,40 +36,48 @@ def secret_name(stack: Stack, endpoint_id: str) -> str:
 
 
 def parse_events(text: str) -> tuple[str, ...]:
-    _, domain = _gencore()
+    _gencore()
+    from gencore.domain.app_webhooks.bus_events import EVENT_TYPES
+
     names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    unknown = [n for n in names if n not in domain.EVENT_TYPES]
+    unknown = [n for n in names if n not in EVENT_TYPES]
     if not names or unknown:
         raise ValueError(
-            f"events must be among {', '.join(domain.EVENT_TYPES)} (got {', '.join(unknown) or 'none'})"
+            f"events must be among {', '.join(EVENT_TYPES)} (got {', '.join(unknown) or 'none'})"
         )
     return names
 
 
 def check_endpoint_url(url: str, *, allow_loopback: bool) -> None:
     """The rules the delivery function applies, checked now too, so a bad URL is refused at once."""
-    adapters, domain = _gencore()
-    target = domain.check_url(url, allow_loopback=allow_loopback)
+    _gencore()
+    from gencore.adapters.app_webhooks.http_sender import system_resolve
+    from gencore.domain.app_webhooks.urls import UrlRefused, check_addresses, check_url
+
+    target = check_url(url, allow_loopback=allow_loopback)
     if not target.is_ip:
         try:
-            addresses = adapters._system_resolve(target.host, target.port)
+            addresses = system_resolve(target.host, target.port)
         except OSError as error:
-            raise domain.UrlRefused(f"{target.host} does not resolve: {error}", code="dns_failed") from error
-        domain.check_addresses(addresses, allow_loopback=allow_loopback)
+            raise UrlRefused(f"{target.host} does not resolve: {error}", code="dns_failed") from error
+        check_addresses(addresses, allow_loopback=allow_loopback)
 
 
 def add(stack: Stack, url: str, events: tuple[str, ...], app: str) -> tuple[Any, str]:
     """Register an endpoint; returns it and its secret, which is shown once and never again."""
-    _, domain = _gencore()
+    _gencore()
+    from gencore.domain.app_webhooks.records import Endpoint
+    from gencore.domain.app_webhooks.signing import SecretDocument, new_secret
+
     check_endpoint_url(url, allow_loopback=stack.local)
     endpoint_id = "ep_" + secrets.token_hex(8)
-    document = domain.SecretDocument(domain.new_secret())
+    document = SecretDocument(new_secret())
     created = stack.client("secretsmanager").create_secret(
         Name=secret_name(stack, endpoint_id),
         Description=f"Signing secret of the {app} app's webhook endpoint {endpoint_id}",
         SecretString=document.to_json(),
     )
-    endpoint = domain.Endpoint(
+    endpoint = Endpoint(
         endpoint_id=endpoint_id, app=app, url=url, events=events, secret_ref=created["ARN"],
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )  # fmt: skip
@@ -97,12 +104,12 @@ def set_enabled(stack: Stack, endpoint_id: str, enabled: bool) -> bool:
 def rotate(stack: Stack, endpoint_id: str, *, overlap_hours: float) -> tuple[str, datetime | None]:
     """A new secret; the old one keeps signing too for `overlap_hours`. Returns the new secret (shown
     once) and when the old one stops signing."""
-    _, domain = _gencore()
+    _gencore()
+    from gencore.domain.app_webhooks.signing import SecretDocument
+
     endpoint = _existing(stack, endpoint_id)
     sm = stack.client("secretsmanager")
-    current = domain.SecretDocument.from_json(
-        sm.get_secret_value(SecretId=endpoint.secret_ref)["SecretString"]
-    )
+    current = SecretDocument.from_json(sm.get_secret_value(SecretId=endpoint.secret_ref)["SecretString"])
     now = datetime.now(UTC)
     rotated = current.rotated(now, int(overlap_hours * 3600))
     sm.put_secret_value(SecretId=endpoint.secret_ref, SecretString=rotated.to_json())
@@ -125,10 +132,13 @@ def deliveries(stack: Stack, *, event_id: str | None = None, endpoint_id: str | 
 
 
 def _use_case(stack: Stack) -> Any:
-    adapters, domain = _gencore()
-    queue = adapters.SqsDeliveryQueue(stack.client("sqs"), stack.physical_id("AppWebhookQueue"))
+    _gencore()
+    from gencore.adapters.app_webhooks.queue import SqsDeliveryQueue
+    from gencore.domain.app_webhooks.delivery import AppWebhooks
+
+    queue = SqsDeliveryQueue(stack.client("sqs"), stack.physical_id("AppWebhookQueue"))
     # A replay only stores and enqueues: the delivery function signs and sends.
-    return domain.AppWebhooks(store(stack), queue, keys=None, sender=None, clock=lambda: datetime.now(UTC))
+    return AppWebhooks(store(stack), queue, keys=None, sender=None, clock=lambda: datetime.now(UTC))
 
 
 def replay(stack: Stack, event_id: str, *, endpoint_id: str | None = None) -> list[str]:

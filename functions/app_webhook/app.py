@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from gencore import outbound_webhooks
-from gencore.domain.app_webhooks import DeliveryMessage
+from gencore.domain.app_webhooks.records import DeliveryMessage
 from gencore.observability import MetricUnit, logger, metrics
 
 if TYPE_CHECKING:

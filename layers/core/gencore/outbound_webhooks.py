@@ -15,11 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gencore import wiring
 from gencore.clients import aws
-from gencore.domain.app_webhooks import DEFAULT_SCHEDULE, DeliveryPolicy, parse_schedule
+from gencore.domain.app_webhooks.retry_policy import DEFAULT_SCHEDULE, DeliveryPolicy, parse_schedule
 
 if TYPE_CHECKING:
-    from gencore.adapters.app_webhooks import DynamoAppWebhookStore
-    from gencore.domain.app_webhooks import AppWebhooks
+    from gencore.adapters.app_webhooks.store import DynamoAppWebhookStore
+    from gencore.domain.app_webhooks.delivery import AppWebhooks
 
 
 class OutboundSettings(BaseModel):
@@ -58,7 +58,7 @@ def settings() -> OutboundSettings:
 
 @cache
 def store() -> DynamoAppWebhookStore:
-    from gencore.adapters.app_webhooks import DynamoAppWebhookStore
+    from gencore.adapters.app_webhooks.store import DynamoAppWebhookStore
 
     return DynamoAppWebhookStore(aws("dynamodb"), wiring.settings().jobs_table)
 
@@ -67,8 +67,10 @@ def store() -> DynamoAppWebhookStore:
 def app_webhooks() -> AppWebhooks:
     import httpx
 
-    from gencore.adapters.app_webhooks import HttpSender, SecretsManagerKeys, SqsDeliveryQueue
-    from gencore.domain.app_webhooks import AppWebhooks
+    from gencore.adapters.app_webhooks.http_sender import HttpSender
+    from gencore.adapters.app_webhooks.queue import SqsDeliveryQueue
+    from gencore.adapters.app_webhooks.signing_keys import SecretsManagerKeys
+    from gencore.domain.app_webhooks.delivery import AppWebhooks
 
     s = settings()
     sender = HttpSender(
