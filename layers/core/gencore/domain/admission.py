@@ -64,7 +64,9 @@ class Admission:
     def plan(self, claim: str | None) -> Plan:
         return self._plans.plan_for(claim)
 
-    def admit(self, user_id: str, claim: str | None, kind: str, request: dict, now: datetime) -> Admitted:
+    def admit(
+        self, user_id: str, claim: str | None, kind: str, request: dict[str, Any], now: datetime
+    ) -> Admitted:
         """Raise the plan's refusal, or say what the accept reserves (see the module)."""
         plan = self._plans.plan_for(claim)
         if self._buckets is not None:

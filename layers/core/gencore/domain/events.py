@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -41,7 +41,7 @@ class CompletionEvent(BaseModel):
     event_id: str
     detail_type: str
     occurred_at: datetime  # when the job ended: the terminal write's time
-    detail: dict
+    detail: dict[str, Any]
 
     def publishable_at(self, delay_seconds: int = SAFETY_NET_DELAY_SECONDS) -> datetime:
         """From when the safety net publishes it if the fast path did not."""
@@ -74,7 +74,7 @@ def completion_event(job: Job) -> CompletionEvent:
     )
 
 
-def completion_detail(job: Job) -> dict:
+def completion_detail(job: Job) -> dict[str, Any]:
     """The event's detail, schema version 1 (docs/events.md): plain JSON values only."""
     return {
         "version": SCHEMA_VERSION,
@@ -94,7 +94,7 @@ def completion_detail(job: Job) -> dict:
     }
 
 
-def cost_of(job: Job) -> dict | None:
+def cost_of(job: Job) -> dict[str, Any] | None:
     """`{"amount", "unit", "source"}`, as the job view and its event show it: what Leonardo
     reported, else what the job counts as in the ledger (settled at its estimate, or its estimate
     while reserved); None once released or for a job of no plan. Records from before `cost` carry
@@ -110,7 +110,7 @@ def cost_of(job: Job) -> dict | None:
     return {"amount": amount, "unit": charge.unit, "source": charge.source or "estimate"}
 
 
-def lineage_of(job: Job) -> dict | None:
+def lineage_of(job: Job) -> dict[str, Any] | None:
     """The job's `source`; jobs accepted before `source` existed named their upload in the request."""
     if job.source:
         return job.source

@@ -12,10 +12,11 @@ import logging
 import secrets
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from .admission import Admission, Admitted
 from .errors import InvalidRequest, JobNotFound
-from .models import Job, JobStatus
+from .models import Job, JobKind, JobStatus
 from .parameters import MAX_SEED
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
@@ -37,7 +38,7 @@ class Generations:
         clock: Clock,
         policy: Policy,
         *,
-        model_names: Callable[[str], str | None] = lambda model_id: None,
+        model_names: Callable[[str | None], str | None] = lambda model_id: None,
         admission: Admission | None = None,
     ) -> None:
         self._store, self._queue, self._sources = store, submit_queue, sources
@@ -93,8 +94,8 @@ class Generations:
         )  # fmt: skip
 
     def _accept(
-        self, user_id: str, *, kind: str, request: dict, source: dict | None, seed: int | None,
-        idempotency_key: str | None, model_name: str | None = None, plan: str | None = None,
+        self, user_id: str, *, kind: JobKind, request: dict[str, Any], source: dict[str, Any] | None,
+        seed: int | None, idempotency_key: str | None, model_name: str | None = None, plan: str | None = None,
     ) -> tuple[Job, bool]:  # fmt: skip
         """Store the job (reserving its estimate against the caller's budget: BudgetExceeded when it
         would go over, nothing stored) unless a repeat names an earlier one; then enqueue it."""
@@ -120,7 +121,9 @@ class Generations:
             due_at=epoch(now) + self._policy.queued_check_seconds,
             **(_admitted_fields(admitted) if admitted else {}),
         )
-        limits = {"budget": admitted.budget, "max_waiting": admitted.max_waiting} if admitted else {}
+        limits: dict[str, Any] = (
+            {"budget": admitted.budget, "max_waiting": admitted.max_waiting} if admitted else {}
+        )
         existing = self._store.create(job, dedupe_key=dedupe_key, dedupe_expires_at=expires, **limits)
         if existing is not None:
             if idempotency_key:
@@ -155,7 +158,7 @@ class Generations:
         return self._store.list_for_user(user_id, limit=limit, cursor=cursor)
 
 
-def _admitted_fields(admitted: Admitted) -> dict:
+def _admitted_fields(admitted: Admitted) -> dict[str, Any]:
     return {
         "plan": admitted.plan,
         "charge": admitted.charge,
@@ -164,7 +167,7 @@ def _admitted_fields(admitted: Admitted) -> dict:
     }
 
 
-def dedupe_hash(user_id: str, kind: str, request: dict) -> str:
+def dedupe_hash(user_id: str, kind: str, request: dict[str, Any]) -> str:
     """Same user + same kind + same normalized parameters = same hash (the double-click key)."""
     canonical = json.dumps(
         {"user": user_id, "kind": kind, "request": request}, sort_keys=True, separators=(",", ":")

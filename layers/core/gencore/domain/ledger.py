@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Protocol
+from typing import Any, Protocol
 
 from .errors import DomainError
 from .models import Charge, Cost, Job, JobStatus, Unit
@@ -106,7 +106,7 @@ def reserve(estimate: Decimal, unit: Unit, now: datetime) -> Charge:
     return Charge(state="reserved", unit=unit, estimate=_text(estimate), day=day, month=month)
 
 
-def charge_after(job: Job, updates: dict, pricing: Pricing) -> Charge | None:
+def charge_after(job: Job, updates: dict[str, Any], pricing: Pricing) -> Charge | None:
     """The job's charge once `updates` (a store write's fields) apply: see the module's rules."""
     charge = job.charge
     if charge is None or charge.state == "released":
@@ -140,7 +140,7 @@ def _held(charge: Charge) -> Delta:
     return Delta()
 
 
-def _may_have_been_paid(job: Job, updates: dict) -> bool:
+def _may_have_been_paid(job: Job, updates: dict[str, Any]) -> bool:
     status = updates.get("status", job.status)
     if status == JobStatus.CANCELLED:
         return False  # only while QUEUED with no POST that may be unanswered

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,9 +104,9 @@ class Job(BaseModel):
     user_id: str
     kind: JobKind = "text_to_image"
     status: JobStatus
-    request: dict
+    request: dict[str, Any]
     # Lineage: the upload, or the image of one of our jobs, that guided this job (None: text only).
-    source: dict | None = None
+    source: dict[str, Any] | None = None
     model_name: str | None = None  # the model's name when the job was accepted (from the model cache)
     created_at: datetime
     updated_at: datetime
@@ -210,7 +210,7 @@ class Upload(BaseModel):
     height: int | None = None
     leonardo_init_image_id: str | None = None  # set once the file was handed to Leonardo
     # A mask is handed over with its init image in one canvas exchange: both of Leonardo's ids.
-    leonardo_canvas: dict | None = None  # {"init_upload_id", "init_id", "mask_id"}
+    leonardo_canvas: dict[str, Any] | None = None  # {"init_upload_id", "init_id", "mask_id"}
     error_code: str | None = None
     error_message: str | None = None
     expires_at: int | None = None  # TTL for a PENDING upload never completed

@@ -136,7 +136,8 @@ class ImageParameters(BaseModel):
     alchemy: bool | None = None
     photo_real: bool | None = None
     photo_real_version: Literal["v1", "v2"] | None = None
-    photo_real_strength: Literal[0.55, 0.5, 0.45] | None = None  # low, medium, high depth of field
+    # low, medium, high depth of field (float Literal: pydantic validates it, mypy rejects the syntax)
+    photo_real_strength: Literal[0.55, 0.5, 0.45] | None = None  # type: ignore[valid-type]
     contrast: float | None = Field(default=None, ge=1.0, le=4.5)  # the values: rule contrast_value
     contrast_ratio: float | None = Field(default=None, ge=0, le=1)
     ultra: bool | None = None

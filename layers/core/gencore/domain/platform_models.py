@@ -58,7 +58,7 @@ class PlatformModels:
         models = self._cached()
         return list(models.models) if models else []
 
-    def name_of(self, model_id: str) -> str | None:
+    def name_of(self, model_id: str | None) -> str | None:
         """The model's name, if the cache knows it (a warm function reads the cache once in a while)."""
         return next((m.name for m in self.list() if m.id == model_id), None)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # annotations only: a module importing a port does not load the models or the kinds
     from .kinds import LeonardoCall
@@ -222,7 +222,7 @@ class UploadStore(Protocol):
     def set_leonardo_init_image(self, upload: Upload, init_image_id: str) -> str:
         """Record Leonardo's id for the upload unless one is recorded already; returns the recorded one."""
 
-    def set_leonardo_canvas(self, mask: Upload, canvas: dict) -> dict:
+    def set_leonardo_canvas(self, mask: Upload, canvas: dict[str, Any]) -> dict[str, Any]:
         """Record a canvas pair's Leonardo ids on its (READY) mask unless recorded; returns the recorded
         pair. UploadNotReady if the mask is no longer READY."""
 

@@ -10,6 +10,7 @@ again. What each call cost is recorded in the user's daily usage.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -61,7 +62,7 @@ class Prompts:
         self._buckets.take(user_id, "prompts", self._limit)
         return self._paid(user_id, "prompt_random", self._leonardo.random_prompt)
 
-    def _paid(self, user_id: str, what: str, call) -> PromptAnswer:
+    def _paid(self, user_id: str, what: str, call: Callable[[], PromptAnswer]) -> PromptAnswer:
         """One paid call, sent once; its usage recorded (cost unknown when the answer was lost)."""
         try:
             answer = call()

@@ -133,8 +133,8 @@ class ImageGenerationRequest(ImageParameters):
         for rule, broken, message in ours:
             if broken:
                 raise invalid_combination(rule, message)
-        if broken := broken_rules(self, init_image=source is not None):
-            raise broken[0].as_pydantic()
+        if violations := broken_rules(self, init_image=source is not None):
+            raise violations[0].as_pydantic()
         return self
 
     @property
@@ -150,7 +150,7 @@ class ImageGenerationRequest(ImageParameters):
         """The uploads the ControlNets are guided by (each handed to Leonardo at submit)."""
         return [net.upload_id for net in self.controlnets or []]
 
-    def normalized(self) -> dict:
+    def normalized(self) -> dict[str, Any]:
         """The request with defaults (and its quality preset) applied, as stored and echoed back
         (`source`, never its synonym, and never the pasted `leonardo` body: it is stored in our
         names; `quality` only when asked for, so requests without one store as they always did)."""
@@ -197,7 +197,7 @@ class VariationRequest(BaseModel):
             )
         return self
 
-    def normalized(self, source: Source) -> dict:
+    def normalized(self, source: Source) -> dict[str, Any]:
         """As stored on the new job: the options and the image it works on."""
         return self.model_dump(mode="json", exclude_none=True) | {
             "source": source.model_dump(mode="json", exclude_none=True)

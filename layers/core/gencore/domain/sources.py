@@ -12,6 +12,7 @@ init image at submit.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from .errors import InvalidRequest, SourceNotUsable, SourceUnavailable
 from .kinds import Refs, kind_of
@@ -29,7 +30,7 @@ class Sources:
     ):
         self._store, self._uploads, self._init_images = store, uploads, init_images
 
-    def check(self, user_id: str, source: Source, *, kind: str) -> dict:
+    def check(self, user_id: str, source: Source, *, kind: str) -> dict[str, Any]:
         """At accept: the source is the caller's and usable now; returns it as the job stores it.
 
         An upload answers with the upload's own codes (upload_not_found, upload_not_ready); a job

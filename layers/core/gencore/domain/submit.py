@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from .account import AccountGuard
 from .errors import (
@@ -251,7 +251,7 @@ class Submitter:
             self._waker.after_release()
         return released
 
-    def _fail(self, job: Job, code: str, message: str, **fields: object) -> SubmitResult:
+    def _fail(self, job: Job, code: str, message: str, **fields: Any) -> SubmitResult:
         try:
             self._store.transition(
                 job, JobStatus.FAILED, now=self._clock(), release_slot=True,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 # How Leonardo names and reports the work a paid call starts:
 # - "generation": `POST /generations` answers a generation id; a webhook announces the end and
@@ -26,7 +26,7 @@ class LeonardoCall:
     """One paid Leonardo POST: its route and its body in Leonardo's own field names."""
 
     route: str  # e.g. "/generations", "/variations/upscale"
-    body: dict
+    body: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ class Kind:
     name: str
     remote: Remote
     # The job's stored request, its resolved inputs and its seed -> the paid call.
-    build: Callable[[dict, Refs, int | None], LeonardoCall]
+    build: Callable[[dict[str, Any], Refs, int | None], LeonardoCall]
     pool: str = "image"  # which of Leonardo's concurrency limits the job counts against
     output: str = "image"  # what its outputs are (images now; video files next)
     # Whether its source image may be a variation's output (Leonardo names those apart).

@@ -10,11 +10,13 @@ one of the caller's uploads, handed over as an init image and named in `controln
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..recipes import to_leonardo
 from .base import Kind, LeonardoCall, Refs
 
 
-def generation_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+def generation_call(request: dict[str, Any], refs: Refs, seed: int | None) -> LeonardoCall:
     """Our normalized request -> the body of `POST /generations`."""
     body = to_leonardo(request, init_image_ids=refs.guide_image_ids)
     body["seed"] = seed if seed is not None else request.get("seed")

@@ -8,6 +8,9 @@ our job record kept when the source job's outputs were copied.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .base import Kind, LeonardoCall, Refs
 
 # Our universal-upscaler option -> Leonardo's wire name.
@@ -28,20 +31,20 @@ def _image(refs: Refs) -> str:
     return refs.generated_image_id
 
 
-def upscale_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+def upscale_call(request: dict[str, Any], refs: Refs, seed: int | None) -> LeonardoCall:
     return LeonardoCall(route="/variations/upscale", body={"id": _image(refs)})
 
 
-def _of_image_or_variation(route: str):
+def _of_image_or_variation(route: str) -> Callable[[dict[str, Any], Refs, int | None], LeonardoCall]:
     """unzoom and nobg take a generated image or, with `isVariation`, another variation's output."""
 
-    def build(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+    def build(request: dict[str, Any], refs: Refs, seed: int | None) -> LeonardoCall:
         return LeonardoCall(route=route, body={"id": _image(refs), "isVariation": refs.from_variation})
 
     return build
 
 
-def universal_upscale_call(request: dict, refs: Refs, seed: int | None) -> LeonardoCall:
+def universal_upscale_call(request: dict[str, Any], refs: Refs, seed: int | None) -> LeonardoCall:
     body = {
         wire: request[ours]
         for ours, wire in UNIVERSAL_UPSCALER_NAMES.items()
