@@ -42,13 +42,16 @@ class JobStore(Protocol):
         dedupe_expires_at: int,
         replace_job_id: str | None = None,
         budget: Budget | None = None,
+        max_waiting: int | None = None,
     ) -> Job | None:
         """Store a new job unless a live job holds `dedupe_key`: then return that one instead.
 
         With `replace_job_id`, the dedupe entry may be taken over only from that job. A job with a
         `charge` reserves it in the same write: BudgetExceeded (nothing stored) when a period of
-        `budget` would go over. Every later write that changes the job's charge (ledger.charge_after)
-        moves the ledger in the same write.
+        `budget` would go over. A job `waiting_counted` counts against its user's waiting jobs in
+        the same write: TooManyWaiting (nothing stored) past `max_waiting`. Every later write that
+        changes the job's charge (ledger.charge_after) moves the ledger in the same write, and one
+        that moves it out of QUEUED takes it out of the count.
         """
 
     def get(self, job_id: str) -> Job | None: ...
