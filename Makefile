@@ -69,6 +69,7 @@ bench-long: install
 lint: install $(SAMVENV)/bin/.installed $(CHECKOVVENV)/bin/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(SAMVENV)/bin/sam validate --lint
 	$(SAMVENV)/bin/cfn-lint -- template.yaml
 	BC_SKIP_MAPPING=TRUE $(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml

@@ -51,7 +51,7 @@ def health() -> dict[str, Any]:
     return {"status": "ok"}
 
 
-@app.exception_handler(DomainError)
+@app.exception_handler(DomainError)  # type: ignore[untyped-decorator]  # unannotated in powertools
 def domain_error(error: DomainError) -> Response[Any]:
     if error.code.startswith("upload_"):
         metrics.add_metric(name="UploadsRefused", unit=MetricUnit.Count, value=1)
@@ -62,7 +62,7 @@ def domain_error(error: DomainError) -> Response[Any]:
     return json_response(status_for(error), body, headers=retry_after(error))
 
 
-@app.exception_handler(RequestValidationError)
+@app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]  # unannotated in powertools
 def invalid_request(error: RequestValidationError) -> Response[Any]:
     problems = error.errors()
     if any(p.get("type") == "json_invalid" for p in problems):
@@ -77,7 +77,7 @@ def invalid_request(error: RequestValidationError) -> Response[Any]:
     return json_response(422, error_body("validation_error", "The request is not valid", details))
 
 
-@app.exception_handler(RecursionError)
+@app.exception_handler(RecursionError)  # type: ignore[untyped-decorator]  # unannotated in powertools
 def too_deep(_error: RecursionError) -> Response[Any]:
     # json.loads raises RecursionError, not a decode error, for nesting deeper than it allows.
     return json_response(400, error_body("malformed_json", "The request body is not valid JSON"))

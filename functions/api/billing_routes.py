@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
@@ -16,7 +16,7 @@ from gencore.domain.ledger import PeriodUsage, usage_of
 from gencore.domain.requests import ImageGenerationRequest, VariationRequest
 from gencore.views import ON_FIRST_USE, caller_id, caller_plan
 
-router = APIGatewayHttpRouter()
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 
 
 class EstimateView(BaseModel):
@@ -44,7 +44,7 @@ class RecentJobView(BaseModel):
     kind: str
     status: str
     created_at: datetime
-    cost: dict | None  # {"amount", "unit", "source"}: what it cost, or its estimate while unsettled
+    cost: dict[str, Any] | None  # {"amount", "unit", "source"}: what it cost, or its estimate while unsettled
 
 
 class UsageView(BaseModel):
@@ -61,6 +61,7 @@ class UsageView(BaseModel):
 def create_estimate(request: ImageGenerationRequest | VariationRequest) -> EstimateView:
     """What the job in the body would cost (the body of POST /v1/generations, or of a variation);
     from Leonardo's pricing calculator as cached, else our table (docs/estimates.md)."""
+    kind: str
     if isinstance(request, VariationRequest):
         kind, stored = request.type, request.model_dump(mode="json", exclude_none=True)
     else:

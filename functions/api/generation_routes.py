@@ -14,7 +14,7 @@ from gencore.domain.requests import ImageGenerationRequest, VariationRequest
 from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import JobPage, JobView, account_hold, caller_id, caller_plan, job_view, json_response
 
-router = APIGatewayHttpRouter()
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 JobId = Annotated[str, Path(min_length=1, max_length=64)]
 IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)]
 

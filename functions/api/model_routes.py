@@ -8,7 +8,7 @@ from pydantic import BaseModel
 from gencore import wiring
 from gencore.views import ON_FIRST_USE
 
-router = APIGatewayHttpRouter()
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 
 
 class ModelView(BaseModel):

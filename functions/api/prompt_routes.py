@@ -9,7 +9,7 @@ from gencore import wiring
 from gencore.observability import MetricUnit, metrics
 from gencore.views import ON_FIRST_USE, caller_id
 
-router = APIGatewayHttpRouter()
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 
 
 class ImprovePromptRequest(BaseModel):

@@ -13,7 +13,7 @@ from gencore.domain.requests import CreateUploadRequest
 from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import UploadView, caller_id, json_response, upload_view
 
-router = APIGatewayHttpRouter()
+router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 UploadId = Annotated[str, Path(min_length=1, max_length=64)]
 
 

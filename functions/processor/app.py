@@ -45,7 +45,7 @@ def _handle_once() -> Any:  # idempotent_function is untyped: so is what it retu
         table_name=wiring.settings().idempotency_table, boto3_client=wiring.aws("dynamodb")
     )
 
-    @idempotent_function(
+    @idempotent_function(  # type: ignore[untyped-decorator]  # powertools leaves it unannotated
         data_keyword_argument="event", persistence_store=persistence, config=IDEMPOTENCY_CONFIG
     )
     def handle(event: dict[str, Any]) -> str:
@@ -62,7 +62,7 @@ def process(record: SQSRecord) -> str:
     event = GenerationEvent.model_validate_json(record.body)  # malformed: retried, then the DLQ
     logger.append_keys(generation_id=event.generation_id, source=event.source)
     try:
-        outcome = _handle_once()(event=event.model_dump(mode="json"))
+        outcome: str = _handle_once()(event=event.model_dump(mode="json"))
     except UnknownGeneration:
         # A completion can overtake our own record of the generation (an adoption after a crash
         # waits for a lease); after the grace an unknown generation is dropped, never parked in the

@@ -7,6 +7,7 @@ Kept apart from wiring.py so the webhook can use it without loading the settings
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -15,5 +16,6 @@ BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_ti
 
 
 @cache
-def aws(service: str):
-    return boto3.client(service, config=BOTO_CONFIG)
+def aws(service: str) -> Any:
+    # The service is named at run time: boto3-stubs' overloads want a literal name.
+    return boto3.client(service, config=BOTO_CONFIG)  # type: ignore[call-overload]

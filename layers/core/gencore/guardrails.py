@@ -6,7 +6,7 @@ the environment: wiring.py passes what Settings read, and caches what these retu
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from gencore.domain.content_policy import ReloadableContentPolicy
 from gencore.domain.estimates import Estimator, PricingCalculator, RefreshReport, Unit, refresh_prices
@@ -30,7 +30,8 @@ def ssm_text(name: str | None, *, max_age: int) -> Callable[[], str | None]:
     from gencore.clients import aws
 
     provider = parameters.SSMProvider(boto3_client=aws("ssm"))
-    return lambda: provider.get(name, max_age=max_age)
+    # Untransformed, an SSM parameter comes back as its text (the stubs allow for every transform).
+    return lambda: cast("str | None", provider.get(name, max_age=max_age))
 
 
 def build_content_policy(source: Callable[[], str | None], plans: PlansDocument) -> ReloadableContentPolicy:

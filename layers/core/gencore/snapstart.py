@@ -31,12 +31,14 @@ from __future__ import annotations
 import random
 import sys
 from collections.abc import Callable
+from types import ModuleType
 
 
 def install(*, prime: Callable[[], object] | None = None) -> bool:
     """Register the hooks where the runtime offers them; False (nothing registered) elsewhere."""
     try:
-        from snapshot_restore_py import register_after_restore, register_before_snapshot
+        # Only the Lambda runtime ships it (no package, no stubs)
+        from snapshot_restore_py import register_after_restore, register_before_snapshot  # type: ignore[import-not-found]
     except ImportError:  # not on Lambda: tests, the local stack, the benches
         return False
     if prime is not None:
@@ -59,10 +61,10 @@ def _forget_secrets() -> None:
         return  # no secret was read, so none is cached
     from aws_lambda_powertools.utilities import parameters
 
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # powertools leaves it unannotated
 
 
-def _forget_built(wiring) -> None:
+def _forget_built(wiring: ModuleType) -> None:
     """Reset, in place, what the factories built: use cases keep their references to these objects."""
     if wiring.account_guard.cache_info().currsize:
         wiring.account_guard().forget()

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel, ConfigDict
@@ -36,7 +37,7 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
 }
 
 
-def json_response(status: int, body: object, *, headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, body: object, *, headers: dict[str, str] | None = None) -> Response[Any]:
     return Response(
         status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers
     )
@@ -48,14 +49,14 @@ def retry_after(error: errors.DomainError) -> dict[str, str] | None:
     return {"Retry-After": str(max(1, math.ceil(seconds)))} if seconds else None
 
 
-def error_body(code: str, message: str, details: list | None = None) -> dict:
-    error: dict = {"code": code, "message": message}
+def error_body(code: str, message: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details
     return {"error": error}
 
 
-def unsupported_media_type(event: dict) -> dict | None:
+def unsupported_media_type(event: dict[str, Any]) -> dict[str, Any] | None:
     """A 415 (HTTP API 2.0 response) for a body-carrying request whose Content-Type is not JSON.
 
     JSON is the only body the API takes. Checked before Powertools parses the body: it raises a bare
@@ -113,17 +114,17 @@ class JobView(BaseModel):
     status: JobStatus
     created_at: datetime
     updated_at: datetime
-    request: dict
+    request: dict[str, Any]
     # Lineage: the upload ({"upload_id"}) or the image of one of our jobs ({"job_id", "index"}) it
     # came from; follow it to the original file.
-    source: dict | None = None
+    source: dict[str, Any] | None = None
     model_name: str | None = None  # the name of `request.model_id`, as Leonardo listed it at accept
     seed: int | None  # Leonardo's seed for this job: the request's, or one drawn for it
     images: list[ImageView]
     # What the job's plan did with images Leonardo flagged NSFW: keep, flag (show them marked
     # `nsfw: true`) or withhold; None until its outputs are copied (and for jobs from before plans).
     nsfw_policy: NsfwPolicy | None = None
-    cost: dict | None
+    cost: dict[str, Any] | None
     error: ErrorView | None
     hold: HoldView | None = None
 
@@ -185,7 +186,8 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
 
 def caller_id(event: object) -> str:
     """The user making the request: the `sub` claim the JWT authorizer verified."""
-    return event.request_context.authorizer.jwt_claim["sub"]  # type: ignore[attr-defined]
+    sub: str = event.request_context.authorizer.jwt_claim["sub"]  # type: ignore[attr-defined]
+    return sub
 
 
 def caller_plan(event: object, claim: str) -> str | None:
@@ -194,7 +196,7 @@ def caller_plan(event: object, claim: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def error_details(error: errors.DomainError) -> list[dict] | None:
+def error_details(error: errors.DomainError) -> list[dict[str, Any]] | None:
     """What a refusal says beyond its code and message (`details` of the error envelope)."""
     details = getattr(error, "details", None)
     return [details] if isinstance(details, dict) and details else None

@@ -20,6 +20,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from gencore.clients import aws  # boto3 at init, as the runtime ships it: the first callback waits less
 from gencore.leonardo.callbacks import CallbackError, parse_callback
@@ -56,7 +57,7 @@ class KeyUnavailable(Exception):
 @dataclass(frozen=True)
 class Answer:
     status: int
-    body: dict
+    body: dict[str, Any]
     generation_id: str | None = None
     outcome: str = ""  # accepted | ignored | rejected | forbidden | refused | unavailable
 
@@ -132,7 +133,7 @@ class WebhookIntake:
             return Answer(202, {"status": "ignored"}, callback.generation_id, "ignored")
         # Only what names the event: the processor takes status, outputs and cost from Leonardo's
         # own record, never from a callback (whose sender is proven only by the shared key).
-        message = {
+        message: dict[str, Any] = {
             "source": "webhook",
             "event_type": callback.event_type,
             "generation_id": callback.generation_id,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
-from gencore.clients import aws
+from gencore.clients import aws as aws  # re-exported: the functions and tests reach it as wiring.aws
 from gencore.settings import Settings
 
 if TYPE_CHECKING:

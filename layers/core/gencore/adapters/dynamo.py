@@ -335,7 +335,9 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
             raise TransitionConflict(f"job {job.id} changed concurrently (expected {job.status})") from failed
         self._event_written(event)
 
-    def _update_for(self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False) -> dict:
+    def _update_for(
+        self, job: Job, updates: dict[str, Any], *, release: bool, fence: bool = False
+    ) -> dict[str, Any]:
         """An Update conditioned on the job still being in the status (and slot state) we read.
 
         With `fence`, also on who may speak for the job's submission: the slot claim we hold (once a
@@ -381,7 +383,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
             "ExpressionAttributeValues": values,
         }
 
-    def _to_item(self, job: Job) -> dict:
+    def _to_item(self, job: Job) -> dict[str, Any]:
         data = job.model_dump(mode="json", exclude_none=True)
         if not job.slot_held:
             data.pop("slot_held", None)
@@ -396,12 +398,12 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         return {k: _ddb(v) for k, v in data.items()}
 
     @staticmethod
-    def _to_job(item: dict) -> Job:
+    def _to_job(item: dict[str, Any]) -> Job:
         data = _plain(item)
         return Job.model_validate({k: v for k, v in data.items() if k in _JOB_FIELDS})
 
     @staticmethod
-    def _encode_cursor(last_key: dict | None) -> str | None:
+    def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
         if not last_key:
             return None
         plain = {k: v["S"] for k, v in last_key.items()}
@@ -410,7 +412,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         )
 
     @staticmethod
-    def _decode_cursor(cursor: str, partition: str) -> dict:
+    def _decode_cursor(cursor: str, partition: str) -> dict[str, Any]:
         """Our own LastEvaluatedKey back, or InvalidCursor: every value is checked, not only types."""
         if len(cursor) > _MAX_CURSOR_CHARS:
             raise InvalidCursor("The cursor is not valid")

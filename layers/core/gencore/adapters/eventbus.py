@@ -28,7 +28,7 @@ class EventBridgeBus:
                     accepted.add(event.event_id)
         return accepted
 
-    def _entry(self, event: CompletionEvent) -> dict:
+    def _entry(self, event: CompletionEvent) -> dict[str, Any]:
         return {
             "EventBusName": self._bus,
             "Source": EVENT_SOURCE,

@@ -47,7 +47,7 @@ class SideItems:
         after = charge_after(job, updates, self._pricing)
         return updates | {"charge": after} if after != job.charge else updates
 
-    def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict]:
+    def _ledger_updates(self, job: Job, updates: dict[str, Any]) -> list[dict[str, Any]]:
         """The per-user side of a job write, for the same transaction: the ledger when the job's
         charge changes; its user's waiting count when a counted job leaves QUEUED."""
         side = []
@@ -74,7 +74,7 @@ class SideItems:
         except Exception:  # reporting a committed write never fails it
             log.exception("could not report a job's charge", extra={"job_id": job.id})
 
-    def _count_waiting(self, user_id: str, change: int, *, cap: int | None = None) -> dict:
+    def _count_waiting(self, user_id: str, change: int, *, cap: int | None = None) -> dict[str, Any]:
         update: dict[str, Any] = {
             "TableName": self._table,
             "Key": waiting_key(user_id),
@@ -92,7 +92,7 @@ class SideItems:
             return None
         return completion_event(job.model_copy(update=updates))
 
-    def _outbox(self, event: CompletionEvent | None) -> list[dict]:
+    def _outbox(self, event: CompletionEvent | None) -> list[dict[str, Any]]:
         """The outbox item, in the transaction of the write that ends the job: never lost."""
         return [outbox_put(self._table, event, delay_seconds=self._event_delay)] if event else []
 

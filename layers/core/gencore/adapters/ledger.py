@@ -30,11 +30,11 @@ SPEND_INDEX = "TopSpenders"
 SPEND_SHARDS = 4
 
 
-def _number(amount: Decimal) -> dict:
+def _number(amount: Decimal) -> dict[str, Any]:
     return {"N": format(amount.normalize(), "f")}
 
 
-def ledger_key(user_id: str, period: str, key: str) -> dict:
+def ledger_key(user_id: str, period: str, key: str) -> dict[str, Any]:
     return {"pk": {"S": f"LEDGER#{user_id}"}, "sk": {"S": f"{period.upper()}#{key}"}}
 
 
@@ -53,7 +53,7 @@ def _period_key(charge: Charge, period: str) -> str:
 
 def reservation_updates(
     table: str, user_id: str, charge: Charge, budget: Budget | None, *, plan: str | None = None
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """The accept's reservation, one Update per period, each refused (a failed condition) when it
     would take that period's committed amount over the budget. Items in PERIODS order."""
     amount = Decimal(charge.estimate)
@@ -87,7 +87,7 @@ def reservation_updates(
     return updates
 
 
-def change_updates(table: str, user_id: str, charge: Charge, change: Delta) -> list[dict]:
+def change_updates(table: str, user_id: str, charge: Charge, change: Delta) -> list[dict[str, Any]]:
     """A settlement or a release: the difference applied to the periods the reservation was made in."""
     if not change:
         return []
@@ -156,14 +156,14 @@ class DynamoLedger:
         return found[:limit]
 
 
-def _period_of(item: dict, period: str, key: str) -> Period:
+def _period_of(item: dict[str, Any], period: str, key: str) -> Period:
     def number(name: str) -> Decimal:
         return Decimal(item[name]["N"]) if name in item else Decimal(0)
 
     return Period(period=period, key=key, reserved=number("reserved"), spent=number("spent"))
 
 
-def _spender(item: dict, period: str, key: str) -> Spender:
+def _spender(item: dict[str, Any], period: str, key: str) -> Spender:
     return Spender(
         user_id=item["pk"]["S"].removeprefix("LEDGER#"), period=_period_of(item, period, key),
         jobs=int(item["jobs"]["N"]) if "jobs" in item else 0,

@@ -24,7 +24,7 @@ OUTBOX_SHARDS = 4  # spreads the pending events over a few index partitions; the
 PUBLISHED_RETENTION_SECONDS = 7 * 24 * 3600  # a published event is kept a week for inspection
 
 
-def outbox_key(event_id: str) -> dict:
+def outbox_key(event_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"OUTBOX#{event_id}"}, "sk": {"S": "OUTBOX"}}
 
 
@@ -32,7 +32,9 @@ def outbox_shard(event_id: str) -> str:
     return f"OUTBOX#{zlib.crc32(event_id.encode()) % OUTBOX_SHARDS}"
 
 
-def outbox_put(table: str, event: CompletionEvent, *, delay_seconds: int = SAFETY_NET_DELAY_SECONDS) -> dict:
+def outbox_put(
+    table: str, event: CompletionEvent, *, delay_seconds: int = SAFETY_NET_DELAY_SECONDS
+) -> dict[str, Any]:
     """The transaction item that stores `event` as pending (unconditional: a job ends once), for the
     safety net to take `delay_seconds` after it happened."""
     item = outbox_key(event.event_id) | {
@@ -46,7 +48,7 @@ def outbox_put(table: str, event: CompletionEvent, *, delay_seconds: int = SAFET
     return {"Put": {"TableName": table, "Item": item}}
 
 
-def event_of(item: dict) -> CompletionEvent:
+def event_of(item: dict[str, Any]) -> CompletionEvent:
     return CompletionEvent(
         event_id=item["event_id"]["S"],
         detail_type=item["detail_type"]["S"],
@@ -65,7 +67,7 @@ class DynamoOutbox:
     def pending(self, *, now: datetime, limit: int) -> list[CompletionEvent]:
         """Oldest first over every shard; each is read again (consistently) from the table: the
         index is eventually consistent and keeps keys only."""
-        found: list[tuple[int, str, dict]] = []
+        found: list[tuple[int, str, dict[str, Any]]] = []
         for shard in range(OUTBOX_SHARDS):
             result = self._db.query(
                 TableName=self._table,
