@@ -1,0 +1,63 @@
+"""Typed Python client for the Leonardo generation backend, and the `leo` command line."""
+
+from leoclient._core import DownloadResult, PollPolicy, RetryPolicy, __version__
+from leoclient.client import AsyncClient, Client
+from leoclient.errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    BatchInvalidError,
+    BudgetExceededError,
+    ConflictError,
+    IntegrityError,
+    LeoError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    UnprocessableError,
+    UploadRejectedError,
+    WaitTimeoutError,
+)
+from leoclient.models import (
+    BatchPage,
+    BatchResult,
+    BatchView,
+    ImageView,
+    JobPage,
+    JobView,
+    UploadView,
+)
+
+__all__ = [
+    "APIError",
+    "AsyncClient",
+    "AuthenticationError",
+    "BadRequestError",
+    "BatchInvalidError",
+    "BatchPage",
+    "BatchResult",
+    "BatchView",
+    "BudgetExceededError",
+    "Client",
+    "ConflictError",
+    "DownloadResult",
+    "ImageView",
+    "IntegrityError",
+    "JobPage",
+    "JobView",
+    "LeoError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PollPolicy",
+    "RateLimitError",
+    "RetryPolicy",
+    "ServerError",
+    "TransportError",
+    "UnprocessableError",
+    "UploadRejectedError",
+    "UploadView",
+    "WaitTimeoutError",
+    "__version__",
+]
