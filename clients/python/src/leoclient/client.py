@@ -135,6 +135,12 @@ class Client:
         """Write each image as <job_id>_<index>.<ext>; complete files are skipped, others verified."""
         return list(self._iter(self._core.download_images(job.id, job.images, Path(directory))))
 
+    def download_result(self, result: BatchResult, directory: StrPath) -> list[DownloadResult]:
+        """The images of one batch results line, as `download` does for a job."""
+        if result.job_id is None:
+            return []
+        return list(self._iter(self._core.download_images(result.job_id, result.images, Path(directory))))
+
     def generate(
         self, prompt: str, *, timeout: float | None = 600.0, idempotency_key: str | None = None, **fields: Any
     ) -> JobView:
@@ -308,6 +314,12 @@ class AsyncClient:
 
     async def download(self, job: JobView, directory: StrPath) -> list[DownloadResult]:
         return [r async for r in self._iter(self._core.download_images(job.id, job.images, Path(directory)))]
+
+    async def download_result(self, result: BatchResult, directory: StrPath) -> list[DownloadResult]:
+        if result.job_id is None:
+            return []
+        op = self._core.download_images(result.job_id, result.images, Path(directory))
+        return [r async for r in self._iter(op)]
 
     async def generate(
         self, prompt: str, *, timeout: float | None = 600.0, idempotency_key: str | None = None, **fields: Any
