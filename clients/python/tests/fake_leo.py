@@ -140,13 +140,13 @@ class FakeLeo:
         self.batches: dict[str, Batch] = {}
         self.keys: dict[tuple[str, str, str], tuple[str, str]] = {}  # (user, route, key) -> (body, id)
         self.requests: list[httpx.Request] = []
-        self.faults: dict[str, deque[httpx.Response | Exception | str]] = {}
+        self.faults: dict[str, deque[httpx.Response | BaseException | str]] = {}
         self.cdn_gets = 0
         self.legacy_images = False
 
     # -- fault injection -------------------------------------------------------------------------
 
-    def inject(self, route: str, *answers: httpx.Response | Exception | str) -> None:
+    def inject(self, route: str, *answers: httpx.Response | BaseException | str) -> None:
         """Answer the next requests whose "METHOD url" starts with `route` with `answers`, in order.
 
         An exception is raised as the transport would; the string "lose" handles the request and
@@ -154,7 +154,7 @@ class FakeLeo:
         """
         self.faults.setdefault(route, deque()).extend(answers)
 
-    def _fault(self, request: httpx.Request) -> httpx.Response | Exception | str | None:
+    def _fault(self, request: httpx.Request) -> httpx.Response | BaseException | str | None:
         target = f"{request.method} {request.url.copy_with(query=None)}".replace(API, "")
         for route, answers in self.faults.items():
             if answers and target.startswith(route):
@@ -166,7 +166,7 @@ class FakeLeo:
     def handler(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         fault = self._fault(request)
-        if isinstance(fault, Exception):
+        if isinstance(fault, BaseException):
             raise fault
         if isinstance(fault, httpx.Response):
             return fault

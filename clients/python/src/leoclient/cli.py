@@ -313,9 +313,15 @@ def _watch(app: App, batch_id: str, timeout: float | None) -> BatchView:
     progress = BatchProgress()
     view: BatchView | None = None
     try:
-        with Live(console=app.err, refresh_per_second=4) as live:
+        if app.err.is_terminal:
+            with Live(console=app.err, refresh_per_second=4) as live:
+                for view in client.watch_batch(batch_id, timeout=timeout):
+                    live.update(progress.render(view))
+        else:  # a log, not a screen: the final state only
+            last: Group | None = None
             for view in client.watch_batch(batch_id, timeout=timeout):
-                live.update(progress.render(view))
+                last = progress.render(view)
+            app.err.print(last or "")
     except KeyboardInterrupt:
         print(f"interrupted: batch {batch_id} keeps running; `leo batch watch {batch_id}`", file=sys.stderr)
         raise
