@@ -26,6 +26,8 @@ API = "http://leo.test"
 BUCKET = "https://bucket.s3.test"
 CDN = "https://cdn.test"
 TOKENS = {"t-alice": "alice", "t-bob": "bob"}
+# A presigned URL's query, byte for byte: any re-encoding breaks the signature (403).
+SIGNED_QUERY = "X-Amz-Credential=AKIAFAKE%2F20261204%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=abc"
 PROGRESS = ("QUEUED", "SUBMITTED", "FINALIZING", "COMPLETE")
 TERMINAL = {"COMPLETE", "FAILED", "CANCELLED", "DELETED"}
 CLOCK = itertools.count(1)
@@ -88,7 +90,7 @@ class Job:
             images.append(
                 {
                     "index": index,
-                    "url": f"{CDN}/outputs/{self.id}/{index}.png?X-Amz-Signature=abc",
+                    "url": f"{CDN}/outputs/{self.id}/{index}.png?{SIGNED_QUERY}",
                     "content_type": "image/png",
                     "width": self.request.get("width", 512),
                     "height": self.request.get("height", 512),
@@ -404,6 +406,8 @@ class FakeLeo:
     def _cdn_get(self, request: httpx.Request) -> httpx.Response:
         if "authorization" in request.headers:
             return httpx.Response(400, text="only one auth mechanism allowed")
+        if request.url.query.decode() != SIGNED_QUERY:
+            return httpx.Response(403, text="<Error><Code>SignatureDoesNotMatch</Code></Error>")
         match = re.fullmatch(r"/outputs/([^/]+)/(\d+)\.png", request.url.path)
         if match is None or match.group(1) not in self.jobs:
             return httpx.Response(404, text="<Error><Code>NoSuchKey</Code></Error>")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fake_leo import FakeLeo, image_bytes
+from fake_leo import SIGNED_QUERY, FakeLeo, image_bytes
 
 from leoclient import Client, IntegrityError, JobView
 
@@ -35,6 +35,13 @@ def test_a_second_download_fetches_nothing(client: Client, fake: FakeLeo, tmp_pa
 
     assert [r.action for r in results] == ["skipped", "skipped"]
     assert fake.cdn_gets == 2
+
+
+def test_the_presigned_query_reaches_the_cdn_unchanged(client: Client, fake: FakeLeo, tmp_path: Path):
+    client.download(complete_job(client, 1), tmp_path)
+
+    [cdn] = [r for r in fake.requests if r.url.host == "cdn.test"]
+    assert cdn.url.query.decode() == SIGNED_QUERY
 
 
 def test_no_authorization_header_goes_to_the_cdn(client: Client, fake: FakeLeo, tmp_path: Path):

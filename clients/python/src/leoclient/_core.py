@@ -258,7 +258,9 @@ class Core:
                 headers["authorization"] = f"Bearer {token}"
             if idempotency_key is not None:
                 headers["idempotency-key"] = idempotency_key
-        clean_params = {k: v for k, v in (params or {}).items() if v is not None}
+        # No params at all unless some are set: httpx rebuilds (here: drops) a URL's own query when
+        # given params, and a presigned URL's query is its signature.
+        clean_params = {k: v for k, v in (params or {}).items() if v is not None} or None
         return httpx.Request(
             method, url, headers=headers, json=json_body, params=clean_params, data=data, files=files
         )
