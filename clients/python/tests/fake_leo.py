@@ -563,6 +563,8 @@ class FakeLeo:
         batch = self._owned_batch(user, batch_id)
         if batch is None:
             return error(404, "not_found", "no such batch")
+        if batch.status in ("COMPLETE", "CANCELLED"):
+            return error(409, "not_cancellable", f"the batch is {batch.status}")
         if batch.status == "RUNNING":
             for _, _, job_id in batch.lines:
                 if self.jobs[job_id].status == "QUEUED":

@@ -11,7 +11,7 @@ import pytest
 from conftest import FakeClock
 from fake_leo import API, FakeLeo
 
-from leoclient import BatchInvalidError, Client, NotFoundError
+from leoclient import BatchInvalidError, Client, ConflictError, NotFoundError
 
 
 def items(n: int, **extra: object) -> list[dict[str, object]]:
@@ -138,6 +138,16 @@ def test_cancel_stops_waiting_items(client: Client):
 
     assert cancelling.status == "CANCELLING"
     assert (ended.status, ended.counts["CANCELLED"]) == ("CANCELLED", 3)
+
+
+def test_an_ended_batch_is_not_cancellable(client: Client):
+    batch = client.create_batch(items(1))
+    client.wait_batch(batch.id)
+
+    with pytest.raises(ConflictError) as raised:
+        client.cancel_batch(batch.id)
+
+    assert (raised.value.status, raised.value.code) == (409, "not_cancellable")
 
 
 def test_another_users_batch_is_not_found(client: Client, fake: FakeLeo):

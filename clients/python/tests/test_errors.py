@@ -10,6 +10,7 @@ from fake_leo import API, FakeLeo, error
 from leoclient import (
     APIError,
     AuthenticationError,
+    BatchInvalidError,
     BudgetExceededError,
     Client,
     ConflictError,
@@ -83,6 +84,17 @@ def test_a_non_json_answer_maps_to_http_status(client: Client, fake: FakeLeo):
         client.usage()
 
     assert (raised.value.status, raised.value.code) == (502, "http_502")
+
+
+def test_a_batch_refusal_given_as_a_bare_list_of_lines_is_read_too(client: Client, fake: FakeLeo):
+    lines = [{"line": 2, "custom_id": "b", "code": "validation_error", "message": "prompt: field required"}]
+    fake.inject("POST /v1/batches", error(422, "batch_invalid", "1 line is invalid", lines))
+
+    with pytest.raises(BatchInvalidError) as raised:
+        client.create_batch([{"custom_id": "a", "prompt": "p"}])
+
+    assert (raised.value.valid, raised.value.invalid) == (None, 1)
+    assert [(line.line, line.code) for line in raised.value.lines] == [(2, "validation_error")]
 
 
 def test_another_users_job_is_not_found(client: Client, fake: FakeLeo):

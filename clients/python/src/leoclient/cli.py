@@ -497,7 +497,12 @@ def _fail(app: App, code: str, message: str, exit_code: int, details: Any = None
 
 
 def _report_invalid_lines(error: BatchInvalidError) -> None:
-    print(f"  {error.valid} valid, {error.invalid} invalid lines:", file=sys.stderr)
+    counts = (
+        f"{error.invalid} invalid lines"
+        if error.valid is None
+        else f"{error.valid} valid, {error.invalid} invalid lines"
+    )
+    print(f"  {counts}:", file=sys.stderr)
     for line in error.lines[:20]:
         print(f"  line {line.line} ({line.custom_id or '-'}): {line.code}: {line.message}", file=sys.stderr)
     if error.invalid > 20 or error.truncated:

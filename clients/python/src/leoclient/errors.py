@@ -77,26 +77,36 @@ class UnprocessableError(APIError):
 
 
 class BatchInvalidError(UnprocessableError):
-    """422 `batch_invalid`: the batch was refused because of invalid lines (see `lines`)."""
+    """422 `batch_invalid`: the batch was refused because of invalid lines (see `lines`).
+
+    `details` is the report `{"valid", "invalid", "lines", "truncated"}`; a bare list of lines is
+    read too (then `valid` is unknown, None).
+    """
 
     @property
-    def valid(self) -> int:
-        return int(self._details().get("valid", 0))
+    def valid(self) -> int | None:
+        valid = self._report().get("valid")
+        return None if valid is None else int(valid)
 
     @property
     def invalid(self) -> int:
-        return int(self._details().get("invalid", 0))
+        return int(self._report().get("invalid", len(self.lines)))
 
     @property
     def truncated(self) -> bool:
-        return bool(self._details().get("truncated", False))
+        return bool(self._report().get("truncated", False))
 
     @property
     def lines(self) -> list[InvalidLine]:
-        return [InvalidLine.model_validate(line) for line in self._details().get("lines", [])]
+        lines = self._report().get("lines", [])
+        return [InvalidLine.model_validate(line) for line in lines if isinstance(line, dict)]
 
-    def _details(self) -> dict[str, Any]:
-        return self.details if isinstance(self.details, dict) else {}
+    def _report(self) -> dict[str, Any]:
+        if isinstance(self.details, dict):
+            return self.details
+        if isinstance(self.details, list):
+            return {"lines": self.details}
+        return {}
 
 
 class RateLimitError(APIError):

@@ -170,7 +170,7 @@ class BatchView(View):
     @property
     def done(self) -> int:
         """Items that have ended, whatever their outcome."""
-        return sum(self.counts.get(state, 0) for state in ("COMPLETE", "FAILED", "CANCELLED"))
+        return sum(self.counts.get(state, 0) for state in JOB_TERMINAL)
 
     @property
     def failed(self) -> int:
