@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from conftest import Leo
 from fake_leo import FakeLeo
 
@@ -81,6 +82,17 @@ def test_a_batch_with_failed_items_exits_3(leo: Leo, tmp_path: Path):
     assert run.err.splitlines()[-1] == "error: items_failed: 1 items ended FAILED or CANCELLED"
 
 
+def test_in_a_terminal_the_progress_is_live(leo: Leo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("FORCE_COLOR", "1")  # rich then treats stderr as a terminal
+
+    run = leo("batch", "submit", manifest(tmp_path / "prompts.jsonl", 3))
+
+    assert run.code == 0
+    assert "\x1b[?25l" in run.err  # the live display hid the cursor while redrawing
+    assert run.err.count("QUEUED") >= 2  # redrawn as the counts moved
+    assert "COMPLETE 3" in run.err
+
+
 def test_watch_follows_an_existing_batch(leo: Leo, tmp_path: Path):
     leo("batch", "submit", manifest(tmp_path / "prompts.jsonl", 2), "--no-watch")
     [batch_id] = leo.fake.batches
@@ -134,7 +146,7 @@ def test_cancel_then_watch_exits_3(leo: Leo, tmp_path: Path):
 
     assert (cancelled.code, cancelled.out.strip()) == (0, f"batch {batch_id} CANCELLING")
     assert watched.code == 3
-    assert watched.err.splitlines()[-1] == "error: batch ended CANCELLED"
+    assert watched.err.splitlines()[-1] == f"error: batch_cancelled: batch {batch_id} was cancelled"
 
 
 def test_list_and_get(leo: Leo, tmp_path: Path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from conftest import Leo
 from fake_leo import FakeLeo, image_bytes
@@ -44,6 +45,17 @@ def test_a_failed_job_exits_3_with_its_code(leo: Leo):
 
     assert run.code == 3
     assert run.err.splitlines()[-1] == "error: generation_failed: Leonardo reported the generation failed"
+
+
+def test_a_cancelled_job_exits_3(leo: Leo, fake: FakeLeo):
+    job = fake.new_job("alice", {"prompt": "never mind"})
+    job.status = "CANCELLED"
+    fake.inject("POST /v1/generations", httpx.Response(202, json=job.view()))
+
+    run = leo("generate", "never mind")
+
+    assert run.code == 3
+    assert run.err.splitlines()[-1] == f"error: job_cancelled: job {job.id} ended CANCELLED"
 
 
 def test_a_job_still_running_at_the_timeout_exits_4(leo: Leo):

@@ -187,11 +187,22 @@ def cli(app: App, api_url: str | None, token: str | None, profile: str | None) -
     app.api_url, app.token, app.profile = api_url, token, profile
 
 
-def _ended_badly(app: App, what: str, status: str, error: Any = None) -> int:
-    detail = f"{error.code}: {error.message}" if error is not None else f"{what} ended {status}"
-    if not app.json:
-        print(f"error: {detail}", file=sys.stderr)
+def _ended(code: str, message: str) -> int:
+    """A job or batch that ended without (all) its images: exit 3, with the reason on stderr."""
+    print(f"error: {code}: {message}", file=sys.stderr)
     return EXIT_ENDED_BADLY
+
+
+def _job_outcome(job: JobView) -> int:
+    if job.status == "COMPLETE":
+        return EXIT_OK
+    if job.error is not None:
+        return _ended(job.error.code, job.error.message)
+    return _ended(f"job_{job.status.lower()}", f"job {job.id} ended {job.status}")
+
+
+def _items_failed(count: int) -> int:
+    return _ended("items_failed", f"{count} items ended FAILED or CANCELLED")
 
 
 @cli.command()
@@ -214,13 +225,17 @@ def generate(
     """Create a job, wait for it, and download its images into --out."""
     client = app.client()
     job = client.create_generation(prompt, idempotency_key=idempotency_key, **fields)
-    if app.json:
-        job = client.wait(job.id, timeout=timeout)
-    else:
-        with app.err.status(f"{job.id} {job.status}") as status:
-            for view in client.watch(job.id, timeout=timeout):
-                status.update(f"{view.id} {view.status}")
-                job = view
+    try:
+        if app.json:
+            job = client.wait(job.id, timeout=timeout)
+        else:
+            with app.err.status(f"{job.id} {job.status}") as status:
+                for view in client.watch(job.id, timeout=timeout):
+                    status.update(f"{view.id} {view.status}")
+                    job = view
+    except KeyboardInterrupt:
+        print(f"interrupted: job {job.id} keeps running; `leo get {job.id}`", file=sys.stderr)
+        raise
     files = client.download(job, out_dir) if job.status == "COMPLETE" else []
     if app.json:
         app.emit({"job": job, "files": files})
@@ -228,7 +243,7 @@ def generate(
         app.out.print(job_table(job))
         for result in files:
             app.out.print(f"{result.action} {result.path or f'image {result.index} (withheld)'}")
-    return EXIT_OK if job.status == "COMPLETE" else _ended_badly(app, "job", job.status, job.error)
+    return _job_outcome(job)
 
 
 @cli.command()
@@ -288,22 +303,10 @@ def batch() -> None:
     """Batches: many generations from one JSONL manifest."""
 
 
-def _batch_outcome(app: App, view: BatchView) -> int:
+def _batch_outcome(view: BatchView) -> int:
     if view.status == "CANCELLED":
-        return _ended_badly(app, "batch", view.status)
-    if view.failed:
-        return _ended_badly(app, "batch", view.status, _FailedItems(view.failed))
-    return EXIT_OK
-
-
-@dataclass
-class _FailedItems:
-    count: int
-    code: str = "items_failed"
-
-    @property
-    def message(self) -> str:
-        return f"{self.count} items ended FAILED or CANCELLED"
+        return _ended("batch_cancelled", f"batch {view.id} was cancelled")
+    return _items_failed(view.failed) if view.failed else EXIT_OK
 
 
 def _watch(app: App, batch_id: str, timeout: float | None) -> BatchView:
@@ -316,7 +319,7 @@ def _watch(app: App, batch_id: str, timeout: float | None) -> BatchView:
         if app.err.is_terminal:
             with Live(console=app.err, refresh_per_second=4) as live:
                 for view in client.watch_batch(batch_id, timeout=timeout):
-                    live.update(progress.render(view))
+                    live.update(progress.render(view), refresh=True)
         else:  # a log, not a screen: the final state only
             last: Group | None = None
             for view in client.watch_batch(batch_id, timeout=timeout):
@@ -372,7 +375,7 @@ def submit(
     view = _watch(app, created.id, timeout)
     if app.json:
         app.emit(view)
-    return _batch_outcome(app, view)
+    return _batch_outcome(view)
 
 
 @batch.command()
@@ -385,7 +388,7 @@ def watch(app: App, batch_id: str, timeout: float | None) -> int:
     view = _watch(app, batch_id, timeout)
     if app.json:
         app.emit(view)
-    return _batch_outcome(app, view)
+    return _batch_outcome(view)
 
 
 @batch.command("get")
@@ -466,7 +469,7 @@ def results(app: App, batch_id: str, directory: Path | None, page_size: int | No
                 + ", ".join(f"{k} {v}" for k, v in statuses.items())
             )
     failed = statuses["FAILED"] + statuses["CANCELLED"]
-    return _ended_badly(app, "batch", "", _FailedItems(failed)) if failed else EXIT_OK
+    return _items_failed(failed) if failed else EXIT_OK
 
 
 @batch.command()
