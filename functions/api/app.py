@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import batch_routes
 import billing_routes
 import generation_routes
 import model_routes
@@ -44,6 +45,7 @@ app.include_router(upload_routes.router)
 app.include_router(model_routes.router)
 app.include_router(prompt_routes.router)
 app.include_router(billing_routes.router)
+app.include_router(batch_routes.router)
 
 
 @app.get("/health")

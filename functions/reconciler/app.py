@@ -32,6 +32,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     balance = wiring.balance_watch().run()  # GET /me, at most every ACCOUNT_BALANCE_EVERY_SECONDS
     if balance.reading is not None:  # the AccountBalanceLowAlarm's metric
         metrics.add_metric(name="AccountBalance", unit=MetricUnit.Count, value=float(balance.reading.amount))
+    batches = wiring.batch_worker().check_due()  # stalled fan-outs, deadlines, missed finishes
+    for name, count in batches.items():
+        metrics.add_metric(name=f"BatchCheck_{name}", unit=MetricUnit.Count, value=count)
     events = wiring.publish_pending()  # completion events the fast path did not publish (docs/events.md)
     for name, count in events.items():
         metrics.add_metric(name=f"CompletionEvents_{name}", unit=MetricUnit.Count, value=count)
@@ -63,6 +66,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "orphan_sweep": sweep,
             "account_blocked": account_blocked,
             "events": events,
+            "batches": batches,
         },
     )
     return {"outcomes": outcomes, "orphan_sweep": sweep, "account_blocked": account_blocked, "events": events}

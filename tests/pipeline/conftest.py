@@ -138,6 +138,9 @@ PARAMETERISED_ROUTES = (
     "/v1/generations/{job_id}/images/{index}/variations",
     "/v1/uploads/{upload_id}",
     "/v1/uploads/{upload_id}/complete",
+    "/v1/batches/{batch_id}",
+    "/v1/batches/{batch_id}/results",
+    "/v1/batches/{batch_id}/cancel",
 )
 
 
@@ -171,9 +174,15 @@ class Pipeline:
         self.queues = {
             "SubmitQueue": stack.env["SUBMIT_QUEUE_URL"],
             "EventsQueue": stack.env["EVENTS_QUEUE_URL"],
+            "BatchQueue": stack.env["BATCH_QUEUE_URL"],
         }
 
     def api(self, method: str, path: str, **kwargs) -> tuple[int, dict]:
+        status, body = self.api_raw(method, path, **kwargs)
+        return status, json.loads(body)
+
+    def api_raw(self, method: str, path: str, **kwargs) -> tuple[int, str]:
+        """The answer's status and body as text (a JSONL answer is not one JSON document)."""
         event = http_event(method, path, **kwargs)
         path_template, parameters = _route_of(path)
         if parameters:
@@ -181,7 +190,7 @@ class Pipeline:
         event["routeKey"] = f"{method} {path_template}"
         response = self.runtime.invoke("ApiFunction", event)
         self.last_headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
-        return response["statusCode"], json.loads(response["body"])
+        return response["statusCode"], response["body"]
 
     def webhook(self, body: dict | bytes | str, *, token: str | None = WEBHOOK_KEY) -> tuple[int, dict]:
         event = load_event("webhook-callback.json")

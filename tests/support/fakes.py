@@ -197,12 +197,16 @@ class FakeJobStore:
             self.jobs[job.id] = moved
             return moved
 
-    def cancel(self, job, *, now):
+    def cancel(self, job, *, now, failure=None):
         with self._lock:
             current = self.jobs.get(job.id)
             if (current is None or current.status != JobStatus.QUEUED or current.slot_held
                     or current.submit_uncertain_since):  # fmt: skip
                 raise TransitionConflict(f"job {job.id} is held by a submitter or no longer QUEUED")
+            if failure is not None:
+                return self.transition(
+                    current, JobStatus.FAILED, now=now, error_code=failure[0], error_message=failure[1]
+                )
             return self.transition(current, JobStatus.CANCELLED, now=now)
 
     def release_slot(self, job, *, now):

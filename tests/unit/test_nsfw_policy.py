@@ -94,8 +94,8 @@ def test_withhold_does_not_copy_a_flagged_image_and_the_view_says_withheld(store
     view = view_of(job)
     assert view["nsfw_policy"] == "withhold"
     assert view["images"][1] == {
-        "index": 1, "url": None, "content_type": None, "width": None, "height": None,
-        "leonardo_image_id": "img-1", "nsfw": True, "withheld": True,
+        "index": 1, "url": None, "content_type": None, "width": None, "height": None, "size": None,
+        "sha256": None, "leonardo_image_id": "img-1", "nsfw": True, "withheld": True,
     }  # fmt: skip
     assert view["images"][0]["url"] and view["images"][0]["withheld"] is False
     assert CDN not in str(view)

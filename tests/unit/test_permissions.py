@@ -38,7 +38,8 @@ BUCKET, INCOMING, UPLOADS, OUTPUTS = (
     "${OutputBucket.Arn}/uploads/*",
     "${OutputBucket.Arn}/outputs/*",
 )
-SUBMIT_QUEUE, EVENTS_QUEUE = "SubmitQueue.Arn", "EventsQueue.Arn"
+SUBMIT_QUEUE, EVENTS_QUEUE, BATCH_QUEUE = "SubmitQueue.Arn", "EventsQueue.Arn", "BatchQueue.Arn"
+BATCHES = "${OutputBucket.Arn}/batches/*"  # a batch's checked items (adapters/batch_files.py)
 API_KEY, WEBHOOK_KEY = "LeonardoApiKeySecret", "WebhookSecret"
 REQUEST_LOCKS = "ForAllValues:StringLike dynamodb:LeadingKeys=REQLOCK#*"  # DeleteItem of REQLOCK# items only
 PRICES = "ForAllValues:StringLike dynamodb:LeadingKeys=PRICE#*"  # the price cache's items only
@@ -67,6 +68,8 @@ EXPECTED = {
         _grants("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", on=JOBS)
         | _grants("dynamodb:Query", on=INDEX_USER_JOBS)  # list_for_user
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # a new job's submit message
+        | _grants("sqs:SendMessage", on=BATCH_QUEUE)  # a new batch's fan-out, a batch's cancel
+        | _grants("s3:GetObject", "s3:PutObject", "s3:DeleteObject", on=BATCHES)  # its items file
         | _grants("ssm:GetParameter", on=STACK_PARAMETERS)  # the content rules (ContentPolicyParameter)
         | _grants("secretsmanager:GetSecretValue", on=API_KEY)  # DELETEs: Leonardo's copies
         # presigned POST (signed by this role) -> incoming/; completion: HEAD + GET incoming/, PUT
@@ -122,9 +125,21 @@ EXPECTED = {
         | _grants("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", on=JOBS, when=PRICES)
         | _grants("sqs:SendMessage", on=EVENTS_QUEUE)  # what it learned by polling
         | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # re-sends and wakes
+        | _grants("sqs:SendMessage", on=BATCH_QUEUE)  # a batch's stalled fan-out or cancel, its deadline
         | _grants("secretsmanager:GetSecretValue", on=API_KEY)
         | _grants("dynamodb:PutItem", on=JOBS, when=OUTBOX)  # a terminal transition's outbox item
         | _grants("events:PutEvents", on=EVENT_BUS)  # the fast path, and the safety net (pending events)
+    ),
+    "BatchFunction": (
+        # add_items (a transaction: the items' Puts, the batch's checkpoint and the user's line turns:
+        # Updates), end_fanout (+ the ledger's release), cancel / expire of items, finish (+ outbox Put).
+        _grants("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", on=JOBS)
+        | _grants("dynamodb:Query", on=INDEX_USER_JOBS)  # the batch's items, in line order
+        | _grants("dynamodb:Query", on=INDEX_DUE_JOBS)  # the waiting line (Waker)
+        | _grants("sqs:SendMessage", on=SUBMIT_QUEUE)  # wakes
+        | _grants("sqs:SendMessage", on=BATCH_QUEUE)  # a long run sends itself on
+        | _grants("s3:GetObject", on=BATCHES)  # the items file, streamed
+        | _grants("events:PutEvents", on=EVENT_BUS)  # Batch Completed, cancelled items' events
     ),
     "AppWebhookFunction": (
         # DynamoAppWebhookStore: endpoints (Query of APPHOOKS, Get, failure counts and disable:
@@ -223,7 +238,10 @@ def test_only_the_api_deletes_files_and_only_on_its_owners_request():
         for action, resource, _ in granted(function)
         if action == "s3:DeleteObject"
     }
-    assert deletes == {("ApiFunction", INCOMING), ("ApiFunction", UPLOADS), ("ApiFunction", OUTPUTS)}
+    assert deletes == {
+        ("ApiFunction", INCOMING), ("ApiFunction", UPLOADS), ("ApiFunction", OUTPUTS),
+        ("ApiFunction", BATCHES),  # the items file of a batch refused after it was written
+    }  # fmt: skip
 
 
 def test_the_processor_writes_only_under_outputs():

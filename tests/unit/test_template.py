@@ -129,11 +129,13 @@ def _written_prefixes() -> set[str]:
     """Every key prefix the code writes in the bucket, read from the code itself."""
     from types import SimpleNamespace
 
+    from gencore.domain.batch_records import items_key
     from gencore.domain.processing import output_prefix
     from gencore.domain.uploads import incoming_key, upload_key
 
     key = upload_key("user", "upload", "image/png")
     keys = {key, incoming_key(SimpleNamespace(key=key)), output_prefix(SimpleNamespace(user_id="u", id="j"))}
+    keys.add(items_key("user", "batch"))
     return {k.split("/")[0] + "/" for k in keys}
 
 
@@ -176,7 +178,7 @@ def _days(value) -> int:
 
 def test_the_lifecycle_knows_every_prefix_we_write():
     written = _written_prefixes() | _granted_write_prefixes()
-    assert written == {"outputs/", "uploads/", "incoming/"}
+    assert written == {"outputs/", "uploads/", "incoming/", "batches/"}
     for prefix in written:
         assert _rules_for(prefix), prefix
 
@@ -269,7 +271,7 @@ def test_an_unknown_generation_is_dropped_before_its_event_could_reach_the_dlq()
 
 # The functions whose code can end a job (docs/events.md, "How an event is published"): each publishes
 # the event of the write it just made; the reconciler also publishes what is still pending.
-JOB_ENDERS = {"ApiFunction", "SubmitterFunction", "ProcessorFunction", "ReconcilerFunction"}
+JOB_ENDERS = {"ApiFunction", "SubmitterFunction", "ProcessorFunction", "ReconcilerFunction", "BatchFunction"}
 
 
 def _statements(function: str) -> list[dict]:

@@ -172,6 +172,7 @@ def reconciler_app(monkeypatch):
     monkeypatch.setattr(wiring, "balance_watch", lambda: balance)
     drained = {"published": 3, "failed": 1}  # the outbox's safety net (docs/events.md)
     monkeypatch.setattr(wiring, "publish_pending", lambda: drained)
+    monkeypatch.setattr(wiring, "batch_worker", lambda: SimpleNamespace(check_due=lambda: {}))
     app.models, app.prices, app.balance = models, prices, balance
     return app, runs, guard
 

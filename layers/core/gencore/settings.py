@@ -23,6 +23,7 @@ class Settings(BaseModel):
     output_bucket: str
     submit_queue_url: str
     events_queue_url: str
+    batch_queue_url: str = ""  # the batch worker's messages (fan-out, cancel, deadline)
     leonardo_base_url: str = "https://cloud.leonardo.ai/api/rest/v1"
     leonardo_api_key_secret: str
     webhook_secret: str

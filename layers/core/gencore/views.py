@@ -22,6 +22,8 @@ STATUS_BY_ERROR: dict[type[errors.DomainError], int] = {
     errors.InvalidRequest: 422,
     errors.InvalidCursor: 400,
     errors.JobNotFound: 404,
+    errors.BatchNotFound: 404,
+    errors.BatchInvalid: 422,
     errors.UploadNotFound: 404,
     errors.UploadNotReady: 409,
     errors.UploadRejected: 422,
@@ -90,6 +92,8 @@ class ImageView(BaseModel):
     content_type: str | None
     width: int | None
     height: int | None
+    size: int | None = None  # bytes of our copy: a download can resume, and be checked
+    sha256: str | None = None  # of our copy, hex (None for copies made before it was recorded)
     leonardo_image_id: str
     nsfw: bool | None = None  # Leonardo flagged the image as not safe for work (None: not reported)
     # Flagged NSFW under a plan that withholds such images (docs/plans.md): not kept here, no URL.
@@ -106,6 +110,12 @@ class HoldView(BaseModel):
 
     code: str  # leonardo_auth | leonardo_credits
     since: datetime
+
+
+class BatchItemView(BaseModel):
+    batch_id: str
+    custom_id: str
+    line: int
 
 
 class JobView(BaseModel):
@@ -127,6 +137,7 @@ class JobView(BaseModel):
     cost: dict[str, Any] | None
     error: ErrorView | None
     hold: HoldView | None = None
+    batch: BatchItemView | None = None  # the batch it is an item of
 
 
 class JobPage(BaseModel):
@@ -160,6 +171,8 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
                 content_type=i.content_type,
                 width=i.width or job.request.get("width"),
                 height=i.height or job.request.get("height"),
+                size=i.size if i.key and not i.withheld else None,
+                sha256=i.sha256 if i.key and not i.withheld else None,
                 leonardo_image_id=i.leonardo_image_id,
                 nsfw=i.nsfw,
                 withheld=i.withheld,
@@ -181,6 +194,7 @@ def job_view(job: Job, presign: Callable[[str], str], hold: HoldView | None = No
         cost=cost_of(job),
         error=ErrorView(code=job.error_code, message=job.error_message or "") if job.error_code else None,
         hold=hold if job.status == JobStatus.QUEUED else None,
+        batch=BatchItemView(**job.batch.model_dump()) if job.batch else None,
     )
 
 
@@ -199,6 +213,8 @@ def caller_plan(event: object, claim: str) -> str | None:
 def error_details(error: errors.DomainError) -> list[dict[str, Any]] | None:
     """What a refusal says beyond its code and message (`details` of the error envelope)."""
     details = getattr(error, "details", None)
+    if isinstance(details, list):
+        return details or None
     return [details] if isinstance(details, dict) and details else None
 
 

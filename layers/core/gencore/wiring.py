@@ -19,20 +19,23 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from gencore.adapters.account import DynamoAccountState, DynamoBalanceState, DynamoOrphanStore
+    from gencore.adapters.batch_store import DynamoBatchStore
     from gencore.adapters.dynamo import DynamoJobStore
     from gencore.adapters.eventbus import EventBridgeBus
     from gencore.adapters.ledger import DynamoLedger
     from gencore.adapters.leonardo import LeonardoGateway
     from gencore.adapters.outbox import DynamoOutbox
     from gencore.adapters.outputs import S3OutputStore
-    from gencore.adapters.queues import SqsEventQueue, SqsSubmitQueue
+    from gencore.adapters.queues import SqsBatchQueue, SqsEventQueue, SqsSubmitQueue
     from gencore.adapters.uploads import DynamoUploadStore, S3UploadBucket
     from gencore.domain.account import AccountGuard
     from gencore.domain.admission import Admission
     from gencore.domain.balance import BalanceWatch
+    from gencore.domain.batch_service import Batches
     from gencore.domain.content_policy import ReloadableContentPolicy
     from gencore.domain.estimates import Estimator, RefreshReport
     from gencore.domain.events import CompletionEvent, EventRelay
+    from gencore.domain.fanout import BatchWorker
     from gencore.domain.generations import Generations
     from gencore.domain.orphans import OrphanSweep
     from gencore.domain.plans import PlansDocument
@@ -68,6 +71,55 @@ def store() -> DynamoJobStore:
     return DynamoJobStore(
         aws("dynamodb"), s.jobs_table, pricing=pricing, on_charge=report_charge,
         on_event=job_ended, event_delay_seconds=s.events_safety_net_delay_seconds,
+        on_item_ended=batch_item_ended,
+    )  # fmt: skip
+
+
+# --- batches (domain/batch_service.py, domain/fanout.py) --------------------------------------------
+
+
+@cache
+def batch_store() -> DynamoBatchStore:
+    from gencore.adapters.batch_store import DynamoBatchStore
+
+    return DynamoBatchStore(aws("dynamodb"), settings().jobs_table, store())
+
+
+def batch_item_ended(batch_id: str) -> None:
+    """The job store's observer of each batch item's end: the last one ends its batch at once."""
+    batch_store().finish(batch_id, now=clock())
+
+
+@cache
+def batch_queue() -> SqsBatchQueue:
+    from gencore.adapters.queues import SqsBatchQueue
+
+    return SqsBatchQueue(aws("sqs"), settings().batch_queue_url)
+
+
+@cache
+def batches() -> Batches:
+    from gencore.adapters.batch_files import S3BatchFiles
+    from gencore.domain.batch_service import Batches
+    from gencore.domain.sources import Sources
+
+    return Batches(
+        batch_store(), S3BatchFiles(aws("s3"), settings().output_bucket), batch_queue(),
+        Sources(store(), uploads=uploads()), uploads(), upload_bucket(), clock,
+        admission=admission(), model_names=platform_models().name_of,
+    )  # fmt: skip
+
+
+@cache
+def batch_worker() -> BatchWorker:
+    from gencore.adapters.batch_files import S3BatchFiles
+    from gencore.domain.fanout import BatchWorker
+    from gencore.domain.waiting import Waker
+
+    policy = settings().policy()
+    return BatchWorker(
+        batch_store(), S3BatchFiles(aws("s3"), settings().output_bucket), batch_queue(), store(),
+        Waker(store(), submit_queue(), clock, policy), clock, policy,
     )  # fmt: skip
 
 
@@ -411,7 +463,8 @@ def reset() -> None:
                     upload_bucket, uploads, generations, removal, submitter, processor, reconciler,
                     account_state, account_guard, balance_state, balance_watch, orphan_store, orphan_sweep,
                     platform_models, prompts, plans, content_policy, estimator, admission, ledger,
-                    price_refresh, outbox, event_bus, event_relay):  # fmt: skip
+                    price_refresh, outbox, event_bus, event_relay, batch_store, batch_queue, batches,
+                    batch_worker):  # fmt: skip
         factory.cache_clear()
     from gencore.webhook_intake import intake  # the webhook's own factory (built without Settings)
 

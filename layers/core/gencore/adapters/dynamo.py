@@ -12,6 +12,9 @@ Items (pk / sk):
                            submit at due_at) and DUE#L (the waiting line: no message, no recheck,
                            due_at = the job's turn; woken lowest turn first when a slot frees up)
 - LINE#HEAD / LINE, LINE#USER#<user> / LINE   the line's turns (adapters/waiting_line.py)
+                           A batch's items are indexed by batch instead (gsi1pk=BATCH#<id>, gsi1sk=its
+                           line): results in manifest order, and no flood of items in the user's history
+- BATCH#<id> / BATCH       a batch (adapters/batch_store.py); its counters move in its items' writes
 - GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
 - DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
 - SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
@@ -48,6 +51,7 @@ from gencore.adapters.ddb import values as _values
 from gencore.adapters.job_keys import (
     SEMAPHORE_KEY,
     due_shard,
+    index_keys,
     job_key,
     partitions,
 )
@@ -83,6 +87,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         self, client: Any, table: str, *, writer: Writer | None = None, pricing: Pricing | None = None,
         on_charge: ChargeObserver | None = None, on_event: Callable[[CompletionEvent], None] | None = None,
         event_delay_seconds: int = SAFETY_NET_DELAY_SECONDS,
+        on_item_ended: Callable[[str], None] | None = None,
     ) -> None:  # fmt: skip
         self._db = client
         self._table = table
@@ -91,6 +96,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         self._on_charge = on_charge  # the cost log line and metrics (gencore/spend_log.py)
         self._on_event = on_event  # publishes a completion event once its write committed (the fast path)
         self._event_delay = event_delay_seconds  # the fast path's head start over the safety net
+        self._on_item_ended = on_item_ended  # a batch item ended: its batch may be finished (by id)
 
     # --- reads -------------------------------------------------------------------------------
     def get(self, job_id: str) -> Job | None:
@@ -261,8 +267,11 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         self._write(job, updates, release=False)
         return self._written(job, updates)
 
-    def cancel(self, job: Job, *, now: datetime) -> Job:
-        updates = self._charged(job, {"status": JobStatus.CANCELLED, "updated_at": now, "due_at": None})
+    def cancel(self, job: Job, *, now: datetime, failure: tuple[str, str] | None = None) -> Job:
+        updates: dict[str, Any] = {"status": JobStatus.CANCELLED, "updated_at": now, "due_at": None}
+        if failure is not None:  # ended FAILED with this code and message, on the same terms
+            updates |= {"status": JobStatus.FAILED, "error_code": failure[0], "error_message": failure[1]}
+        updates = self._charged(job, updates)
         update = self._update_for(job, updates, release=False)
         # No submitter holds it and no POST of it may be unanswered: Leonardo cannot have it.
         update["ConditionExpression"] += (
@@ -387,12 +396,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         data = job.model_dump(mode="json", exclude_none=True)
         if not job.slot_held:
             data.pop("slot_held", None)
-        data |= {
-            "pk": f"JOB#{job.id}",
-            "sk": "JOB",
-            "gsi1pk": f"USER#{job.user_id}",
-            "gsi1sk": f"{data['created_at']}#{job.id}",
-        }
+        data |= {"pk": f"JOB#{job.id}", "sk": "JOB"} | index_keys(job, data["created_at"])
         if job.due_at is not None and not job.status.terminal:
             data["due_pk"] = due_shard(job.id, job.status)
         return {k: _ddb(v) for k, v in data.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from gencore.domain.models import JobStatus
+from gencore.domain.models import Job, JobStatus
 
 DUE_SHARDS = 4  # spreads the sparse due index over a few partitions; the reconciler reads them all
 SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}
@@ -50,3 +50,25 @@ def line_user_key(user_id: str) -> dict[str, Any]:
 
 def partitions(kind: str) -> list[str]:
     return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
+
+
+def index_keys(job: Job, created_at: str) -> dict[str, str]:
+    """The UserJobs index's keys of a job: its user's history by time, or for a batch's item, its
+    batch by line (the batch's results in manifest order; items stay out of the user's history)."""
+    if job.batch is not None:
+        return {
+            "gsi1pk": batch_items_partition(job.batch.batch_id),
+            "gsi1sk": f"{job.batch.line:06d}#{job.id}",
+        }
+    return {"gsi1pk": f"USER#{job.user_id}", "gsi1sk": f"{created_at}#{job.id}"}
+
+
+def batch_key(batch_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"BATCH#{batch_id}"}, "sk": {"S": "BATCH"}}
+
+
+def batch_items_partition(batch_id: str) -> str:
+    return f"BATCH#{batch_id}"
+
+
+BATCH_DUE_PARTITION = "DUE#B"  # batches not ended, due_at = their next check by the reconciler

@@ -1,8 +1,9 @@
 """What rides in a job write's own transaction, so that nothing can disagree with the job whatever
 crashes when: the credit ledger when the job's charge changes (domain/ledger.py, adapters/ledger.py),
-its user's count of waiting jobs when it leaves QUEUED (the plan's cap), and the completion event in
-the outbox when it ends (domain/events.py, adapters/outbox.py). After the write commits, the
-observers hear of it: the charge's cost line and metrics, the event's fast publish.
+its user's count of waiting jobs when it leaves QUEUED (the plan's cap), a batch item's batch
+counters (domain/batch_records.py), and the completion event in the outbox when it ends
+(domain/events.py, adapters/outbox.py). After the write commits, the observers hear of it: the
+charge's cost line and metrics, the event's fast publish, a batch item's end (its batch may end).
 
 Mixed into DynamoJobStore.
 """
@@ -15,11 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.ddb import values as _values
-from gencore.adapters.job_keys import waiting_key
-from gencore.adapters.ledger import DynamoLedger, change_updates
+from gencore.adapters.job_keys import batch_key, waiting_key
+from gencore.adapters.ledger import budget_refusal, change_updates
 from gencore.adapters.outbox import outbox_put
 from gencore.domain.events import CompletionEvent, completion_event, is_completion
-from gencore.domain.ledger import BudgetExceeded, Pricing, charge_after, delta, resets_at
+from gencore.domain.ledger import BudgetExceeded, Delta, Pricing, charge_after, delta
 from gencore.domain.models import Charge, Job, JobStatus
 from gencore.domain.plans import Budget
 
@@ -37,6 +38,7 @@ class SideItems:
     _pricing: Pricing
     _on_charge: ChargeObserver | None
     _on_event: Callable[[CompletionEvent], None] | None
+    _on_item_ended: Callable[[str], None] | None
     _event_delay: int
 
     def _charged(self, job: Job, updates: dict[str, Any]) -> dict[str, Any]:
@@ -54,9 +56,38 @@ class SideItems:
         if updates.get("waiting_counted") is False and job.waiting_counted:
             side.append(self._count_waiting(job.user_id, -1))
         after = updates.get("charge", job.charge)
-        if "charge" not in updates or after is None:
-            return side
-        return side + change_updates(self._table, job.user_id, after, delta(job.charge, after))
+        change = delta(job.charge, after) if "charge" in updates and after is not None else Delta()
+        if change:
+            assert after is not None
+            side += change_updates(self._table, job.user_id, after, change)
+        return side + self._batch_counts(job, JobStatus(updates.get("status", job.status)), change)
+
+    def _batch_counts(self, job: Job, to: JobStatus, change: Delta) -> list[dict[str, Any]]:
+        """A batch item's write moves its batch's counters (domain/batch_records.py) with it."""
+        if job.batch is None or (to == job.status and not change):
+            return []
+        adds: dict[str, Decimal | int] = {}
+        if to != job.status:
+            adds |= {f"n_{job.status}": -1, f"n_{to}": 1}
+            if to.terminal and not job.status.terminal:
+                adds["done"] = 1
+        if change:
+            adds |= {"reserved": change.reserved, "spent": change.spent}
+        names = {f"#a{i}": name for i, name in enumerate(adds)}
+        return [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": batch_key(job.batch.batch_id),
+                    "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": {
+                        f":a{i}": {"N": format(Decimal(value).normalize(), "f")}
+                        for i, value in enumerate(adds.values())
+                    },
+                }
+            }
+        ]
 
     def _written(self, job: Job, updates: dict[str, Any]) -> Job:
         """The job as a committed write left it; the observer hears of a charge that changed."""
@@ -64,7 +95,17 @@ class SideItems:
         after = updates.get("charge")
         if after is not None and after != job.charge:
             self._charge_written(written, job.charge, after)
+        if job.batch is not None and written.status.terminal and not job.status.terminal:
+            self._item_ended(job.batch.batch_id)
         return written
+
+    def _item_ended(self, batch_id: str) -> None:
+        if self._on_item_ended is None:
+            return
+        try:
+            self._on_item_ended(batch_id)
+        except Exception:  # best effort: the reconciler's batch check finishes it
+            log.exception("could not finish a batch", extra={"batch_id": batch_id})
 
     def _charge_written(self, job: Job, before: Charge | None, after: Charge) -> None:
         if self._on_charge is None:
@@ -106,13 +147,4 @@ class SideItems:
 
     def _over_budget(self, job: Job, period: str, budget: Budget | None) -> BudgetExceeded:
         assert job.charge is not None and budget is not None
-        key = job.charge.day if period == "day" else job.charge.month
-        limit = budget.per_day if period == "day" else budget.per_month
-        assert limit is not None
-        used = DynamoLedger(self._db, self._table).period(job.user_id, period, key).committed
-        return BudgetExceeded(
-            f"This job's estimate ({job.charge.estimate} {job.charge.unit}) is over what is left of your "
-            f"{'daily' if period == 'day' else 'monthly'} budget",
-            period=period, remaining=max(limit - used, Decimal(0)), unit=job.charge.unit,
-            resets_at=resets_at(period, key),
-        )  # fmt: skip
+        return budget_refusal(self._db, self._table, job.user_id, job.charge, period, budget, what="job")

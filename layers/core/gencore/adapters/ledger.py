@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gencore.domain.ledger import Delta, Period
+from gencore.domain.ledger import BudgetExceeded, Delta, Period, resets_at
 from gencore.domain.models import Charge
 from gencore.domain.plans import Budget
 
@@ -169,4 +169,20 @@ def _spender(item: dict[str, Any], period: str, key: str) -> Spender:
         jobs=int(item["jobs"]["N"]) if "jobs" in item else 0,
         plan=item["plan"]["S"] if "plan" in item else None,
         unit=item["unit"]["S"] if "unit" in item else None,
+    )  # fmt: skip
+
+
+def budget_refusal(
+    client: Any, table: str, user_id: str, charge: Charge, period: str, budget: Budget, *, what: str
+) -> BudgetExceeded:
+    """The 402 for a reservation of `charge` that `period` of `budget` refused (`what`: job, batch)."""
+    key = _period_key(charge, period)
+    limit = budget.per_day if period == "day" else budget.per_month
+    assert limit is not None
+    used = DynamoLedger(client, table).period(user_id, period, key).committed
+    return BudgetExceeded(
+        f"This {what}'s estimate ({charge.estimate} {charge.unit}) is over what is left of your "
+        f"{'daily' if period == 'day' else 'monthly'} budget",
+        period=period, remaining=max(limit - used, Decimal(0)), unit=charge.unit,
+        resets_at=resets_at(period, key),
     )  # fmt: skip

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import struct
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -96,6 +97,7 @@ class Download:
     chunks: Iterator[bytes]
     max_bytes: int  # the cap for this kind of output (image or video)
     size: int = 0
+    digest: Any = field(default_factory=hashlib.sha256)  # of the bytes read so far
 
     def reader(self) -> _StreamReader:
         return _StreamReader(self)
@@ -108,7 +110,7 @@ class _StreamReader:
     def __init__(self, download: Download) -> None:
         self._download = download
         self._pending = b""
-        download.size = 0
+        download.size, download.digest = 0, hashlib.sha256()
         self._take(download.head)
 
     def read(self, size: int = -1) -> bytes:
@@ -129,6 +131,7 @@ class _StreamReader:
 
     def _take(self, chunk: bytes) -> None:
         self._download.size += len(chunk)
+        self._download.digest.update(chunk)
         if self._download.size > self._download.max_bytes:
             raise OutputRejected("Output is larger than allowed", code="output_too_large")
         self._pending = chunk
@@ -218,6 +221,7 @@ class S3OutputStore:
                     size=head["ContentLength"],
                     width=int(meta["width"]) if meta.get("width") else None,
                     height=int(meta["height"]) if meta.get("height") else None,
+                    sha256=self._digest(entry["Key"]),
                     leonardo_image_id=source_id,
                 )
         return None
@@ -245,8 +249,18 @@ class S3OutputStore:
             size=download.size,
             width=size[0] if size else None,
             height=size[1] if size else None,
+            sha256=download.digest.hexdigest(),
             leonardo_image_id=source_id,
         )
+
+    def _digest(self, key: str) -> str:
+        """The sha256 of a copy made by an earlier attempt (read back once, streamed: crash recovery)."""
+        digest = hashlib.sha256()
+        body = self._s3.get_object(Bucket=self._bucket, Key=key)["Body"]
+        while chunk := body.read(1024 * 1024):
+            digest.update(chunk)
+        body.close()
+        return digest.hexdigest()
 
     def presign(self, key: str) -> str:
         return self._s3.generate_presigned_url(

@@ -26,3 +26,15 @@ class SqsEventQueue:
 
     def send(self, event: GenerationEvent) -> None:
         self._sqs.send_message(QueueUrl=self._url, MessageBody=event.model_dump_json())
+
+
+class SqsBatchQueue:
+    """The batch worker's messages: {"batch_id", "action"} (fan_out | cancel | expire)."""
+
+    def __init__(self, sqs: Any, queue_url: str) -> None:
+        self._sqs, self._url = sqs, queue_url
+
+    def send(self, batch_id: str, *, action: str = "fan_out") -> None:
+        self._sqs.send_message(
+            QueueUrl=self._url, MessageBody=json.dumps({"batch_id": batch_id, "action": action})
+        )

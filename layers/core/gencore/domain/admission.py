@@ -82,6 +82,24 @@ class Admission:
             queue_deadline=epoch(now) + plan.max_queue_seconds,
         )
 
+    def admit_batch(self, user_id: str, claim: str | None) -> Plan:
+        """A batch is one request against the rate bucket (its lines are checked by `check_item`)."""
+        plan = self._plans.plan_for(claim)
+        if self._buckets is not None:
+            self._buckets.take(user_id, "requests", plan.rate.bucket)
+        return plan
+
+    def check_item(self, plan: Plan, kind: str, request: dict[str, Any]) -> Decimal:
+        """One line of a batch as a single job's accept checks it (caps, content): its estimate.
+        The budget and the waiting cap apply to the batch as a whole (items do not count as waiting)."""
+        check_caps(plan, kind, request)
+        if self._content is not None:
+            self._content.check(plan.name, request)
+        return self.amount(request, kind)
+
+    def reserve(self, amount: Decimal, now: datetime) -> Charge:
+        return reserve(amount, self._unit, now)
+
     def amount(self, request: Mapping[str, Any], kind: str) -> Decimal:
         """The job's estimate in the billing unit (a table estimate in credits is converted at the
         configured price of a credit; without one, it is taken as it is and the settlement corrects it)."""

@@ -22,11 +22,13 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from .errors import UploadRejected
 from .requests import ImageGenerationRequest
 
 MAX_INLINE_ITEMS = 1_000
 MAX_MANIFEST_LINES = 10_000
 MAX_LINE_BYTES = 64 * 1024
+MANIFEST_MAX_BYTES = 32 * 1024 * 1024  # an uploaded manifest (about 3 KiB a line at 10,000 lines)
 MAX_REPORTED_PROBLEMS = 100  # a report names at most this many lines (and counts the rest)
 CUSTOM_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # Refusals a line keeps its own code for, as the API does for a single job (functions/api/app.py).
@@ -79,6 +81,7 @@ class CheckedLine:
     custom_id: str
     kind: str
     request: dict[str, Any]
+    model: ImageGenerationRequest  # what the accept checks further (its sources, the plan)
 
 
 @dataclass
@@ -102,6 +105,40 @@ class LinesReport:
         ]
 
 
+def manifest_lines(data: bytes) -> Iterator[str]:
+    """The lines of a JSONL manifest, blank ones included (line numbers count them; checks skip them)."""
+    for raw in data.split(b"\n"):
+        yield raw.decode("utf-8", errors="strict").rstrip("\r")
+
+
+def check_manifest(data: bytes, *, max_lines: int = MAX_MANIFEST_LINES) -> int:
+    """Check an uploaded manifest as UTF-8 JSON lines (each non-blank line one JSON object, at most
+    `max_lines` of them); returns how many. Raises UploadRejected with the first problem's line.
+    What each line asks for is checked when a batch names the manifest."""
+    if not data.strip():
+        raise UploadRejected("The manifest has no lines", code="manifest_empty")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UploadRejected("The manifest is not UTF-8 text", code="manifest_not_utf8") from error
+    count = 0
+    for number, raw in enumerate(text.split("\n"), start=1):
+        if not raw.strip():
+            continue
+        count += 1
+        if count > max_lines:
+            raise UploadRejected(f"A manifest has at most {max_lines} lines", code="manifest_too_many_lines")
+        if len(raw.encode()) > MAX_LINE_BYTES:
+            raise UploadRejected(f"Line {number} is over {MAX_LINE_BYTES} bytes", code="manifest_not_jsonl")
+        try:
+            item = json.loads(raw)
+        except ValueError as error:
+            raise UploadRejected(f"Line {number} is not JSON", code="manifest_not_jsonl") from error
+        if not isinstance(item, dict):
+            raise UploadRejected(f"Line {number} is not a JSON object", code="manifest_not_jsonl")
+    return count
+
+
 def check_lines(
     lines: Iterable[str | dict[str, Any]], *, max_lines: int = MAX_MANIFEST_LINES
 ) -> Iterator[CheckedLine | LineProblem]:
@@ -109,8 +146,12 @@ def check_lines(
     CheckedLine or the LineProblem that refuses it. Stops after `max_lines` with a problem of code
     `too_many_lines`. Duplicate custom_ids are refused on their second and later lines."""
     seen: set[str] = set()
+    count = 0
     for number, raw in enumerate(lines, start=1):
-        if number > max_lines:
+        if isinstance(raw, str) and not raw.strip():
+            continue  # a blank line of a manifest (its number still counts)
+        count += 1
+        if count > max_lines:
             yield LineProblem(number, None, "too_many_lines", f"a batch has at most {max_lines} lines")
             return
         yield _check_line(number, raw, seen)
@@ -158,4 +199,4 @@ def _check_line(number: int, raw: str | dict[str, Any], seen: set[str]) -> Check
         code = first["type"] if first["type"] in NAMED_REFUSALS else "validation_error"
         where = ".".join(str(part) for part in first.get("loc", ()))
         return LineProblem(number, custom_id, code, f"{where}: {first['msg']}" if where else first["msg"])
-    return CheckedLine(number, custom_id, request.kind, request.normalized())
+    return CheckedLine(number, custom_id, request.kind, request.normalized(), request)

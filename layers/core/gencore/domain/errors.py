@@ -191,3 +191,20 @@ class TooManyWaiting(DomainError):
     Retry-After: waiting does not help until some of those jobs start or end."""
 
     code = "too_many_waiting"
+
+
+class BatchNotFound(DomainError):
+    """Unknown, or another user's: the same answer (it tells nothing of other users)."""
+
+    code = "not_found"
+
+
+class BatchInvalid(DomainError):
+    """422 `batch_invalid`: lines of the batch were refused; `details` lists each (line number,
+    custom_id, code, message), at most the first domain.batches.MAX_REPORTED_PROBLEMS."""
+
+    code = "batch_invalid"
+
+    def __init__(self, message: str, *, lines: list[dict[str, object]]) -> None:
+        super().__init__(message)
+        self.details = lines

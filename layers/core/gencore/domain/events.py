@@ -13,11 +13,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
 from .models import Job, JobStatus
+
+if TYPE_CHECKING:
+    from .batch_records import Batch
 
 log = logging.getLogger(__name__)
 
@@ -184,3 +187,29 @@ class EventRelay:
             if len(events) < page or done == 0:
                 break  # nothing more, or the bus refuses: the next run tries again
         return {"published": published, "failed": failed}
+
+
+BATCH_COMPLETED = "Batch Completed"
+
+
+def batch_completed_event(batch: Batch) -> CompletionEvent:
+    """A batch's event once every item it made has ended (COMPLETE, or CANCELLED after a cancel)."""
+    assert batch.finished_at is not None
+    detail = {
+        "version": SCHEMA_VERSION,
+        "event_id": f"batch-{batch.id}:{batch.status}",
+        "batch_id": batch.id,
+        "user_id": batch.user_id,
+        "name": batch.name,
+        "status": str(batch.status),
+        "items": batch.created,
+        "skipped": batch.skipped,
+        "counts": {state: batch.counts.get(state, 0) for state in ("COMPLETE", "FAILED", "CANCELLED")},
+        "credits": {"unit": batch.unit, "reserved": batch.reserved, "spent": batch.spent},
+        "plan": batch.plan,
+        "created_at": _iso(batch.created_at),
+        "finished_at": _iso(batch.finished_at),
+    }
+    return CompletionEvent(
+        event_id=detail["event_id"], detail_type=BATCH_COMPLETED, occurred_at=batch.finished_at, detail=detail
+    )

@@ -92,9 +92,20 @@ class OutputImage(BaseModel):
     width: int | None = None
     height: int | None = None
     leonardo_image_id: str
+    sha256: str | None = None  # of our copy, hex (None: copied before it was recorded)
     nsfw: bool | None = None  # Leonardo's flag on the image, as it reported it
     # Flagged NSFW under a plan that withholds such images: never copied to our bucket, no URL.
     withheld: bool = False
+
+
+class BatchItemRef(BaseModel):
+    """What makes a job an item of a batch (domain/batches.py): the batch, the line, its custom_id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    batch_id: str
+    custom_id: str
+    line: int  # 1-based, as in the manifest (results come in this order)
 
 
 class Job(BaseModel):
@@ -139,6 +150,7 @@ class Job(BaseModel):
     error_code: str | None = None
     error_message: str | None = None
     idempotency_key_hash: str | None = None
+    batch: BatchItemRef | None = None  # an item of a batch: no double-click dedupe, no waiting cap
     # Once DELETED: Leonardo's copy is "pending" (ask again), "deleted", or "kept" (no route to delete it).
     leonardo_copy: str | None = None
 
@@ -177,13 +189,15 @@ class UploadStatus(StrEnum):
     DELETED = "DELETED"  # deleted by its owner: files gone here and at Leonardo; the record stays for lineage
 
 
-UploadContentType = Literal["image/png", "image/jpeg", "image/webp"]
-EXTENSIONS: dict[str, str] = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
+UploadContentType = Literal["image/png", "image/jpeg", "image/webp", "application/jsonl"]
+EXTENSIONS: dict[str, str] = {
+    "image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "application/jsonl": "jsonl",
+}  # fmt: skip
 
 
-# What an upload is for: an image that guides a generation, or a canvas mask (white: the area to
-# paint, black: the area to keep), checked as such when the upload is completed.
-UploadPurpose = Literal["init", "mask"]
+# What an upload is for: an image that guides a generation, a canvas mask (white: the area to
+# paint, black: the area to keep), or a batch's JSONL manifest; checked as such when completed.
+UploadPurpose = Literal["init", "mask", "batch_manifest"]
 
 
 class ImageFacts(BaseModel):

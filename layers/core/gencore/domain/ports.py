@@ -93,9 +93,10 @@ class JobStore(Protocol):
     def update(self, job: Job, *, now: datetime, **fields: object) -> Job:
         """Set `fields` if the job is still in `job.status`; TransitionConflict otherwise."""
 
-    def cancel(self, job: Job, *, now: datetime) -> Job:
+    def cancel(self, job: Job, *, now: datetime, failure: tuple[str, str] | None = None) -> Job:
         """QUEUED -> CANCELLED (out of the line) only while no submitter holds the job and no POST
-        of it may be unanswered; TransitionConflict otherwise."""
+        of it may be unanswered; TransitionConflict otherwise. With `failure` (code, message) it
+        ends FAILED instead, on the same terms (a batch's deadline)."""
 
     def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
         """Durably note, before the paid POST, that it may create a generation from `now` on, and

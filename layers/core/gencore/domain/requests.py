@@ -211,3 +211,14 @@ class CreateUploadRequest(BaseModel):
 
     content_type: UploadContentType
     purpose: UploadPurpose = "init"
+
+    @model_validator(mode="after")
+    def _type_fits_purpose(self) -> CreateUploadRequest:
+        manifest = self.purpose == "batch_manifest"
+        if manifest != (self.content_type == "application/jsonl"):
+            raise PydanticCustomError(
+                "invalid_combination",
+                "a batch_manifest upload is application/jsonl, and only a batch_manifest is",
+                {"rule": "upload_purpose_type"},
+            )
+        return self

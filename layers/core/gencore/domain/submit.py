@@ -36,7 +36,7 @@ from .models import Cost, Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Leonardo, SubmitQueue
 from .sources import Sources
-from .waiting import Waker, expired_in_queue
+from .waiting import Waker, expired_in_queue, expiry_of
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +84,7 @@ class Submitter:
         if job is None:
             return SubmitResult("missing")
         if job.status == JobStatus.QUEUED and expired_in_queue(job, self._clock()):
-            return self._fail(job, "expired_in_queue", "The job waited here longer than your plan allows")
+            return self._fail(job, *expiry_of(job))
         if not claim.granted:
             if job.status != JobStatus.QUEUED or job.slot_held:
                 # Already submitted, terminal, or another submitter holds a live lease.

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 
+from .batches import MANIFEST_MAX_BYTES, check_manifest
 from .errors import InvalidRequest, UploadNotFound, UploadNotReady, UploadRejected
 from .models import EXTENSIONS, ImageFacts, Upload, UploadStatus
 from .policy import UploadPolicy
@@ -86,7 +87,7 @@ class Uploads:
         post = self._bucket.presign_post(
             incoming_key(upload),
             content_type=upload.content_type,
-            max_bytes=self._policy.max_bytes,
+            max_bytes=self._max_bytes(upload),
             expires_in=self._policy.url_ttl_seconds,
         )
         return upload, post
@@ -132,8 +133,8 @@ class Uploads:
         # Keep exactly the bytes that were checked, where the client's form cannot reach.
         self._bucket.put(upload.key, data, content_type=upload.content_type)
         finished = self._store.finish_upload(
-            upload, status=UploadStatus.READY, size=len(data), width=facts.width, height=facts.height,
-            updated_at=self._clock(), expires_at=None,
+            upload, status=UploadStatus.READY, size=len(data), width=facts.width if facts else None,
+            height=facts.height if facts else None, updated_at=self._clock(), expires_at=None,
         )  # fmt: skip
         if finished.status != UploadStatus.READY:
             # Deleted meanwhile (its DELETE may have removed the files before our put), or a
@@ -191,17 +192,27 @@ class Uploads:
             )
         return upload
 
-    def _check(self, upload: Upload, key: str, size: int, stored_type: str) -> tuple[bytes, ImageFacts]:
+    def _max_bytes(self, upload: Upload) -> int:
+        return MANIFEST_MAX_BYTES if upload.purpose == "batch_manifest" else self._policy.max_bytes
+
+    def _check(
+        self, upload: Upload, key: str, size: int, stored_type: str
+    ) -> tuple[bytes, ImageFacts | None]:
+        """The bytes that passed, and for an image what they are (a manifest is checked as JSON lines)."""
+        max_bytes = self._max_bytes(upload)
         if size == 0:
             raise UploadRejected("The file is empty", code="upload_empty")
-        if size > self._policy.max_bytes:
-            raise UploadRejected(f"The file is over {self._policy.max_bytes} bytes", code="upload_too_large")
+        if size > max_bytes:
+            raise UploadRejected(f"The file is over {max_bytes} bytes", code="upload_too_large")
         if stored_type.split(";")[0].strip().lower() != upload.content_type:
             raise UploadRejected(
                 f"The file was uploaded as {stored_type[:64]!r}, not {upload.content_type}",
                 code="upload_content_type_mismatch",
             )
-        data = self._bucket.read(key, max_bytes=self._policy.max_bytes)
+        data = self._bucket.read(key, max_bytes=max_bytes)
+        if upload.purpose == "batch_manifest":
+            check_manifest(data)
+            return data, None
         facts = self._inspector.inspect(
             data,
             declared=upload.content_type,

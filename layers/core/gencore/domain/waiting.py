@@ -32,6 +32,14 @@ def expired_in_queue(job: Job, now: datetime) -> bool:
     )
 
 
+def expiry_of(job: Job) -> tuple[str, str]:
+    """The code and message a waiting job fails with past its `queue_deadline`: a batch item's is
+    its batch's deadline, any other job's its plan's waiting limit."""
+    if job.batch is not None:
+        return "batch_deadline_exceeded", "The batch's deadline passed before this item started"
+    return "expired_in_queue", "The job waited here longer than your plan allows"
+
+
 def turn_of(line_head: int, users_last_turn: int | None) -> int:
     """The turn of a job entering the line (see the module): never before the head, and one past
     its user's previous job."""
@@ -83,11 +91,11 @@ class Waker:
         now = self._clock()
         if job is None or job.status != JobStatus.QUEUED or not expired_in_queue(job, now):
             return False
+        code, message = expiry_of(job)
         try:
             self._store.transition(
-                job, JobStatus.FAILED, now=now, due_at=None, error_code="expired_in_queue",
-                error_message="The job waited here longer than your plan allows",
-            )  # fmt: skip
+                job, JobStatus.FAILED, now=now, due_at=None, error_code=code, error_message=message
+            )
         except TransitionConflict:
             return False
         log.info("waiting job expired", extra={"job_id": job_id})

@@ -1,0 +1,378 @@
+"""Batches in the jobs table (the BatchStore port, domain/batch_ports.py).
+
+Items (pk / sk):
+- BATCH#<id> / BATCH   the batch: its user's list through UserJobs (gsi1pk=BATCHES#<user>,
+                       gsi1sk=<created>#<id>), and while not ended its check in DueJobs under DUE#B.
+                       Counters, all changed with ADD: `created` (the fan-out's checkpoint), `n_<status>`
+                       (items per job status) and `done` (items ended), `reserved`, `spent` and
+                       `unassigned` (decimals in the billing unit). Items' writes move the counters in their
+                       own transactions (adapters/job_side_items.py).
+- DEDUPE#batch-idem:<hash> / DEDUPE   an Idempotency-Key of POST /v1/batches -> the batch, 24 h.
+Items are jobs (adapters/dynamo.py), indexed by batch and line (adapters/job_keys.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import re
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, plain_item
+from gencore.adapters.ddb import values as _values
+from gencore.adapters.dynamo import DynamoJobStore
+from gencore.adapters.job_keys import (
+    BATCH_DUE_PARTITION,
+    LINE_HEAD_KEY,
+    LINE_PARTITION,
+    batch_items_partition,
+    batch_key,
+    line_user_key,
+)
+from gencore.adapters.ledger import PERIODS, budget_refusal, change_updates, reservation_updates
+from gencore.adapters.outbox import outbox_put
+from gencore.domain.batch_records import ITEM_STATES, Batch, BatchStatus, decimal_text
+from gencore.domain.errors import InvalidCursor, TransitionConflict
+from gencore.domain.events import batch_completed_event
+from gencore.domain.ledger import Delta
+from gencore.domain.models import Job
+from gencore.domain.plans import Budget
+from gencore.domain.waiting import turn_of
+
+_DECIMALS = ("reserved", "spent", "unassigned")
+_COUNTERS = ("created", "done", *(f"n_{state}" for state in ITEM_STATES))
+_MAX_CURSOR_CHARS = 1024
+_UUID = r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+FIRST_CHECK_SECONDS = 60
+
+
+class DynamoBatchStore:
+    def __init__(
+        self, client: Any, table: str, jobs: DynamoJobStore, *, writer: Writer | None = None
+    ) -> None:
+        self._db, self._table, self._jobs = client, table, jobs
+        self._writer = writer or Writer(client)
+
+    # --- reads -----------------------------------------------------------------------------------
+    def get_batch(self, batch_id: str) -> Batch | None:
+        item = self._db.get_item(TableName=self._table, Key=batch_key(batch_id), ConsistentRead=True).get(
+            "Item"
+        )
+        return _to_batch(item) if item else None
+
+    def list_batches(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
+        partition = f"BATCHES#{user_id}"
+        items, last = self._page(partition, limit=limit, cursor=cursor, newest_first=True)
+        return [_to_batch(item) for item in items], last
+
+    def items(self, batch_id: str, *, limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
+        items, last = self._page(
+            batch_items_partition(batch_id), limit=limit, cursor=cursor, newest_first=False
+        )
+        return [DynamoJobStore._to_job(item) for item in items], last
+
+    def due_batch_ids(self, *, now: int, limit: int) -> list[str]:
+        result = self._db.query(
+            TableName=self._table,
+            IndexName="DueJobs",
+            KeyConditionExpression="due_pk = :p AND due_at <= :now",
+            ExpressionAttributeValues=_values(p=BATCH_DUE_PARTITION, now=now),
+            Limit=limit,
+        )
+        return [item["pk"]["S"].removeprefix("BATCH#") for item in result["Items"]]
+
+    def _page(
+        self, partition: str, *, limit: int, cursor: str | None, newest_first: bool
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "UserJobs",
+            "KeyConditionExpression": "gsi1pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": partition}},
+            "ScanIndexForward": not newest_first,
+            "Limit": limit,
+        }
+        if cursor:
+            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
+        result = self._db.query(**query)
+        return result["Items"], _encode_cursor(result.get("LastEvaluatedKey"))
+
+    # --- writes ----------------------------------------------------------------------------------
+    def create_batch(
+        self, batch: Batch, *, dedupe_key: str | None, dedupe_expires_at: int, budget: Budget | None
+    ) -> Batch | None:
+        now = int(batch.created_at.timestamp())
+        item = _to_item(batch) | {
+            "due_pk": {"S": BATCH_DUE_PARTITION},
+            "due_at": {"N": str(now + FIRST_CHECK_SECONDS)},
+        }
+        writes: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": item,
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        reservation = (
+            reservation_updates(self._table, batch.user_id, batch.charge, budget, plan=batch.plan)
+            if batch.charge
+            else []
+        )
+        writes += reservation
+        dedupe = {"pk": {"S": f"DEDUPE#{dedupe_key}"}, "sk": {"S": "DEDUPE"}}
+        if dedupe_key:
+            writes.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": dedupe
+                        | {"batch_id": {"S": batch.id}, "expires_at": {"N": str(dedupe_expires_at)}},
+                        "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                        "ExpressionAttributeValues": _values(now=now),
+                    }
+                }
+            )
+        try:
+            self._writer.transact(writes)
+            return None
+        except ConditionFailed as failed:
+            if dedupe_key and failed.failed(len(writes) - 1):
+                holder = self._db.get_item(TableName=self._table, Key=dedupe, ConsistentRead=True).get("Item")
+                existing = self.get_batch(holder["batch_id"]["S"]) if holder else None
+                if existing is not None:
+                    return existing
+                raise TransitionConflict("the batch's Idempotency-Key entry changed; try again") from failed
+            over = [p for i, p in enumerate(PERIODS) if reservation and failed.failed(1 + i)]
+            if over and batch.charge is not None and budget is not None:
+                raise budget_refusal(
+                    self._db, self._table, batch.user_id, batch.charge, over[0], budget, what="batch"
+                ) from failed
+            raise
+
+    def add_items(self, batch: Batch, jobs: list[Job], *, now: datetime) -> Batch:
+        taken = sum((Decimal(job.charge.estimate) for job in jobs if job.charge is not None), Decimal(0))
+        for _ in range(8):
+            head, last = self._turns(batch.user_id, now)
+            first = turn_of(head, last)
+            puts = []
+            for offset, job in enumerate(jobs):
+                turn = first + offset
+                item = self._jobs._to_item(job.model_copy(update={"due_at": turn, "line_turn": turn}))
+                item["due_pk"] = {"S": LINE_PARTITION}  # parked at its turn: a freed slot wakes it
+                puts.append(
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    }
+                )
+            seen = "attribute_not_exists(last_turn)" if last is None else "last_turn = :seen"
+            turns = {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": line_user_key(batch.user_id),
+                    "UpdateExpression": "SET last_turn = :turn",
+                    "ConditionExpression": seen,
+                    "ExpressionAttributeValues": _values(turn=first + len(jobs) - 1)
+                    | ({} if last is None else _values(seen=last)),
+                }
+            }
+            checkpoint = {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": batch_key(batch.id),
+                    "UpdateExpression": "SET updated_at = :now, started_at = if_not_exists(started_at, :now) "
+                    "ADD created :count, n_QUEUED :count, unassigned :taken",
+                    "ConditionExpression": "#s = :running AND created = :created",
+                    "ExpressionAttributeNames": {"#s": "status"},
+                    "ExpressionAttributeValues": _values(
+                        now=now.isoformat(),
+                        count=len(jobs),
+                        running=BatchStatus.RUNNING,
+                        created=batch.created,
+                    )
+                    | {":taken": {"N": format(-taken, "f")}},
+                }
+            }
+            try:
+                self._writer.transact([checkpoint, turns, *puts])
+            except ConditionFailed as failed:
+                if failed.failed(1) and not failed.failed(0):
+                    continue  # the user took a turn meanwhile (another job parked): take the next ones
+                raise TransitionConflict(f"batch {batch.id} moved on (cancelled, or another run)") from failed
+            counts = batch.counts | {"QUEUED": batch.counts.get("QUEUED", 0) + len(jobs)}
+            return batch.model_copy(
+                update={
+                    "created": batch.created + len(jobs), "counts": counts, "updated_at": now,
+                    "unassigned": decimal_text(Decimal(batch.unassigned) - taken),
+                    "started_at": batch.started_at or now,
+                }
+            )  # fmt: skip
+        raise TransitionConflict(f"the line turns of {batch.user_id} kept changing")
+
+    def _turns(self, user_id: str, now: datetime) -> tuple[int, int | None]:
+        head = self._db.get_item(TableName=self._table, Key=LINE_HEAD_KEY, ConsistentRead=True).get("Item")
+        user = self._db.get_item(TableName=self._table, Key=line_user_key(user_id), ConsistentRead=True).get(
+            "Item"
+        )
+        line_head = int(head["turn"]["N"]) if head else int(now.timestamp())
+        return line_head, (int(user["last_turn"]["N"]) if user else None)
+
+    def end_fanout(self, batch: Batch, *, now: datetime) -> Batch:
+        if batch.fanned_out:
+            return batch
+        rest = Decimal(batch.unassigned)
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": batch_key(batch.id),
+                "UpdateExpression": "SET fanned_out = :yes, updated_at = :now "
+                "ADD unassigned :minus, reserved :minus",
+                "ConditionExpression": "created = :created AND attribute_not_exists(fanned_out)",
+                "ExpressionAttributeValues": _values(yes=True, now=now.isoformat(), created=batch.created)
+                | {":minus": {"N": format(-rest, "f")}},
+            }
+        }
+        ledger = (
+            change_updates(self._table, batch.user_id, batch.charge, Delta(reserved=-rest))
+            if batch.charge is not None and rest
+            else []
+        )
+        try:
+            self._writer.transact([update, *ledger])
+        except ConditionFailed as failed:
+            raise TransitionConflict(f"batch {batch.id}'s fan-out moved on") from failed
+        return batch.model_copy(
+            update={
+                "fanned_out": True,
+                "unassigned": "0",
+                "reserved": decimal_text(Decimal(batch.reserved) - rest),
+            }
+        )
+
+    def set_status(self, batch: Batch, status: BatchStatus, *, now: datetime) -> Batch:
+        try:
+            self._writer.update(
+                TableName=self._table,
+                Key=batch_key(batch.id),
+                UpdateExpression="SET #s = :to, updated_at = :now",
+                ConditionExpression="#s = :from",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(to=status, now=now.isoformat())
+                | _values(**{"from": batch.status}),
+            )
+        except ConditionFailed as failed:
+            raise TransitionConflict(f"batch {batch.id} is no longer {batch.status}") from failed
+        return batch.model_copy(update={"status": status, "updated_at": now})
+
+    def finish(self, batch_id: str, *, now: datetime) -> Batch | None:
+        batch = self.get_batch(batch_id)
+        if batch is None or batch.status.ended or not batch.fanned_out or batch.done < batch.created:
+            return batch
+        to = BatchStatus.CANCELLED if batch.status == BatchStatus.CANCELLING else BatchStatus.COMPLETE
+        ended = batch.model_copy(update={"status": to, "finished_at": now, "updated_at": now})
+        update = {
+            "Update": {
+                "TableName": self._table,
+                "Key": batch_key(batch_id),
+                "UpdateExpression": "SET #s = :to, finished_at = :now, updated_at = :now "
+                "REMOVE due_pk, due_at",
+                "ConditionExpression": "#s = :from AND fanned_out = :yes AND done = created",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": _values(to=to, now=now.isoformat(), yes=True)
+                | _values(**{"from": batch.status}),
+            }
+        }
+        event = batch_completed_event(ended)
+        try:
+            self._writer.transact([update, outbox_put(self._table, event)])
+        except ConditionFailed:
+            return self.get_batch(batch_id)  # an item moved meanwhile, or another caller finished it
+        self._jobs._event_written(event)
+        return ended
+
+    def reschedule_batch(self, batch: Batch, *, due_at: int) -> None:
+        with contextlib.suppress(ConditionFailed):  # ended meanwhile: out of the index for good
+            self._writer.update(
+                TableName=self._table,
+                Key=batch_key(batch.id),
+                UpdateExpression="SET due_at = :due, due_pk = :p",
+                ConditionExpression="#s IN (:running, :cancelling)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=_values(
+                    due=due_at,
+                    p=BATCH_DUE_PARTITION,
+                    running=BatchStatus.RUNNING,
+                    cancelling=BatchStatus.CANCELLING,
+                ),
+            )
+
+
+def _to_item(batch: Batch) -> dict[str, Any]:
+    data = batch.model_dump(mode="json", exclude_none=True, exclude={"counts", *_DECIMALS})
+    data |= {f"n_{state}": batch.counts.get(str(state), 0) for state in ITEM_STATES}
+    data |= {
+        "pk": f"BATCH#{batch.id}",
+        "sk": "BATCH",
+        "gsi1pk": f"BATCHES#{batch.user_id}",
+        "gsi1sk": f"{data['created_at']}#{batch.id}",
+    }
+    if not batch.fanned_out:
+        data.pop("fanned_out", None)  # exists only once true (the fan-out's end is conditioned on it)
+    item = {k: ddb_value(v) for k, v in data.items()}
+    return item | {name: {"N": format(Decimal(getattr(batch, name)), "f")} for name in _DECIMALS}
+
+
+def _to_batch(item: dict[str, Any]) -> Batch:
+    plain = plain_item({k: v for k, v in item.items() if k not in _DECIMALS})
+    counts = {
+        str(state): int(plain.get(f"n_{state}", 0)) for state in ITEM_STATES if plain.get(f"n_{state}", 0)
+    }
+    decimals = {name: decimal_text(Decimal(item[name]["N"])) if name in item else "0" for name in _DECIMALS}
+    fields = {k: v for k, v in plain.items() if k in Batch.model_fields}
+    return Batch.model_validate(fields | decimals | {"counts": counts})
+
+
+def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
+    if not last_key:
+        return None
+    plain = {k: v["S"] for k, v in last_key.items()}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+_KEYS = {
+    "BATCHES#": (re.compile(rf"BATCH#({_UUID})"), "BATCH", re.compile(rf"[0-9T:.+Z-]{{10,40}}#({_UUID})")),
+    "BATCH#": (re.compile(rf"JOB#({_UUID})"), "JOB", re.compile(rf"\d{{6}}#({_UUID})")),
+}
+
+
+def _decode_cursor(cursor: str, partition: str) -> dict[str, Any]:
+    """Our own LastEvaluatedKey back, or InvalidCursor: only for the partition it was made for."""
+    if len(cursor) > _MAX_CURSOR_CHARS:
+        raise InvalidCursor("The cursor is not valid")
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (binascii.Error, ValueError) as error:
+        raise InvalidCursor("The cursor is not valid") from error
+    prefix = "BATCHES#" if partition.startswith("BATCHES#") else "BATCH#"
+    pk, sk, sort = _KEYS[prefix]
+    if (
+        not isinstance(plain, dict)
+        or set(plain) != {"pk", "sk", "gsi1pk", "gsi1sk"}
+        or not all(isinstance(v, str) for v in plain.values())
+        or plain["gsi1pk"] != partition
+        or plain["sk"] != sk
+    ):
+        raise InvalidCursor("The cursor is not valid")
+    key, order = pk.fullmatch(plain["pk"]), sort.fullmatch(plain["gsi1sk"])
+    if not key or not order or key.group(1) != order.group(1):
+        raise InvalidCursor("The cursor is not valid")
+    return {k: {"S": v} for k, v in plain.items()}
