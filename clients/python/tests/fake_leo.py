@@ -71,6 +71,7 @@ class Job:
     error: dict[str, str] | None = None
     created_at: str = field(default_factory=now)
     legacy_images: bool = False
+    batch: dict[str, Any] | None = None  # {"batch_id", "custom_id", "line"} for a batch's item
 
     def advance(self) -> None:
         if self.status in TERMINAL:
@@ -119,6 +120,7 @@ class Job:
             "model_name": "Lightning XL",
             "nsfw_policy": "flag",
             "source": None,
+            "batch": self.batch,
         }
 
 
@@ -509,6 +511,7 @@ class FakeLeo:
         for number, item in valid:
             request_fields = {k: v for k, v in item.items() if k != "custom_id"}
             job = self.new_job(user, request_fields)
+            job.batch = {"batch_id": batch_id, "custom_id": item["custom_id"], "line": number}
             lines.append((number, str(item["custom_id"]), job.id))
         batch = Batch(batch_id, user, body.get("name"), lines, skipped=len(invalid))
         self.batches[batch_id] = batch

@@ -114,6 +114,16 @@ def test_results_come_in_manifest_order_across_pages(client: Client, fake: FakeL
     assert len(pages) == 3
 
 
+def test_each_items_job_names_its_batch_and_line(client: Client):
+    batch = client.create_batch(items(2))
+
+    [_, second] = client.batch_results(batch.id)
+    job = client.get(str(second.job_id))
+
+    assert job.batch is not None
+    assert (job.batch.batch_id, job.batch.custom_id, job.batch.line) == (batch.id, "item-1", 2)
+
+
 def test_results_are_partial_while_the_batch_runs(client: Client):
     batch = client.create_batch(items(2))
 

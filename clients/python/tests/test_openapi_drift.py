@@ -3,10 +3,6 @@
 For each model named after a schema: every field of the model exists in the schema with a type that
 accepts what the API may send, every field the schema requires is in the model, and the model
 requires nothing the schema may leave out. Nested objects and arrays are compared the same way.
-
-The batch schemas and the image's `size`/`sha256` are being added to the API alongside this client:
-until they are published, their checks are skipped, and `test_pending_batch_schemas_are_published`
-is an expected failure; once they appear it passes, which fails the run (strict): remove the mark.
 """
 
 from __future__ import annotations
@@ -28,6 +24,7 @@ CHECKED: list[type[BaseModel]] = [
     models.JobView,
     models.JobPage,
     models.ImageView,
+    models.BatchItemView,
     models.ErrorView,
     models.HoldView,
     models.UploadView,
@@ -41,8 +38,8 @@ CHECKED: list[type[BaseModel]] = [
     models.BatchView,
     models.BatchPage,
 ]
-PENDING_SCHEMAS = {"BatchView", "BatchPage", "CreateBatchRequest"}
-PENDING_FIELDS = {("ImageView", "size"), ("ImageView", "sha256")}
+# The body of POST /v1/batches, whichever name the API gives it.
+BATCH_REQUEST_SCHEMAS = ("BatchRequest", "CreateBatchRequest")
 BATCH_OPTIONS = {"items", "manifest_upload_id", "name", "skip_invalid", "complete_within_hours"}
 
 
@@ -119,13 +116,11 @@ def compare(model: Side, ms: dict[str, Any], api: Side, aps: dict[str, Any], whe
 
 def compare_objects(model: Side, ms: dict[str, Any], api: Side, aps: dict[str, Any], where: str) -> list[str]:
     problems: list[str] = []
-    schema_name = ms.get("title", "")
     api_props, api_required = aps.get("properties", {}), set(aps.get("required", []))
     model_props, model_required = ms.get("properties", {}), set(ms.get("required", []))
     for name, field_schema in model_props.items():
         if name not in api_props:
-            if (schema_name, name) not in PENDING_FIELDS:
-                problems.append(f"{where}.{name}: not in the API's schema")
+            problems.append(f"{where}.{name}: not in the API's schema")
             continue
         problems += compare(model, field_schema, api, api_props[name], f"{where}.{name}")
         if name in model_required and name not in api_required:
@@ -140,10 +135,7 @@ def compare_objects(model: Side, ms: dict[str, Any], api: Side, aps: dict[str, A
 @pytest.mark.parametrize("model", CHECKED, ids=lambda m: m.__name__)
 def test_model_matches_its_openapi_schema(model: type[BaseModel]):
     name = model.__name__
-    if name not in api_schemas():
-        if name in PENDING_SCHEMAS:
-            pytest.skip(f"{name} is not in docs/openapi.json yet (pending with the batches API)")
-        pytest.fail(f"{name} is not in docs/openapi.json")
+    assert name in api_schemas(), f"{name} is not in docs/openapi.json"
     model_schema = model.model_json_schema()
     model_side = Side("model", model_schema.get("$defs", {}))
     api_side = Side("openapi", api_schemas())
@@ -158,19 +150,14 @@ def test_the_statuses_wait_stops_at_are_statuses_of_the_api():
     assert set(api_schemas()["UploadStatus"]["enum"]) >= UPLOAD_TERMINAL
 
 
-def test_the_batch_options_the_client_sends_are_in_create_batch_request():
-    if "CreateBatchRequest" not in api_schemas():
-        pytest.skip("CreateBatchRequest is not in docs/openapi.json yet (pending with the batches API)")
+def test_the_batch_options_the_client_sends_are_in_the_batch_request():
+    [request] = [api_schemas()[name] for name in BATCH_REQUEST_SCHEMAS if name in api_schemas()]
 
-    assert set(api_schemas()["CreateBatchRequest"].get("properties", {})) >= BATCH_OPTIONS
+    assert set(request.get("properties", {})) >= BATCH_OPTIONS
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending: the backend is adding BatchView, BatchPage, CreateBatchRequest and ImageView.size and "
-    ".sha256 to docs/openapi.json; when this passes, remove this mark (the checks above then run in full)",
-)
-def test_pending_batch_schemas_are_published():
-    schemas = api_schemas()
-    assert set(schemas) >= PENDING_SCHEMAS
-    assert set(schemas["ImageView"]["properties"]) >= {field for _, field in PENDING_FIELDS}
+def test_uploads_take_jsonl_manifests():
+    upload = api_schemas()["CreateUploadRequest"]["properties"]
+
+    assert "batch_manifest" in upload["purpose"]["enum"]
+    assert "application/jsonl" in upload["content_type"]["enum"]

@@ -59,6 +59,7 @@ def test_attempts_are_bounded_and_the_last_answer_is_raised(client: Client, fake
 
     assert raised.value.status == 429
     assert raised.value.code == "rate_limited"
+    assert raised.value.retry_after == "1"
     assert len([r for r in fake.requests if r.url.path == "/v1/usage"]) == 5
     assert len(clock.sleeps) == 4
 
@@ -111,6 +112,15 @@ def test_a_connection_never_made_is_retried_even_for_an_unkeyed_post(client: Cli
     fake.inject("POST /v1/generations/", httpx.ConnectError("connection refused"))
 
     assert client.cancel(job.id).status == "CANCELLED"
+
+
+def test_a_url_no_transport_can_reach_is_not_retried(fake: FakeLeo, clock: FakeClock):
+    client = Client("ftp://leo.test", token="t-alice", sleep=clock.sleep)
+
+    with pytest.raises(TransportError):
+        client.usage()
+
+    assert clock.sleeps == []
 
 
 def test_a_token_provider_is_called_for_every_attempt(fake: FakeLeo, clock: FakeClock):

@@ -308,7 +308,8 @@ class Core:
                     sink.discard()
                 # A connection never made cannot have done anything; other failures only when repeatable.
                 safe = idempotent or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if not safe or attempt >= retry.max_attempts:
+                hopeless = isinstance(exc, httpx.UnsupportedProtocol)
+                if not safe or hopeless or attempt >= retry.max_attempts:
                     raise errors.TransportError(
                         f"{method} {request.url.copy_with(query=None)}: {type(exc).__name__}: {exc}",
                         details={"attempts": attempt},

@@ -65,8 +65,11 @@ class App:
     token: str | None = None
     profile: str | None = None
     json: bool = False
-    out: Console = field(default_factory=lambda: Console(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    # No markup (prompts and paths are shown as they are) and no hard wrapping of long lines.
+    out: Console = field(default_factory=lambda: Console(highlight=False, markup=False, soft_wrap=True))
+    err: Console = field(
+        default_factory=lambda: Console(stderr=True, highlight=False, markup=False, soft_wrap=True)
+    )
     _client: Client | None = None
 
     def client(self) -> Client:
@@ -435,7 +438,7 @@ def batch_list(app: App, limit: int) -> int:
     type=click.Path(file_okay=False, path_type=Path),
     help="Download every image into DIR (files already complete are skipped).",
 )
-@click.option("--page-size", type=click.IntRange(1, 1000), default=None)
+@click.option("--page-size", type=click.IntRange(1, 500), default=None, help="Lines per request.")
 @json_option
 @pass_app
 def results(app: App, batch_id: str, directory: Path | None, page_size: int | None) -> int:

@@ -112,6 +112,11 @@ class BatchInvalidError(UnprocessableError):
 class RateLimitError(APIError):
     """429 after the client's retries ran out (`rate_limited`, `too_many_waiting`)."""
 
+    @property
+    def retry_after(self) -> str | None:
+        """The server's last Retry-After, as sent (seconds or an HTTP date); None without one."""
+        return self.headers.get("retry-after")
+
 
 class ServerError(APIError):
     """5xx after the client's retries ran out (503 `leonardo_busy`, gateway 5xx)."""

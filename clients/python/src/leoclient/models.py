@@ -52,6 +52,14 @@ class ImageView(View):
     sha256: str | None = None
 
 
+class BatchItemView(View):
+    """On a job made by a batch: which batch, and which line of it."""
+
+    batch_id: str
+    custom_id: str
+    line: int
+
+
 class JobView(View):
     id: str
     kind: str
@@ -67,6 +75,7 @@ class JobView(View):
     model_name: str | None = None
     nsfw_policy: str | None = None
     source: dict[str, Any] | None = None
+    batch: BatchItemView | None = None
 
     @property
     def terminal(self) -> bool:
