@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import re
+import threading
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -147,6 +148,7 @@ class FakeLeo:
         self.faults: dict[str, deque[httpx.Response | BaseException | str]] = {}
         self.cdn_gets = 0
         self.legacy_images = False
+        self.lock = threading.RLock()
 
     # -- fault injection -------------------------------------------------------------------------
 
@@ -168,6 +170,10 @@ class FakeLeo:
     # -- entry point -----------------------------------------------------------------------------
 
     def handler(self, request: httpx.Request) -> httpx.Response:
+        with self.lock:  # one request at a time, like a store's transactions (downloads run in threads)
+            return self._handle(request)
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         fault = self._fault(request)
         if isinstance(fault, BaseException):

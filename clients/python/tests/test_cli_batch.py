@@ -117,12 +117,19 @@ def test_results_download_twice_downloads_nothing_the_second_time(leo: Leo, tmp_
     leo("batch", "submit", manifest(tmp_path / "prompts.jsonl", 5), "--json")
     [batch_id] = leo.fake.batches
 
-    first = leo("batch", "results", batch_id, "--download", "out", "--page-size", "2", "--json")
+    first = leo(
+        "batch", "results", batch_id, "--download", "out", "--page-size", "2", "--parallel", "3", "--json"
+    )
     second = leo("batch", "results", batch_id, "--download", "out", "--page-size", "2", "--json")
 
     assert (first.code, second.code) == (0, 0)
     assert (json.loads(first.out)["downloaded"], json.loads(first.out)["skipped"]) == (10, 0)
     assert (json.loads(second.out)["downloaded"], json.loads(second.out)["skipped"]) == (0, 10)
+    # reported in manifest order whatever order the parallel downloads ended in
+    in_manifest_order = [
+        (job_id, index) for _, _, job_id in leo.fake.batches[batch_id].lines for index in (0, 1)
+    ]
+    assert [(f["job_id"], f["index"]) for f in json.loads(first.out)["files"]] == in_manifest_order
     assert leo.fake.cdn_gets == 10
     assert len(list((tmp_path / "out").iterdir())) == 10
 

@@ -6,8 +6,9 @@ import json
 import os
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -439,24 +440,40 @@ def batch_list(app: App, limit: int) -> int:
     help="Download every image into DIR (files already complete are skipped).",
 )
 @click.option("--page-size", type=click.IntRange(1, 500), default=None, help="Lines per request.")
+@click.option(
+    "--parallel", type=click.IntRange(1, 32), default=4, show_default=True, help="Downloads at once."
+)
 @json_option
 @pass_app
-def results(app: App, batch_id: str, directory: Path | None, page_size: int | None) -> int:
+def results(app: App, batch_id: str, directory: Path | None, page_size: int | None, parallel: int) -> int:
     """Print the results as JSONL (manifest order), or download every image with --download DIR."""
     client = app.client()
     statuses: Counter[str] = Counter()
     actions: Counter[str] = Counter()
     files: list[DownloadResult] = []
-    for result in client.batch_results(batch_id, page_size=page_size):
-        statuses[result.status] += 1
-        if directory is None:
-            sys.stdout.write(result.model_dump_json() + "\n")
-            continue
-        for download in client.download_result(result, directory):
+
+    def collect(downloads: list[DownloadResult]) -> None:
+        for download in downloads:
             actions[download.action] += 1
             files.append(download)
             if not app.json and download.action == "downloaded":
                 app.err.print(f"downloaded {download.path}")
+
+    pool = ThreadPoolExecutor(max_workers=parallel)
+    pending: deque[Future[list[DownloadResult]]] = deque()
+    try:
+        for result in client.batch_results(batch_id, page_size=page_size):
+            statuses[result.status] += 1
+            if directory is None:
+                sys.stdout.write(result.model_dump_json() + "\n")
+                continue
+            pending.append(pool.submit(client.download_result, result, directory))
+            while len(pending) > parallel * 4:  # a bounded window, reported in manifest order
+                collect(pending.popleft().result())
+        while pending:
+            collect(pending.popleft().result())
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     if directory is not None:
         summary = {
             "downloaded": actions["downloaded"],
