@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import pytest
 from conftest import FakeClock
 from fake_leo import FakeLeo, error
 
-from leoclient import AsyncClient, NotFoundError, WaitTimeoutError
+from leoclient import AsyncClient, Client, NotFoundError, WaitTimeoutError
 
 pytestmark = pytest.mark.anyio
 
@@ -54,3 +55,14 @@ async def test_errors_and_timeouts_are_the_same_classes(async_client: AsyncClien
         await async_client.wait(job.id, timeout=0.1)
     with pytest.raises(NotFoundError):
         await async_client.get("unknown")
+
+
+def test_the_async_client_has_every_call_of_the_sync_client():
+    def calls(cls: type) -> dict[str, list[str]]:
+        return {
+            name: list(inspect.signature(member).parameters)
+            for name, member in vars(cls).items()
+            if not name.startswith("_") and callable(member) and name not in ("close", "aclose")
+        }
+
+    assert calls(AsyncClient) == calls(Client)
