@@ -3,6 +3,8 @@ envelope (the gateway's own, non-JSON bodies) get a fallback code."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from fake_leo import API, FakeLeo, error
@@ -16,6 +18,7 @@ from leoclient import (
     ConflictError,
     LeoError,
     NotFoundError,
+    PermissionDeniedError,
     ServerError,
     UnprocessableError,
 )
@@ -95,6 +98,17 @@ def test_a_batch_refusal_given_as_a_bare_list_of_lines_is_read_too(client: Clien
 
     assert (raised.value.valid, raised.value.invalid) == (None, 1)
     assert [(line.line, line.code) for line in raised.value.lines] == [(2, "validation_error")]
+
+
+def test_a_bucket_error_keeps_its_own_code_and_message(client: Client, fake: FakeLeo, tmp_path: Path):
+    job = client.generate("a lighthouse")
+    expired = "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>"
+    fake.inject("GET https://cdn.test/", httpx.Response(403, text=expired))
+
+    with pytest.raises(PermissionDeniedError) as raised:
+        client.download(job, tmp_path)
+
+    assert (raised.value.code, raised.value.message) == ("http_403", "AccessDenied: Request has expired")
 
 
 def test_another_users_job_is_not_found(client: Client, fake: FakeLeo):

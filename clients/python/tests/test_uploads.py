@@ -51,6 +51,17 @@ def test_a_refused_file_raises_with_the_uploads_code(client: Client, tmp_path: P
     assert "upload_id" in raised.value.details
 
 
+def test_a_file_over_the_forms_limit_is_refused_before_sending(client: Client, fake: FakeLeo, tmp_path: Path):
+    big = tmp_path / "big.png"
+    big.write_bytes(PNG + b"\x00" * (10 * 1024 * 1024))
+
+    with pytest.raises(UploadRejectedError) as raised:
+        client.upload_file(big)
+
+    assert raised.value.code == "upload_too_large"
+    assert not [r for r in fake.requests if r.url.host == "bucket.s3.test"]
+
+
 def test_a_jsonl_manifest_is_sent_as_application_jsonl(client: Client, tmp_path: Path):
     manifest = tmp_path / "prompts.jsonl"
     manifest.write_text('{"custom_id": "a", "prompt": "x"}\n')

@@ -9,6 +9,7 @@ import json
 import mimetypes
 import os
 import random
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -180,11 +181,22 @@ def error_from_response(response: httpx.Response) -> errors.APIError:
     else:
         code = FALLBACK_CODES.get(status, f"http_{status}")
         gateway_message = body.get("message") if isinstance(body, dict) else None
-        message = str(gateway_message or response.reason_phrase or f"HTTP {status}")
+        reason = gateway_message or _s3_message(response) or response.reason_phrase or f"HTTP {status}"
+        message = str(reason)
         details = None
     return errors.error_class(status, code)(
         message, status=status, code=code, details=details, headers=headers
     )
+
+
+def _s3_message(response: httpx.Response) -> str | None:
+    """The bucket's own XML error (an expired or altered presigned URL, a file over the form's limit)."""
+    found = [
+        match.group(1)
+        for tag in ("Code", "Message")
+        if (match := re.search(rf"<{tag}>([^<]{{1,500}})</{tag}>", response.text))
+    ]
+    return ": ".join(found) or None
 
 
 def extension_for(image: ImageView) -> str:
@@ -469,6 +481,12 @@ class Core:
                 "the upload came without a form to send the file to", code="invalid_response"
             )
         form = upload.upload
+        if len(data) > form.max_bytes:  # the bucket would refuse it; say so in the API's words
+            raise errors.UploadRejectedError(
+                f"{path.name} is {len(data)} bytes; uploads take at most {form.max_bytes}",
+                code="upload_too_large",
+                details={"upload_id": upload.id, "size": len(data), "max_bytes": form.max_bytes},
+            )
         # The presigned form carries its own credentials: no Authorization header goes to the bucket.
         yield from self.exchange(
             "POST",
