@@ -17,9 +17,12 @@ export LAYER_PYTHON := $(CURDIR)/$(BIN)/python  # builds the layer (layers/core/
 # anything else): requirements-dev.lock (the project's, layer included), requirements-sam.lock,
 # requirements-checkov.lock; the layer's own, layers/core/requirements.lock, is what `sam build`
 # ships. `make lock` updates them.
-$(BIN)/.installed: requirements-dev.lock
+$(BIN)/.installed: requirements-dev.lock clients/python/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --require-hashes -r requirements-dev.lock
+	# The Python client and `leo` (clients/python), editable; its dependencies and build backend come
+	# from the lock above (nothing resolved here).
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e clients/python
 	touch $@
 
 $(SAMVENV)/bin/.installed: requirements-sam.lock
@@ -42,6 +45,7 @@ run: install
 # End-to-end runs in its own process: moto keeps its state per process, and other suites reset it.
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q -m "not e2e and not fuzz and not chaos"
+	$(BIN)/python -m pytest -q -c clients/python/pyproject.toml clients/python/tests
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
 	$(BIN)/python -m pytest -q -m fuzz tests/fuzz
 	$(BIN)/python -m pytest -q -m chaos tests/chaos
@@ -80,6 +84,7 @@ lint: install $(SAMVENV)/bin/.installed $(CHECKOVVENV)/bin/.installed
 ## on the layer and on each function in turn (every handler is a module named `app`)
 typecheck: install
 	@status=0; $(BIN)/mypy -p gencore || status=1; \
+	(cd clients/python && ../../$(BIN)/mypy src) || status=1; \
 	for fn in functions/*/; do echo "mypy $$fn"; MYPYPATH=layers/core:$$fn $(BIN)/mypy $$fn || status=1; done; \
 	exit $$status
 

@@ -262,8 +262,10 @@ def test_a_batch_from_an_uploaded_jsonl_manifest(pipeline):
     ("content", "code"),
     [
         (b"\xff\xfe not utf-8\n", "manifest_not_utf8"),
-        (b'{"custom_id": "a"}\n[1, 2]\n', "manifest_not_jsonl"),
+        (b'[1, 2]\n{"custom_id": "a"}\n', "manifest_not_jsonl"),
         (b'{"custom_id": "a"\n', "manifest_not_jsonl"),
+        (b"sku,prompt\n1,a red sneaker\n", "manifest_not_jsonl"),
+        (b'{"custom_id": "a"}\n' + b"x" * 70_000 + b"\n", "manifest_line_too_long"),
         (b"\n\n", "manifest_empty"),
     ],
 )

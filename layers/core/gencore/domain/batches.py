@@ -112,16 +112,20 @@ def manifest_lines(data: bytes) -> Iterator[str]:
 
 
 def check_manifest(data: bytes, *, max_lines: int = MAX_MANIFEST_LINES) -> int:
-    """Check an uploaded manifest as UTF-8 JSON lines (each non-blank line one JSON object, at most
-    `max_lines` of them); returns how many. Raises UploadRejected with the first problem's line.
-    What each line asks for is checked when a batch names the manifest."""
+    """Check an uploaded manifest as JSON lines: UTF-8 text of at most `max_lines` non-blank lines,
+    each at most MAX_LINE_BYTES, the first of them a JSON object (a file of another kind is refused
+    here, at its first line). Returns the count. Raises UploadRejected naming the problem.
+
+    A later line that is not a JSON object is not refused here: the batch that names the manifest
+    reports every bad line at once (`malformed_json` with its line number), with the other lines'
+    problems, which is more use than refusing the file at its first one."""
     if not data.strip():
         raise UploadRejected("The manifest has no lines", code="manifest_empty")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         raise UploadRejected("The manifest is not UTF-8 text", code="manifest_not_utf8") from error
-    count = 0
+    count, first = 0, None
     for number, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
@@ -129,13 +133,14 @@ def check_manifest(data: bytes, *, max_lines: int = MAX_MANIFEST_LINES) -> int:
         if count > max_lines:
             raise UploadRejected(f"A manifest has at most {max_lines} lines", code="manifest_too_many_lines")
         if len(raw.encode()) > MAX_LINE_BYTES:
-            raise UploadRejected(f"Line {number} is over {MAX_LINE_BYTES} bytes", code="manifest_not_jsonl")
-        try:
-            item = json.loads(raw)
-        except ValueError as error:
-            raise UploadRejected(f"Line {number} is not JSON", code="manifest_not_jsonl") from error
-        if not isinstance(item, dict):
-            raise UploadRejected(f"Line {number} is not a JSON object", code="manifest_not_jsonl")
+            raise UploadRejected(f"Line {number} is over {MAX_LINE_BYTES} bytes", code="manifest_line_too_long")
+        first = first or raw
+    try:
+        item = json.loads(first or "")
+    except ValueError:
+        item = None
+    if not isinstance(item, dict):
+        raise UploadRejected("The manifest's first line is not a JSON object", code="manifest_not_jsonl")
     return count
 
 
