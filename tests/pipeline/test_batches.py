@@ -165,6 +165,14 @@ def test_an_idempotency_key_returns_the_original_batch(pipeline):
     assert Decimal(usage(pipeline)["day"]["reserved"]) == Decimal(first["credits"]["reserved"])
 
 
+def test_an_idempotency_key_reused_with_another_batch_is_refused(pipeline):
+    create(pipeline, {"items": items(2)}, headers={"idempotency-key": "k-2"})
+    status, body = pipeline.api(
+        "POST", "/v1/batches", body={"items": items(3)}, headers={"idempotency-key": "k-2"}
+    )
+    assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
+
+
 def test_another_users_batch_is_not_found(pipeline):
     batch = create(pipeline, {"items": items(1)})
     for method, path in (

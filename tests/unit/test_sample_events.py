@@ -35,6 +35,10 @@ def test_every_route_has_a_sample_event_and_every_sample_a_route():
             "POST /v1/prompts/improve",
             "POST /v1/estimates",
             "GET /v1/usage",
+            "POST /v1/batches",
+            "GET /v1/batches/{batch_id}",
+            "GET /v1/batches/{batch_id}/results",
+            "POST /v1/batches/{batch_id}/cancel",
         }
         - keys
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -172,6 +173,13 @@ class S3UploadBucket:
         with body:
             data: bytes = body.read(max_bytes)
         return data
+
+    def lines(self, key: str, *, max_bytes: int) -> Iterator[str]:
+        """The object's text lines (UTF-8, blank ones too), streamed: never more than the limit."""
+        body = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{max_bytes - 1}")["Body"]
+        with body:
+            for raw in body.iter_lines(keepends=False):
+                yield raw.decode("utf-8").rstrip("\r")
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None:
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=data, ContentType=content_type)

@@ -63,6 +63,7 @@ class Batch(BaseModel):
     started_at: datetime | None = None  # its first items were made
     finished_at: datetime | None = None
     idempotency_key_hash: str | None = None
+    request_hash: str | None = None  # of the request that made it: a repeated key must send the same
 
     def eta_seconds(self, now: datetime) -> int | None:
         """Seconds until every item has ended, at the rate items have ended so far (None: no rate yet)."""

@@ -11,6 +11,7 @@ each with everything its job needs (its seed too), and the batch worker makes th
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import logging
@@ -29,9 +30,15 @@ from .batches import (
     LineProblem,
     LinesReport,
     check_lines,
-    manifest_lines,
 )
-from .errors import BatchInvalid, BatchNotFound, DomainError, NotCancellable, TransitionConflict
+from .errors import (
+    BatchInvalid,
+    BatchNotFound,
+    DomainError,
+    InvalidRequest,
+    NotCancellable,
+    TransitionConflict,
+)
 from .models import Job
 from .parameters import MAX_SEED
 from .plans import Plan
@@ -105,6 +112,7 @@ class Batches:
             reserved=decimal_text(total), unassigned=decimal_text(total),
             deadline_at=epoch(now) + hours * 3600 if (hours := request.complete_within_hours) else None,
             created_at=now, updated_at=now, idempotency_key_hash=dedupe_key,
+            request_hash=request_hash(request),
         )  # fmt: skip
         try:
             existing = self._store.create_batch(
@@ -116,6 +124,10 @@ class Batches:
             raise
         if existing is not None:
             self._files.delete(key)
+            if existing.request_hash != batch.request_hash:
+                raise InvalidRequest(
+                    "Idempotency-Key was already used with a different batch", code="idempotency_key_reused"
+                )
             return existing, False
         try:
             self._queue.send(batch.id)
@@ -133,7 +145,7 @@ class Batches:
             return request.items
         assert request.manifest_upload_id is not None
         upload = self._uploads.usable(user_id, request.manifest_upload_id, purpose="batch_manifest")
-        return manifest_lines(self._bucket.read(upload.key, max_bytes=MANIFEST_MAX_BYTES))
+        return self._bucket.lines(upload.key, max_bytes=MANIFEST_MAX_BYTES)  # streamed, line by line
 
     def _item(self, user_id: str, plan: Plan | None, line: CheckedLine) -> dict[str, Any] | LineProblem:
         """A checked line as the items file keeps it, or why a single job's accept would refuse it."""
@@ -175,12 +187,14 @@ class Batches:
             raise BatchNotFound("No such batch")
         return batch
 
-    def list(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
+    def list(
+        self, user_id: str, *, limit: int, cursor: str | None
+    ) -> tuple[builtins.list[Batch], str | None]:
         return self._store.list_batches(user_id, limit=limit, cursor=cursor)
 
     def results(
         self, user_id: str, batch_id: str, *, limit: int, cursor: str | None
-    ) -> tuple[Batch, list[Job], str | None]:
+    ) -> tuple[Batch, builtins.list[Job], str | None]:
         """A page of the batch's items in line order (those made so far: partial while running)."""
         batch = self.get(user_id, batch_id)
         jobs, next_cursor = self._store.items(batch_id, limit=limit, cursor=cursor)
@@ -205,3 +219,9 @@ class Batches:
             except Exception:  # the reconciler's batch check sends it again
                 log.exception("batch cancel enqueue failed", extra={"batch_id": batch.id})
         return batch
+
+
+def request_hash(request: BatchRequest) -> str:
+    """What an Idempotency-Key's repeat must match: the request as sent (a manifest by its upload)."""
+    canonical = json.dumps(request.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()

@@ -105,12 +105,6 @@ class LinesReport:
         ]
 
 
-def manifest_lines(data: bytes) -> Iterator[str]:
-    """The lines of a JSONL manifest, blank ones included (line numbers count them; checks skip them)."""
-    for raw in data.split(b"\n"):
-        yield raw.decode("utf-8", errors="strict").rstrip("\r")
-
-
 def check_manifest(data: bytes, *, max_lines: int = MAX_MANIFEST_LINES) -> int:
     """Check an uploaded manifest as JSON lines: UTF-8 text of at most `max_lines` non-blank lines,
     each at most MAX_LINE_BYTES, the first of them a JSON object (a file of another kind is refused
@@ -133,7 +127,9 @@ def check_manifest(data: bytes, *, max_lines: int = MAX_MANIFEST_LINES) -> int:
         if count > max_lines:
             raise UploadRejected(f"A manifest has at most {max_lines} lines", code="manifest_too_many_lines")
         if len(raw.encode()) > MAX_LINE_BYTES:
-            raise UploadRejected(f"Line {number} is over {MAX_LINE_BYTES} bytes", code="manifest_line_too_long")
+            raise UploadRejected(
+                f"Line {number} is over {MAX_LINE_BYTES} bytes", code="manifest_line_too_long"
+            )
         first = first or raw
     try:
         item = json.loads(first or "")

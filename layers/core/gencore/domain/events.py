@@ -195,9 +195,10 @@ BATCH_COMPLETED = "Batch Completed"
 def batch_completed_event(batch: Batch) -> CompletionEvent:
     """A batch's event once every item it made has ended (COMPLETE, or CANCELLED after a cancel)."""
     assert batch.finished_at is not None
-    detail = {
+    event_id = f"batch-{batch.id}:{batch.status}"  # stable, like a job's (no '.': a webhook-id too)
+    detail: dict[str, Any] = {
         "version": SCHEMA_VERSION,
-        "event_id": f"batch-{batch.id}:{batch.status}",
+        "event_id": event_id,
         "batch_id": batch.id,
         "user_id": batch.user_id,
         "name": batch.name,
@@ -211,5 +212,5 @@ def batch_completed_event(batch: Batch) -> CompletionEvent:
         "finished_at": _iso(batch.finished_at),
     }
     return CompletionEvent(
-        event_id=detail["event_id"], detail_type=BATCH_COMPLETED, occurred_at=batch.finished_at, detail=detail
+        event_id=event_id, detail_type=BATCH_COMPLETED, occurred_at=batch.finished_at, detail=detail
     )

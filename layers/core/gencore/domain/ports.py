@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -245,6 +246,9 @@ class UploadBucket(Protocol):
         """(size, stored content type) of the object, or None if nothing was uploaded."""
 
     def read(self, key: str, *, max_bytes: int) -> bytes: ...
+
+    def lines(self, key: str, *, max_bytes: int) -> Iterator[str]:
+        """The object's text lines (blank ones too), streamed, up to `max_bytes`."""
 
     def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
 
