@@ -297,3 +297,19 @@ def test_an_image_upload_cannot_be_a_manifest(pipeline):
     image = ready_upload(pipeline)
     status, body = pipeline.api("POST", "/v1/batches", body={"manifest_upload_id": image["id"]})
     assert status == 422 and body["error"]["code"] == "upload_wrong_purpose"
+
+
+def test_a_big_batch_does_not_starve_another_users_single_job(pipeline):
+    batch = create(pipeline, {"items": items(30)})
+    pipeline.drain("BatchQueue", "BatchFunction")  # 30 items in the line; the two slots taken
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=50)
+    assert get(pipeline, batch["id"])["counts"]["SUBMITTED"] == 2
+    status, single = pipeline.api("POST", "/v1/generations", user="bob", body=PROMPT)
+    assert status == 202
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=50)  # no slot: bob's job waits in line
+    assert pipeline.job_item(single["id"])["status"] == "QUEUED"
+    finish_submitted(pipeline)  # the two items end: their slots go to the line's next turns
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=50)
+    # Bob's job took one of the first two turns after the batch's first two, not the 31st.
+    assert pipeline.job_item(single["id"])["status"] == "SUBMITTED"
+    assert get(pipeline, batch["id"])["counts"]["SUBMITTED"] == 1

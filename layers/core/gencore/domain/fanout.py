@@ -10,7 +10,8 @@ chunk whatever the batch's size.
 
 Items enter the waiting line at their user's turns (domain/waiting.py) as they are made, like any
 job that finds no free slot: the same hand-over, caps and fairness, so a batch of thousands does not
-starve other users' jobs. Each chunk wakes as many items as there are free slots.
+starve other users' jobs. A run's first chunk wakes as many items as there are free slots; after
+that, each slot given back wakes the line's next turn.
 
 **Cancel and deadline.** A cancelled batch makes no more items; its waiting items are cancelled
 (their reservations released) and items at Leonardo finish. At the batch's deadline, its items
@@ -81,11 +82,18 @@ class BatchWorker:
         if batch.status != BatchStatus.RUNNING:
             return self._stop(batch)
         lines = itertools.islice(self._files.read_lines(batch.items_key), batch.created, None)
+        first = True
         while chunk := [json.loads(raw) for raw in itertools.islice(lines, CHUNK)]:
             added = self._add(batch, chunk)
             if added is None:
                 return "superseded"  # another run moved the checkpoint on, or the batch was cancelled
             batch = added
+            if first:
+                # Slots free now go to the line at once; from here on each release wakes the line's
+                # next turn. (Waking after every chunk would wake items whose wake is still on its way
+                # to a slot again: they park back at their turns, and the head runs ahead of them.)
+                self._waker.wake(self._policy.max_in_flight - self._jobs.in_flight())
+                first = False
             if remaining is not None and remaining() < RESERVE_SECONDS and batch.created < batch.items:
                 self._queue.send(batch.id)  # the next run goes on from the checkpoint
                 return "continued"
@@ -95,11 +103,9 @@ class BatchWorker:
         now = self._clock()
         jobs = [self._job(batch, item, now) for item in chunk]
         try:
-            batch = self._store.add_items(batch, jobs, now=now)
+            return self._store.add_items(batch, jobs, now=now)
         except TransitionConflict:
             return None
-        self._waker.wake(self._policy.max_in_flight - self._jobs.in_flight())
-        return batch
 
     def _job(self, batch: Batch, item: dict[str, Any], now: datetime) -> Job:
         charge = None
