@@ -78,6 +78,43 @@ def _document_image_surface(document: dict, error_ref: dict) -> None:
         responses["503"] = {"description": "Leonardo refused the call unread (leonardo_busy)"} | error_ref
 
 
+def _document_batches(document: dict, error_ref: dict) -> None:
+    """The batch routes' answers that the handlers' types do not say (docs: README, Batches)."""
+    from gencore.batch_views import BatchResult
+
+    paths, schemas = document["paths"], document["components"]["schemas"]
+    result = BatchResult.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, schema in result.pop("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    schemas["BatchResult"] = result
+    create = paths["/v1/batches"]["post"]["responses"]
+    accepted = create.get("200", {})
+    create["202"] = accepted | {"description": "Accepted: the batch (its items are made by the fan-out)"}
+    create["200"] = accepted | {"description": "The batch an earlier use of the same Idempotency-Key made"}
+    over = "The whole batch's estimate is over your budget (budget_exceeded)"
+    create["402"] = {"description": over} | error_ref
+    create["422"] = {
+        "description": "Refused lines (batch_invalid: details lists each line, custom_id, code and message), "
+        "an invalid request (validation_error), a manifest that is not usable (upload_not_found, "
+        "upload_not_ready, upload_wrong_purpose), or an Idempotency-Key used with another batch "
+        "(idempotency_key_reused)"
+    } | error_ref
+    create["429"] = {"description": "Too many requests (rate_limited, with Retry-After)"} | error_ref
+    results = paths["/v1/batches/{batch_id}/results"]["get"]["responses"]
+    results["200"] = {
+        "description": "The items made so far, one JSON object per line in manifest order",
+        "headers": {
+            "X-Next-Cursor": {
+                "description": "Present while more lines follow: pass it as `cursor` for the next page",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {"application/jsonl": {"schema": {"$ref": "#/components/schemas/BatchResult"}}},
+    }
+    cancel = paths["/v1/batches/{batch_id}/cancel"]["post"]["responses"]
+    cancel["409"] = {"description": "The batch has ended (not_cancellable)"} | error_ref
+
+
 def build() -> dict:
     api = _load("api").app
     document = json.loads(
@@ -115,6 +152,7 @@ def build() -> dict:
         "included; a new attempt takes a new key), or the same body within the double-click window "
         "(unless that job FAILED or was CANCELLED: then a new job starts, answered 202)"
     }
+    _document_batches(document, error_ref)
     uploads = document["paths"]["/v1/uploads"]["post"]["responses"]
     uploads["201"] = uploads.pop("200") | {
         "description": "Created: the upload, with the form to POST the file to (fields first, file last)"

@@ -65,7 +65,12 @@ def owner(stack, api_module):
         TableName=table, Key={"pk": {"S": f"JOB#{job['id']}"}, "sk": {"S": "JOB"}}
     )["Item"]
     upload = ready_upload_over_http(api_module, headers)
+    batch = api_module.post(
+        "/v1/batches", json={"items": [{"custom_id": "only", **REQUEST}]}, headers=headers
+    )
+    assert batch.status_code == 202, batch.text
     return {
+        "batch": batch.json(),
         "name": name,
         "headers": headers,
         "job": job,
@@ -87,6 +92,7 @@ OWNED: dict[str, Callable[[dict], list[str]]] = {
     # The job id, and Leonardo's generation id for the same job (an id B might learn elsewhere).
     "job_id": lambda owner: [owner["job"]["id"], owner["generation_id"]],
     "upload_id": lambda owner: [owner["upload"]["id"]],
+    "batch_id": lambda owner: [owner["batch"]["id"]],
     "index": lambda owner: ["0"],  # the first image of the job
 }
 # A valid body for routes that take one: the id must be what is refused, not the body.
