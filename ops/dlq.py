@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from ops.redact import preview
 
-DLQS = ("SubmitDLQ", "EventsDLQ")
+DLQS = ("SubmitDLQ", "EventsDLQ", "BatchDLQ")
 # Errors meaning "this account or endpoint cannot run a move task": fall back to moving by hand.
 _MOVE_TASK_UNAVAILABLE = {
     "AccessDenied",
