@@ -45,7 +45,7 @@ class FakeBatchStore:
     ) -> None:
         self.jobs = jobs
         self.batches: dict[str, Batch] = {}
-        self.dedupe: dict[str, str] = {}  # Idempotency-Key hash -> batch id
+        self.dedupe: dict[str, tuple[str, int]] = {}  # Idempotency-Key hash -> (batch id, expires at)
         self.due: dict[str, int] = {}  # batch id -> when its check is due (not ended only)
         self.before_write = before_write
         self.refuse_budget = refuse_budget
@@ -70,8 +70,9 @@ class FakeBatchStore:
         self, batch: Batch, *, dedupe_key: str | None, dedupe_expires_at: int, budget: Budget | None
     ) -> Batch | None:
         with self._lock:
-            if dedupe_key is not None and dedupe_key in self.dedupe:
-                return self.get_batch(self.dedupe[dedupe_key])
+            holder = self.dedupe.get(dedupe_key) if dedupe_key is not None else None
+            if holder is not None and holder[1] >= epoch(batch.created_at):  # an expired key is free again
+                return self.get_batch(holder[0])
             if batch.id in self.batches:
                 raise TransitionConflict(f"batch {batch.id} exists")
             if self.refuse_budget is not None:
@@ -79,7 +80,7 @@ class FakeBatchStore:
             if batch.charge is not None:
                 self._reserve(batch, budget)
             if dedupe_key is not None:
-                self.dedupe[dedupe_key] = batch.id
+                self.dedupe[dedupe_key] = (batch.id, dedupe_expires_at)
             self.batches[batch.id] = batch
             self.due[batch.id] = epoch(batch.created_at) + FIRST_CHECK_SECONDS
             return None

@@ -323,6 +323,13 @@ def test_an_idempotency_key_sent_again_with_another_batch_is_refused(world):
     assert len(world.store.batches) == 1 and len(world.files.files) == 1
 
 
+def test_an_idempotency_key_is_free_again_a_day_later(world):
+    first = world.accept([item("a")], key="k-1")
+    world.clock.advance(24 * 3600 + 1)
+    again = world.accept([item("a")], key="k-1")
+    assert again.id != first.id and len(world.store.batches) == 2
+
+
 def test_an_idempotency_key_is_the_callers_own(world):
     mine = world.accept([item("a")], key="k-1")
     theirs = world.accept([item("a")], key="k-1", user="bob")

@@ -186,6 +186,21 @@ def test_a_run_overtaken_by_another_gives_way_and_writes_nothing_more(world):
     assert after.unassigned == before.unassigned and world.store.add_items_calls == [CHUNK]
 
 
+def test_two_runs_of_one_fan_out_make_each_item_once(world):
+    batch = world.batch(3 * CHUNK)
+    second_run: list[str] = []
+
+    def the_other_run_goes_first(name, read):
+        if name == "add_items" and not second_run:
+            second_run.append("running")
+            second_run.append(world.worker.fan_out(batch.id))  # reads the same checkpoint, writes first
+
+    world.store.before_write = the_other_run_goes_first
+    assert world.worker.fan_out(batch.id) == "superseded" and second_run == ["running", "fanned_out"]
+    made = world.store.item_jobs(batch.id)
+    assert len(made) == 3 * CHUNK == len({job.id for job in made}) == world.read(batch).created
+
+
 def test_a_batch_cancelled_during_its_fan_out_makes_no_more_items(world):
     batch = world.batch(2 * CHUNK)
     world.worker.fan_out(batch.id, remaining=running_out(0))
@@ -313,6 +328,15 @@ def test_an_item_past_its_batchs_deadline_fails_when_its_turn_comes_instead_of_b
     assert world.waker.wake(1) == 0 and world.submits.sent == []
     [job] = world.store.item_jobs(batch.id)
     assert (job.status, job.error_code) == (JobStatus.FAILED, "batch_deadline_exceeded")
+
+
+def test_an_item_of_a_batch_without_a_deadline_waits_as_long_as_it_takes(world):
+    batch = world.batch(1)
+    world.jobs.slots = POLICY.max_in_flight
+    world.worker.fan_out(batch.id)
+    world.clock.advance(30 * 24 * 3600)
+    world.jobs.slots = 0
+    assert world.waker.wake(1) == 1 and world.submits.sent[0][0] == item_job_id(batch.id, "item-1")
 
 
 def test_a_batch_item_fails_batch_deadline_exceeded_and_any_other_job_expired_in_queue():
