@@ -159,6 +159,18 @@ def test_a_term_matches_as_a_whole_word_only(prompt):
     assert passes(prompt)
 
 
+@pytest.mark.parametrize("prompt", ["lighthouse 1011", "room 10111, level 3", "item 1011 of 10000"])
+def test_a_number_alone_never_spells_a_term_through_its_look_alikes(prompt):
+    # With the shipped rules "1011" reads l-o-l-i (a sexual_minors term) digit for digit: a batch of
+    # 10,000 numbered prompts found it. A match needs a letter of its own.
+    assert ContentPolicy.from_json(None).check("free", {"prompt": prompt}) is None
+
+
+def test_a_term_with_one_real_letter_among_look_alikes_is_still_refused():
+    with pytest.raises(ContentPolicyViolation):
+        ContentPolicy.from_json(None).check("free", {"prompt": "a l0l1 drawing"})
+
+
 def test_normalising_is_nfkc_without_marks_or_invisibles_and_casefolded():
     assert normalise("\uff23\uff41\uff46\u00e9\u200b \ufb01ne STRASSE") == "cafe fine strasse"
 

@@ -104,9 +104,15 @@ class _Compiled:
     patterns: tuple[re.Pattern[str], ...]
 
     def matches(self, text: str) -> bool:
-        if self.terms is not None and self.terms.search(text):
+        # A term's look-alikes include digits, so a bare number can spell one ("1011" is l-o-l-i):
+        # a match counts only when it has a letter of its own.
+        if self.terms is not None and any(_lettered(m.group()) for m in self.terms.finditer(text)):
             return True
         return any(pattern.search(text) for pattern in self.patterns)
+
+
+def _lettered(found: str) -> bool:
+    return any(ch.isalpha() for ch in found)
 
 
 class ContentPolicy:
