@@ -245,6 +245,9 @@ def test_refused_lines_refuse_the_batch_with_a_report_of_each_and_nothing_stays(
         (7, "ok", "duplicate_custom_id"),
     ]
     assert all(d["message"] for d in report.details)
+    assert report.details[4] == {
+        "line": 6, "custom_id": None, "code": "missing_custom_id", "message": "each line names its custom_id",
+    }  # fmt: skip
     assert str(report) == "6 of 7 lines are refused"
     assert world.store.batches == {} and world.queue.sent == []
     assert world.files.files == {} and len(world.files.deleted) == 1
@@ -321,6 +324,19 @@ def test_an_idempotency_key_sent_again_with_another_batch_is_refused(world):
         world.create([item("b")], key="k-1")
     assert caught.value.code == "idempotency_key_reused"
     assert len(world.store.batches) == 1 and len(world.files.files) == 1
+
+
+def test_a_refused_batch_does_not_take_its_idempotency_key(world):
+    with pytest.raises(BatchInvalid):
+        world.create([item("wolf", prompt="a wolf")], key="k-1")
+    batch = world.accept([item("fox")], key="k-1")
+    assert world.store.get_batch(batch.id).items == 1
+
+
+def test_a_batch_refused_over_budget_does_not_take_its_idempotency_key(world):
+    with pytest.raises(BudgetExceeded):
+        world.create([item(f"c{n}", num_images=4) for n in range(17)], key="k-1")  # 102 of 100
+    assert world.accept([item("a")], key="k-1").items == 1
 
 
 def test_an_idempotency_key_is_free_again_a_day_later(world):

@@ -10,6 +10,8 @@ The worker runs on in-memory fakes of its ports (tests/support/batch_fakes.py) a
 from __future__ import annotations
 
 import json
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -277,6 +279,30 @@ def test_cancel_before_the_fan_out_ended_makes_no_more_items_and_releases_the_re
     after = world.read(batch)
     assert after.fanned_out and after.created == CHUNK and after.status == BatchStatus.CANCELLED
     assert world.reserved() == 0
+
+
+@pytest.mark.parametrize("head_start", [0, 1, 3, 8])
+def test_a_cancel_racing_the_fan_out_leaves_every_item_made_cancelled_and_nothing_reserved(head_start):
+    world = World()
+    batch = world.batch(12 * CHUNK)
+    chunks_written = threading.Semaphore(0)
+
+    def a_write_takes_a_moment(name, read):
+        if name == "add_items":
+            chunks_written.release()
+            time.sleep(0.001)
+
+    world.store.before_write = a_write_takes_a_moment
+    fan_out = threading.Thread(target=world.worker.fan_out, args=(batch.id,))
+    fan_out.start()
+    for _ in range(head_start):
+        chunks_written.acquire(timeout=5)
+    world.store.set_status(world.read(batch), BatchStatus.CANCELLING, now=NOW)  # the API's cancel
+    world.worker.end_waiting(batch.id, expire=False)  # its message, while the fan-out may still run
+    fan_out.join(timeout=10)
+    after = world.read(batch)
+    assert after.status == BatchStatus.CANCELLED and after.fanned_out and not fan_out.is_alive()
+    assert world.statuses(batch) == [JobStatus.CANCELLED] * after.created and world.reserved() == 0
 
 
 def test_past_the_deadline_the_waiting_items_fail_batch_deadline_exceeded(world):
