@@ -317,6 +317,21 @@ def test_past_the_deadline_the_waiting_items_fail_batch_deadline_exceeded(world)
     assert world.reserved() == 0 and world.read(batch).status == BatchStatus.COMPLETE
 
 
+def test_a_batch_whose_deadline_passes_mid_fan_out_still_ends_with_nothing_reserved(world):
+    world.jobs.slots = POLICY.max_in_flight  # nothing starts: every item waits past the deadline
+    batch = world.batch(3 * CHUNK, deadline_at=epoch(NOW) + 60)
+    world.worker.fan_out(batch.id, remaining=running_out(0))  # one chunk made, then sent on
+    world.clock.advance(61)
+    for _ in range(5):  # the worker takes each message sent; the reconciler checks every minute
+        while world.queue.sent:
+            world.worker.handle(*world.queue.sent.pop(0))
+        world.worker.check_due()
+        world.clock.advance(CHECK_EVERY_SECONDS)
+    made = world.store.item_jobs(batch.id)
+    assert world.read(batch).status == BatchStatus.COMPLETE and world.reserved() == 0
+    assert {(job.status, job.error_code) for job in made} == {(JobStatus.FAILED, "batch_deadline_exceeded")}
+
+
 def test_ending_many_waiting_items_sends_itself_on_when_time_is_short(world):
     batch = world.batch(150)
     world.worker.fan_out(batch.id)
