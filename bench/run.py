@@ -66,6 +66,7 @@ BENCHES = (
         long=("--rounds", "9", "--default-config-rounds", "2"),
         smoke=("--mb", "20", "--rounds", "1"),
     ),
+    Bench("batch", "bench/batch.py", quick=("--items", "1000"), long=(), smoke=("--items", "200")),
 )
 
 
