@@ -15,8 +15,10 @@ that, each slot given back wakes the line's next turn.
 
 **Cancel and deadline.** A cancelled batch makes no more items; its waiting items are cancelled
 (their reservations released) and items at Leonardo finish. At the batch's deadline, its items
-still waiting fail `batch_deadline_exceeded`. Either way the reservation not yet assigned to an
-item is released, and the batch ends once every item made has ended (BatchStore.finish).
+still waiting fail `batch_deadline_exceeded` (their reservations released); a fan-out still running
+then goes on making the rest, which fail the same way at the next expire, so every line has its
+result. The reservation not yet assigned to an item is released when the fan-out ends (at once for
+a cancel), and the batch ends once every item made has ended (BatchStore.finish).
 """
 
 from __future__ import annotations
