@@ -35,6 +35,7 @@ from gencore.leonardo import (
     RetryableError,
 )
 from gencore.leonardo.models import GenerationRequest
+from gencore.leonardo.motion import MOTION_ROUTES
 from gencore.leonardo.pricing import PricingService
 from gencore.leonardo.tools import UniversalUpscaleRequest
 
@@ -257,7 +258,10 @@ class LeonardoGateway(AccountListing):
             raise LeonardoBusy(error.message, retry_after=getattr(error, "retry_after", None)) from error
         return RemoteGeneration(
             status=generation.status,
-            images=[LeonardoImage(id=i.id, url=i.url, nsfw=i.nsfw) for i in generation.generated_images],
+            images=[
+                LeonardoImage(id=i.id, url=i.url, nsfw=i.nsfw, video_url=i.motion_mp4_url)
+                for i in generation.generated_images
+            ],
         )
 
 
@@ -267,6 +271,9 @@ def _send(client: LeonardoClient, call: LeonardoCall) -> tuple[str, Cost | None]
     if call.route == "/generations":
         job = client.create_generation(GenerationRequest.model_validate(body))
         return job.generation_id, cost_of(job)
+    if call.route in MOTION_ROUTES:
+        video = client.create_video(call.route, body)
+        return video.generation_id, cost_of(video)
     if call.route == "/variations/upscale":
         variation = client.create_upscale(body["id"])
     elif call.route == "/variations/unzoom":

@@ -159,6 +159,7 @@ class LeonardoImage(BaseModel):
     id: str
     url: str
     nsfw: bool | None = None
+    video_url: str | None = None  # a video generation's MP4 (what a video job copies)
 
 
 class GenerationEvent(BaseModel):

@@ -49,6 +49,7 @@ from .models import (
     UserDetails,
     UserGenerationsEnvelope,
 )
+from .motion import MotionCalls
 from .pricing import PricingEnvelope, PricingRequest, PricingService
 from .tools import (
     CanvasUpload,
@@ -76,7 +77,7 @@ from .uploads import DEFAULT_UPLOAD_HOSTS, PresignedUploader
 DEFAULT_BASE_URL = "https://cloud.leonardo.ai/api/rest/v1"
 
 
-class LeonardoClient:
+class LeonardoClient(MotionCalls):  # the motion routes: leonardo/motion.py
     """Typed client for the Leonardo generation API. Reusable; call :meth:`close` when done.
 
     ``upload_hosts`` lists the hosts :meth:`send_init_image` may post files to:

@@ -214,6 +214,8 @@ class GeneratedImage(_Response):
     id: str = Field(min_length=1)
     url: str = Field(min_length=1)
     nsfw: bool
+    # A video generation's clip (leonardo/motion.py): the image entry's MP4, beside its still.
+    motion_mp4_url: str | None = Field(default=None, alias="motionMP4URL")
 
 
 class Generation(_Response):
