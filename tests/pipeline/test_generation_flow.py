@@ -627,7 +627,7 @@ def test_a_waiting_job_is_woken_once_and_older_messages_stop(pipeline):
     ids = _queue_past_the_cap(pipeline, 3)
     [waiting] = _waiting(pipeline, ids)
     store = wiring.store()
-    assert store.leave_line(waiting, due_at=0) == 1  # a wake: new live token
+    assert store.leave_line(waiting, due_at=0).submit_token == 1  # a wake: new live token
     assert store.leave_line(waiting, due_at=0) is None  # a second waker finds it gone from the line
     submitter = wiring.submitter()
     assert submitter.submit(waiting, token=0).outcome == "superseded"  # an old copy stops here

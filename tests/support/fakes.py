@@ -265,18 +265,19 @@ class FakeJobStore:
             )
             return [job_id for _, job_id in waiting[:limit]]
 
-    def leave_line(self, job_id: str, *, due_at: int) -> int | None:
+    def leave_line(self, job_id: str, *, due_at: int) -> Job | None:
         with self._lock:
             current = self.jobs.get(job_id)
             if (current is None or self.partition.get(job_id) != "L" or current.status != JobStatus.QUEUED
                     or current.slot_held):  # fmt: skip
                 return None
             token = current.submit_token + 1
-            self.jobs[job_id] = current.model_copy(update={"due_at": due_at, "submit_token": token})
+            woken = current.model_copy(update={"due_at": due_at, "submit_token": token})
+            self.jobs[job_id] = woken
             self.partition[job_id] = "Q"
             if current.line_turn is not None:
                 self.line_head = max(self.line_head or 0, current.line_turn)
-            return token
+            return woken
 
     def in_flight(self) -> int:
         with self._lock:

@@ -29,6 +29,10 @@ class LineWrites:
     def _oldest(self, kind: str, *, limit: int, until: int | None = None) -> list[str]:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
+    @staticmethod
+    def _to_job(item: dict[str, Any]) -> Job:
+        raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
+
     def waiting_job_ids(self, *, limit: int) -> list[str]:
         """The first `limit` jobs of the waiting line, lowest turn first."""
         return self._oldest("L", limit=limit)
@@ -86,8 +90,9 @@ class LineWrites:
                 continue  # another job of the same user took a turn meanwhile: take the next
         raise TransitionConflict(f"the line turns of {job.user_id} kept changing")
 
-    def leave_line(self, job_id: str, *, due_at: int) -> int | None:
-        """Take a job out of the waiting line with a new live submit token (returned).
+    def leave_line(self, job_id: str, *, due_at: int) -> Job | None:
+        """Take a job out of the waiting line with a new live submit token; the job as left (the
+        write's own answer: the waker reads nothing more).
 
         None if it is no longer waiting, e.g. another caller woke it first: a job is woken once.
         """
@@ -114,7 +119,7 @@ class LineWrites:
         woken = result["Attributes"]
         if "line_turn" in woken:
             self._advance_head(int(woken["line_turn"]["N"]))
-        return int(woken["submit_token"]["N"])
+        return self._to_job(woken)
 
     def _advance_head(self, turn: int) -> None:
         """The line's head moves to the turn just woken (never back): later arrivals start there."""

@@ -128,8 +128,9 @@ class JobStore(Protocol):
     def waiting_job_ids(self, *, limit: int) -> list[str]:
         """The head of the waiting line, longest waiting first."""
 
-    def leave_line(self, job_id: str, *, due_at: int) -> int | None:
-        """Take a waiting job out of the line with a new submit token; None if it was not waiting."""
+    def leave_line(self, job_id: str, *, due_at: int) -> Job | None:
+        """Take a waiting job out of the line with a new submit token; the job as that left it
+        (None if it was not waiting)."""
 
     def in_flight(self) -> int: ...
 

@@ -70,14 +70,14 @@ class Waker:
         woken = 0
         try:
             for job_id in self._store.waiting_job_ids(limit=count + self.LOOKAHEAD):
-                if self._expire(job_id):
-                    continue  # its turn passes to the next: the slot is still free
                 # Out of the line and back under the re-send safety net, should this message be lost.
                 due_at = epoch(self._clock()) + self._policy.queued_check_seconds
-                token = self._store.leave_line(job_id, due_at=due_at)
-                if token is None:
+                job = self._store.leave_line(job_id, due_at=due_at)
+                if job is None:
                     continue  # someone else woke it, or it moved on
-                self._queue.send(job_id, token=token)
+                if self._expired(job):
+                    continue  # its turn passes to the next: the slot is still free
+                self._queue.send(job_id, token=job.submit_token)
                 woken += 1
                 if woken == count:
                     break
@@ -85,20 +85,20 @@ class Waker:
             log.exception("waking waiting jobs failed; the reconciler will wake them")
         return woken
 
-    def _expire(self, job_id: str) -> bool:
-        """Fail a waiting job whose turn came after its plan's waiting limit; True if it did."""
-        job = self._store.get(job_id)
+    def _expired(self, job: Job) -> bool:
+        """Fail a woken job whose turn came after its waiting limit (read from the wake's own answer:
+        no second read); True if it is past it, whoever wrote its end."""
         now = self._clock()
-        if job is None or job.status != JobStatus.QUEUED or not expired_in_queue(job, now):
+        if job.status != JobStatus.QUEUED or not expired_in_queue(job, now):
             return False
         code, message = expiry_of(job)
         try:
             self._store.transition(
                 job, JobStatus.FAILED, now=now, due_at=None, error_code=code, error_message=message
             )
+            log.info("waiting job expired", extra={"job_id": job.id})
         except TransitionConflict:
-            return False
-        log.info("waiting job expired", extra={"job_id": job_id})
+            pass  # moved on meanwhile; if it still waits, the re-send net's submit expires it
         return True
 
     def after_release(self) -> None:
