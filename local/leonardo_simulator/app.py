@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import errors, s3, views
+from . import errors, realtime, s3, views
 from .catalog import BY_ID
 from .config import SimulatorConfig
 from .errors import ApiError
@@ -32,8 +32,9 @@ from .jobs import (
     ANSWER_SLOW,
     GenerationRecord,
 )
-from .largefiles import OUTPUT_TYPES, Body, mp4, padded_png
+from .largefiles import OUTPUT_TYPES, Body, mp4, padded_mp4, padded_png
 from .pricing import calculator_answer, price_request
+from .realtime import LCM_ROUTES, validate_lcm_request
 from .simulator import Simulator
 from .validation import (
     validate_canvas_init_image_request,
@@ -49,6 +50,7 @@ from .variations import (
     variation_answer,
     variation_view,
 )
+from .video import VIDEO_ROUTES, clip_key, clip_size, render_clip, validate_video_request
 
 API_PREFIX = "/api/rest/v1"
 CDN_CHUNKS = 8  # a slow CDN download arrives in this many pieces
@@ -200,6 +202,40 @@ async def create_generation(request: Request, sim: Simulator) -> Response:
     )
 
 
+def _create_video(route: str) -> Handler:
+    async def handler(request: Request, sim: Simulator) -> Response:
+        accepted = validate_video_request(route, await _read_json(request), strict=sim.cfg.strict)
+        client = request.client
+        record = sim.create_video_generation(
+            accepted,
+            _origin(request),
+            received_at=request.state.received_at,
+            client=f"{client.host}:{client.port}" if client else None,
+            headers={k: v for k, v in request.headers.items() if k not in _SECRET_HEADERS},
+        )
+        request.state.created = record  # for the after-create faults and the log
+        _, envelope = VIDEO_ROUTES[route]
+        cost = views.cost_fields(record.cost, sim.cfg.cost_unit)
+        return JSONResponse({envelope: {"generationId": record.id, **cost}})
+
+    return handler
+
+
+def _lcm(route: str) -> Handler:
+    async def handler(request: Request, sim: Simulator) -> Response:
+        call = validate_lcm_request(route, await _read_json(request), strict=sim.cfg.strict)
+        sim.charge_lcm_call(call.credits)
+        # Rendering overlaps the simulated answer time: the answer is due after `lcm_answer_seconds`.
+        started = asyncio.get_running_loop().time()
+        jpeg = await run_in_threadpool(realtime.render, call)
+        left = sim.cfg.lcm_answer_seconds - (asyncio.get_running_loop().time() - started)
+        if left > 0:
+            await asyncio.sleep(left)
+        return JSONResponse(realtime.answer(call, jpeg, views.cost_fields(call.credits, sim.cfg.cost_unit)))
+
+    return handler
+
+
 async def get_generation(request: Request, sim: Simulator) -> Response:
     generation_id = request.path_params["id"]
     record = sim.store.get(generation_id)
@@ -341,10 +377,14 @@ async def cdn_generation_image(request: Request) -> Response:
     sim = _sim(request)
     params = request.path_params
     image_id, dot, ext = params["image_file"].partition(".")
-    if not dot or ext != OUTPUT_TYPES[sim.cfg.output_type]:
+    if not dot:
         raise errors.not_found("image not found")
     record, image = sim.find_image(params["generation_id"], image_id)
     if record.user_id != params["user_id"]:
+        raise errors.not_found("image not found")
+    if record.video is not None:
+        return await _cdn_video(sim, record, ext)
+    if ext != OUTPUT_TYPES[sim.cfg.output_type]:
         raise errors.not_found("image not found")
     key = image_key(record.prompt, record.seed, image.index, record.init_fingerprint)
     if sim.cfg.output_type == "video/mp4":
@@ -361,6 +401,26 @@ async def cdn_generation_image(request: Request) -> Response:
     return await _cdn_response(
         sim, padded_png(png, sim.cfg.output_bytes, key) if sim.cfg.output_bytes else png
     )
+
+
+async def _cdn_video(sim: Simulator, record: GenerationRecord, ext: str) -> Response:
+    """A video generation's files: `.mp4` the clip (grown to `output_bytes` when set), `.jpg` its
+    first frame (the generated image's `url`, a poster)."""
+    video = record.video
+    assert video is not None
+    if ext not in ("mp4", "jpg"):
+        raise errors.not_found("image not found")
+    words = f"{video.kind}:{video.model}:{video.resolution}:{video.motion_strength}"
+    key = clip_key(record.prompt, record.seed, words, record.init_fingerprint)
+    width, height = clip_size(record.width, record.height)
+    motion = video.motion_strength or 5
+    clip, poster = await run_in_threadpool(
+        render_clip, key, width, height, video.duration_seconds, motion, video.source_picture
+    )
+    if ext == "jpg":
+        return await _cdn_response(sim, poster, "image/jpeg")
+    body = padded_mp4(clip, sim.cfg.output_bytes, key) if sim.cfg.output_bytes else clip
+    return await _cdn_response(sim, body, "video/mp4")
 
 
 async def cdn_variation_image(request: Request) -> Response:
@@ -492,6 +552,8 @@ def create_app(cfg: SimulatorConfig | None = None) -> Starlette:
             for route in VARIATION_ROUTES
         ),
         _api("GET", "/variations/{id}", get_variation),
+        *(_api("POST", route, _create_video(route), creates=True, limited=True) for route in VIDEO_ROUTES),
+        *(_api("POST", route, _lcm(route), creates=True) for route in LCM_ROUTES),
         _api("POST", "/prompt/improve", improve_prompt, creates=True),
         _api("POST", "/prompt/random", random_prompt, creates=True),
         _api("POST", "/pricing-calculator", pricing_calculator),

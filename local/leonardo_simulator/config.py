@@ -118,6 +118,9 @@ class SimulatorConfig:
     # How creates answer their cost: CREDITS (`apiCreditCost` and `cost` in credits) or DOLLARS
     # (`apiCreditCost: null`, `cost` in dollars: the documented example's account).
     cost_unit: str = "CREDITS"
+    # The realtime canvas (LCM) routes answer after this long, as Leonardo's own answer time, so a
+    # benchmark can measure what a caller adds on top of it.
+    lcm_answer_seconds: float = 0.3
     faults: FaultConfig = field(default_factory=FaultConfig)
     host: str = "127.0.0.1"
     port: int = 0
@@ -131,6 +134,8 @@ class SimulatorConfig:
             raise ValueError(f"output_bytes must be between 0 and {MAX_OUTPUT_BYTES}")
         if self.cost_unit not in ("CREDITS", "DOLLARS"):
             raise ValueError("cost_unit must be CREDITS or DOLLARS")
+        if not (math.isfinite(self.lcm_answer_seconds) and self.lcm_answer_seconds >= 0):
+            raise ValueError("lcm_answer_seconds must be a finite number of seconds, not negative")
         if self.output_type not in OUTPUT_TYPES:
             raise ValueError(f"output_type must be one of {', '.join(OUTPUT_TYPES)}")
 
@@ -178,6 +183,7 @@ _ENV_VARS: dict[str, tuple[str, Any]] = {
     "output_type": ("LEONARDO_SIM_OUTPUT_TYPE", str),
     "send_retry_after": ("LEONARDO_SIM_SEND_RETRY_AFTER", bool),
     "cost_unit": ("LEONARDO_SIM_COST_UNIT", str),
+    "lcm_answer_seconds": ("LEONARDO_SIM_LCM_ANSWER_SECONDS", float),
 }
 
 

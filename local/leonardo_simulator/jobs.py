@@ -27,6 +27,25 @@ class GeneratedImage:
     index: int
     url: str
     nsfw: bool = False
+    motion_url: str | None = None  # a video generation's clip (`motionMP4URL`); None for a picture
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """What makes a generation a video (video.py): the route that made it and what it was made from."""
+
+    kind: str  # text_to_video | image_to_video | motion_svd
+    route: str
+    model: str | None  # the motion document's model enum; None for SVD (it has no model field)
+    resolution: str | None
+    duration_seconds: int
+    motion_strength: int | None = None  # SVD only
+    source_image_id: str | None = None  # image-to-video and SVD: the picture it animates
+    source_type: str | None = None  # GENERATED | UPLOADED | VARIATION
+    source_generation_id: str | None = None  # the generation of a GENERATED source
+    end_frame_image_id: str | None = None
+    # The source picture's bytes, kept so the clip still renders after the source is deleted.
+    source_picture: bytes | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -69,6 +88,7 @@ class GenerationRecord:
     answer_status: int = 200  # the HTTP status the caller was sent (or is being sent)
     answered_at: datetime | None = None  # when the answer was handed to the server
     deleted: bool = False  # deleted through the API: gone from the store, kept in the log
+    video: VideoSpec | None = None  # set on a video generation (text-to-video, image-to-video, SVD)
 
 
 class GenerationStore:

@@ -10,6 +10,8 @@ bytes, whatever the size, and at most one block is ever held.
   chunk `fiLl` of filler before IEND, which decoders skip; its CRC is computed as the bytes go out.
 - `video/mp4`: an ISO BMFF `ftyp` box, then a `free` box of filler. Type sniffers and the backend's
   magic-bytes check see an MP4; it is not playable (there is no `moov`).
+- a video generation's clip (`padded_mp4`): the real, playable MP4 (mp4.py), then a `free` box of
+  filler, which readers skip: still playable, and exactly `size` bytes.
 """
 
 from __future__ import annotations
@@ -62,6 +64,19 @@ def mp4(size: int, key: bytes) -> Body:
 
     def blocks() -> Iterator[bytes]:
         yield MP4_FTYP + struct.pack(">I4s", BOX_HEADER + filler, b"free")
+        yield from _filler(key, filler)
+
+    return Body(size, blocks)
+
+
+def padded_mp4(clip: bytes, size: int, key: bytes) -> Body:
+    """`clip` (a whole MP4) grown to `size` bytes by a trailing `free` box (as is when there is no room)."""
+    filler = size - len(clip) - BOX_HEADER
+    if filler < 0:
+        return Body(len(clip), lambda: iter((clip,)))
+
+    def blocks() -> Iterator[bytes]:
+        yield clip + struct.pack(">I4s", BOX_HEADER + filler, b"free")
         yield from _filler(key, filler)
 
     return Body(size, blocks)

@@ -55,7 +55,14 @@ VARIATION_CREDITS: dict[str, int] = {
     "/variations/nobg": 5,
     "/variations/universal-upscaler": 15,
 }
-MOTION_CREDITS = 45
+MOTION_CREDITS = 45  # "Motion" in the Fixed Costs table: the SVD route
+# Video models and the realtime canvas are not in the guide: ours, per second of clip for one model at
+# 480p, times a factor per resolution; the LCM routes per call (LCM_CREDITS).
+VIDEO_CREDITS_PER_SECOND = {"MOTION2": 20, "MOTION2FAST": 10, "VEO3": 100, "VEO3FAST": 50,
+                            "KLING2_1": 40, "KLING2_5": 40}  # fmt: skip
+RESOLUTION_FACTOR = {"RESOLUTION_480": 1, "RESOLUTION_720": 2, "RESOLUTION_1080": 3}
+LCM_CREDITS, LCM_LARGE_CREDITS = 1, 2  # a 512 or 640 px side / a 1024 px side
+LCM_INSTANT_REFINE_CREDITS, LCM_REFINE_CREDITS = 1, 8  # on top: instant refine, Alchemy upscale
 TEXTURE_CREDITS, TEXTURE_PREVIEW_CREDITS = 150, 30
 PROMPT_CREDITS = 4  # not published
 DOLLARS_PER_CREDIT = Decimal("0.0012")  # not published: an account billed in dollars
@@ -117,6 +124,19 @@ def created_generation_credits(accepted: dict[str, Any], default_model_id: str) 
     )
 
 
+def video_credits(model: str | None, resolution: str | None, seconds: int) -> int:
+    """What a video create costs: SVD (no model) the guide's fixed "Motion" cost, others ours."""
+    if model is None:
+        return MOTION_CREDITS
+    return VIDEO_CREDITS_PER_SECOND[model] * seconds * RESOLUTION_FACTOR[resolution or "RESOLUTION_720"]
+
+
+def lcm_credits(width: int, height: int, *, instant_refine: bool = False, refine: bool = False) -> int:
+    """One realtime canvas (LCM) call."""
+    credits = LCM_LARGE_CREDITS if max(width, height) > 640 else LCM_CREDITS
+    return credits + LCM_INSTANT_REFINE_CREDITS * instant_refine + LCM_REFINE_CREDITS * refine
+
+
 def dollars(credits: int) -> Decimal:
     return Decimal(credits) * DOLLARS_PER_CREDIT
 
@@ -129,8 +149,8 @@ SERVICES = (
     "UNIVERSAL_UPSCALER", "UNIVERSAL_UPSCALER_ULTRA",
 )  # fmt: skip
 PRICED_SERVICES = frozenset(
-    {"IMAGE_GENERATION", "MOTION_SVD_GENERATION", "TEXTURE_GENERATION", "UNIVERSAL_UPSCALER",
-     "UNIVERSAL_UPSCALER_ULTRA"}
+    {"IMAGE_GENERATION", "MOTION_SVD_GENERATION", "MOTION_VIDEO_GENERATION", "VEO3_MOTION_VIDEO_GENERATION",
+     "LCM_GENERATION", "TEXTURE_GENERATION", "UNIVERSAL_UPSCALER", "UNIVERSAL_UPSCALER_ULTRA"}
 )  # fmt: skip
 FAMILY_FLAGS = {
     "isSDXLLightning": "lightning_xl",
@@ -154,6 +174,12 @@ _IMAGE_FIELDS: dict[str, tuple[str, bool]] = {
 _FIELDS: dict[str, dict[str, tuple[str, bool]]] = {
     "IMAGE_GENERATION": _IMAGE_FIELDS,
     "MOTION_SVD_GENERATION": {},
+    "MOTION_VIDEO_GENERATION": {"resolution": ("string", False)},
+    "VEO3_MOTION_VIDEO_GENERATION": {"resolution": ("string", False)},
+    "LCM_GENERATION": {
+        "width": ("integer", True), "height": ("integer", True), "instantRefine": ("boolean", True),
+        "refine": ("boolean", True),
+    },
     "TEXTURE_GENERATION": {"preview": ("boolean", False)},
     "UNIVERSAL_UPSCALER": {"megapixel": ("integer", False)},
     "UNIVERSAL_UPSCALER_ULTRA": {
@@ -165,7 +191,16 @@ _REQUIRED = {
     "IMAGE_GENERATION": ("imageWidth", "imageHeight", "numImages"),
     "UNIVERSAL_UPSCALER": ("megapixel",),
     "UNIVERSAL_UPSCALER_ULTRA": ("inputWidth", "inputHeight", "upscaleMultiplier"),
+    "MOTION_VIDEO_GENERATION": ("resolution",),
+    "VEO3_MOTION_VIDEO_GENERATION": ("resolution",),
 }
+# The resolutions each video service takes: "Must be RESOLUTION_480 or RESOLUTION_720" (Motion 2.0),
+# the enum `[RESOLUTION_720]` (Veo3); each is priced as its model's default clip (5 s, 8 s).
+VIDEO_SERVICES = {
+    "MOTION_VIDEO_GENERATION": ("MOTION2", ("RESOLUTION_480", "RESOLUTION_720"), 5),
+    "VEO3_MOTION_VIDEO_GENERATION": ("VEO3", ("RESOLUTION_720",), 8),
+}
+LCM_SIDES = (512, 640, 1024)
 
 
 def example_key(service: str) -> str:
@@ -197,6 +232,21 @@ def price_request(body: Any, *, strict: bool = True) -> int:
     _check_fields(service, params, strict=strict)
     if service == "MOTION_SVD_GENERATION":
         return MOTION_CREDITS
+    if service in VIDEO_SERVICES:
+        model, resolutions, seconds = VIDEO_SERVICES[service]
+        if params["resolution"] not in resolutions:
+            where = f"serviceParams.{params['_key']}.resolution"
+            raise errors.validation(f"resolution must be {' or '.join(resolutions)}", where)
+        return video_credits(model, params["resolution"], seconds)
+    if service == "LCM_GENERATION":
+        for name in ("width", "height"):
+            if params.get(name) is not None and params[name] not in LCM_SIDES:
+                where = f"serviceParams.{params['_key']}.{name}"
+                raise errors.validation(f"{name} must be 512, 640 or 1024", where)
+        return lcm_credits(
+            params.get("width") or 512, params.get("height") or 512,
+            instant_refine=bool(params.get("instantRefine")), refine=bool(params.get("refine")),
+        )  # fmt: skip
     if service == "TEXTURE_GENERATION":
         return TEXTURE_PREVIEW_CREDITS if params.get("preview") else TEXTURE_CREDITS
     if service == "UNIVERSAL_UPSCALER":

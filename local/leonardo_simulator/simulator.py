@@ -31,13 +31,15 @@ from .jobs import (
     GenerationRecord,
     GenerationStore,
     JobScheduler,
+    VideoSpec,
 )
 from .largefiles import OUTPUT_TYPES
 from .presign import presigned_fields
-from .pricing import PROMPT_CREDITS, created_generation_credits
+from .pricing import PROMPT_CREDITS, created_generation_credits, video_credits
 from .ratelimit import RollingWindowLimiter
 from .stats import Stats
-from .variations import VARIATION_ROUTES, VariationRecord, Variations, variation_log_entry
+from .variations import VARIATION_ROUTES, VariationRecord, Variations, picture_size, variation_log_entry
+from .video import VIDEO_ROUTES, VideoRequest, output_size
 from .webhooks import WebhookDispatcher
 
 
@@ -60,9 +62,10 @@ class Simulator:
         )
         # CONTRACT.md: "POST /generations and each variations create route: 100 per minute", so
         # each variation route has a window of its own (POST /generations keeps create_limiter).
+        # The video creates are generation creates too: each gets a window of its own (ours).
         self.route_limiters = {
             route: RollingWindowLimiter(cfg.create_rate_limit_per_minute, cfg.rate_limit_window_seconds)
-            for route in VARIATION_ROUTES
+            for route in (*VARIATION_ROUTES, *VIDEO_ROUTES)
         }
         self._tasks: set[asyncio.Task[None]] = set()
         # Set at shutdown: slow answers held back by a fault stop waiting.
@@ -268,14 +271,7 @@ class Simulator:
                 self.generated_image_sha256(controlnet["initImageId"], where)
             else:
                 self._uploaded_init_image(controlnet["initImageId"], where)
-        if not self.scheduler.has_room():
-            self.stats.incr("queue_rejected")
-            raise errors.ApiError(
-                429,
-                "Too many pending generations: the queue is full",
-                "rate-limit-exceeded",
-                headers={"Retry-After": str(max(1, round(self.cfg.pending_seconds)))},
-            )
+        self._check_queue_room()
         width = accepted.get("width") or 1024
         height = accepted.get("height") or 768
         num_images = accepted.get("num_images") or 4
@@ -338,6 +334,124 @@ class Simulator:
         self.scheduler.submit(record.id)
         return record
 
+    def _check_queue_room(self) -> None:
+        if not self.scheduler.has_room():
+            self.stats.incr("queue_rejected")
+            raise errors.ApiError(
+                429,
+                "Too many pending generations: the queue is full",
+                "rate-limit-exceeded",
+                headers={"Retry-After": str(max(1, round(self.cfg.pending_seconds)))},
+            )
+
+    # -- video generations -------------------------------------------------------
+
+    def create_video_generation(
+        self,
+        request: VideoRequest,
+        origin: str,
+        *,
+        received_at: datetime | None = None,
+        client: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> GenerationRecord:
+        """Check the images a video create names, charge, store and schedule it: a generation like
+        any other (the same queue, `GET /generations/{id}`, callback), with one clip as its output."""
+        picture, source_generation = None, None
+        if request.source_id is not None:
+            picture, source_generation = self.video_source(request.source_id, request.source_type, "imageId")
+        end_frame = request.body.get("endFrameImage")
+        if end_frame is not None:
+            self.video_source(end_frame["id"], end_frame["type"], "endFrameImage.id")
+        self._check_queue_room()
+        cost = video_credits(request.model, request.resolution, request.duration_seconds)
+        if not self.ledger.charge(cost):
+            raise errors.ApiError(400, "Not enough API tokens to run this generation", "insufficient-credits")
+        body = request.body
+        width, height = output_size(request, picture_size(picture) if picture is not None else None)
+        picture_sha256 = hashlib.sha256(picture).hexdigest() if picture is not None else ""
+        seed = body.get("seed")
+        if seed is None:
+            # As for pictures: derived from the request (the source by its bytes, not its id).
+            basis = {**body, "imageId": picture_sha256, "route": request.route}
+            digest = hashlib.sha256(repr(sorted(basis.items())).encode()).digest()
+            seed = int.from_bytes(digest[:4]) % 2_147_483_637
+        model_name = request.model or "SVD"
+        moment = views.now()
+        record = GenerationRecord(
+            id=str(uuid.uuid4()),
+            user_id=self.cfg.user_id,
+            request=body,
+            # SVD takes no prompt: the animated generation's, as Leonardo shows it.
+            prompt=body.get("prompt") or (source_generation.prompt if source_generation else ""),
+            negative_prompt=body.get("negativePrompt"),
+            model_id=views.uuid4_from(f"motion-model:{model_name}"),
+            sd_version=model_name,
+            width=width,
+            height=height,
+            num_images=1,
+            seed=seed,
+            public=bool(body.get("isPublic")),
+            alchemy=False,
+            photo_real=False,
+            cost=cost,
+            origin=(self.cfg.public_url or origin).rstrip("/"),
+            created_at=moment,
+            updated_at=moment,
+            init_image_id=request.source_id if request.source_type == "UPLOADED" else None,
+            init_generation_image_id=request.source_id if request.source_type == "GENERATED" else None,
+            init_fingerprint=picture_sha256,
+            received_at=received_at,
+            client=client,
+            request_headers=dict(headers or {}),
+            video=VideoSpec(
+                kind=request.kind,
+                route=request.route,
+                model=request.model,
+                resolution=request.resolution,
+                duration_seconds=request.duration_seconds,
+                motion_strength=request.motion_strength,
+                source_image_id=request.source_id,
+                source_type=request.source_type,
+                source_generation_id=source_generation.id if source_generation else None,
+                end_frame_image_id=end_frame["id"] if end_frame else None,
+                source_picture=picture,
+            ),
+        )
+        self.store.add(record)
+        self.stats.incr("generations_created")
+        self.stats.incr("video_generations_created")
+        self.stats.incr("credits_spent", cost)
+        self.scheduler.submit(record.id)
+        return record
+
+    def video_source(
+        self, image_id: str, image_type: str | None, field: str
+    ) -> tuple[bytes, GenerationRecord | None]:
+        """The bytes of the picture a video animates, and its generation (GENERATED): an image of one of
+        this account's generations, an uploaded init image (UPLOADED) or a finished variation
+        (VARIATION, SVD only). Anything else is Leonardo's 400."""
+        if image_type == "UPLOADED":
+            upload = self._uploaded_init_image(image_id, field)
+            assert upload.content is not None
+            return upload.content, None
+        if image_type == "VARIATION":
+            variation = self.variations.store.get(image_id)
+            if variation is None or variation.status != COMPLETE:
+                raise errors.validation(f"variation {image_id} not found", field)
+            return self.variations.png(image_id), None
+        for record in self.store.snapshot().values():
+            if record.video is not None or record.user_id != self.cfg.user_id:
+                continue
+            for image in record.images:
+                if image.id == image_id:
+                    png = render_png(
+                        record.prompt, record.seed, image.index, record.width, record.height,
+                        record.init_fingerprint,
+                    )  # fmt: skip
+                    return png, record
+        raise errors.validation(f"generated image {image_id} not found", field)
+
     async def _run_job(self, generation_id: str) -> None:
         await asyncio.sleep(self.cfg.pending_seconds)
         record = self.store.get(generation_id)
@@ -351,7 +465,11 @@ class Simulator:
             for index in range(record.num_images):
                 image_id = str(uuid.uuid4())
                 nsfw = self.faults.roll("nsfw")
-                images.append(GeneratedImage(image_id, index, f"{base}/{image_id}.{extension}", nsfw))
+                if record.video is not None:  # a poster frame as the picture, the clip beside it
+                    url, motion_url = f"{base}/{image_id}.jpg", f"{base}/{image_id}.mp4"
+                    images.append(GeneratedImage(image_id, index, url, nsfw, motion_url))
+                else:
+                    images.append(GeneratedImage(image_id, index, f"{base}/{image_id}.{extension}", nsfw))
         self.store.update(
             record, status=FAILED if failed else COMPLETE, images=images, updated_at=views.now()
         )
@@ -366,6 +484,8 @@ class Simulator:
         """The sha256 of the bytes of one of this account's generated images (Leonardo refuses an
         unknown one); an edit mixes them into its pictures, as an image-to-image does its upload's."""
         for record in self.store.snapshot().values():
+            if record.video is not None:  # a video's poster is not a picture to edit
+                continue
             for image in record.images:
                 if image.id == image_id and record.user_id == self.cfg.user_id:
                     png = render_png(
@@ -384,6 +504,13 @@ class Simulator:
         self.stats.incr("prompt_calls")
         self.stats.incr("credits_spent", PROMPT_CREDITS)
         return PROMPT_CREDITS
+
+    def charge_lcm_call(self, credits: int) -> None:
+        """A realtime canvas call: billed at once and counted as `lcm_calls`."""
+        if not self.ledger.charge(credits):
+            raise errors.ApiError(400, "Not enough API tokens to run this generation", "insufficient-credits")
+        self.stats.incr("lcm_calls")
+        self.stats.incr("credits_spent", credits)
 
     def delete_generation(self, generation_id: str) -> GenerationRecord | None:
         """The deleted record; None when it was already deleted (Hasura's delete-by-key then answers

@@ -16,6 +16,8 @@ COUNTERS = (
     "variations_completed",
     "variations_failed",
     "prompt_calls",
+    "video_generations_created",
+    "lcm_calls",
     "credits_spent",
     "callbacks_sent",
     "callbacks_failed",

@@ -227,9 +227,9 @@ class Variations:
             upload = self._sim.init_images.get(source_id)
             if upload is None or upload.content is None:
                 raise errors.validation(f"init image {source_id} not found", field)
-            return (*_picture_size(upload.content), None)
+            return (*picture_size(upload.content), None)
         for record in self._sim.store.snapshot().values():
-            if any(image.id == source_id for image in record.images):
+            if record.video is None and any(image.id == source_id for image in record.images):
                 return record.width, record.height, record.id
         raise errors.validation(f"generated image {source_id} not found", field)
 
@@ -259,7 +259,7 @@ class Variations:
         return _without_background(png) if record.transform_type == "NOBG" else png
 
 
-def _picture_size(content: bytes) -> tuple[int, int]:
+def picture_size(content: bytes) -> tuple[int, int]:
     """An upload's pixel size; an undecodable one counts as 1024x1024."""
     try:
         with Image.open(io.BytesIO(content)) as picture:

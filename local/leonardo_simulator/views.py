@@ -19,7 +19,7 @@ from typing import Any
 from .catalog import BY_ID, PLATFORM_MODELS
 from .config import SimulatorConfig
 from .initimages import InitImageRecord
-from .jobs import COMPLETE, GenerationRecord
+from .jobs import COMPLETE, GeneratedImage, GenerationRecord
 from .pricing import dollars
 
 # Fixed, so the apiKey snapshot is stable across runs.
@@ -54,6 +54,8 @@ def uuid4_from(name: str) -> str:
 
 
 def _image_rest(record: GenerationRecord, variations: Mapping[str, list[Any]]) -> list[dict[str, Any]]:
+    if record.video is not None:
+        return [_video_image_rest(record, image) for image in record.images]
     return [
         {
             "id": image.id,
@@ -70,12 +72,53 @@ def _image_rest(record: GenerationRecord, variations: Mapping[str, list[Any]]) -
     ]
 
 
+def _video_image_rest(record: GenerationRecord, image: GeneratedImage) -> dict[str, Any]:
+    """A video's one generated image: a poster frame as `url`, the clip as `motionMP4URL`, and the image
+    document's motion fields."""
+    video = record.video
+    assert video is not None
+    return {
+        "id": image.id,
+        "url": image.url,
+        "nsfw": image.nsfw,
+        "likeCount": 0,
+        "motion": True,
+        "motionModel": video.model or "SVD",
+        "motionMP4URL": image.motion_url,
+        "motionStrength": video.motion_strength,
+        "imageToVideo": video.source_image_id is not None,
+        "generated_image_variation_generics": [],
+    }
+
+
+def _video_generation_rest(record: GenerationRecord, images: list[dict[str, Any]]) -> dict[str, Any]:
+    """A video generation in `GET /generations/{id}`: the fields that mean something for a video.
+    `sdVersion`, `scheduler` and `presetStyle` are left out: their enums have no value for a video."""
+    return {
+        "id": record.id,
+        "status": record.status,
+        "createdAt": iso(record.created_at),
+        "modelId": record.model_id,
+        "prompt": record.prompt,
+        "negativePrompt": record.negative_prompt,
+        "imageWidth": record.width,
+        "imageHeight": record.height,
+        "inferenceSteps": None,
+        "seed": record.seed,
+        "public": record.public,
+        "generated_images": images,
+        "generation_elements": [],
+    }
+
+
 def generation_rest(
     record: GenerationRecord, variations: Mapping[str, list[Any]] | None = None
 ) -> dict[str, Any]:
     """`variations`: generated image id -> its variations (VariationStore.by_source), listed under
     the image as Leonardo does."""
     body = record.request
+    if record.video is not None:
+        return _video_generation_rest(record, _image_rest(record, {}))
     return {
         "id": record.id,
         "status": record.status,
@@ -127,6 +170,26 @@ def generation_log_entry(record: GenerationRecord) -> dict[str, Any]:
         "answeredAt": iso_or_none(record.answered_at),
         "client": record.client,
         "requestHeaders": dict(record.request_headers),
+        "video": _video_log(record),
+    }
+
+
+def _video_log(record: GenerationRecord) -> dict[str, Any] | None:
+    """What made a video generation (null for pictures): its kind, model and source image."""
+    video = record.video
+    if video is None:
+        return None
+    return {
+        "kind": video.kind,
+        "route": video.route,
+        "model": video.model,
+        "resolution": video.resolution,
+        "durationSeconds": video.duration_seconds,
+        "motionStrength": video.motion_strength,
+        "sourceImageId": video.source_image_id,
+        "sourceType": video.source_type,
+        "sourceGenerationId": video.source_generation_id,
+        "endFrameImageId": video.end_frame_image_id,
     }
 
 
@@ -198,10 +261,10 @@ def platform_models(origin: str) -> dict[str, Any]:
     }
 
 
-def _init_type(body: dict[str, Any]) -> str | None:
-    if body.get("init_image_id"):
+def _init_type(record: GenerationRecord) -> str | None:
+    if record.init_image_id:
         return "UPLOADED"
-    return "GENERATED" if body.get("init_generation_image_id") else None
+    return "GENERATED" if record.init_generation_image_id else None
 
 
 def _model_snapshot(record: GenerationRecord, cfg: SimulatorConfig) -> dict[str, Any]:
@@ -210,7 +273,7 @@ def _model_snapshot(record: GenerationRecord, cfg: SimulatorConfig) -> dict[str,
         "id": record.model_id,
         "createdAt": _EPOCH,
         "updatedAt": _EPOCH,
-        "name": model.name if model else "Custom model",
+        "name": model.name if model else (f"Motion {record.sd_version}" if record.video else "Custom model"),
         "description": model.description if model else "",
         "public": model is not None,
         "userId": cfg.user_id,
@@ -301,10 +364,10 @@ def callback_envelope(record: GenerationRecord, cfg: SimulatorConfig) -> dict[st
         "imageHeight": record.height,
         "imageWidth": record.width,
         "inferenceSteps": body.get("num_inference_steps") or 15,
-        "initGeneratedImageId": body.get("init_generation_image_id"),
-        "initImageId": body.get("init_image_id"),
+        "initGeneratedImageId": record.init_generation_image_id,
+        "initImageId": record.init_image_id,
         "initStrength": body.get("init_strength"),
-        "initType": _init_type(body),
+        "initType": _init_type(record),
         "initUpscaledImageId": None,
         "modelId": record.model_id,
         "negativePrompt": record.negative_prompt or "",
@@ -341,7 +404,7 @@ def callback_envelope(record: GenerationRecord, cfg: SimulatorConfig) -> dict[st
         "photoReal": record.photo_real,
         "promptMagicStrength": body.get("promptMagicStrength"),
         "photoRealStrength": body.get("photoRealStrength"),
-        "imageToImage": bool(body.get("init_image_id") or body.get("init_generation_image_id")),
+        "imageToImage": bool(record.init_image_id or record.init_generation_image_id),
         "controlnetsUsed": bool(body.get("controlnets")),
         "model": _model_snapshot(record, cfg),
         "images": images,

@@ -308,7 +308,9 @@ def test_generation_log_route_shape_deletes_and_reset(start_sim):
             "answeredAt",
             "client",
             "requestHeaders",
+            "video",
         }
+        assert first["video"] is None  # a picture, not a video
         assert first["request"] == {"prompt": "kept", "seed": 5, "width": 64, "height": 64, "num_images": 1}
         assert (first["status"], first["deleted"], first["answer"]) == ("COMPLETE", False, "ok")
         assert first["seed"] == 5
