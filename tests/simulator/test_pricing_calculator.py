@@ -3,11 +3,14 @@ create charges, the schema's request shape and the documented example's, free to
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from .helpers import client, create, wait_done
 
@@ -253,3 +256,53 @@ def test_the_calculator_needs_the_api_key(sim):
             "/pricing-calculator", json=image_generation(), headers={"authorization": "Bearer no"}
         )
     assert answer.status_code == 401
+
+
+def test_video_and_realtime_services_are_quoted_what_their_creates_charge(start_sim):
+    sim = start_sim(lcm_answer_seconds=0)
+
+    def quote(service: str, **params: Any) -> int | float:
+        return price(c, {"service": service, "serviceParams": {service: params}})
+
+    def charged(route: str, body: dict[str, Any]) -> int:
+        answer = c.post(route, json=body)
+        assert answer.status_code == 200, answer.text
+        [job] = answer.json().values()
+        return job["apiCreditCost"]
+
+    canvas = {"imageDataUrl": _jpeg_data_url(), "prompt": "p"}
+    with client(sim) as c:
+        pairs = [
+            (quote("MOTION_VIDEO_GENERATION", resolution="RESOLUTION_480"),
+             charged("/generations-text-to-video", {"prompt": "p"})),
+            (quote("MOTION_VIDEO_GENERATION", resolution="RESOLUTION_720"),
+             charged("/generations-text-to-video", {"prompt": "p", "resolution": "RESOLUTION_720"})),
+            (quote("VEO3_MOTION_VIDEO_GENERATION", resolution="RESOLUTION_720"),
+             charged("/generations-text-to-video", {"prompt": "p", "model": "VEO3"})),
+            (quote("LCM_GENERATION"), charged("/generations-lcm", canvas)),
+            (quote("LCM_GENERATION", width=1024), charged("/generations-lcm", canvas | {"width": 1024})),
+            (quote("LCM_GENERATION", instantRefine=True), charged("/lcm-instant-refine", canvas)),
+            (quote("LCM_GENERATION", refine=True), charged("/lcm-upscale", canvas)),
+        ]  # fmt: skip
+    assert [q for q, _ in pairs] == [c for _, c in pairs] == [100, 200, 1600, 1, 2, 2, 9]
+
+
+@pytest.mark.parametrize(
+    ("service", "params", "path"),
+    [
+        ("MOTION_VIDEO_GENERATION", {}, "resolution"),
+        ("MOTION_VIDEO_GENERATION", {"resolution": "RESOLUTION_1080"}, "resolution"),
+        ("VEO3_MOTION_VIDEO_GENERATION", {"resolution": "RESOLUTION_480"}, "resolution"),
+        ("LCM_GENERATION", {"width": 768}, "width"),
+    ],
+)
+def test_video_and_realtime_quotes_refuse_what_the_document_refuses(sim, service, params, path):
+    with client(sim) as c:
+        body = {"service": service, "serviceParams": {service: params}}
+        assert refusal(c, body) == (400, "validation-failed", f"$.serviceParams.{service}.{path}")
+
+
+def _jpeg_data_url() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(buffer, format="JPEG")
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
