@@ -14,6 +14,7 @@ import generation_routes
 import model_routes
 import prompt_routes
 import upload_routes
+import video_routes
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.logging import correlation_paths
@@ -46,6 +47,7 @@ app.include_router(model_routes.router)
 app.include_router(prompt_routes.router)
 app.include_router(billing_routes.router)
 app.include_router(batch_routes.router)
+app.include_router(video_routes.router)
 
 
 @app.get("/health")

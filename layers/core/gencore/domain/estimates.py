@@ -71,6 +71,17 @@ UNDOCUMENTED = "sdxl"
 # not listed: priced as an upscale (ours).
 VARIATION_CREDITS: dict[str, int] = {"upscale": 15, "unzoom": 15, "no_background": 5, "universal_upscale": 15}
 _ROW_FAMILY = {"sdxl_lightning": "lightning_xl", "sdxl": "sdxl", "sd15": "sd", "sd21": "sd"}
+# Video. "Motion" (the SVD route) is 45 in the same guide's Fixed Costs. The video models are not in
+# the guide: ours, per second of clip at 480p times a factor per resolution, the same figures as the
+# simulator's price list; the calculator's answer replaces them where it prices the model (Motion 2.0
+# and Veo 3), and every job settles at what Leonardo reports.
+MOTION_CREDITS = 45
+VIDEO_CREDITS_PER_SECOND = {"MOTION2": 20, "MOTION2FAST": 10, "VEO3": 100, "VEO3FAST": 50,
+                            "KLING2_1": 40, "KLING2_5": 40}  # fmt: skip
+RESOLUTION_FACTOR = {"480p": 1, "720p": 2, "1080p": 3}
+VIDEO_KINDS = frozenset({"text_to_video", "image_to_video", "motion"})
+# The calculator's services per video model (its document names no other model).
+VIDEO_SERVICES = {"MOTION2": "MOTION_VIDEO_GENERATION", "VEO3": "VEO3_MOTION_VIDEO_GENERATION"}
 
 
 def _setting(request: Mapping[str, Any], name: str, default: Any) -> Any:
@@ -114,11 +125,22 @@ def table_credits(request: Mapping[str, Any], kind: str) -> Decimal:
     """Our table's price of a job (its stored, normalized request) in credits."""
     if kind in VARIATION_CREDITS:
         return Decimal(VARIATION_CREDITS[kind])
+    if kind in VIDEO_KINDS:
+        return Decimal(video_credits(request, kind))
     if kind not in GENERATION_KINDS:
         raise ValueError(f"no price for a job of kind {kind!r}")
     row = table_row(request)
     width, height = _setting(request, "width", 1024), _setting(request, "height", 1024)
     return Decimal(generation_credits(row, width, height, _setting(request, "num_images", 1)))
+
+
+def video_credits(request: Mapping[str, Any], kind: str) -> int:
+    """Our table's price of a clip (a video job's stored request): see VIDEO_CREDITS_PER_SECOND."""
+    if kind == "motion":
+        return MOTION_CREDITS
+    model = request.get("model") or "MOTION2"
+    seconds = request.get("duration") or {"VEO3": 8, "VEO3FAST": 8}.get(model, 5)
+    return VIDEO_CREDITS_PER_SECOND[model] * seconds * RESOLUTION_FACTOR[request.get("resolution") or "720p"]
 
 
 # -- the pricing calculator's terms -----------------------------------------------------------
@@ -148,6 +170,8 @@ CALCULATOR_MAX_SIDE = 1024  # the document: imageWidth/imageHeight "between 32 a
 def pricing_query(request: Mapping[str, Any], kind: str) -> PricingQuery | None:
     """What the calculator is asked about a job, or None where it cannot be (a variation: no
     service prices one from what its request holds; a side over 1024; a model we cannot name to it)."""
+    if kind in VIDEO_KINDS:
+        return _video_query(request, kind)
     if kind not in GENERATION_KINDS:
         return None
     width, height = _setting(request, "width", 1024), _setting(request, "height", 1024)
@@ -183,6 +207,19 @@ def pricing_query(request: Mapping[str, Any], kind: str) -> PricingQuery | None:
     }
     params |= {name: value for name, value in optional.items() if value is not None}
     return PricingQuery(service="IMAGE_GENERATION", params=params)
+
+
+def _video_query(request: Mapping[str, Any], kind: str) -> PricingQuery | None:
+    """The calculator's video services: the SVD motion (no parameters), Motion 2.0 at 480p or 720p,
+    Veo 3 at 720p; nothing else is priced there (the table answers)."""
+    if kind == "motion":
+        return PricingQuery(service="MOTION_SVD_GENERATION", params={})
+    model, resolution = request.get("model") or "MOTION2", request.get("resolution") or "720p"
+    service = VIDEO_SERVICES.get(model)
+    allowed = ("480p", "720p") if model == "MOTION2" else ("720p",)
+    if service is None or resolution not in allowed or request.get("duration") not in (None, 8):
+        return None  # the calculator takes no duration: only a default-length clip is its answer
+    return PricingQuery(service=service, params={"resolution": f"RESOLUTION_{resolution.removesuffix('p')}"})
 
 
 # -- the cache and its refresh ----------------------------------------------------------------

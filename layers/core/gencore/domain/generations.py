@@ -1,7 +1,8 @@
 """Accepting a job (with double-click and Idempotency-Key dedupe), reading and listing jobs.
 
-A job is one of the kinds in domain/kinds/: a generation from `POST /v1/generations`, or a
-variation of one of the caller's images from `POST /v1/generations/{job_id}/images/{index}/variations`.
+A job is one of the kinds in domain/kinds/: a generation from `POST /v1/generations`, a variation
+of one of the caller's images from `POST /v1/generations/{job_id}/images/{index}/variations`, or a
+video from `POST /v1/videos`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
 from .requests import ImageGenerationRequest, Source, VariationRequest
 from .sources import Sources
+from .video_requests import VideoRequest
 
 log = logging.getLogger(__name__)
 IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
@@ -91,6 +93,22 @@ class Generations:
         return self._accept(
             user_id, kind=request.kind, request=request.normalized(), source=source, seed=seed,
             idempotency_key=idempotency_key, model_name=self._model_names(request.model_id), plan=plan,
+        )  # fmt: skip
+
+    def create_video(
+        self,
+        user_id: str,
+        request: VideoRequest,
+        *,
+        idempotency_key: str | None = None,
+        plan: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Accept a video job (`request.mode` is its kind), on the same terms as `create`. Its seed is
+        the caller's only: an unanswered video POST is never looked for (domain/kinds/video.py)."""
+        source = self._sources.check(user_id, request.source, kind=request.kind) if request.source else None
+        return self._accept(
+            user_id, kind=request.kind, request=request.normalized(), source=source, seed=request.seed,
+            idempotency_key=idempotency_key, plan=plan,
         )  # fmt: skip
 
     def _accept(

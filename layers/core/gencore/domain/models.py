@@ -48,6 +48,7 @@ def sources_of(target: JobStatus) -> frozenset[JobStatus]:
 JobKind = Literal[
     "text_to_image", "image_to_image", "edit", "inpaint", "outpaint", "sketch2img",
     "upscale", "unzoom", "no_background", "universal_upscale",
+    "text_to_video", "image_to_video", "motion",
 ]  # fmt: skip
 VariationType = Literal["upscale", "unzoom", "no_background", "universal_upscale"]
 

@@ -115,6 +115,7 @@ class Processor:
 
     def _copy_all(self, job: Job, images: list[LeonardoImage], nsfw_policy: NsfwPolicy) -> list[OutputImage]:
         prefix = output_prefix(job)
+        video = kind_of(job.kind).output == "video"
         copied = []
         for index, image in enumerate(images):
             if image.nsfw and nsfw_policy == "withhold":
@@ -122,8 +123,12 @@ class Processor:
                 log.info("NSFW image withheld", extra={"job_id": job.id, "index": index, "plan": job.plan})
                 copied.append(OutputImage(index=index, leonardo_image_id=image.id, nsfw=True, withheld=True))
                 continue
+            # A video job's output is the clip (the generation's MP4), not the still beside it.
+            url = image.video_url if video else image.url
+            if not url:
+                raise OutputRejected("Leonardo reported no video for the generation", code="output_missing")
             existing = self._outputs.existing(prefix, index=index, source_id=image.id)
-            output = existing or self._outputs.copy(image.url, prefix, index=index, source_id=image.id)
+            output = existing or self._outputs.copy(url, prefix, index=index, source_id=image.id)
             copied.append(output.model_copy(update={"nsfw": image.nsfw}))
         return copied
 

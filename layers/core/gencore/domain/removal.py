@@ -77,4 +77,4 @@ class Removal:
     def _remote_copy(job: Job) -> str | None:
         if job.generation_id is None:
             return None  # Leonardo never had it
-        return PENDING if kind_of(job.kind).remote == "generation" else KEPT
+        return PENDING if kind_of(job.kind).remote in ("generation", "video") else KEPT

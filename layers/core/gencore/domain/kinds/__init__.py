@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from . import image, variations
+from . import image, variations, video
 from .base import Kind, LeonardoCall, Refs, Remote
 
-KINDS: dict[str, Kind] = {kind.name: kind for kind in (*image.KINDS, *variations.KINDS)}
+KINDS: dict[str, Kind] = {kind.name: kind for kind in (*image.KINDS, *variations.KINDS, *video.KINDS)}
 
 
 def kind_of(name: str) -> Kind:

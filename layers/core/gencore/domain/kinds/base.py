@@ -18,7 +18,9 @@ from typing import Any, Literal
 # - "variation": the `/variations/*` routes answer a variation id; no webhook is documented, so the
 #   reconciler polls `GET /variations/{id}`. Nothing lists variations by what was asked: an
 #   unanswered POST cannot be identified, and the job fails rather than pay twice.
-Remote = Literal["generation", "variation"]
+# - "video": the motion routes answer a generation id, read with `GET /generations/{id}` (its
+#   image's `motionMP4URL`); no webhook or list echo is documented for them (kinds/video.py).
+Remote = Literal["generation", "variation", "video"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class Kind:
     # The job's stored request, its resolved inputs and its seed -> the paid call.
     build: Callable[[dict[str, Any], Refs, int | None], LeonardoCall]
     pool: str = "image"  # which of Leonardo's concurrency limits the job counts against
-    output: str = "image"  # what its outputs are (images now; video files next)
+    output: str = "image"  # what its outputs are: "image", or "video" (the generation's MP4)
     # Whether its source image may be a variation's output (Leonardo names those apart).
     takes_variation: bool = False
 
