@@ -1,6 +1,6 @@
-"""A local stand-in for the Leonardo.Ai REST API (generations, init images, user,
-platform models), its CDN, the S3 bucket init images are uploaded to and its
-webhook callbacks, with deterministic fault injection.
+"""A local stand-in for the Leonardo.Ai REST API (generations, variations, videos, the
+realtime canvas, init images, user, platform models), its CDN, the S3 bucket init images
+are uploaded to and its webhook callbacks, with deterministic fault injection.
 
     from leonardo_simulator import SimulatorConfig, FaultConfig, serve_in_thread
     with serve_in_thread(SimulatorConfig(pending_seconds=0.2)) as sim:
