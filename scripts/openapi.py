@@ -153,6 +153,18 @@ def build() -> dict:
         "(unless that job FAILED or was CANCELLED: then a new job starts, answered 202)"
     }
     _document_batches(document, error_ref)
+    videos = document["paths"]["/v1/videos"]["post"]["responses"]
+    made = videos.get("200", {})
+    videos["202"] = made | {
+        "description": "Accepted: a new video job (kind text_to_video, image_to_video or motion)"
+    }
+    videos["200"] = made | {"description": "An existing job: the same Idempotency-Key, or a double click"}
+    videos["402"] = {"description": "Over your budget (budget_exceeded)"} | error_ref
+    videos["422"] = {
+        "description": "Invalid (validation_error, invalid_combination naming the rule), a source that is "
+        "not yours to use (source_not_usable, upload codes), or over your plan (plan_limit, content_policy)"
+    } | error_ref
+    videos["429"] = {"description": "Too many requests (rate_limited, too_many_waiting)"} | error_ref
     uploads = document["paths"]["/v1/uploads"]["post"]["responses"]
     uploads["201"] = uploads.pop("200") | {
         "description": "Created: the upload, with the form to POST the file to (fields first, file last)"
