@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, plain_item
+from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, encode_cursor, plain_item
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.dynamo import DynamoJobStore
 from gencore.adapters.job_keys import (
@@ -99,7 +99,7 @@ class DynamoBatchStore:
         if cursor:
             query["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
         result = self._db.query(**query)
-        return result["Items"], _encode_cursor(result.get("LastEvaluatedKey"))
+        return result["Items"], encode_cursor(result.get("LastEvaluatedKey"))
 
     # --- writes ----------------------------------------------------------------------------------
     def create_batch(
@@ -339,13 +339,6 @@ def _to_batch(item: dict[str, Any]) -> Batch:
     decimals = {name: decimal_text(Decimal(item[name]["N"])) if name in item else "0" for name in _DECIMALS}
     fields = {k: v for k, v in plain.items() if k in Batch.model_fields}
     return Batch.model_validate(fields | decimals | {"counts": counts})
-
-
-def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    if not last_key:
-        return None
-    plain = {k: v["S"] for k, v in last_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 _KEYS = {

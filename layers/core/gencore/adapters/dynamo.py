@@ -42,6 +42,7 @@ from gencore.adapters.ddb import (
     ConditionFailed,
     Writer,
     ddb_value,
+    encode_cursor,
     plain_item,
     update_clauses,
     update_expression,
@@ -122,7 +123,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
             query["ExclusiveStartKey"] = self._decode_cursor(cursor, partition)
         result = self._db.query(**query)
         last = result.get("LastEvaluatedKey")
-        return Page(jobs=[self._to_job(i) for i in result["Items"]], next_cursor=self._encode_cursor(last))
+        return Page(jobs=[self._to_job(i) for i in result["Items"]], next_cursor=encode_cursor(last))
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]:
         """Up to `limit` overdue jobs, most overdue first: jobs to poll before jobs to re-submit."""
@@ -405,15 +406,6 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
     def _to_job(item: dict[str, Any]) -> Job:
         data = _plain(item)
         return Job.model_validate({k: v for k, v in data.items() if k in _JOB_FIELDS})
-
-    @staticmethod
-    def _encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-        if not last_key:
-            return None
-        plain = {k: v["S"] for k, v in last_key.items()}
-        return (
-            base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-        )
 
     @staticmethod
     def _decode_cursor(cursor: str, partition: str) -> dict[str, Any]:
