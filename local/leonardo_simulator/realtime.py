@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 from . import errors
 from .pricing import lcm_credits
-from .validation import Field, _check_field
+from .validation import Field, check_field
 
 GENERATE, INSTANT_REFINE, INPAINTING, UPSCALE = (
     "/generations-lcm", "/lcm-instant-refine", "/lcm-inpainting", "/lcm-upscale"
@@ -107,7 +107,7 @@ def validate_lcm_request(route: str, body: Any, strict: bool) -> LcmRequest:
             continue
         if value is None:
             raise errors.validation(f"expected String for field '{name}', got null", name)
-        _check_field(name, fields[name], value)
+        check_field(name, fields[name], value)
     if not accepted["prompt"].strip():
         raise errors.validation("'prompt' must not be empty", "prompt")
     image = _decode_data_url(accepted["imageDataUrl"], "imageDataUrl")

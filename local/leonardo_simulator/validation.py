@@ -169,7 +169,9 @@ def _type_ok(kind: str, value: Any) -> bool:
     raise AssertionError(kind)
 
 
-def _check_field(name: str, spec: Field, value: Any) -> None:
+def check_field(name: str, spec: Field, value: Any) -> None:
+    """One non-null field against its spec (type, enum, range, extra rule, array items), or the 400 naming
+    it; the video and realtime canvas routes check their fields with it too."""
     if not _type_ok(spec.kind, value):
         raise errors.validation(
             f"expected {_JSON_TYPE[spec.kind]} for field '{name}', got {type(value).__name__}", name
@@ -205,7 +207,7 @@ def validate_generation_request(body: Any, strict: bool) -> dict[str, Any]:
     accepted = {key: value for key, value in body.items() if key in FIELDS}
     for name, value in accepted.items():
         if value is not None:
-            _check_field(name, FIELDS[name], value)
+            check_field(name, FIELDS[name], value)
     if not accepted["prompt"].strip():
         raise errors.validation("'prompt' must not be empty", "prompt")
     width, height = accepted.get("width") or 1024, accepted.get("height") or 768

@@ -26,7 +26,7 @@ from PIL import Image, ImageChops, ImageDraw
 
 from . import errors
 from .mp4 import mjpeg_mp4
-from .validation import Field, _check_field
+from .validation import Field, check_field
 
 TEXT_TO_VIDEO = "/generations-text-to-video"
 IMAGE_TO_VIDEO = "/generations-image-to-video"
@@ -148,10 +148,10 @@ def validate_video_request(route: str, body: Any, strict: bool) -> VideoRequest:
         if name == "endFrameImage":
             _check_end_frame(value)
         elif name == "elements":
-            _check_field(name, fields[name], value)
+            check_field(name, fields[name], value)
             _check_elements(value)
         else:
-            _check_field(name, fields[name], value)
+            check_field(name, fields[name], value)
     if route == MOTION_SVD:
         return _svd_request(accepted)
     if not accepted["prompt"].strip():
