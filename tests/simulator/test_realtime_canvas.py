@@ -137,7 +137,7 @@ def test_the_answer_takes_lcm_answer_seconds(start_sim):
         started = time.monotonic()
         assert c.post(GENERATE, json=body(GENERATE)).status_code == 200
         took = time.monotonic() - started
-    assert 0.3 <= took < 1.0
+    assert 0.3 <= took < 2.0  # at least the answer time; the bound only catches a runaway wait
 
 
 def test_the_answer_time_defaults_to_a_third_of_a_second_and_is_read_from_the_environment():
