@@ -82,7 +82,7 @@ def test_only_the_svd_motion_animates_a_variations_output():
         ({"model": "VEO3"}, "text_to_video", 1600, "VEO3_MOTION_VIDEO_GENERATION"),
         ({"model": "VEO3", "duration": 4}, "image_to_video", 800, None),  # the calculator takes no duration
         ({"model": "KLING2_5", "duration": 10}, "image_to_video", 800, None),  # nor Kling
-        ({"model": "MOTION2", "resolution": "1080p"}, "text_to_video", 300, None),
+        ({"model": "KLING2_1", "resolution": "1080p"}, "image_to_video", 600, None),
     ],
 )
 def test_a_clip_is_estimated_by_the_calculator_where_it_prices_it_else_by_our_table(

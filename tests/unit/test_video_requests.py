@@ -52,6 +52,8 @@ def test_each_mode_is_a_job_kind_of_its_own(body, kind):
         ({"mode": "image_to_video", "prompt": "x", "source": IMAGE, "model": "KLING2_5", "duration": 8},
          "duration_model"),
         ({"mode": "text_to_video", "prompt": "x", "seed": 2_147_483_638}, "seed_model"),
+        ({"mode": "text_to_video", "prompt": "x", "resolution": "1080p"}, "resolution_model"),  # MOTION2
+        ({"mode": "text_to_video", "prompt": "x", "model": "VEO3", "resolution": "480p"}, "resolution_model"),
     ],
 )  # fmt: skip
 def test_a_broken_rule_is_refused_by_its_name(body, rule):

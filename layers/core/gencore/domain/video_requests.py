@@ -6,6 +6,7 @@ The rules come from Leonardo's motion document (../shared/leonardo/openapi, moti
 disagrees with itself the schema wins (leonardo/motion.py lists each case):
 - `duration` only where documented: 4, 6 or 8 s on VEO3 / VEO3FAST (text and image), 5 or 10 s on
   KLING2_5 (image only); elsewhere 422 `invalid_combination` rather than a silent drop;
+- resolutions per model (the pricing calculator's document: Motion 2.0 480p or 720p, Veo 3 720p);
 - the seed's documented maximum per model (2,147,483,637 for MOTION2; 4,294,967,293 for VEO3);
 - `end_frame` only on KLING2_1 with an image (not offered yet: refused by `extra="forbid"`);
 - `motion_strength` (1-10) is the SVD motion's, and only its.
@@ -32,6 +33,10 @@ DURATIONS: dict[tuple[str, str], tuple[int, ...]] = {
     ("KLING2_5", "image_to_video"): (5, 10),
 }
 DEFAULT_SECONDS = {"VEO3": 8, "VEO3FAST": 8, "KLING2_5": 5}  # Leonardo's defaults; others: 5 s clips
+# Resolutions per model, from the pricing calculator's document (Motion 2.0: 480 or 720; Veo 3: 720);
+# the Kling models' are not documented, so none of ours is refused for them.
+RESOLUTIONS_OF = {"MOTION2": ("480p", "720p"), "MOTION2FAST": ("480p", "720p"), "VEO3": ("720p",),
+                  "VEO3FAST": ("720p",)}  # fmt: skip
 SEED_MAX = {"MOTION2": 2_147_483_637, "MOTION2FAST": 2_147_483_637, "VEO3": 4_294_967_293,
             "VEO3FAST": 4_294_967_293}  # fmt: skip
 PROMPT_MAX = 1500
@@ -66,6 +71,7 @@ class VideoRequest(BaseModel):
         model = self.model_name
         allowed = DURATIONS.get((model or "", self.mode), ())
         limit = SEED_MAX.get(model or "")
+        resolutions = RESOLUTIONS_OF.get(model or "", tuple(RESOLUTIONS))
         return [
             (not motion and self.prompt is None, "prompt_required", f"{self.mode} takes a prompt"),
             (motion and any(v is not None for v in self._video_only()), "motion_options",
@@ -79,6 +85,8 @@ class VideoRequest(BaseModel):
             (self.duration is not None and self.duration not in allowed, "duration_model",
              f"duration on {model} {self.mode}: "
              + (", ".join(map(str, allowed)) + " seconds" if allowed else "not taken")),
+            (self.resolution is not None and self.resolution not in resolutions, "resolution_model",
+             f"resolution on {model}: {', '.join(resolutions)}"),
             (self.seed is not None and limit is not None and self.seed > limit, "seed_model",
              f"the seed on {model} is at most {limit}"),
         ]  # fmt: skip
