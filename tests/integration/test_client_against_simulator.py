@@ -1,6 +1,7 @@
 """The real client against the Leonardo simulator: the whole generation lifecycle,
 and image-to-image from an uploaded init image."""
 
+import base64
 import io
 import time
 from contextlib import ExitStack
@@ -315,3 +316,32 @@ def test_a_prompt_tool_whose_answer_is_spoiled_is_called_once(spoiled):
         with pytest.raises(OutcomeUnknownError):
             client.improve_prompt("a fox")
         assert sim.stats()["prompt_calls"] == 1
+
+
+def _finished(client, generation_id: str):
+    for _ in range(100):
+        generation = client.get_generation(generation_id)
+        if generation.status != "PENDING":
+            return generation
+        time.sleep(0.05)
+    raise AssertionError("the generation never finished")
+
+
+def test_a_video_from_text_is_read_back_with_its_clip(client):
+    job = client.create_video("/generations-text-to-video", {"prompt": "waves at dusk", "model": "MOTION2"})
+    generation = _finished(client, job.generation_id)
+    (image,) = generation.generated_images
+    assert generation.status == "COMPLETE" and image.motion_mp4_url
+    clip = httpx.get(image.motion_mp4_url, timeout=10).content
+    assert clip[4:8] == b"ftyp"
+
+
+def test_a_realtime_canvas_call_answers_a_picture_and_its_cost(client):
+    sketch = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(sketch, format="JPEG")
+    data_url = "data:image/jpeg;base64," + base64.b64encode(sketch.getvalue()).decode()
+    job = client.realtime("/generations-lcm", {"imageDataUrl": data_url, "prompt": "a red fox", "width": 512})
+    (picture,) = job.image_data_url
+    assert picture.startswith("data:image/jpeg;base64,") and job.cost is not None
+    decoded = Image.open(io.BytesIO(base64.b64decode(picture.split(",", 1)[1])))
+    assert decoded.size[0] == 512

@@ -51,6 +51,7 @@ from .models import (
 )
 from .motion import MotionCalls
 from .pricing import PricingEnvelope, PricingRequest, PricingService
+from .realtime import RealtimeCalls
 from .tools import (
     CanvasUpload,
     CanvasUploadEnvelope,
@@ -77,7 +78,7 @@ from .uploads import DEFAULT_UPLOAD_HOSTS, PresignedUploader
 DEFAULT_BASE_URL = "https://cloud.leonardo.ai/api/rest/v1"
 
 
-class LeonardoClient(MotionCalls):  # the motion routes: leonardo/motion.py
+class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonardo/realtime.py
     """Typed client for the Leonardo generation API. Reusable; call :meth:`close` when done.
 
     ``upload_hosts`` lists the hosts :meth:`send_init_image` may post files to:
