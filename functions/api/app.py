@@ -13,6 +13,7 @@ import billing_routes
 import generation_routes
 import model_routes
 import prompt_routes
+import realtime_routes
 import upload_routes
 import video_routes
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -48,6 +49,7 @@ app.include_router(prompt_routes.router)
 app.include_router(billing_routes.router)
 app.include_router(batch_routes.router)
 app.include_router(video_routes.router)
+app.include_router(realtime_routes.router)
 
 
 @app.get("/health")

@@ -35,6 +35,7 @@ from gencore.domain.ports import (
     RemoteSummary,
     SlotClaim,
 )
+from gencore.domain.rate_limits import BucketState
 from gencore.domain.waiting import turn_of
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -649,3 +650,22 @@ class FakeEventBus:
         taken = [e for e in events if e.event_id not in self.refuse]
         self.accepted.extend(taken)
         return {e.event_id for e in taken}
+
+
+class FakeBucketStore:
+    """The BucketStore port (domain/rate_limits.py) in memory, with the same condition as DynamoDB's."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, BucketState] = {}
+        self._lock = threading.Lock()
+
+    def load(self, key: str) -> BucketState | None:
+        with self._lock:
+            return self.items.get(key)
+
+    def save(self, key: str, state: BucketState, *, expected: BucketState | None) -> bool:
+        with self._lock:
+            if self.items.get(key) != expected:
+                return False
+            self.items[key] = state
+            return True

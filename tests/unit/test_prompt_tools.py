@@ -10,30 +10,11 @@ import pytest
 
 from gencore.domain.errors import LeonardoBusy, SubmitOutcomeUnknown
 from gencore.domain.prompts import PromptAnswer, Prompts
-from gencore.domain.rate_limits import BucketLimit, BucketState, RateLimited, TokenBuckets
-from tests.support.fakes import FakeClock
+from gencore.domain.rate_limits import BucketLimit, RateLimited, TokenBuckets
+from tests.support.fakes import FakeBucketStore, FakeClock
 
 pytestmark = pytest.mark.unit
 LIMIT = BucketLimit(capacity=3, per_second=0.5)
-
-
-class Buckets:
-    """The BucketStore port in memory, with the same condition as DynamoDB's."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, BucketState] = {}
-        self._lock = threading.Lock()
-
-    def load(self, key):
-        with self._lock:
-            return self.items.get(key)
-
-    def save(self, key, state, *, expected):
-        with self._lock:
-            if self.items.get(key) != expected:
-                return False
-            self.items[key] = state
-            return True
 
 
 class Usage:
@@ -68,7 +49,9 @@ def clock() -> FakeClock:
 
 
 def tools(clock, leonardo, usage=None, buckets=None) -> Prompts:
-    return Prompts(leonardo, TokenBuckets(buckets or Buckets(), clock), usage or Usage(), clock, LIMIT)
+    return Prompts(
+        leonardo, TokenBuckets(buckets or FakeBucketStore(), clock), usage or Usage(), clock, LIMIT
+    )
 
 
 def test_an_improved_prompt_is_answered_and_its_cost_recorded(clock):
@@ -115,7 +98,7 @@ def test_a_refusal_before_sending_costs_nothing_and_is_not_counted(clock):
 
 
 def test_concurrent_calls_never_take_more_tokens_than_the_bucket_holds(clock):
-    leonardo, buckets = Leonardo(), Buckets()
+    leonardo, buckets = Leonardo(), FakeBucketStore()
     prompts = tools(clock, leonardo, buckets=buckets)
     outcomes: list[str] = []
 

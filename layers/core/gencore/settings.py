@@ -63,6 +63,10 @@ class Settings(BaseModel):
     # Prompt tools, per user: a bucket of `burst` calls refilled at `per_minute`.
     prompt_rate_burst: int = Field(default=5, ge=1, le=1000)
     prompt_rate_per_minute: float = Field(default=10.0, gt=0, le=6000)
+    # The realtime canvas's own bucket per user (domain/realtime.py): a canvas redraws as the user
+    # draws, so bursts are allowed, but the sustained rate is held below the jobs' (plans' `rate`).
+    realtime_rate_burst: int = Field(default=6, ge=1, le=1000)
+    realtime_rate_per_second: float = Field(default=2.0, gt=0, le=100)
     # One Leonardo exchange's timeouts. A paid POST makes one attempt, so their sum is its worst case.
     leonardo_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
     leonardo_write_timeout_seconds: float = Field(default=5.0, gt=0, le=60)

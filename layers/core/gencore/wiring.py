@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from gencore.domain.platform_models import PlatformModels
     from gencore.domain.processing import Processor
     from gencore.domain.prompts import Prompts
+    from gencore.domain.realtime import Realtime
     from gencore.domain.reconcile import Reconciler
     from gencore.domain.removal import Removal
     from gencore.domain.submit import Submitter
@@ -393,6 +394,22 @@ def prompts() -> Prompts:
     return Prompts(leonardo(), buckets, DynamoUsageStore(aws("dynamodb"), s.jobs_table), clock, limit)
 
 
+@cache
+def realtime() -> Realtime:
+    from gencore.adapters.ledger import DynamoCallLedger
+    from gencore.adapters.usage import DynamoBucketStore
+    from gencore.domain.rate_limits import BucketLimit, TokenBuckets
+    from gencore.domain.realtime import Realtime
+
+    s = settings()
+    buckets = TokenBuckets(DynamoBucketStore(aws("dynamodb"), s.jobs_table), clock)
+    limit = BucketLimit(capacity=s.realtime_rate_burst, per_second=s.realtime_rate_per_second)
+    return Realtime(
+        leonardo(), buckets, DynamoCallLedger(aws("dynamodb"), s.jobs_table), uploads(), clock, limit,
+        unit=s.billing_unit, content=content_policy(),
+    )  # fmt: skip
+
+
 # --- guardrails: plans, content policy, estimates, the ledger (docs/plans.md) ------------------------
 
 
@@ -464,7 +481,7 @@ def reset() -> None:
                     account_state, account_guard, balance_state, balance_watch, orphan_store, orphan_sweep,
                     platform_models, prompts, plans, content_policy, estimator, admission, ledger,
                     price_refresh, outbox, event_bus, event_relay, batch_store, batch_queue, batches,
-                    batch_worker):  # fmt: skip
+                    batch_worker, realtime):  # fmt: skip
         factory.cache_clear()
     from gencore.webhook_intake import intake  # the webhook's own factory (built without Settings)
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from gencore.adapters.ddb import ConditionFailed, Writer
 from gencore.domain.ledger import BudgetExceeded, Delta, Period, resets_at
 from gencore.domain.models import Charge
 from gencore.domain.plans import Budget
@@ -186,3 +187,27 @@ def budget_refusal(
         period=period, remaining=max(limit - used, Decimal(0)), unit=charge.unit,
         resets_at=resets_at(period, key),
     )  # fmt: skip
+
+
+class DynamoCallLedger:
+    """The ledger side of a synchronous paid call (the realtime canvas): no job carries its charge,
+    so the reservation and its settlement are transactions of their own (domain/realtime.py)."""
+
+    def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
+        self._db, self._table = client, table
+        self._writer = writer or Writer(client)
+
+    def reserve(self, user_id: str, charge: Charge, budget: Budget | None, *, plan: str | None) -> None:
+        try:
+            self._writer.transact(reservation_updates(self._table, user_id, charge, budget, plan=plan))
+        except ConditionFailed as failed:
+            over = [period for i, period in enumerate(PERIODS) if failed.failed(i)]
+            if over and budget is not None:
+                raise budget_refusal(
+                    self._db, self._table, user_id, charge, over[0], budget, what="call"
+                ) from failed
+            raise
+
+    def settle(self, user_id: str, charge: Charge, amount: Decimal | None) -> None:
+        change = Delta(reserved=-Decimal(charge.estimate), spent=amount or Decimal(0))
+        self._writer.transact(change_updates(self._table, user_id, charge, change))

@@ -126,6 +126,11 @@ class LeonardoGateway(AccountListing):
         """Send a kind's paid POST through the client method of its route."""
         return self._paid(lambda client: _send(client, call))
 
+    def realtime(self, route: str, body: dict[str, Any]) -> tuple[list[str], Cost | None]:
+        """One realtime canvas call (synchronous, paid, sent once): its pictures and its cost."""
+        job = self._paid(lambda client: client.realtime(route, body))
+        return job.image_data_url, cost_of(job)
+
     def improve_prompt(self, prompt: str, instructions: str | None = None) -> PromptAnswer:
         answer = self._paid(lambda client: client.improve_prompt(prompt, instructions))
         return PromptAnswer(prompt=answer.prompt, credits=_credits(answer))

@@ -92,6 +92,21 @@ class Uploads:
         )
         return upload, post
 
+    def keep(self, user_id: str, content_type: str, data: bytes) -> Upload:
+        """Store a picture we received for the user (a realtime canvas answer) as one of their READY
+        uploads: checked as any upload is, then usable as a job's source (domain/realtime.py)."""
+        facts = self._inspector.inspect(data, declared=content_type, max_pixels=self._policy.max_pixels)
+        now = self._clock()
+        upload_id = str(uuid.uuid4())
+        upload = Upload(
+            id=upload_id, user_id=user_id, status=UploadStatus.READY, content_type=facts.content_type,
+            key=upload_key(user_id, upload_id, facts.content_type), created_at=now, updated_at=now,
+            size=len(data), width=facts.width, height=facts.height,
+        )  # fmt: skip
+        self._bucket.put(upload.key, data, content_type=upload.content_type)
+        self._store.create_upload(upload)
+        return upload
+
     def get(self, user_id: str, upload_id: str) -> Upload:
         upload = self._store.get_upload(upload_id)
         if upload is None or upload.user_id != user_id:  # another user's upload does not exist for them
