@@ -67,6 +67,7 @@ BENCHES = (
         smoke=("--mb", "20", "--rounds", "1"),
     ),
     Bench("batch", "bench/batch.py", quick=("--items", "1000"), long=(), smoke=("--items", "200")),
+    Bench("realtime", "bench/realtime.py", quick=(), long=("--rounds", "2000"), smoke=("--rounds", "20")),
 )
 
 
