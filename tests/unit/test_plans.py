@@ -213,3 +213,47 @@ def test_pro_takes_what_free_refuses():
 def test_the_first_cap_broken_is_the_one_named():
     refused = refusal("free", "text_to_image", job(model_id=KINO_XL, width=1024, height=1024, num_images=4))
     assert refused.cap == "allowed_models"
+
+
+# ----- video caps (POST /v1/videos) -----------------------------------------------------------------
+
+VIDEO_CAPS = {
+    "plans.pro.caps.video_models": ["MOTION2", "MOTION2FAST"],
+    "plans.pro.caps.max_video_seconds": 6,
+    "plans.pro.caps.video_resolutions": ["480p"],
+}
+
+
+def video_caps_plan():
+    return load_plans(json.dumps(document(**VIDEO_CAPS))).plan_for("pro")
+
+
+@pytest.mark.parametrize(
+    ("kind", "request_", "cap"),
+    [
+        ("text_to_video", {"prompt": "x", "model": "VEO3", "duration": 4}, "video_models"),
+        ("image_to_video", {"prompt": "x", "model": "KLING2_5"}, "video_models"),
+        ("text_to_video", {"prompt": "x", "model": "MOTION2", "resolution": "720p"}, "video_resolutions"),
+    ],
+)
+def test_a_video_over_its_plans_video_caps_is_refused_naming_the_cap(kind, request_, cap):
+    with pytest.raises(PlanLimit) as refused:
+        check_caps(video_caps_plan(), kind, request_)
+    assert refused.value.cap == cap
+
+
+def test_a_clips_default_length_counts_against_the_plans_longest_clip():
+    plan = load_plans(json.dumps(document(**{"plans.pro.caps.max_video_seconds": 6}))).plan_for("pro")
+    check_caps(plan, "text_to_video", {"prompt": "x", "model": "VEO3", "duration": 6})
+    with pytest.raises(PlanLimit) as refused:
+        check_caps(plan, "text_to_video", {"prompt": "x", "model": "VEO3"})  # Veo 3's default: 8 s
+    assert refused.value.cap == "max_video_seconds"
+
+
+def test_the_shipped_plans_video_free_has_none_pro_has_every_model_up_to_ten_seconds():
+    with pytest.raises(PlanLimit):
+        check_caps(default_plans().plan_for("free"), "text_to_video", {"prompt": "x", "model": "MOTION2"})
+    pro = default_plans().plan_for("pro")
+    check_caps(pro, "text_to_video", {"prompt": "x", "model": "VEO3", "duration": 8, "resolution": "720p"})
+    check_caps(pro, "motion", {"motion_strength": 5, "source": {"job_id": "j", "index": 0}})
+    assert pro.caps.max_video_seconds == 10

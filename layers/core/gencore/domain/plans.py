@@ -25,6 +25,7 @@ from .errors import PlanLimit
 from .models import JobKind, NsfwPolicy
 from .parameters import UUID_PATTERN
 from .rate_limits import BucketLimit
+from .video_requests import DEFAULT_SECONDS, Resolution, VideoModel
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 ModelId = Annotated[str, Field(pattern=UUID_PATTERN)]
@@ -46,6 +47,10 @@ class Caps(_Strict):
     max_prompt_length: int = Field(ge=1, le=1500)
     allowed_models: Literal["*"] | list[ModelId] = Field(min_length=1)  # "*": any model
     allowed_kinds: Literal["*"] | list[JobKind] = Field(min_length=1)  # "*": every kind
+    # Video jobs (POST /v1/videos): the models, the clip's length and its resolutions a plan takes.
+    video_models: Literal["*"] | list[VideoModel] = Field(default=ANY, min_length=1)
+    max_video_seconds: int = Field(default=10, ge=1, le=60)
+    video_resolutions: Literal["*"] | list[Resolution] = Field(default=ANY, min_length=1)
 
 
 class Budget(_Strict):
@@ -159,9 +164,33 @@ def check_caps(plan: Plan, kind: str, request: Mapping[str, Any]) -> None:
     for cap, asked, limit, unit in numbers:
         if asked is not None and asked > limit:
             raise PlanLimit(cap, f"the {plan.name} plan allows at most {limit} {unit}", limit=limit)
+    if kind in VIDEO_KINDS:
+        _check_video(plan, request)
     for field in PROMPT_FIELDS:
         text = request.get(field)
         if isinstance(text, str) and len(text) > caps.max_prompt_length:
             limit = caps.max_prompt_length
             message = f"the {plan.name} plan allows {field.replace('_', ' ')}s of at most {limit} characters"
             raise PlanLimit("max_prompt_length", message, limit=limit)
+
+
+VIDEO_KINDS = frozenset({"text_to_video", "image_to_video", "motion"})
+
+
+def _check_video(plan: Plan, request: Mapping[str, Any]) -> None:
+    """A video job's own caps: its model, its length (the default length where none is asked), its
+    resolution. The SVD motion has no model or options: only its length (a fixed clip) is not ours."""
+    caps, model = plan.caps, request.get("model")
+    if model is None:
+        return
+    if caps.video_models != ANY and model not in caps.video_models:
+        raise PlanLimit("video_models", f"the {plan.name} plan does not include the {model} video model")
+    seconds = request.get("duration") or DEFAULT_SECONDS.get(model, 5)
+    if seconds > caps.max_video_seconds:
+        limit = caps.max_video_seconds
+        raise PlanLimit(
+            "max_video_seconds", f"the {plan.name} plan allows clips of at most {limit} s", limit=limit
+        )
+    resolution = request.get("resolution")
+    if resolution is not None and caps.video_resolutions != ANY and resolution not in caps.video_resolutions:
+        raise PlanLimit("video_resolutions", f"the {plan.name} plan does not include {resolution} video")
