@@ -23,7 +23,9 @@ class KeptPicture(BaseModel):
 
 
 class RealtimeView(BaseModel):
-    pictures: list[str]  # data URLs (base64 JPEG or PNG), as Leonardo answered them
+    # data URLs (base64 JPEG or PNG), as Leonardo answered them; short-lived https links instead
+    # when they would not fit in an answer (then each is also in `kept`)
+    pictures: list[str]
     cost: dict[str, Any]  # {"amount", "unit", "source"}: what Leonardo reported, else our estimate
     kept: list[KeptPicture]
 
@@ -35,8 +37,10 @@ def _run(operation: Operation, request: RealtimeRequest) -> RealtimeView:
     answer = wiring.realtime().run(caller, CallerPlan(plan.name, plan.budget), operation, request)
     metrics.add_metric(name=f"Realtime_{operation}", unit=MetricUnit.Count, value=1)
     logger.info("realtime call", extra={"operation": operation, "kept": len(answer.kept)})
+    # Too large to answer inline: the kept pictures, by short-lived link (presigned GET).
+    links = [wiring.outputs().presign(upload.key) for upload in answer.kept] if answer.by_link else []
     return RealtimeView(
-        pictures=answer.pictures,
+        pictures=answer.pictures or links,
         cost=answer.cost.model_dump(mode="json"),
         kept=[KeptPicture(upload_id=u.id, created_at=u.created_at) for u in answer.kept],
     )

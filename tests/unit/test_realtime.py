@@ -180,3 +180,12 @@ def test_keep_stores_each_picture_as_an_upload():
 def test_a_picture_is_a_jpeg_or_png_data_url_its_bytes_agree_with(image):
     with pytest.raises(ValidationError):
         RealtimeRequest(image=image, prompt="x")
+
+
+def test_pictures_too_large_for_an_answer_are_kept_and_answered_by_link(monkeypatch):
+    import gencore.domain.realtime as realtime_module
+
+    monkeypatch.setattr(realtime_module, "MAX_ANSWER_PICTURES_BYTES", 100)
+    use, _, _, keeper = realtime()
+    answer = use.run("alice", PLAN, "generate", request())
+    assert answer.by_link and answer.pictures == [] and len(answer.kept) == 1 == len(keeper.kept)

@@ -14,7 +14,8 @@ Then the call: settled at what Leonardo reports; released when Leonardo refused 
 settled at the estimate when the answer was lost (it may have been billed: 502
 `leonardo_outcome_unknown`, not sent again). With `"keep": true` each picture is also stored as one
 of the caller's uploads (READY, so a later job can start from it: an LCM answer carries no
-Leonardo image id, so a kept picture goes to Leonardo as an init image).
+Leonardo image id, so a kept picture goes to Leonardo as an init image). Pictures too large for a
+Lambda answer (6 MB) are kept in any case and answered by short-lived links instead.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ ROUTES: dict[str, str] = {
     "upscale": "/lcm-upscale",
 }
 MAX_PICTURE_BYTES = 2 * 1024 * 1024  # an input picture, decoded (its data URL is a third larger)
+# Lambda answers at most 6 MB: pictures larger than this in all are kept, and answered by link.
+MAX_ANSWER_PICTURES_BYTES = 5 * 1024 * 1024
 PICTURE_TYPES = {b"\xff\xd8\xff": "image/jpeg", b"\x89PNG\r\n\x1a\n": "image/png"}
 Style = Literal[
     "ANIME", "CINEMATIC", "DIGITAL_ART", "DYNAMIC", "ENVIRONMENT", "FANTASY_ART", "ILLUSTRATION",
@@ -139,9 +142,10 @@ class UpscaleRequest(RealtimeRequest):
 
 @dataclass(frozen=True)
 class RealtimeAnswer:
-    pictures: list[str]  # data URLs, as Leonardo answered them
+    pictures: list[str]  # data URLs, as Leonardo answered them (empty when `by_link`)
     cost: Cost  # what it counts as: Leonardo's report, else the estimate
     kept: list[Upload]
+    by_link: bool = False  # too large for an answer: kept, to be served by short-lived links
 
 
 class Canvas(Protocol):
@@ -209,9 +213,10 @@ class Realtime:
             Decimal(cost.amount) if cost is not None and cost.unit == self._unit else Decimal(charge.estimate)
         )
         self._settle(user_id, charge, spent)
-        kept = [self._keeper.keep(user_id, *picture(p)) for p in pictures] if request.keep else []
+        by_link = sum(len(p) for p in pictures) > MAX_ANSWER_PICTURES_BYTES
+        kept = [self._keeper.keep(user_id, *picture(p)) for p in pictures] if request.keep or by_link else []
         counted = cost or Cost(amount=charge.estimate, unit=self._unit, source="estimate")
-        return RealtimeAnswer(pictures=pictures, cost=counted, kept=kept)
+        return RealtimeAnswer(pictures=[] if by_link else pictures, cost=counted, kept=kept, by_link=by_link)
 
     def _settle(self, user_id: str, charge: Charge, amount: Decimal | None) -> None:
         try:
