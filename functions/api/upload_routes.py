@@ -1,20 +1,30 @@
-"""Routes of /v1/uploads: hand out an upload form, check the file, read it, delete it."""
+"""Routes of /v1/uploads: hand out an upload form, check the file, read it, delete it, upscale it."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from gencore import wiring
-from gencore.domain.requests import CreateUploadRequest
+from gencore.domain.requests import CreateUploadRequest, UploadUpscaleRequest
 from gencore.observability import MetricUnit, logger, metrics
-from gencore.views import UploadView, caller_id, json_response, upload_view
+from gencore.views import (
+    JobView,
+    UploadView,
+    account_hold,
+    caller_id,
+    caller_plan,
+    job_view,
+    json_response,
+    upload_view,
+)
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 UploadId = Annotated[str, Path(min_length=1, max_length=64)]
+IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)]
 
 
 @router.post("/v1/uploads")
@@ -51,3 +61,20 @@ def delete_upload(upload_id: UploadId) -> UploadView:
     upload = wiring.uploads().delete(caller_id(router.current_event), upload_id)
     metrics.add_metric(name="UploadsDeleted", unit=MetricUnit.Count, value=1)
     return upload_view(upload, wiring.outputs().presign)
+
+
+@router.post("/v1/uploads/<upload_id>/upscale")
+def upscale_upload(
+    upload_id: UploadId, request: UploadUpscaleRequest, idempotency_key: IdempotencyKey = None
+) -> Response[JobView]:
+    """A universal upscale of the caller's READY upload (a kept realtime picture has no Leonardo
+    image id: it goes to Leonardo as an init image): 202 with the new job (kind universal_upscale)."""
+    event = router.current_event
+    caller, plan = caller_id(event), caller_plan(event, wiring.settings().plan_claim)
+    job, created = wiring.generations().create_upload_upscale(
+        caller, upload_id, request, idempotency_key=idempotency_key, plan=plan
+    )
+    logger.append_keys(job_id=job.id, upload_id=upload_id)
+    metrics.add_metric(name="JobsAccepted" if created else "JobsDeduplicated", unit=MetricUnit.Count, value=1)
+    view = job_view(job, wiring.outputs().presign, account_hold([job], wiring.account_guard().blocked))
+    return json_response(202 if created else 200, view.model_dump(mode="json"))

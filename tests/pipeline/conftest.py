@@ -138,6 +138,7 @@ PARAMETERISED_ROUTES = (
     "/v1/generations/{job_id}/images/{index}/variations",
     "/v1/uploads/{upload_id}",
     "/v1/uploads/{upload_id}/complete",
+    "/v1/uploads/{upload_id}/upscale",
     "/v1/batches/{batch_id}",
     "/v1/batches/{batch_id}/results",
     "/v1/batches/{batch_id}/cancel",

@@ -96,3 +96,30 @@ def test_a_call_outside_the_caps_is_refused_and_costs_nothing(pipeline, body, co
     status, answer = pipeline.api("POST", "/v1/realtime/generate", body=body)
     assert status == 422 and answer["error"]["code"] == code
     assert usage(pipeline) == before and pipeline.stack.simulator.stats().get("lcm_calls", 0) == 0
+
+
+def test_a_kept_picture_is_upscaled_by_the_universal_upscaler_as_an_init_image(pipeline):
+    body = {"image": sketch(), "prompt": "a red fox", "keep": True}
+    status, drawn = pipeline.api("POST", "/v1/realtime/generate", body=body)
+    (kept,) = drawn["kept"]
+    status, job = pipeline.api(
+        "POST", f"/v1/uploads/{kept['upload_id']}/upscale", body={"creativity_strength": 3}
+    )
+    assert status == 202 and job["kind"] == "universal_upscale", job
+    assert job["source"] == {"upload_id": kept["upload_id"]}
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    item = pipeline.job_item(job["id"])
+    assert item["status"] == "SUBMITTED", item
+    [entry] = [v for v in pipeline.stack.simulator.variation_log() if v["id"] == item["generation_id"]]
+    assert entry["request"]["initImageId"] in pipeline.stack.simulator.init_images
+
+
+def test_only_the_universal_upscaler_upscales_an_upload(pipeline):
+    body = {"image": sketch(), "prompt": "a red fox", "keep": True}
+    (kept,) = pipeline.api("POST", "/v1/realtime/generate", body=body)[1]["kept"]
+    status, answer = pipeline.api(
+        "POST", f"/v1/uploads/{kept['upload_id']}/upscale", body={"type": "upscale"}
+    )
+    assert status == 422 and answer["error"]["code"] == "validation_error"
+    status, answer = pipeline.api("POST", f"/v1/uploads/{kept['upload_id']}/upscale", body={}, user="mallory")
+    assert status == 404 and answer["error"]["code"] == "not_found"  # another user's: as any path id

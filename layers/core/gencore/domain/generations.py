@@ -21,7 +21,7 @@ from .models import Job, JobKind, JobStatus
 from .parameters import MAX_SEED
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
-from .requests import ImageGenerationRequest, Source, VariationRequest
+from .requests import ImageGenerationRequest, Source, UploadUpscaleRequest, VariationRequest
 from .sources import Sources
 from .video_requests import VideoRequest
 
@@ -93,6 +93,25 @@ class Generations:
         return self._accept(
             user_id, kind=request.kind, request=request.normalized(), source=source, seed=seed,
             idempotency_key=idempotency_key, model_name=self._model_names(request.model_id), plan=plan,
+        )  # fmt: skip
+
+    def create_upload_upscale(
+        self,
+        user_id: str,
+        upload_id: str,
+        request: UploadUpscaleRequest,
+        *,
+        idempotency_key: str | None = None,
+        plan: str | None = None,
+    ) -> tuple[Job, bool]:
+        """Accept a universal upscale of one of the caller's READY uploads (a kept realtime picture, or
+        any image they uploaded): a job of kind `universal_upscale` whose source is the upload."""
+        self._sources.own_upload(user_id, upload_id)  # another user's upload is 404, as any path id
+        source = Source(upload_id=upload_id)
+        stored = self._sources.check(user_id, source, kind=request.type)
+        return self._accept(
+            user_id, kind=request.type, request=request.normalized(source), source=stored, seed=None,
+            idempotency_key=idempotency_key, plan=plan,
         )  # fmt: skip
 
     def create_video(

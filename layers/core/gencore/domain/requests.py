@@ -204,6 +204,13 @@ class VariationRequest(BaseModel):
         }
 
 
+class UploadUpscaleRequest(VariationRequest):
+    """The body of POST /v1/uploads/{upload_id}/upscale: the universal upscaler on one of the
+    caller's uploads (its options as for a variation; the type is fixed)."""
+
+    type: Literal["universal_upscale"] = "universal_upscale"
+
+
 class CreateUploadRequest(BaseModel):
     """The body of POST /v1/uploads: what the caller is about to upload, and what for."""
 

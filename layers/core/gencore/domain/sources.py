@@ -67,6 +67,12 @@ class Sources:
             assert self._uploads is not None
             self._uploads.usable(user_id, upload_id)
 
+    def own_upload(self, user_id: str, upload_id: str) -> None:
+        """An upload named by a route's path: 404 `not_found` unless it is the caller's (as every id
+        in a path); whether it is usable is `check`'s to say."""
+        assert self._uploads is not None
+        self._uploads.get(user_id, upload_id)
+
     def refs(self, job: Job) -> Refs:
         """At submit: Leonardo's ids for the job's source and its ControlNets' uploads. LeonardoBusy
         propagates (try again); UploadNotReady / SourceUnavailable mean an image went away (the job

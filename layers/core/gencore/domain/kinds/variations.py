@@ -1,9 +1,10 @@
 """Variations of one of our images: upscale, unzoom, background removal, universal upscaler.
 
 Each is its own Leonardo route under `/variations/`, answered with a variation id (not a
-generation id). Leonardo documents no webhook for them: the reconciler polls
-`GET /variations/{id}`. The image is named by Leonardo's id for it (`generated_image_id`), which
-our job record kept when the source job's outputs were copied.
+generation id). Leonardo documents no webhook for them: the reconciler polls `GET /variations/{id}`.
+The image is named by Leonardo's id for it (`generated_image_id`), which our job record kept when
+the source job's outputs were copied. The universal upscaler also takes one of the caller's uploads
+(a kept realtime picture has no Leonardo image id), handed over as an init image (`initImageId`).
 """
 
 from __future__ import annotations
@@ -50,7 +51,10 @@ def universal_upscale_call(request: dict[str, Any], refs: Refs, seed: int | None
         for ours, wire in UNIVERSAL_UPSCALER_NAMES.items()
         if request.get(ours) is not None
     }
-    image = {"variationId" if refs.from_variation else "generatedImageId": _image(refs)}
+    if refs.init_image_id:  # one of the caller's uploads (a kept realtime picture): an init image
+        image = {"initImageId": refs.init_image_id}
+    else:
+        image = {"variationId" if refs.from_variation else "generatedImageId": _image(refs)}
     return LeonardoCall(route="/variations/universal-upscaler", body=image | body)
 
 
