@@ -98,6 +98,7 @@ def _prime() -> None:
     """Before a SnapStart snapshot: the use cases and clients the routes use, and each route's
     validation (built by the first request of each route otherwise). Nothing is sent."""
     wiring.generations(), wiring.removal(), wiring.outputs(), wiring.account_guard(), wiring.prompts()
+    wiring.realtime(), wiring.batches()  # the canvas's path then loads nothing on its first call
     app.get_openapi_schema()
 
 
