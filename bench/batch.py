@@ -503,7 +503,9 @@ def _calls(report: Report, run: Run, account_routes: tuple[str, ...]) -> None:
         r: n for r, n in run.requests.items()
         if not r.startswith(("GET /_admin", "GET /cdn")) and r not in account_routes
     }  # fmt: skip
-    report.add("Leonardo calls per completed item", sum(per_job.values()) / completed, "req/item", "<= 2.0")
+    total = sum(per_job.values())
+    report.add("Leonardo calls per completed item", total / completed, "req/item", "<= 2.0",
+               note=f"{total} calls for {run.completed} items")  # fmt: skip
     for route, n in sorted(per_job.items()):
         report.add(f"  {route.replace('/api/rest/v1', '')}", n / completed, "req/item")
     minutes = max((run.makespan or run.timeout) / 60, 1e-9)
