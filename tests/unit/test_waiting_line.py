@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 
+from gencore.domain.errors import LeonardoBusy
 from gencore.domain.models import JobStatus
 from gencore.domain.policy import epoch
 from gencore.domain.waiting import Waker, turn_of
@@ -100,3 +101,23 @@ def test_a_job_sent_again_after_its_waiting_limit_fails_instead_of_being_posted(
     assert submitter.submit(job.id).outcome == "failed"
     assert store.get(job.id).error_code == "expired_in_queue"
     assert leonardo.posts == 0 and store.in_flight() == 0
+
+
+def test_a_create_refused_for_leonardos_rate_gives_the_slot_back_without_waking_the_line(
+    store, submitter, leonardo, queue, clock
+):
+    # Every slot taken, carol waiting in line; one slot comes free and dave's job takes it, but
+    # Leonardo refuses his create for its rate (429). Waking the line would only send carol into the
+    # same 429 (one wasted call per waiting job): the slot stays free until dave's Retry-After, or
+    # another release, hands it on.
+    running = [submit(store, submitter, "alice", n) for n in range(SUBMIT_POLICY.max_in_flight)]
+    waiter = submit(store, submitter, "carol", 0)
+    assert store.get(waiter).line_turn is not None and store.partition[waiter] == "L"
+    store.release_slot(store.get(running[0]), now=clock())  # a slot comes free (its wake not sent yet)
+    leonardo.script = [LeonardoBusy("429", retry_after=30)]
+    sent_before = len(queue.sent)
+    request = {"prompt": "dave 0", "width": 512, "height": 512}
+    dave = store.add(make_job(JobStatus.QUEUED, user_id="dave", request=request, leonardo_seed=1, due_at=0))
+    assert submitter.submit(dave.id).outcome == "throttled"
+    assert [job_id for job_id, _ in queue.sent[sent_before:] if job_id == waiter] == []
+    assert store.partition[waiter] == "L" and store.in_flight() == SUBMIT_POLICY.max_in_flight - 1

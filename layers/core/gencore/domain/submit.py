@@ -111,7 +111,7 @@ class Submitter:
         try:
             call = self._call(job)
         except LeonardoBusy as busy:
-            return self._wait(self._release(job), attempt, token, busy.retry_after, "throttled")
+            return self._wait(self._release(job, wake=False), attempt, token, busy.retry_after, "throttled")
         except (LeonardoRejected, UploadNotReady, SourceUnavailable) as rejected:
             return self._fail(job, rejected.code, rejected.message)
         now = self._clock()
@@ -147,7 +147,7 @@ class Submitter:
         except LeonardoBusy as busy:
             # Refused for sure (429, never sent): nothing was created, nothing to look for.
             job = self._store.end_uncertainty(job)
-            return self._wait(self._release(job), attempt, token, busy.retry_after, "throttled")
+            return self._wait(self._release(job, wake=False), attempt, token, busy.retry_after, "throttled")
         except LeonardoRejected as rejected:
             # Refused for sure: nothing was created (and nothing charged: the ledger releases it).
             return self._fail(job, rejected.code, rejected.message, submit_uncertain_since=None)
@@ -245,9 +245,13 @@ class Submitter:
         return SubmitResult("adopted")
 
     # --- waiting, failing ----------------------------------------------------------------------
-    def _release(self, job: Job) -> Job:
+    def _release(self, job: Job, *, wake: bool = True) -> Job:
+        """Give the job's slot back; it goes to the line's next turn, unless Leonardo just refused a
+        create for its rate (`wake=False`): the next job would meet the same 429 (a storm of calls,
+        one per waiting job). The throttled job takes a slot again after its Retry-After, and every
+        other release, and the reconciler, wake the line as usual."""
         released = self._store.release_slot(job, now=self._clock())
-        if job.slot_held:
+        if job.slot_held and wake:
             self._waker.after_release()
         return released
 
