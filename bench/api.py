@@ -72,6 +72,7 @@ from moto import mock_aws  # noqa: E402
 from bench.inprocess import deploy  # noqa: E402
 from stackrunner.gateway import JwtVerifier  # noqa: E402
 from stackrunner.issuer import LocalIssuer  # noqa: E402
+from stackrunner.plans import unlimited_plans_json  # noqa: E402
 from stackrunner.template import Template  # noqa: E402
 
 EVENTS = ROOT / "events"
@@ -164,7 +165,9 @@ class Stack:
 def build_stack(jwt_dir: Path) -> Stack:
     template = Template(
         ROOT / "template.yaml",
-        parameters={"JwtIssuer": ISSUER},
+        # The plans of test stacks (no cap, no budget): every create is an accept, not a refusal
+        # (the shipped default, free, stops a user's 11th waiting job with 429 too_many_waiting).
+        parameters={"JwtIssuer": ISSUER, "PlansDocument": unlimited_plans_json()},
         stack_name=f"bench{uuid.uuid4().hex[:6]}",
     )
     runtime = deploy(
