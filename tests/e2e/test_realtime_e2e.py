@@ -46,3 +46,21 @@ def test_generate_refine_keep_then_a_job_from_the_kept_picture(api, token_for):
     assert job["source"] == {"upload_id": kept["upload_id"]}
     image = Image.open(io.BytesIO(httpx.get(job["images"][0]["url"], timeout=30).content))
     assert image.size == (512, 512)
+
+
+def test_a_kept_picture_is_upscaled_by_the_universal_upscaler(api, token_for):
+    headers = {"authorization": f"Bearer {token_for(f'canvas-{uuid.uuid4().hex[:8]}')}"}
+    drawn = api.post(
+        "/v1/realtime/generate",
+        json={"image": sketch(), "prompt": "a blue bird", "keep": True},
+        headers=headers,
+    )
+    assert drawn.status_code == 200, drawn.text
+    (kept,) = drawn.json()["kept"]
+    upscale = api.post(
+        f"/v1/uploads/{kept['upload_id']}/upscale", json={"creativity_strength": 4}, headers=headers
+    )
+    assert upscale.status_code == 202, upscale.text
+    job = wait_for_status(api, headers, upscale.json()["id"], {"COMPLETE"}, timeout=120)
+    assert job["kind"] == "universal_upscale" and job["source"] == {"upload_id": kept["upload_id"]}
+    assert httpx.get(job["images"][0]["url"], timeout=30).status_code == 200
