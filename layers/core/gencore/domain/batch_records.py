@@ -23,6 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from .ledger import decimal_text
 from .models import Charge, JobStatus, Unit
 
 ITEM_STATES: tuple[JobStatus, ...] = tuple(JobStatus)  # counted per state on the record
@@ -85,10 +86,6 @@ def new_batch_id() -> str:
 
 def items_key(user_id: str, batch_id: str) -> str:
     return f"batches/{user_id}/{batch_id}/items.jsonl"
-
-
-def decimal_text(amount: Decimal) -> str:
-    return format(amount.normalize(), "f") if amount else "0"
 
 
 def item_line(

@@ -15,14 +15,13 @@ import builtins
 import hashlib
 import json
 import logging
-import secrets
 from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from .admission import Admission
 from .batch_ports import BatchFiles, BatchQueue, BatchStore
-from .batch_records import Batch, BatchStatus, decimal_text, item_line, items_key, new_batch_id
+from .batch_records import Batch, BatchStatus, item_line, items_key, new_batch_id
 from .batches import (
     MANIFEST_MAX_BYTES,
     BatchRequest,
@@ -39,8 +38,9 @@ from .errors import (
     NotCancellable,
     TransitionConflict,
 )
+from .ledger import decimal_text
 from .models import Job
-from .parameters import MAX_SEED
+from .parameters import job_seed
 from .plans import Plan
 from .policy import Clock, epoch
 from .ports import UploadBucket
@@ -90,11 +90,9 @@ class Batches:
             nonlocal total
             for outcome in check_lines(self._lines(user_id, request)):
                 item = self._item(user_id, plan_of, outcome) if isinstance(outcome, CheckedLine) else outcome
+                report.add(item if isinstance(item, LineProblem) else None)
                 if isinstance(item, LineProblem):
-                    report.too_many_lines |= item.code == "too_many_lines"
-                    report.refuse(item)
                     continue
-                report.valid += 1
                 total += Decimal(item["estimate"] or 0)
                 yield json.dumps(item, separators=(",", ":"))
 
@@ -151,8 +149,7 @@ class Batches:
         """A checked line as the items file keeps it, or why a single job's accept would refuse it."""
         model = line.model
         try:
-            source = self._sources.check(user_id, model.source, kind=model.kind) if model.source else None
-            self._sources.check_guides(user_id, model.guide_upload_ids)
+            source = self._sources.check_images(user_id, model)
             estimate = (
                 self._admission.check_item(plan, line.kind, line.request)
                 if self._admission and plan
@@ -160,7 +157,7 @@ class Batches:
             )
         except DomainError as refused:
             return LineProblem(line.line, line.custom_id, refused.code, refused.message)
-        seed = model.seed if model.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        seed = job_seed(model.seed)
         return item_line(
             line=line.line, custom_id=line.custom_id, kind=line.kind, request=line.request, source=source,
             seed=seed, estimate=estimate, model_name=self._model_names(model.model_id),

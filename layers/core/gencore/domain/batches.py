@@ -93,6 +93,14 @@ class LinesReport:
     problems: list[LineProblem] = field(default_factory=list)  # the first MAX_REPORTED_PROBLEMS
     too_many_lines: bool = False
 
+    def add(self, problem: LineProblem | None) -> None:
+        """Count one line: valid (None), or refused for `problem`."""
+        if problem is None:
+            self.valid += 1
+            return
+        self.too_many_lines |= problem.code == "too_many_lines"
+        self.refuse(problem)
+
     def refuse(self, problem: LineProblem) -> None:
         self.invalid += 1
         if len(self.problems) < MAX_REPORTED_PROBLEMS:
@@ -162,13 +170,7 @@ def report_of(checked: Iterable[CheckedLine | LineProblem]) -> LinesReport:
     """Count and collect what `check_lines` yields (without keeping the valid lines)."""
     report = LinesReport()
     for outcome in checked:
-        if isinstance(outcome, CheckedLine):
-            report.valid += 1
-        elif outcome.code == "too_many_lines":
-            report.too_many_lines = True
-            report.refuse(outcome)
-        else:
-            report.refuse(outcome)
+        report.add(None if isinstance(outcome, CheckedLine) else outcome)
     return report
 
 

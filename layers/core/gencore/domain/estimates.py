@@ -35,6 +35,7 @@ from .errors import LeonardoBusy, LeonardoRejected
 from .model_catalog import family_of, model_info
 from .parameters import DEFAULT_MODEL_ID
 from .policy import Clock
+from .video_requests import clip_seconds
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +140,7 @@ def video_credits(request: Mapping[str, Any], kind: str) -> int:
     if kind == "motion":
         return MOTION_CREDITS
     model = request.get("model") or "MOTION2"
-    seconds = request.get("duration") or {"VEO3": 8, "VEO3FAST": 8}.get(model, 5)
+    seconds = clip_seconds(model, request.get("duration"))
     return VIDEO_CREDITS_PER_SECOND[model] * seconds * RESOLUTION_FACTOR[request.get("resolution") or "720p"]
 
 

@@ -28,7 +28,6 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from .batch_ports import BatchFiles, BatchQueue, BatchStore
@@ -94,7 +93,7 @@ class BatchWorker:
                 # Slots free now go to the line at once; from here on each release wakes the line's
                 # next turn. (Waking after every chunk would wake items whose wake is still on its way
                 # to a slot again: they park back at their turns, and the head runs ahead of them.)
-                self._waker.wake(self._policy.max_in_flight - self._jobs.in_flight())
+                self._waker.wake_free()
                 first = False
             if remaining is not None and remaining() < RESERVE_SECONDS and batch.created < batch.items:
                 self._queue.send(batch.id)  # the next run goes on from the checkpoint
@@ -210,9 +209,3 @@ class BatchWorker:
 
     def _finish(self, batch_id: str) -> Batch | None:
         return self._store.finish(batch_id, now=self._clock())
-
-
-def unassigned_after(batch: Batch, jobs: list[Job]) -> Decimal:
-    """What stays unassigned of the batch's reservation once `jobs` took their estimates."""
-    taken = sum((Decimal(job.charge.estimate) for job in jobs if job.charge is not None), Decimal(0))
-    return Decimal(batch.unassigned) - taken

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import secrets
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from .admission import Admission, Admitted
 from .errors import InvalidRequest, JobNotFound
 from .models import Job, JobKind, JobStatus
-from .parameters import MAX_SEED
+from .parameters import job_seed
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
 from .requests import ImageGenerationRequest, Source, UploadUpscaleRequest, VariationRequest
@@ -86,10 +85,9 @@ class Generations:
         click is a deliberate retry and starts a new (paid) job.
         """
         # 422 unless the source is the caller's and usable (an upload READY, a job COMPLETE).
-        source = self._sources.check(user_id, request.source, kind=request.kind) if request.source else None
-        self._sources.check_guides(user_id, request.guide_upload_ids)
+        source = self._sources.check_images(user_id, request)
         # A seed of its own makes the job's generation recognisable in Leonardo's list.
-        seed = request.seed if request.seed is not None else secrets.randbelow(MAX_SEED + 1)
+        seed = job_seed(request.seed)
         return self._accept(
             user_id, kind=request.kind, request=request.normalized(), source=source, seed=seed,
             idempotency_key=idempotency_key, model_name=self._model_names(request.model_id), plan=plan,

@@ -103,7 +103,7 @@ def resets_at(period: str, key: str) -> datetime:
 
 def reserve(estimate: Decimal, unit: Unit, now: datetime) -> Charge:
     day, month = periods(now)
-    return Charge(state="reserved", unit=unit, estimate=_text(estimate), day=day, month=month)
+    return Charge(state="reserved", unit=unit, estimate=decimal_text(estimate), day=day, month=month)
 
 
 def charge_after(job: Job, updates: dict[str, Any], pricing: Pricing) -> Charge | None:
@@ -115,7 +115,9 @@ def charge_after(job: Job, updates: dict[str, Any], pricing: Pricing) -> Charge 
     cost = updates.get("cost")  # a cost reported by this write (one already on the job was settled)
     amount = pricing.amount_of(cost) if isinstance(cost, Cost) else None
     if charge.state == "reserved" and amount is not None:
-        charge = charge.model_copy(update={"state": "settled", "amount": _text(amount), "source": "leonardo"})
+        charge = charge.model_copy(
+            update={"state": "settled", "amount": decimal_text(amount), "source": "leonardo"}
+        )
     if not JobStatus(status).terminal or status == JobStatus.DELETED:
         return charge
     if not _may_have_been_paid(job, updates):
@@ -154,8 +156,9 @@ def _may_have_been_paid(job: Job, updates: dict[str, Any]) -> bool:
     return bool(generation_id) or uncertain is not None or error == "submit_outcome_unknown"
 
 
-def _text(amount: Decimal) -> str:
-    return format(amount.normalize(), "f")
+def decimal_text(amount: Decimal) -> str:
+    """An amount as the records keep it: a plain decimal string, no exponent, no trailing zeros."""
+    return format(amount.normalize(), "f") if amount else "0"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ settled as `false` before the rules run, so what we send is what we checked.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -25,6 +26,14 @@ from .model_catalog import SEED_CAP, STRENGTH_TYPES, ModelFamily, family_of, mod
 
 DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # Leonardo Lightning XL (Leonardo's default too)
 MAX_SEED = 2_147_483_637  # the smallest family cap: a seed we draw for a job fits every model
+
+
+def job_seed(asked: int | None) -> int:
+    """The caller's seed, else one drawn for the job: it makes the job's generation recognisable in
+    Leonardo's list if its POST goes unanswered (DECISIONS.md)."""
+    return asked if asked is not None else secrets.randbelow(MAX_SEED + 1)
+
+
 UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
 Dimension = Annotated[int, Field(ge=32, le=1536, multiple_of=8)]
 Number = Annotated[float, Field(strict=True)]  # a JSON number, never a string ("0.5" is refused)

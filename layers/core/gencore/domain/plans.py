@@ -25,7 +25,7 @@ from .errors import PlanLimit
 from .models import JobKind, NsfwPolicy
 from .parameters import UUID_PATTERN
 from .rate_limits import BucketLimit
-from .video_requests import DEFAULT_SECONDS, Resolution, VideoModel
+from .video_requests import Resolution, VideoModel, clip_seconds
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 ModelId = Annotated[str, Field(pattern=UUID_PATTERN)]
@@ -185,7 +185,7 @@ def _check_video(plan: Plan, request: Mapping[str, Any]) -> None:
         return
     if caps.video_models != ANY and model not in caps.video_models:
         raise PlanLimit("video_models", f"the {plan.name} plan does not include the {model} video model")
-    seconds = request.get("duration") or DEFAULT_SECONDS.get(model, 5)
+    seconds = clip_seconds(model, request.get("duration"))
     if seconds > caps.max_video_seconds:
         limit = caps.max_video_seconds
         raise PlanLimit(

@@ -91,10 +91,8 @@ class Reconciler:
             self._check_due(pool, outcomes, soft, hard)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)  # a check left behind is not waited for
-        if not blocked:
-            free = self._policy.max_in_flight - self._store.in_flight()
-            if woken := self._waker.wake(free):
-                outcomes["woken"] = woken
+        if not blocked and (woken := self._waker.wake_free()):
+            outcomes["woken"] = woken
         return outcomes
 
     def _account(self, pool: Executor, outcomes: dict[str, int], hard: datetime | None) -> bool:

@@ -18,7 +18,7 @@ from .errors import InvalidRequest, SourceNotUsable, SourceUnavailable
 from .kinds import Refs, kind_of
 from .models import Job, JobStatus
 from .ports import JobStore
-from .requests import Source
+from .requests import ImageGenerationRequest, Source
 from .uploads import InitImages, Uploads
 
 NOT_USABLE = "No such image among your finished generations"
@@ -60,6 +60,13 @@ class Sources:
         ):
             raise SourceNotUsable(NOT_USABLE)
         return {"job_id": job.id, "index": source.index}
+
+    def check_images(self, user_id: str, request: ImageGenerationRequest) -> dict[str, Any] | None:
+        """At accept, every image a generation names: its source (returned as the job stores it,
+        None for text only) and its ControlNets' uploads. A single job and a batch's line alike."""
+        source = self.check(user_id, request.source, kind=request.kind) if request.source else None
+        self.check_guides(user_id, request.guide_upload_ids)
+        return source
 
     def check_guides(self, user_id: str, upload_ids: list[str]) -> None:
         """At accept: each ControlNet's upload is the caller's and READY (the upload's own codes)."""

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
+from .ledger import decimal_text
+
 if TYPE_CHECKING:
     from .models import Charge, Job
 
@@ -49,8 +51,8 @@ class ChargeReport:
         return {
             "charge_event": self.event, "job_id": self.job_id, "user": self.user, "plan": self.plan,
             "kind": self.kind, "model": self.model, "images": self.images, "unit": self.unit,
-            "reserved": _text(self.reserved),
-            "settled": None if self.settled is None else _text(self.settled),
+            "reserved": decimal_text(self.reserved),
+            "settled": None if self.settled is None else decimal_text(self.settled),
             "settled_from": self.source,
         }  # fmt: skip
 
@@ -77,7 +79,3 @@ def charge_report(job: Job, before: Charge | None, after: Charge | None) -> Char
         reserved=reserved, settled=settled, source=after.source if after.state == "settled" else None,
         amount=amount,
     )  # fmt: skip
-
-
-def _text(amount: Decimal) -> str:
-    return format(amount.normalize(), "f")

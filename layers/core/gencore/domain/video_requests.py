@@ -33,6 +33,14 @@ DURATIONS: dict[tuple[str, str], tuple[int, ...]] = {
     ("KLING2_5", "image_to_video"): (5, 10),
 }
 DEFAULT_SECONDS = {"VEO3": 8, "VEO3FAST": 8, "KLING2_5": 5}  # Leonardo's defaults; others: 5 s clips
+
+
+def clip_seconds(model: str | None, duration: int | None) -> int:
+    """A clip's length: the duration asked, else its model's default (the plan's cap and the
+    estimate count the same seconds)."""
+    return duration or DEFAULT_SECONDS.get(model or "", 5)
+
+
 # Resolutions per model, from the pricing calculator's document (Motion 2.0: 480 or 720; Veo 3: 720);
 # the Kling models' are not documented, so none of ours is refused for them.
 RESOLUTIONS_OF = {"MOTION2": ("480p", "720p"), "MOTION2FAST": ("480p", "720p"), "VEO3": ("720p",),
@@ -107,7 +115,7 @@ class VideoRequest(BaseModel):
     @property
     def seconds(self) -> int:
         """The clip's length: the duration asked, else the model's default."""
-        return self.duration or DEFAULT_SECONDS.get(self.model_name or "", 5)
+        return clip_seconds(self.model_name, self.duration)
 
     def normalized(self) -> dict[str, Any]:
         """As the job stores it: the options asked, the model named, the source as asked."""

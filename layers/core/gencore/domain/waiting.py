@@ -101,6 +101,10 @@ class Waker:
             pass  # moved on meanwhile; if it still waits, the re-send net's submit expires it
         return True
 
+    def wake_free(self) -> int:
+        """Hand every slot free now to the line (the reconciler's run, a batch's first items)."""
+        return self.wake(self._policy.max_in_flight - self._store.in_flight())
+
     def after_release(self) -> None:
         """A slot was given back: it belongs to the head of the line."""
         self.wake(1)

@@ -16,11 +16,12 @@ ignore them but require every field we read.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
 from .models import ElementInput, GenerationJob, _Request, _Response
+from .transport import PaidRoutes
 
 VideoModel = Literal["MOTION2", "VEO3", "MOTION2FAST", "VEO3FAST", "KLING2_1", "KLING2_5"]
 VideoResolution = Literal["RESOLUTION_480", "RESOLUTION_720", "RESOLUTION_1080"]
@@ -85,17 +86,11 @@ MOTION_ROUTES: dict[str, type[_Request]] = {
     "/generations-motion-svd": MotionSvdRequest,
 }
 
-E = TypeVar("E", bound=_Response)
 
-
-class _PaidPoster(Protocol):
-    def _paid(self, path: str, envelope: type[E], body: dict[str, Any] | None = None) -> E: ...
-
-
-class MotionCalls:
+class MotionCalls(PaidRoutes):
     """LeonardoClient's motion routes (mixed in: it provides `_paid`, one attempt, never resent)."""
 
-    def create_video(self: _PaidPoster, route: str, body: dict[str, Any]) -> GenerationJob:
+    def create_video(self, route: str, body: dict[str, Any]) -> GenerationJob:
         """Start a video generation on one of the motion routes (billed, sent once)."""
         request = MOTION_ROUTES[route].model_validate(body)
         return self._paid(route, MotionJobEnvelope, request.to_payload()).job

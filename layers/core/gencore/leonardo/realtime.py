@@ -9,11 +9,12 @@ document's ranges), responses ignore them but require every field we read.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Literal
 
 from pydantic import Field
 
 from .models import Priced, _Request, _Response
+from .transport import PaidRoutes
 
 LcmStyle = Literal[
     "ANIME", "CINEMATIC", "DIGITAL_ART", "DYNAMIC", "ENVIRONMENT", "FANTASY_ART", "ILLUSTRATION",
@@ -68,17 +69,11 @@ LCM_ROUTES: dict[str, type[LcmRequest]] = {
     "/lcm-upscale": LcmUpscaleRequest,
 }
 
-E = TypeVar("E", bound=_Response)
 
-
-class _PaidPoster(Protocol):
-    def _paid(self, path: str, envelope: type[E], body: dict[str, Any] | None = None) -> E: ...
-
-
-class RealtimeCalls:
+class RealtimeCalls(PaidRoutes):
     """LeonardoClient's realtime canvas routes (mixed in: it provides `_paid`, one attempt)."""
 
-    def realtime(self: _PaidPoster, route: str, body: dict[str, Any]) -> LcmJob:
+    def realtime(self, route: str, body: dict[str, Any]) -> LcmJob:
         """One realtime canvas call (billed, synchronous, sent once): the pictures it made."""
         request = LCM_ROUTES[route].model_validate(body)
         return self._paid(route, LcmEnvelope, request.to_payload()).job

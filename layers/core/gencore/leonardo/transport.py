@@ -61,6 +61,14 @@ Envelope = TypeVar("Envelope", bound=BaseModel)
 T = TypeVar("T")
 
 
+class PaidRoutes:
+    """Base of LeonardoClient's route mixins (leonardo/motion.py, realtime.py): their billed POST is
+    the client's `_paid` (one attempt, never resent once it may have reached Leonardo)."""
+
+    def _paid(self, path: str, envelope: type[Envelope], body: dict[str, Any] | None = None) -> Envelope:
+        raise NotImplementedError  # pragma: no cover - provided by LeonardoClient
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """``max_attempts`` counts the first try; delays are in seconds."""
