@@ -22,6 +22,7 @@ from typing import Any
 from gencore.adapters.ddb import (
     ConditionFailed,
     Writer,
+    decimal_value,
     plain_item,
     update_clauses,
     update_expression,
@@ -143,7 +144,7 @@ class DynamoBalanceState:
                 ConditionExpression="attribute_not_exists(read_at) OR read_at < :read",
                 ExpressionAttributeNames={"#unit": "unit"},
                 ExpressionAttributeValues=values(unit=reading.unit, read=reading.read_at.isoformat())
-                | {":amount": {"N": format(reading.amount, "f")}},
+                | {":amount": decimal_value(reading.amount)},
             )
 
     def last(self) -> BalanceReading | None:

@@ -13,14 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from gencore.adapters.ddb import ConditionFailed, Writer
+from gencore.adapters.ddb import ConditionFailed, Writer, decimal_value
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.dynamo import DynamoJobStore
 from gencore.adapters.job_keys import LINE_HEAD_KEY, LINE_PARTITION, batch_key, line_user_key
 from gencore.adapters.ledger import change_updates
-from gencore.domain.batch_records import Batch, BatchStatus, decimal_text
+from gencore.domain.batch_records import Batch, BatchStatus
 from gencore.domain.errors import TransitionConflict
-from gencore.domain.ledger import Delta
+from gencore.domain.ledger import Delta, decimal_text
 from gencore.domain.models import Job
 from gencore.domain.waiting import turn_of
 
@@ -77,7 +77,7 @@ class FanOutWrites:
                         running=BatchStatus.RUNNING,
                         created=batch.created,
                     )
-                    | {":taken": {"N": format(-taken, "f")}},
+                    | {":taken": decimal_value(-taken)},
                 }
             }
             try:
@@ -116,7 +116,7 @@ class FanOutWrites:
                 "ADD unassigned :minus, reserved :minus",
                 "ConditionExpression": "created = :created AND attribute_not_exists(fanned_out)",
                 "ExpressionAttributeValues": _values(yes=True, now=now.isoformat(), created=batch.created)
-                | {":minus": {"N": format(-rest, "f")}},
+                | {":minus": decimal_value(-rest)},
             }
         }
         ledger = (

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.batch_fanout_writes import FanOutWrites
-from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, encode_cursor, plain_item
+from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, decimal_value, encode_cursor, plain_item
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.dynamo import DynamoJobStore
 from gencore.adapters.job_keys import (
@@ -33,9 +33,10 @@ from gencore.adapters.job_keys import (
 )
 from gencore.adapters.ledger import PERIODS, budget_refusal, reservation_updates
 from gencore.adapters.outbox import outbox_put
-from gencore.domain.batch_records import ITEM_STATES, Batch, BatchStatus, decimal_text
+from gencore.domain.batch_records import ITEM_STATES, Batch, BatchStatus
 from gencore.domain.errors import InvalidCursor, TransitionConflict
 from gencore.domain.events import batch_completed_event
+from gencore.domain.ledger import decimal_text
 from gencore.domain.models import Job
 from gencore.domain.plans import Budget
 
@@ -221,7 +222,7 @@ def _to_item(batch: Batch) -> dict[str, Any]:
     if not batch.fanned_out:
         data.pop("fanned_out", None)  # exists only once true (the fan-out's end is conditioned on it)
     item = {k: ddb_value(v) for k, v in data.items()}
-    return item | {name: {"N": format(Decimal(getattr(batch, name)), "f")} for name in _DECIMALS}
+    return item | {name: decimal_value(Decimal(getattr(batch, name))) for name in _DECIMALS}
 
 
 def _to_batch(item: dict[str, Any]) -> Batch:

@@ -35,6 +35,11 @@ def ddb_value(value: Any) -> dict[str, Any]:
     return cast(dict[str, Any], _serializer.serialize(json.loads(json.dumps(value), parse_float=Decimal)))
 
 
+def decimal_value(amount: Decimal) -> dict[str, Any]:
+    """An exact amount (credits, dollars) as a DynamoDB number: plain digits, never a float."""
+    return {"N": format(amount.normalize(), "f")}
+
+
 def values(**named: Any) -> dict[str, Any]:
     return {f":{k}": ddb_value(v) for k, v in named.items()}
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from gencore.adapters.ddb import decimal_value
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.job_keys import batch_key, waiting_key
 from gencore.adapters.ledger import budget_refusal, change_updates
@@ -82,8 +83,7 @@ class SideItems:
                     "UpdateExpression": "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(adds))),
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": {
-                        f":a{i}": {"N": format(Decimal(value).normalize(), "f")}
-                        for i, value in enumerate(adds.values())
+                        f":a{i}": decimal_value(Decimal(value)) for i, value in enumerate(adds.values())
                     },
                 }
             }

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from gencore.adapters.ddb import ConditionFailed, Writer
+from gencore.adapters.ddb import ConditionFailed, Writer, decimal_value
 from gencore.domain.ledger import BudgetExceeded, Delta, Period, resets_at
 from gencore.domain.models import Charge
 from gencore.domain.plans import Budget
@@ -29,10 +29,6 @@ from gencore.domain.plans import Budget
 PERIODS = ("day", "month")
 SPEND_INDEX = "TopSpenders"
 SPEND_SHARDS = 4
-
-
-def _number(amount: Decimal) -> dict[str, Any]:
-    return {"N": format(amount.normalize(), "f")}
 
 
 def ledger_key(user_id: str, period: str, key: str) -> dict[str, Any]:
@@ -69,7 +65,7 @@ def reservation_updates(
             "SET #unit = :unit, spend_pk = :spend" + (", #plan = :plan" if plan else ""),
             "ExpressionAttributeNames": {"#unit": "unit"} | ({"#plan": "plan"} if plan else {}),
             "ExpressionAttributeValues": {
-                ":amount": _number(amount),
+                ":amount": decimal_value(amount),
                 ":one": {"N": "1"},
                 ":unit": {"S": charge.unit},
                 ":spend": {"S": spend_partition(user_id, period, key)},
@@ -83,7 +79,7 @@ def reservation_updates(
             update["ConditionExpression"] = (
                 "attribute_not_exists(committed) OR committed <= :room" if room >= 0 else "committed <= :room"
             )
-            update["ExpressionAttributeValues"][":room"] = _number(room)
+            update["ExpressionAttributeValues"][":room"] = decimal_value(room)
         updates.append({"Update": update})
     return updates
 
@@ -101,9 +97,9 @@ def change_updates(table: str, user_id: str, charge: Charge, change: Delta) -> l
                 "UpdateExpression": "ADD committed :committed, reserved :reserved, spent :spent "
                 "SET spend_pk = :spend",
                 "ExpressionAttributeValues": {
-                    ":committed": _number(change.committed),
-                    ":reserved": _number(change.reserved),
-                    ":spent": _number(change.spent),
+                    ":committed": decimal_value(change.committed),
+                    ":reserved": decimal_value(change.reserved),
+                    ":spent": decimal_value(change.spent),
                     ":spend": {"S": spend_partition(user_id, period, _period_key(charge, period))},
                 },
             }
