@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import sys
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -161,6 +162,15 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or not denominator:
         return None
     return numerator / denominator
+
+
+def quiet_handlers() -> None:
+    """For a bench that calls handlers in-process: no tracing, no metrics flushes, no instance
+    metadata lookups (set before the handlers' modules are imported)."""
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def setup_paths() -> None:

@@ -24,19 +24,14 @@ import random
 import sys
 import time
 import uuid
-import warnings
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from bench.report import ROOT, Report, percentile, ratio, setup_paths
+from bench.report import ROOT, Report, percentile, quiet_handlers, ratio, setup_paths
 
 setup_paths()
-
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
-os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
-os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
-warnings.filterwarnings("ignore", message="No application metrics to publish")
+quiet_handlers()
 
 from moto import mock_aws  # noqa: E402
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from generation_routes import IdempotencyKey
 
 from gencore import wiring
 from gencore.batch_views import BatchPage, BatchView, batch_view, result_lines
@@ -17,7 +18,6 @@ from gencore.views import caller_id, caller_plan, json_response
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 BatchId = Annotated[str, Path(min_length=1, max_length=64)]
-IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)]
 RESULTS_PAGE_MAX = 500  # lines: a page with every image's link stays far under Lambda's 6 MB answer
 
 

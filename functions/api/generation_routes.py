@@ -29,7 +29,8 @@ def _caller() -> tuple[str, str | None]:
     return caller_id(event), caller_plan(event, wiring.settings().plan_claim)
 
 
-def _accepted(job: Job, created: bool) -> Response[JobView]:
+def accepted(job: Job, created: bool) -> Response[JobView]:
+    """The answer to a job's accept, on every route that makes one: 202 new, 200 a repeat."""
     logger.append_keys(job_id=job.id)
     metrics.add_metric(name="JobsAccepted" if created else "JobsDeduplicated", unit=MetricUnit.Count, value=1)
     return json_response(202 if created else 200, _view(job).model_dump(mode="json"))
@@ -44,7 +45,7 @@ def create_generation(
     rate_limited or too_many_waiting."""
     caller, plan = _caller()
     generations = wiring.generations()
-    return _accepted(*generations.create(caller, request, idempotency_key=idempotency_key, plan=plan))
+    return accepted(*generations.create(caller, request, idempotency_key=idempotency_key, plan=plan))
 
 
 @router.post("/v1/generations/<job_id>/images/<index>/variations")
@@ -57,7 +58,7 @@ def create_variation(
     """A new job working on image `index` of one of the caller's COMPLETE jobs (its `kind` is the type)."""
     caller, plan = _caller()
     generations = wiring.generations()
-    return _accepted(
+    return accepted(
         *generations.create_variation(
             caller, job_id, index, request, idempotency_key=idempotency_key, plan=plan
         )

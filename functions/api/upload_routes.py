@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from generation_routes import IdempotencyKey, accepted
 
 from gencore import wiring
 from gencore.domain.requests import CreateUploadRequest, UploadUpscaleRequest
@@ -14,17 +15,14 @@ from gencore.observability import MetricUnit, logger, metrics
 from gencore.views import (
     JobView,
     UploadView,
-    account_hold,
     caller_id,
     caller_plan,
-    job_view,
     json_response,
     upload_view,
 )
 
 router = APIGatewayHttpRouter()  # type: ignore[no-untyped-call]  # powertools leaves __init__ unannotated
 UploadId = Annotated[str, Path(min_length=1, max_length=64)]
-IdempotencyKey = Annotated[str | None, Header(alias="idempotency-key", min_length=1, max_length=128)]
 
 
 @router.post("/v1/uploads")
@@ -71,10 +69,6 @@ def upscale_upload(
     image id: it goes to Leonardo as an init image): 202 with the new job (kind universal_upscale)."""
     event = router.current_event
     caller, plan = caller_id(event), caller_plan(event, wiring.settings().plan_claim)
-    job, created = wiring.generations().create_upload_upscale(
-        caller, upload_id, request, idempotency_key=idempotency_key, plan=plan
-    )
-    logger.append_keys(job_id=job.id, upload_id=upload_id)
-    metrics.add_metric(name="JobsAccepted" if created else "JobsDeduplicated", unit=MetricUnit.Count, value=1)
-    view = job_view(job, wiring.outputs().presign, account_hold([job], wiring.account_guard().blocked))
-    return json_response(202 if created else 200, view.model_dump(mode="json"))
+    logger.append_keys(upload_id=upload_id)
+    upscale = wiring.generations().create_upload_upscale
+    return accepted(*upscale(caller, upload_id, request, idempotency_key=idempotency_key, plan=plan))
