@@ -69,3 +69,24 @@ def test_two_workers_on_one_batch_make_each_item_once(pipeline):
     assert_each_item_once(pipeline, batch["id"], 60)
     ids = Counter(line["job_id"] for line in results(pipeline, batch["id"]))
     assert max(ids.values()) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"batch_id": "b"',
+        '{"batch_id": "b", "action": "explode"}',
+        '{"action": "fan_out"}',
+        '{"batch_id": "b", "x": 1}',
+    ],
+    ids=["not json", "unknown action", "no batch id", "unknown field"],
+)
+def test_a_malformed_batch_message_fails_alone_and_stays_on_the_queue(pipeline, body):
+    """Only that record is reported failed (SQS then retries it and parks it in BatchDLQ); a good
+    message in the same delivery is handled."""
+    batch = create(pipeline, {"items": items(3)})
+    pipeline.sqs.send_message(QueueUrl=pipeline.queues["BatchQueue"], MessageBody=body)
+    (response,) = pipeline.drain("BatchQueue", "BatchFunction")
+    assert len(response["batchItemFailures"]) == 1
+    assert len(pipeline.failed_handles["BatchQueue"]) == 1
+    assert get(pipeline, batch["id"])["created"] == 3  # the good message in the same delivery ran
