@@ -16,19 +16,26 @@ the ledger's transactions. The user's shard spreads one period's writes over a f
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.ddb import ConditionFailed, Writer, decimal_value
+from gencore.adapters.job_keys import DUE_SHARDS
+from gencore.domain.call_sweep import CallCharge, OpenCall
 from gencore.domain.ledger import BudgetExceeded, Delta, Period, resets_at
 from gencore.domain.models import Charge
 from gencore.domain.plans import Budget
 
+log = logging.getLogger(__name__)
+
 PERIODS = ("day", "month")
 SPEND_INDEX = "TopSpenders"
 SPEND_SHARDS = 4
+DUE_INDEX = "DueJobs"
 
 
 def ledger_key(user_id: str, period: str, key: str) -> dict[str, Any]:
@@ -185,17 +192,48 @@ def budget_refusal(
     )  # fmt: skip
 
 
+# A synchronous call's record (domain/call_sweep.py): CALL#<call_id> / CALL, with user_id, plan, the
+# charge (unit, estimate, day, month), created_at, and while open due_pk = DUE#C<n>, due_at = when it
+# counts as lost (the DueJobs index, beside the jobs' partitions). Settling removes due_pk/due_at and
+# records what it settled at. The TTL (expires_at) only collects records: an open one is kept a week
+# past its due time (the sweep settles it within minutes), a settled one a day.
+CALL_DUE_PREFIX = "DUE#C"
+OPEN_CALL_RETENTION = timedelta(days=7)
+SETTLED_CALL_RETENTION = timedelta(days=1)
+
+
+def call_key(call_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CALL#{call_id}"}, "sk": {"S": "CALL"}}
+
+
+def call_due_partition(call_id: str) -> str:
+    """The DueJobs partition of an open call: sharded like the jobs' (DUE_SHARDS), read all at once."""
+    return f"{CALL_DUE_PREFIX}{zlib.crc32(call_id.encode()) % DUE_SHARDS}"
+
+
+def call_due_partitions() -> list[str]:
+    return [f"{CALL_DUE_PREFIX}{shard}" for shard in range(DUE_SHARDS)]
+
+
+def _epoch(moment: datetime) -> dict[str, Any]:
+    return {"N": str(int(moment.timestamp()))}
+
+
 class DynamoCallLedger:
     """The ledger side of a synchronous paid call (the realtime canvas): no job carries its charge,
-    so the reservation and its settlement are transactions of their own (domain/realtime.py)."""
+    so the reservation and its settlement are transactions of their own (domain/realtime.py), each
+    with the call's record: put open by the reservation, closed (on the condition that it is open)
+    by the settlement, so a call settles once, by its own invocation or by the sweep
+    (domain/call_sweep.py, the OpenCalls port)."""
 
     def __init__(self, client: Any, table: str, *, writer: Writer | None = None) -> None:
         self._db, self._table = client, table
         self._writer = writer or Writer(client)
 
-    def reserve(self, user_id: str, charge: Charge, budget: Budget | None, *, plan: str | None) -> None:
+    def reserve(self, user_id: str, charge: CallCharge, budget: Budget | None, *, plan: str | None) -> None:
+        updates = reservation_updates(self._table, user_id, charge, budget, plan=plan)
         try:
-            self._writer.transact(reservation_updates(self._table, user_id, charge, budget, plan=plan))
+            self._writer.transact([*updates, self._open_record(user_id, charge, plan)])
         except ConditionFailed as failed:
             over = [period for i, period in enumerate(PERIODS) if failed.failed(i)]
             if over and budget is not None:
@@ -204,6 +242,82 @@ class DynamoCallLedger:
                 ) from failed
             raise
 
-    def settle(self, user_id: str, charge: Charge, amount: Decimal | None) -> None:
+    def settle(self, user_id: str, charge: CallCharge, amount: Decimal | None) -> bool:
         change = Delta(reserved=-Decimal(charge.estimate), spent=amount or Decimal(0))
-        self._writer.transact(change_updates(self._table, user_id, charge, change))
+        close: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": call_key(charge.call_id),
+            "UpdateExpression": "SET #state = :state, amount = :amount, expires_at = :expires "
+            "REMOVE due_pk, due_at",
+            "ConditionExpression": "attribute_exists(due_pk)",  # still open: settled at most once
+            "ExpressionAttributeNames": {"#state": "state"},
+            "ExpressionAttributeValues": {
+                ":state": {"S": "released" if amount is None else "settled"},
+                ":amount": decimal_value(amount or Decimal(0)),
+                ":expires": _epoch(charge.due_at + SETTLED_CALL_RETENTION),
+            },
+        }
+        try:
+            self._writer.transact([{"Update": close}, *change_updates(self._table, user_id, charge, change)])
+        except ConditionFailed as failed:
+            if failed.failed(0):
+                return False  # closed already: the ledger moved then
+            raise
+        return True
+
+    def due(self, *, now: datetime, limit: int) -> list[OpenCall]:
+        """Open calls past their due time, oldest first, over every shard; each read again
+        (consistently) from the table: the index keeps keys only and follows the table late."""
+        found: list[tuple[int, str, dict[str, Any]]] = []
+        for partition in call_due_partitions():
+            result = self._db.query(
+                TableName=self._table,
+                IndexName=DUE_INDEX,
+                KeyConditionExpression="due_pk = :p AND due_at <= :now",
+                ExpressionAttributeValues={":p": {"S": partition}, ":now": _epoch(now)},
+                Limit=limit,
+            )
+            found.extend((int(i["due_at"]["N"]), i["pk"]["S"], i) for i in result["Items"])
+        calls = []
+        for _, _, keys in sorted(found, key=lambda f: (f[0], f[1]))[:limit]:
+            key = {"pk": keys["pk"], "sk": keys["sk"]}
+            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+            if item is None or "due_pk" not in item:  # settled meanwhile
+                continue
+            try:
+                calls.append(_open_call(item))
+            except (KeyError, ValueError):  # not ours to settle; its TTL collects it
+                log.error("an open call's record is unreadable", extra={"pk": keys["pk"]["S"]})
+        return calls
+
+    def _open_record(self, user_id: str, charge: CallCharge, plan: str | None) -> dict[str, Any]:
+        item = {
+            **call_key(charge.call_id),
+            "user_id": {"S": user_id},
+            "state": {"S": "reserved"},
+            "unit": {"S": charge.unit},
+            "estimate": decimal_value(Decimal(charge.estimate)),
+            "day": {"S": charge.day},
+            "month": {"S": charge.month},
+            "created_at": {"S": charge.created_at.isoformat()},
+            "due_pk": {"S": call_due_partition(charge.call_id)},
+            "due_at": _epoch(charge.due_at),
+            "expires_at": _epoch(charge.due_at + OPEN_CALL_RETENTION),
+        } | ({"plan": {"S": plan}} if plan else {})
+        return {
+            "Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+        }
+
+
+def _open_call(item: dict[str, Any]) -> OpenCall:
+    charge = CallCharge(
+        state="reserved",
+        unit=item["unit"]["S"],
+        estimate=str(Decimal(item["estimate"]["N"])),
+        day=item["day"]["S"],
+        month=item["month"]["S"],
+        call_id=item["pk"]["S"].removeprefix("CALL#"),
+        created_at=datetime.fromisoformat(item["created_at"]["S"]),
+        due_at=datetime.fromtimestamp(int(item["due_at"]["N"]), UTC),
+    )
+    return OpenCall(user_id=item["user_id"]["S"], charge=charge)

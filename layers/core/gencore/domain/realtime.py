@@ -12,8 +12,10 @@ Before anything is sent, in order:
 
 Then the call: settled at what Leonardo reports; released when Leonardo refused it (nothing done);
 settled at the estimate when the answer was lost (it may have been billed: 502
-`leonardo_outcome_unknown`, not sent again). With `"keep": true` each picture is also stored as one
-of the caller's uploads (READY, so a later job can start from it: an LCM answer carries no
+`leonardo_outcome_unknown`, not sent again). The reservation records the call as open until then, so
+a call whose invocation dies before settling is settled at its estimate by the reconciler's sweep
+(domain/call_sweep.py), and a call is never settled twice. With `"keep": true` each picture is also
+stored as one of the caller's uploads (READY, so a later job can start from it: an LCM answer carries no
 Leonardo image id, so a kept picture goes to Leonardo as an init image). Pictures too large for a
 Lambda answer (6 MB) are kept in any case and answered by short-lived links instead.
 """
@@ -29,9 +31,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from .call_sweep import CallCharge, open_call
 from .errors import InvalidRequest, LeonardoBusy, LeonardoRejected, SubmitOutcomeUnknown
 from .ledger import reserve
-from .models import Charge, Cost, Unit, Upload
+from .models import Cost, Unit, Upload
 from .plans import Budget
 from .policy import Clock
 from .rate_limits import BucketLimit, TokenBuckets
@@ -155,11 +158,13 @@ class Canvas(Protocol):
 
 
 class CallLedger(Protocol):
-    def reserve(self, user_id: str, charge: Charge, budget: Budget | None, *, plan: str | None) -> None:
-        """Reserve a call's estimate in its periods; BudgetExceeded (nothing reserved) over a budget."""
+    def reserve(self, user_id: str, charge: CallCharge, budget: Budget | None, *, plan: str | None) -> None:
+        """Reserve a call's estimate in its periods and record the call as open, in one write;
+        BudgetExceeded (nothing reserved, nothing recorded) over a budget."""
 
-    def settle(self, user_id: str, charge: Charge, amount: Decimal | None) -> None:
-        """The call's reservation becomes spent `amount` (None: nothing was done, released)."""
+    def settle(self, user_id: str, charge: CallCharge, amount: Decimal | None) -> bool:
+        """The call's reservation becomes spent `amount` (None: nothing was done, released), once:
+        False when the call was settled already (the sweep found it lost first)."""
 
 
 class PictureKeeper(Protocol):
@@ -199,7 +204,8 @@ class Realtime:
         self._buckets.take(user_id, "realtime", self._limit)
         if self._content is not None:
             self._content.check(plan.name, {"prompt": request.prompt})
-        charge = reserve(request.credits(operation), self._unit, self._clock())
+        now = self._clock()
+        charge = open_call(reserve(request.credits(operation), self._unit, now), now)
         self._ledger.reserve(user_id, charge, plan.budget, plan=plan.name)
         try:
             pictures, cost = self._canvas.realtime(ROUTES[operation], request.leonardo_body())
@@ -218,8 +224,9 @@ class Realtime:
         counted = cost or Cost(amount=charge.estimate, unit=self._unit, source="estimate")
         return RealtimeAnswer(pictures=[] if by_link else pictures, cost=counted, kept=kept, by_link=by_link)
 
-    def _settle(self, user_id: str, charge: Charge, amount: Decimal | None) -> None:
+    def _settle(self, user_id: str, charge: CallCharge, amount: Decimal | None) -> None:
         try:
             self._ledger.settle(user_id, charge, amount)
-        except Exception:  # the caller's answer is not lost for a ledger line; it is logged
+        except Exception:  # the caller's answer is not lost for a ledger line: logged, and the call
+            # stays open, so the sweep settles it at its estimate once it is due
             log.exception("a realtime call's charge was not settled", extra={"estimate": charge.estimate})
