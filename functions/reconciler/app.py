@@ -35,6 +35,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     batches = wiring.batch_worker().check_due()  # stalled fan-outs, deadlines, missed finishes
     for name, count in batches.items():
         metrics.add_metric(name=f"BatchCheck_{name}", unit=MetricUnit.Count, value=count)
+    lost_calls = wiring.settle_lost_calls()  # realtime calls left reserved by a dead invocation
+    for name, count in lost_calls.items():
+        metrics.add_metric(name=f"LostRealtimeCalls_{name}", unit=MetricUnit.Count, value=count)
     events = wiring.publish_pending()  # completion events the fast path did not publish (docs/events.md)
     for name, count in events.items():
         metrics.add_metric(name=f"CompletionEvents_{name}", unit=MetricUnit.Count, value=count)
@@ -44,7 +47,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     )  # fmt: skip
     for outcome, count in outcomes.items():
         metrics.add_metric(name=f"Reconcile_{outcome}", unit=MetricUnit.Count, value=count)
-    metrics.add_metric(name="InFlightAtLeonardo", unit=MetricUnit.Count, value=wiring.store().in_flight())
+    for pool in wiring.settings().policy().pools:  # the image pool's, and video's if kept apart
+        name = "InFlightAtLeonardo" if pool == "image" else f"InFlightAtLeonardo_{pool}"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=wiring.store().in_flight(pool))
     # Account-level calls (/me, the list sweep) are not any job's: counted apart.
     if account_calls:
         metrics.add_metric(name="LeonardoAccountCalls", unit=MetricUnit.Count, value=account_calls)

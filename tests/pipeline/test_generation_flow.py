@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import httpx
 import pytest
 from PIL import Image
 
+from gencore.adapters.account import ACCOUNT_KEY
 from leonardo_simulator import FaultConfig
+from tests.support.fakes import image_pool
 
 from .conftest import WEBHOOK_KEY, load_event
 
@@ -323,7 +326,10 @@ def test_rate_limited_submission_keeps_the_job_and_still_completes(pipeline):
     assert item["status"] == "QUEUED" and "slot_held" not in item
     assert pipeline.in_flight() == 0
     pipeline.stack.simulator.set_faults(FaultConfig())
-    # The delayed retry message (or the reconciler) brings it back; deliver it now.
+    # Every create waited for Leonardo's Retry-After (the account's pause); then the delayed retry
+    # message (or the reconciler) brings it back: deliver it then.
+    account = pipeline.ddb.get_item(TableName=pipeline.stack.env["JOBS_TABLE"], Key=ACCOUNT_KEY)["Item"]
+    time.sleep(max(0.0, float(account["paused_until"]["N"]) - time.time()))
     pipeline.runtime.invoke("SubmitterFunction", _submit_event(job["id"]))
     item = pipeline.job_item(job["id"])
     assert item["status"] == "SUBMITTED"
@@ -550,7 +556,9 @@ def test_resending_to_a_silent_slot_holder_backs_off(pipeline):
 
     _, job = pipeline.api("POST", "/v1/generations", body=PROMPT)
     pipeline.receive("SubmitQueue")  # a submitter took the message and the slot, then went quiet
-    claim = wiring.store().claim_slot(job["id"], max_in_flight=2, now=datetime.now(UTC), lease_seconds=120)
+    claim = wiring.store().claim_slot(
+        job["id"], pools=image_pool(2), now=datetime.now(UTC), lease_seconds=120
+    )
     assert claim.granted
     gaps = []
     for _ in range(3):

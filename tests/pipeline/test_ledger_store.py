@@ -24,6 +24,7 @@ from gencore.domain.plans import Budget
 from gencore.domain.policy import Policy
 from gencore.domain.requests import ImageGenerationRequest
 from gencore.domain.sources import Sources
+from tests.support.fakes import image_pool
 from tests.support.plans import plans_document
 
 pytestmark = pytest.mark.integration
@@ -100,7 +101,7 @@ def test_racing_accepts_for_the_last_credits_let_exactly_the_budget_through(stac
 
 def test_a_reported_cost_settles_in_the_submit_write(store, ledger):
     create(store, job := charged_job())
-    claim = store.claim_slot(job.id, max_in_flight=10, now=NOW, lease_seconds=60)
+    claim = store.claim_slot(job.id, pools=image_pool(10), now=NOW, lease_seconds=60)
     job = store.begin_post(claim.job, now=NOW, fingerprint=f"fp-{job.id}", lock_expires_at=2**40)
     submitted = store.mark_submitted(
         job, generation_id=f"gen-{job.id}", cost=Cost(amount="3.5", unit="CREDITS"), now=NOW, due_at=0

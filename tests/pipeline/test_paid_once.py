@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from gencore import wiring
 from leonardo_simulator import FaultConfig
+from tests.support.fakes import image_pool
 
 from .conftest import load_event
 
@@ -166,9 +167,9 @@ def test_a_submitter_whose_lease_was_taken_over_cannot_record_anything(pipeline)
     job_id = accept(pipeline)
     store = wiring.store()
     now = datetime.now(UTC)
-    mine = store.claim_slot(job_id, max_in_flight=2, now=now, lease_seconds=1).job
+    mine = store.claim_slot(job_id, pools=image_pool(2), now=now, lease_seconds=1).job
     later = now + timedelta(seconds=5)
-    theirs = store.claim_slot(job_id, max_in_flight=2, now=later, lease_seconds=1)
+    theirs = store.claim_slot(job_id, pools=image_pool(2), now=later, lease_seconds=1)
     assert theirs.granted
     with pytest.raises(TransitionConflict):
         store.mark_submitted(

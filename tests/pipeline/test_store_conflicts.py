@@ -17,6 +17,7 @@ from gencore import wiring
 from gencore.adapters.ddb import Writer
 from gencore.adapters.dynamo import DynamoJobStore
 from gencore.domain.models import Cost, Job, JobStatus
+from tests.support.fakes import image_pool
 
 pytestmark = pytest.mark.integration
 NOW = datetime.now(UTC)
@@ -95,7 +96,7 @@ def test_a_conflicting_slot_claim_is_retried_not_read_as_a_full_cap(conflicting)
     job = new_job()
     store.create(job, dedupe_key="k", dedupe_expires_at=int(NOW.timestamp()) + 60)
     client.count = 1
-    claim = store.claim_slot(job.id, max_in_flight=2, now=NOW, lease_seconds=60)
+    claim = store.claim_slot(job.id, pools=image_pool(2), now=NOW, lease_seconds=60)
     assert claim.granted and store.in_flight() == 1
 
 
@@ -104,7 +105,7 @@ def test_conflicting_submit_records_and_transitions_are_retried(conflicting):
     client.count = 0
     job = new_job()
     store.create(job, dedupe_key="k", dedupe_expires_at=int(NOW.timestamp()) + 60)
-    held = store.claim_slot(job.id, max_in_flight=2, now=NOW, lease_seconds=60).job
+    held = store.claim_slot(job.id, pools=image_pool(2), now=NOW, lease_seconds=60).job
     client.count = 1
     held = store.begin_post(held, now=NOW, fingerprint="fp", lock_expires_at=int(NOW.timestamp()) + 60)
     client.count = 1
@@ -152,7 +153,7 @@ def test_recording_a_submission_lets_go_of_the_request_lock_in_the_same_write(st
     store = wiring.store()
     job = new_job()
     store.create(job, dedupe_key="k", dedupe_expires_at=int(NOW.timestamp()) + 60)
-    held = store.claim_slot(job.id, max_in_flight=2, now=NOW, lease_seconds=60).job
+    held = store.claim_slot(job.id, pools=image_pool(2), now=NOW, lease_seconds=60).job
     held = store.begin_post(held, now=NOW, fingerprint="fp-1", lock_expires_at=int(NOW.timestamp()) + 60)
     assert store._lock_holder("fp-1") == job.id
     store.mark_submitted(held, generation_id="g-1", cost=None, now=NOW, due_at=0)
@@ -163,11 +164,11 @@ def test_a_lock_taken_over_after_it_expired_does_not_stop_the_record(stack):
     store = wiring.store()
     job = new_job()
     store.create(job, dedupe_key="k", dedupe_expires_at=int(NOW.timestamp()) + 60)
-    held = store.claim_slot(job.id, max_in_flight=2, now=NOW, lease_seconds=60).job
+    held = store.claim_slot(job.id, pools=image_pool(2), now=NOW, lease_seconds=60).job
     held = store.begin_post(held, now=NOW, fingerprint="fp-2", lock_expires_at=int(NOW.timestamp()) - 1)
     other = new_job()
     store.create(other, dedupe_key="k2", dedupe_expires_at=int(NOW.timestamp()) + 60)
-    theirs = store.claim_slot(other.id, max_in_flight=2, now=NOW, lease_seconds=60).job
+    theirs = store.claim_slot(other.id, pools=image_pool(2), now=NOW, lease_seconds=60).job
     store.begin_post(theirs, now=NOW, fingerprint="fp-2", lock_expires_at=int(NOW.timestamp()) + 60)
     store.mark_submitted(held, generation_id="g-2", cost=None, now=NOW, due_at=0)
     assert store.get(job.id).status == JobStatus.SUBMITTED

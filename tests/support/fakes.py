@@ -26,11 +26,12 @@ from gencore.domain.kinds.image import generation_call
 from gencore.domain.ledger import BudgetExceeded, Delta, Pricing, charge_after, delta, resets_at
 from gencore.domain.models import TRANSITIONS, Cost, Job, JobStatus, OutputImage
 from gencore.domain.plans import Budget
-from gencore.domain.policy import Policy, epoch
+from gencore.domain.policy import IMAGE, Policy, epoch
 from gencore.domain.ports import (
     AccountBlock,
     AccountStatus,
     Orphan,
+    PoolOf,
     RemoteGeneration,
     RemoteSummary,
     SlotClaim,
@@ -69,13 +70,20 @@ def make_job(status: JobStatus = JobStatus.SUBMITTED, *, created_at: datetime = 
     return Job.model_validate(base | fields)
 
 
+def image_pool(cap: int) -> PoolOf:
+    """A slot claim's pools where every job takes its slot from the image pool, capped at `cap`."""
+    return lambda job: (IMAGE, cap)
+
+
 class FakeJobStore:
-    """The JobStore port in memory. `partition` mirrors the due index: P (poll), Q (re-send), L (line)."""
+    """The JobStore port in memory. `partition` mirrors the due index: P (poll), Q (re-send), L (the
+    image pool's line; L:<pool> another pool's). `slots` counts the image pool's, `pool_slots` others'."""
 
     def __init__(self) -> None:
         self.jobs: dict[str, Job] = {}
         self.partition: dict[str, str | None] = {}
         self.slots = 0
+        self.pool_slots: dict[str, int] = {}  # slots held in pools other than the image pool
         self.reads = 0
         self.owners: dict[str, str] = {}  # generation id -> job id (the GEN# items)
         self.locks: dict[str, str] = {}  # request fingerprint -> job id (the REQLOCK# items)
@@ -85,6 +93,7 @@ class FakeJobStore:
         self.waiting: dict[str, int] = {}  # user -> QUEUED jobs counted against their cap (WAITING#)
         self.line_head: int | None = None  # the LINE# items: the last woken turn, each user's last turn
         self.last_turns: dict[str, int] = {}
+        self.other_lines: dict[str, tuple[int | None, dict[str, int]]] = {}  # the same, other pools
         self.pricing = Pricing()
         # The OUTBOX# items: a job's completion event, put with the write that ends it; `on_event`
         # hears of it once that write is done (the adapter's fast path).
@@ -97,12 +106,26 @@ class FakeJobStore:
         with self._lock:
             if partition is None and not job.status.terminal and job.due_at is not None:
                 partition = "Q" if job.status == JobStatus.QUEUED else "P"
-            if partition == "L":
+            if partition is not None and partition.startswith("L"):  # a line: due at its arrival
                 job = job.model_copy(update={"due_at": epoch(job.created_at)})
             self.jobs[job.id] = job
             self.partition[job.id] = partition
-            self.slots += int(job.slot_held)
+            if job.slot_held:
+                self._take(job.slot_pool, 1)
         return job
+
+    def _held(self, pool: str | None) -> int:
+        return self.slots if pool in (None, IMAGE) else self.pool_slots.get(pool, 0)
+
+    def _take(self, pool: str | None, count: int) -> None:
+        if pool in (None, IMAGE):
+            self.slots += count
+        else:
+            self.pool_slots[pool] = self.pool_slots.get(pool, 0) + count
+
+    @staticmethod
+    def _line(pool: str) -> str:
+        return "L" if pool == IMAGE else f"L:{pool}"
 
     def line(self) -> list[str]:
         return self.waiting_job_ids(limit=10**6)
@@ -174,8 +197,8 @@ class FakeJobStore:
                 raise TransitionConflict(f"job {job.id} is no longer {job.status}")
             updates = {"status": to, "updated_at": now, "due_at": due_at, **fields}
             if release_slot and current.slot_held:
-                updates |= {"slot_held": False, "slot_acquired_at": None}
-                self.slots -= 1
+                updates |= {"slot_held": False, "slot_acquired_at": None, "slot_pool": None}
+                self._take(current.slot_pool, -1)
             updates = self._charged(current, updates)
             moved = current.model_copy(update=updates)
             self.jobs[job.id] = moved
@@ -214,8 +237,10 @@ class FakeJobStore:
         with self._lock:
             current = self.jobs[job.id]
             if current.slot_held:
-                self.slots -= 1
-                current = current.model_copy(update={"slot_held": False, "slot_acquired_at": None})
+                self._take(current.slot_pool, -1)
+                current = current.model_copy(
+                    update={"slot_held": False, "slot_acquired_at": None, "slot_pool": None}
+                )
                 self.jobs[job.id] = current
             return current
 
@@ -244,62 +269,76 @@ class FakeJobStore:
                 ids.extend(job_id for _, job_id in ready)
             return ids[:limit]
 
-    def park(self, job: Job) -> bool:
+    def park(self, job: Job, pool: str = IMAGE) -> bool:
         with self._lock:
             current = self.jobs.get(job.id)
             if (current is None or current.status != JobStatus.QUEUED or current.slot_held
                     or current.submit_token != job.submit_token):  # fmt: skip
                 return False
             turn = current.line_turn
-            if turn is None:  # the adapter's turns (domain/waiting.py)
-                head = self.line_head if self.line_head is not None else epoch(current.created_at)
-                turn = turn_of(head, self.last_turns.get(current.user_id))
-                self.last_turns[current.user_id] = turn
+            if turn is None:  # the adapter's turns (domain/waiting.py), one line per pool
+                head, last_turns = self._turns(pool)
+                turn = turn_of(head if head is not None else epoch(current.created_at),
+                               last_turns.get(current.user_id))  # fmt: skip
+                last_turns[current.user_id] = turn
             self.jobs[job.id] = current.model_copy(update={"due_at": turn, "line_turn": turn})
-            self.partition[job.id] = "L"
+            self.partition[job.id] = self._line(pool)
             return True
 
-    def waiting_job_ids(self, *, limit: int) -> list[str]:
+    def _turns(self, pool: str) -> tuple[int | None, dict[str, int]]:
+        if pool == IMAGE:
+            return self.line_head, self.last_turns
+        return self.other_lines.setdefault(pool, (None, {}))
+
+    def waiting_job_ids(self, *, limit: int, pool: str = IMAGE) -> list[str]:
         with self._lock:
+            line = self._line(pool)
             waiting = sorted(
-                (j.due_at or 0, j.id) for j in self.jobs.values() if self.partition.get(j.id) == "L"
+                (j.due_at or 0, j.id) for j in self.jobs.values() if self.partition.get(j.id) == line
             )
             return [job_id for _, job_id in waiting[:limit]]
 
-    def leave_line(self, job_id: str, *, due_at: int) -> Job | None:
+    def leave_line(self, job_id: str, *, due_at: int, pool: str = IMAGE) -> Job | None:
         with self._lock:
             current = self.jobs.get(job_id)
-            if (current is None or self.partition.get(job_id) != "L" or current.status != JobStatus.QUEUED
-                    or current.slot_held):  # fmt: skip
+            if (current is None or self.partition.get(job_id) != self._line(pool)
+                    or current.status != JobStatus.QUEUED or current.slot_held):  # fmt: skip
                 return None
             token = current.submit_token + 1
             woken = current.model_copy(update={"due_at": due_at, "submit_token": token})
             self.jobs[job_id] = woken
             self.partition[job_id] = "Q"
             if current.line_turn is not None:
-                self.line_head = max(self.line_head or 0, current.line_turn)
+                head, last_turns = self._turns(pool)
+                head = max(head or 0, current.line_turn)
+                if pool == IMAGE:
+                    self.line_head = head
+                else:
+                    self.other_lines[pool] = (head, last_turns)
             return woken
 
-    def in_flight(self) -> int:
+    def in_flight(self, pool: str = IMAGE) -> int:
         with self._lock:
-            return self.slots
+            return self._held(pool)
 
     # --- the paid POST's writes, with the adapter's conditions (claim fence, GEN# once, lock) --------
-    def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
+    def claim_slot(self, job_id: str, *, pools: PoolOf, now: datetime, lease_seconds: int) -> SlotClaim:
         with self._lock:
             job = self.jobs.get(job_id)
             if job is None or job.status != JobStatus.QUEUED:
                 return SlotClaim(granted=False, job=job)
+            pool, cap = pools(job)
             held = {"slot_acquired_at": now, "submit_attempts": job.submit_attempts + 1,
                     "due_at": epoch(now) + lease_seconds}  # fmt: skip
             if job.slot_held:
                 since = job.slot_acquired_at
                 if since and (now - since).total_seconds() <= lease_seconds:
                     return SlotClaim(granted=False, job=job)
-            elif self.slots >= max_in_flight:
+            elif self._held(pool) >= cap:
                 return SlotClaim(granted=False, job=job)
             else:
-                self.slots += 1
+                self._take(pool, 1)
+                held["slot_pool"] = pool
             job = job.model_copy(update=held | {"slot_held": True})
             self.jobs[job_id], self.partition[job_id] = job, "Q"
             return SlotClaim(granted=True, job=job)
@@ -349,7 +388,7 @@ class FakeJobStore:
         with self._lock:
             return self.owners.get(generation_id)
 
-    def mark_submitted(self, job, *, generation_id, cost, now, due_at):
+    def mark_submitted(self, job, *, generation_id, cost, now, due_at, pool=IMAGE):
         with self._lock:
             current = self._fenced(job)
             if self.owners.get(generation_id, job.id) != job.id:
@@ -357,9 +396,10 @@ class FakeJobStore:
             self.owners[generation_id] = job.id
             self.release_request_lock(current)
             if not current.slot_held:  # found while waiting: it runs at Leonardo, so it counts
-                self.slots += 1
+                self._take(pool, 1)
             moved = current.model_copy(update=self._charged(current, {
                 "slot_held": True, "slot_acquired_at": current.slot_acquired_at or now,
+                "slot_pool": current.slot_pool if current.slot_held else pool,
                 "status": JobStatus.SUBMITTED, "generation_id": generation_id, "submitted_at": now,
                 "cost": cost, "updated_at": now, "due_at": due_at, "checks": 0,
                 "submit_uncertain_since": None, "post_fingerprint": None,
@@ -371,11 +411,13 @@ class FakeJobStore:
 class FakeSubmitQueue:
     def __init__(self) -> None:
         self.sent: list[tuple[str, int]] = []
+        self.delays: dict[str, int] = {}  # each job's last message's delay
         self._lock = threading.Lock()
 
     def send(self, job_id: str, *, delay_seconds: int = 0, attempt: int = 0, token: int = 0) -> None:
         with self._lock:
             self.sent.append((job_id, token))
+            self.delays[job_id] = delay_seconds
 
 
 class FakeEventQueue:
@@ -494,6 +536,7 @@ class FakeAccountStateStore:
 
     def __init__(self) -> None:
         self.block: AccountBlock | None = None
+        self.paused: datetime | None = None  # the create pause (Leonardo's Retry-After)
         self.loads = 0
 
     def load(self) -> AccountBlock | None:
@@ -516,6 +559,15 @@ class FakeAccountStateStore:
             return False
         self.block = None
         return True
+
+    def pause(self, until: datetime) -> datetime:
+        if self.paused is None or self.paused < until:
+            self.paused = until
+        return self.paused
+
+    def paused_until(self) -> datetime | None:
+        self.loads += 1
+        return self.paused
 
     def backdate(self, seconds: float) -> None:
         """Make the stored block older (its since and next probe earlier)."""

@@ -73,4 +73,9 @@ def test_generations_are_adopted_after_an_unanswered_post_and_variations_are_not
     # Leonardo's list echoes a generation's request; nothing lists variations by what was asked.
     assert all(kind_of(k).adopts and kind_of(k).webhook for k in ("text_to_image", "image_to_image", "edit"))
     assert not any(kind_of(k).adopts or kind_of(k).webhook for k in typing.get_args(VariationType))
-    assert {kind.pool for kind in KINDS.values()} == {"image"}
+
+
+def test_video_kinds_count_against_the_video_pool_and_every_other_kind_against_the_image_pool():
+    video = {"text_to_video", "image_to_video", "motion"}
+    assert {name for name, kind in KINDS.items() if kind.pool == "video"} == video
+    assert {kind.pool for name, kind in KINDS.items() if name not in video} == {"image"}

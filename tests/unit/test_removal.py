@@ -17,6 +17,7 @@ from tests.support.fakes import (
     FakeOutputStore,
     RemovingLeonardo,
     completed_job,
+    image_pool,
     make_job,
 )
 
@@ -89,7 +90,7 @@ def test_a_submitter_claiming_the_job_during_the_cancel_wins(store, removal):
     original = store.cancel
 
     def claimed_first(job, *, now):
-        store.claim_slot(job.id, max_in_flight=10, now=now, lease_seconds=120)
+        store.claim_slot(job.id, pools=image_pool(10), now=now, lease_seconds=120)
         return original(job, now=now)
 
     store.cancel = claimed_first

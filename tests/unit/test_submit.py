@@ -14,6 +14,7 @@ from gencore.domain.models import Job, JobStatus
 from tests.support.fakes import (
     SUBMIT_POLICY,
     FakeJobStore,
+    image_pool,
     make_job,
 )
 
@@ -154,7 +155,7 @@ def test_a_holder_whose_lease_was_taken_over_cannot_record_its_answer(submitter,
 
     def outlived_the_lease() -> None:
         clock.advance(POLICY.submit_lease_seconds + 1)
-        store.claim_slot(job.id, max_in_flight=2, now=clock(), lease_seconds=POLICY.submit_lease_seconds)
+        store.claim_slot(job.id, pools=image_pool(2), now=clock(), lease_seconds=POLICY.submit_lease_seconds)
 
     leonardo.on_post = outlived_the_lease
     assert submitter.submit(job.id).outcome == "superseded"

@@ -76,11 +76,12 @@ def test_a_crash_after_the_post_fails_the_job_at_the_next_holder_without_a_secon
     assert store.get(job.id).error_code == "submit_outcome_unknown" and leonardo.posts == 1
 
 
-def test_a_refusal_before_anything_was_created_is_retried(submitter, store, leonardo):
+def test_a_refusal_before_anything_was_created_is_retried(submitter, store, leonardo, clock):
     job, _ = variation(store, kind="unzoom")
     leonardo.script = [LeonardoBusy("429", retry_after=2)]
     assert submitter.submit(job.id).outcome == "throttled"
     assert store.get(job.id).status == JobStatus.QUEUED and store.get(job.id).submit_uncertain_since is None
+    clock.advance(2)  # its Retry-After: every create waited for it
     assert submitter.submit(job.id, token=store.get(job.id).submit_token).outcome == "submitted"
     assert leonardo.posts == 2 and len(leonardo.created) == 1
 

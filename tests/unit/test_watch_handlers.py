@@ -19,6 +19,7 @@ from gencore import wiring
 from gencore.domain.balance import BalanceCheck, BalanceReading
 from gencore.domain.errors import UnknownGeneration
 from gencore.domain.estimates import RefreshReport
+from gencore.domain.policy import Policy
 from gencore.domain.ports import AccountBlock
 from gencore.domain.reconcile import ACCOUNT_CALLS
 
@@ -127,8 +128,8 @@ class FakeGuard:
 
 
 class FakeStore:
-    def in_flight(self) -> int:
-        return 3
+    def in_flight(self, pool: str = "image") -> int:
+        return {"image": 3, "video": 1}[pool]
 
 
 class FakeBalance:
@@ -173,6 +174,9 @@ def reconciler_app(monkeypatch):
     drained = {"published": 3, "failed": 1}  # the outbox's safety net (docs/events.md)
     monkeypatch.setattr(wiring, "publish_pending", lambda: drained)
     monkeypatch.setattr(wiring, "batch_worker", lambda: SimpleNamespace(check_due=lambda: {}))
+    monkeypatch.setattr(wiring, "settle_lost_calls", lambda: {"settled": 0, "gone": 0, "failed": 0})
+    policy = Policy(video_max_in_flight=2)  # video in a pool of its own: its count has its own metric
+    monkeypatch.setattr(wiring, "settings", lambda: SimpleNamespace(policy=lambda: policy))
     app.models, app.prices, app.balance = models, prices, balance
     return app, runs, guard
 
@@ -206,6 +210,7 @@ def test_orphans_and_account_calls_have_their_own_metrics(reconciler_app, record
     # The probe, the list sweep and the model-list refresh: no job's.
     assert recorded["LeonardoAccountCalls"] == 3 and app.models.sources == ["leonardo"]
     assert recorded["Reconcile_pending"] == 2 and recorded["InFlightAtLeonardo"] == 3
+    assert recorded["InFlightAtLeonardo_video"] == 1
     assert not any(name.startswith("Reconcile_account_calls") for name in recorded)
     assert result["outcomes"] == {"pending": 2, "account_probe_failed": 1}
     assert result["account_blocked"] is None

@@ -28,6 +28,9 @@ class Settings(BaseModel):
     leonardo_api_key_secret: str
     webhook_secret: str
     leonardo_max_concurrency: int = Field(default=10, ge=1)
+    leonardo_video_max_concurrency: int = Field(default=0, ge=0)  # 0: video shares the image pool
+    # Every create waits this long after a 429 that names no Retry-After (the account's pause).
+    leonardo_rate_pause_seconds: int = Field(default=10, ge=1, le=900)
     allowed_output_origins: str = "https://cdn.leonardo.ai"
     dedupe_window_seconds: int = Field(default=60, ge=0)
     max_job_age_seconds: int = Field(default=3600, ge=60)
@@ -111,6 +114,8 @@ class Settings(BaseModel):
     def policy(self) -> Policy:
         return Policy(
             max_in_flight=self.leonardo_max_concurrency,
+            video_max_in_flight=self.leonardo_video_max_concurrency,
+            rate_pause_seconds=self.leonardo_rate_pause_seconds,
             dedupe_window_seconds=self.dedupe_window_seconds,
             max_job_age_seconds=self.max_job_age_seconds,
             submit_lease_seconds=self.submit_lease_seconds,

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from gencore.domain.removal import Removal
     from gencore.domain.submit import Submitter
     from gencore.domain.uploads import Uploads
+    from gencore.domain.waiting import Waker
     from gencore.leonardo import LeonardoClient
 
 
@@ -115,12 +116,10 @@ def batches() -> Batches:
 def batch_worker() -> BatchWorker:
     from gencore.adapters.batch_files import S3BatchFiles
     from gencore.domain.fanout import BatchWorker
-    from gencore.domain.waiting import Waker
 
-    policy = settings().policy()
     return BatchWorker(
         batch_store(), S3BatchFiles(aws("s3"), settings().output_bucket), batch_queue(), store(),
-        Waker(store(), submit_queue(), clock, policy), clock, policy,
+        waker(), clock, settings().policy(),
     )  # fmt: skip
 
 
@@ -296,12 +295,18 @@ def submitter() -> Submitter:
 @cache
 def processor() -> Processor:
     from gencore.domain.processing import Processor
+
+    return Processor(
+        store(), outputs(), leonardo(), waker(), clock, settings().policy(), nsfw_policy=plans().nsfw_policy
+    )
+
+
+@cache
+def waker() -> Waker:
+    """Hands freed Leonardo slots to the waiting lines (held back while creates are paused)."""
     from gencore.domain.waiting import Waker
 
-    waker = Waker(store(), submit_queue(), clock, settings().policy())
-    return Processor(
-        store(), outputs(), leonardo(), waker, clock, settings().policy(), nsfw_policy=plans().nsfw_policy
-    )
+    return Waker(store(), submit_queue(), clock, settings().policy(), account_guard())
 
 
 @cache
@@ -481,8 +486,17 @@ def reset() -> None:
                     account_state, account_guard, balance_state, balance_watch, orphan_store, orphan_sweep,
                     platform_models, prompts, plans, content_policy, estimator, admission, ledger,
                     price_refresh, outbox, event_bus, event_relay, batch_store, batch_queue, batches,
-                    batch_worker, realtime):  # fmt: skip
+                    batch_worker, realtime, waker):  # fmt: skip
         factory.cache_clear()
     from gencore.webhook_intake import intake  # the webhook's own factory (built without Settings)
 
     intake.cache_clear()
+
+
+def settle_lost_calls() -> dict[str, int]:
+    """The reconciler's step that settles, at their estimates, the realtime calls whose invocation died
+    before settling them (domain/call_sweep.py). Built per run: a few cheap objects."""
+    from gencore.adapters.ledger import DynamoCallLedger
+    from gencore.domain.call_sweep import CallSweep
+
+    return CallSweep(DynamoCallLedger(aws("dynamodb"), settings().jobs_table), clock).run()

@@ -2,7 +2,8 @@
 
 Items (pk / sk):
 - ACCOUNT#leonardo / ACCOUNT   the account block while Leonardo refuses our account (reason, since,
-                               next_probe_at, probes); absent when submits may go ahead
+                               next_probe_at, probes); absent when submits may go ahead. Also
+                               `paused_until` (epoch seconds): no create before it (a 429's Retry-After)
 - SWEEP#orphans / SWEEP        the orphan sweep: when the last one started (`started_at`, epoch) and
                                the createdAt up to which every generation was looked at (`reached`)
 - BALANCE#leonardo / BALANCE   the account's balance (domain/balance.py): when it was last asked
@@ -15,7 +16,7 @@ Items (pk / sk):
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -98,6 +99,27 @@ class DynamoAccountState:
         except ConditionFailed:
             return False
         return True
+
+    def pause(self, until: datetime) -> datetime:
+        try:
+            self._writer.update(
+                TableName=self._table,
+                Key=ACCOUNT_KEY,
+                UpdateExpression="SET paused_until = :until",
+                ConditionExpression="attribute_not_exists(paused_until) OR paused_until < :until",
+                ExpressionAttributeValues={":until": {"N": f"{until.timestamp():.3f}"}},
+            )
+        except ConditionFailed:
+            return self.paused_until() or until  # a later pause stands
+        return until
+
+    def paused_until(self) -> datetime | None:
+        item = self._db.get_item(
+            TableName=self._table, Key=ACCOUNT_KEY, ConsistentRead=True, ProjectionExpression="paused_until"
+        ).get("Item")
+        if not item or "paused_until" not in item:
+            return None
+        return datetime.fromtimestamp(float(item["paused_until"]["N"]), UTC)
 
     def _set(self, block: AccountBlock, *, condition: str) -> None:
         self._writer.update(

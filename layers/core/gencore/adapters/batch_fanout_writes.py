@@ -16,7 +16,7 @@ from typing import Any
 from gencore.adapters.ddb import ConditionFailed, Writer, decimal_value
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.dynamo import DynamoJobStore
-from gencore.adapters.job_keys import LINE_HEAD_KEY, LINE_PARTITION, batch_key, line_user_key
+from gencore.adapters.job_keys import LINE_PARTITION, batch_key, line_head_key, line_user_key
 from gencore.adapters.ledger import change_updates
 from gencore.domain.batch_records import Batch, BatchStatus
 from gencore.domain.errors import TransitionConflict
@@ -97,7 +97,7 @@ class FanOutWrites:
         raise TransitionConflict(f"the line turns of {batch.user_id} kept changing")
 
     def _turns(self, user_id: str, now: datetime) -> tuple[int, int | None]:
-        head = self._db.get_item(TableName=self._table, Key=LINE_HEAD_KEY, ConsistentRead=True).get("Item")
+        head = self._db.get_item(TableName=self._table, Key=line_head_key(), ConsistentRead=True).get("Item")
         user = self._db.get_item(TableName=self._table, Key=line_user_key(user_id), ConsistentRead=True).get(
             "Item"
         )

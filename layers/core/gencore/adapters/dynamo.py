@@ -9,15 +9,18 @@ Items (pk / sk):
 - JOB#<id> / JOB           the job; UserJobs index (gsi1pk=USER#<sub>, gsi1sk=<created>#<id>);
                            DueJobs index (due_pk, due_at) only while not terminal (sparse), in one of
                            three kinds of partition: DUE#P<n> (poll at due_at), DUE#Q<n> (re-send the
-                           submit at due_at) and DUE#L (the waiting line: no message, no recheck,
-                           due_at = the job's turn; woken lowest turn first when a slot frees up)
-- LINE#HEAD / LINE, LINE#USER#<user> / LINE   the line's turns (adapters/waiting_line.py)
+                           submit at due_at) and DUE#L, DUE#L#video (the waiting line of each of
+                           Leonardo's pools: no message, no recheck, due_at = the job's turn; woken
+                           lowest turn first when a slot of that pool frees up)
+- LINE#HEAD / LINE, LINE#USER#<user> / LINE   the image line's turns (adapters/waiting_line.py);
+                           LINE#HEAD#video / LINE, LINE#USER#<user> / LINE#video the video line's
                            A batch's items are indexed by batch instead (gsi1pk=BATCH#<id>, gsi1sk=its
                            line): results in manifest order, and no flood of items in the user's history
 - BATCH#<id> / BATCH       a batch (adapters/batch_store.py); its counters move in its items' writes
 - GEN#<generation> / GEN   Leonardo generation id -> job id (for webhooks and polling)
 - DEDUPE#<key> / DEDUPE    double-click / Idempotency-Key entry, expires_at = TTL
-- SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot
+- SEMAPHORE#leonardo / SEMAPHORE   in_flight counter: generations holding a Leonardo slot (the
+                           image pool; SEMAPHORE#leonardo#video a video pool of its own, if configured)
 - REQLOCK#<fingerprint> / REQLOCK  the one job whose paid POST of that request (as Leonardo echoes
                            it) may have gone out unanswered: two such POSTs could not be told apart
 - LEDGER#<user> / DAY#<day>, MONTH#<month>  the credit ledger (adapters/ledger.py): every write that
@@ -55,6 +58,7 @@ from gencore.adapters.job_keys import (
     index_keys,
     job_key,
     partitions,
+    semaphore_key,
 )
 from gencore.adapters.job_side_items import ChargeObserver, SideItems
 from gencore.adapters.ledger import PERIODS, reservation_updates
@@ -65,6 +69,7 @@ from gencore.domain.events import SAFETY_NET_DELAY_SECONDS, CompletionEvent
 from gencore.domain.ledger import Pricing
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
 from gencore.domain.plans import Budget
+from gencore.domain.policy import IMAGE
 from gencore.domain.ports import Page
 
 _JOB_FIELDS = set(Job.model_fields)
@@ -129,13 +134,13 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         """Up to `limit` overdue jobs, most overdue first: jobs to poll before jobs to re-submit."""
         ids: list[str] = []
         for kind in ("P", "Q"):
-            ids.extend(self._oldest(kind, limit=limit - len(ids), until=now))
+            ids.extend(self._oldest(partitions(kind), limit=limit - len(ids), until=now))
             if len(ids) >= limit:
                 break
         return ids
 
-    def _oldest(self, kind: str, *, limit: int, until: int | None = None) -> list[str]:
-        """The `limit` lowest due_at of one kind of DueJobs partition (at most `until`).
+    def _oldest(self, parts: list[str], *, limit: int, until: int | None = None) -> list[str]:
+        """The `limit` lowest due_at of some DueJobs partitions (at most `until`).
 
         Each shard answers its oldest and the answers are merged by due_at, so one busy shard
         cannot fill every batch and starve the others.
@@ -144,7 +149,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         if until is not None:
             condition, values = condition + " AND due_at <= :until", {":until": {"N": str(until)}}
         found: list[tuple[int, str]] = []
-        for partition in partitions(kind):
+        for partition in parts:
             result = self._db.query(
                 TableName=self._table,
                 IndexName="DueJobs",
@@ -158,8 +163,10 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         found.sort()
         return [job_id for _, job_id in found[:limit]]
 
-    def in_flight(self) -> int:
-        item = self._db.get_item(TableName=self._table, Key=SEMAPHORE_KEY, ConsistentRead=True).get("Item")
+    def in_flight(self, pool: str = IMAGE) -> int:
+        item = self._db.get_item(TableName=self._table, Key=semaphore_key(pool), ConsistentRead=True).get(
+            "Item"
+        )
         return int(item["in_flight"]["N"]) if item and "in_flight" in item else 0
 
     # --- writes ------------------------------------------------------------------------------
@@ -253,7 +260,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         release = release_slot and job.slot_held
         updates: dict[str, Any] = {"status": to, "updated_at": now, "due_at": due_at, **fields}
         if release:
-            updates |= {"slot_held": False, "slot_acquired_at": None}
+            updates |= {"slot_held": False, "slot_acquired_at": None, "slot_pool": None}
         updates = self._charged(job, updates)
         self._write(job, updates, release=release)
         if to.terminal:
@@ -292,7 +299,8 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
     def release_slot(self, job: Job, *, now: datetime) -> Job:
         if not job.slot_held:
             return job
-        updates = {"slot_held": False, "slot_acquired_at": None, "updated_at": now, "due_at": job.due_at}
+        released = {"slot_held": False, "slot_acquired_at": None, "slot_pool": None}
+        updates = released | {"updated_at": now, "due_at": job.due_at}
         try:
             self._write(job, updates, release=True)
         except TransitionConflict:
@@ -330,7 +338,7 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": SEMAPHORE_KEY,
+                        "Key": semaphore_key(job.slot_pool or IMAGE),
                         "UpdateExpression": "ADD in_flight :minus",
                         "ConditionExpression": "in_flight > :zero",
                         "ExpressionAttributeValues": _values(minus=-1, zero=0),

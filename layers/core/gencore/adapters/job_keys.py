@@ -6,9 +6,19 @@ import zlib
 from typing import Any
 
 from gencore.domain.models import Job, JobStatus
+from gencore.domain.policy import IMAGE
 
 DUE_SHARDS = 4  # spreads the sparse due index over a few partitions; the reconciler reads them all
-SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}
+SEMAPHORE_KEY = {"pk": {"S": "SEMAPHORE#leonardo"}, "sk": {"S": "SEMAPHORE"}}  # the image pool's
+
+
+def semaphore_key(pool: str = IMAGE) -> dict[str, Any]:
+    """A Leonardo pool's count of generations holding a slot (domain/policy.py, Policy.pools)."""
+    return (
+        SEMAPHORE_KEY
+        if pool == IMAGE
+        else {"pk": {"S": f"SEMAPHORE#leonardo#{pool}"}, "sk": {"S": "SEMAPHORE"}}
+    )
 
 
 def job_key(job_id: str) -> dict[str, Any]:
@@ -29,10 +39,14 @@ def due_shard(job_id: str, status: JobStatus) -> str:
     return f"DUE#{kind}{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
 
 
-# The waiting line: one partition, read (Limit a few) on every wake. Not sharded: it is written at
-# most once per submit attempt, and Leonardo's concurrency cap keeps that far below what one
-# partition takes. The reconciler never reads it; only a freed slot wakes a job.
-LINE_PARTITION = "DUE#L"
+# The waiting line: one partition per Leonardo pool, read (Limit a few) on every wake. Not sharded:
+# it is written at most once per submit attempt, and Leonardo's concurrency cap keeps that far below
+# what one partition takes. The reconciler never reads it; only a freed slot wakes a job.
+LINE_PARTITION = "DUE#L"  # the image pool's
+
+
+def line_partition(pool: str = IMAGE) -> str:
+    return LINE_PARTITION if pool == IMAGE else f"{LINE_PARTITION}#{pool}"
 
 
 def waiting_key(user_id: str) -> dict[str, Any]:
@@ -40,16 +54,18 @@ def waiting_key(user_id: str) -> dict[str, Any]:
     return {"pk": {"S": f"WAITING#{user_id}"}, "sk": {"S": "WAITING"}}
 
 
-# The line's turns (domain/waiting.py): the head (the last woken job's turn) and each user's last turn.
-LINE_HEAD_KEY = {"pk": {"S": "LINE#HEAD"}, "sk": {"S": "LINE"}}
+# Each line's turns (domain/waiting.py): the head (the last woken job's turn) and each user's last turn.
+def line_head_key(pool: str = IMAGE) -> dict[str, Any]:
+    return {"pk": {"S": "LINE#HEAD" if pool == IMAGE else f"LINE#HEAD#{pool}"}, "sk": {"S": "LINE"}}
 
 
-def line_user_key(user_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"LINE#USER#{user_id}"}, "sk": {"S": "LINE"}}
+def line_user_key(user_id: str, pool: str = IMAGE) -> dict[str, Any]:
+    line = "LINE" if pool == IMAGE else f"LINE#{pool}"
+    return {"pk": {"S": f"LINE#USER#{user_id}"}, "sk": {"S": line}}
 
 
 def partitions(kind: str) -> list[str]:
-    return [LINE_PARTITION] if kind == "L" else [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
+    return [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
 
 
 def index_keys(job: Job, created_at: str) -> dict[str, str]:

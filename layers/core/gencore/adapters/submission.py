@@ -15,10 +15,11 @@ from botocore.exceptions import ClientError
 
 from gencore.adapters.ddb import ConditionFailed, Writer
 from gencore.adapters.ddb import values as _values
-from gencore.adapters.job_keys import SEMAPHORE_KEY, due_shard, job_key, lock_key
+from gencore.adapters.job_keys import due_shard, job_key, lock_key, semaphore_key
 from gencore.domain.errors import GenerationTaken, IdenticalRequestInFlight, TransitionConflict
 from gencore.domain.models import Cost, Job, JobStatus
-from gencore.domain.ports import SlotClaim
+from gencore.domain.policy import IMAGE
+from gencore.domain.ports import PoolOf, SlotClaim
 
 
 class SubmissionWrites:
@@ -45,10 +46,11 @@ class SubmissionWrites:
     def _written(self, job: Job, updates: dict[str, Any]) -> Job:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
-    def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
+    def claim_slot(self, job_id: str, *, pools: PoolOf, now: datetime, lease_seconds: int) -> SlotClaim:
         job = self.get(job_id)
         if job is None or job.status != JobStatus.QUEUED:
             return SlotClaim(granted=False, job=job)
+        pool, cap = pools(job)
         stamp = now.isoformat()
         # While a slot is held the job is looked at again once the lease has run out (a crashed
         # submitter), whichever partition it waited in.
@@ -85,10 +87,10 @@ class SubmissionWrites:
                     {
                         "Update": {
                             "TableName": self._table,
-                            "Key": SEMAPHORE_KEY,
+                            "Key": semaphore_key(pool),
                             "UpdateExpression": "ADD in_flight :one",
                             "ConditionExpression": "attribute_not_exists(in_flight) OR in_flight < :max",
-                            "ExpressionAttributeValues": _values(one=1, max=max_in_flight),
+                            "ExpressionAttributeValues": _values(one=1, max=cap),
                         }
                     },
                     {
@@ -96,11 +98,12 @@ class SubmissionWrites:
                             "TableName": self._table,
                             "Key": job_key(job_id),
                             "UpdateExpression": "SET slot_held = :t, slot_acquired_at = :now, "
-                            "submit_attempts = submit_attempts + :one, due_at = :due, due_pk = :shard",
+                            "slot_pool = :pool, submit_attempts = submit_attempts + :one, due_at = :due, "
+                            "due_pk = :shard",
                             "ConditionExpression": "#s = :queued AND attribute_not_exists(slot_held)",
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": _values(
-                                t=True, now=stamp, one=1, queued="QUEUED", due=due_at, shard=shard
+                                t=True, now=stamp, pool=pool, one=1, queued="QUEUED", due=due_at, shard=shard
                             ),
                         }
                     },
@@ -110,7 +113,9 @@ class SubmissionWrites:
             if failed.failed(0) and not failed.failed(1):
                 return SlotClaim(granted=False, job=job)  # cap reached
             return SlotClaim(granted=False, job=self.get(job_id))
-        return SlotClaim(granted=True, job=job.model_copy(update=held | {"slot_held": True}))
+        return SlotClaim(
+            granted=True, job=job.model_copy(update=held | {"slot_held": True, "slot_pool": pool})
+        )
 
     def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
         """Record, before the paid POST leaves, that it may create a generation from now on.
@@ -194,7 +199,14 @@ class SubmissionWrites:
         return item["job_id"]["S"] if item else None
 
     def mark_submitted(
-        self, job: Job, *, generation_id: str, cost: Cost | None, now: datetime, due_at: int
+        self,
+        job: Job,
+        *,
+        generation_id: str,
+        cost: Cost | None,
+        now: datetime,
+        due_at: int,
+        pool: str = IMAGE,
     ) -> Job:
         updates = {
             "status": JobStatus.SUBMITTED,
@@ -216,7 +228,7 @@ class SubmissionWrites:
         if not job.slot_held:
             # An unresolved POST found while waiting for a slot: its generation is running at
             # Leonardo, so it counts against the cap from now on, whatever the count says.
-            updates |= {"slot_held": True, "slot_acquired_at": now}
+            updates |= {"slot_held": True, "slot_acquired_at": now, "slot_pool": pool}
         updates = self._charged(job, updates)  # settled at the cost Leonardo reported, if it did
         update = self._update_for(job, updates, release=False, fence=True)
         items = [
@@ -236,7 +248,7 @@ class SubmissionWrites:
                 {
                     "Update": {
                         "TableName": self._table,
-                        "Key": SEMAPHORE_KEY,
+                        "Key": semaphore_key(pool),
                         "UpdateExpression": "ADD in_flight :one",
                         "ExpressionAttributeValues": _values(one=1),
                     }

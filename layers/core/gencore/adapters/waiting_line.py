@@ -1,9 +1,10 @@
 """The waiting line in the jobs table: a job without a Leonardo slot parks at its turn
 (domain/waiting.py), and each freed slot wakes the lowest turns.
 
-Mixed into DynamoJobStore. Items: the job in DueJobs under DUE#L with due_at = its turn (sparse: only
-while it waits); LINE#HEAD / LINE (the last woken job's turn) and LINE#USER#<user> / LINE (each
-user's last turn).
+Mixed into DynamoJobStore. One line per Leonardo pool (Policy.pools; the image pool's keys below,
+the video pool's suffixed `#video`). Items: the job in DueJobs under DUE#L with due_at = its turn
+(sparse: only while it waits); LINE#HEAD / LINE (the last woken job's turn) and LINE#USER#<user> /
+LINE (each user's last turn).
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from typing import Any
 
 from gencore.adapters.ddb import ConditionFailed, Writer
 from gencore.adapters.ddb import values as _values
-from gencore.adapters.job_keys import LINE_HEAD_KEY, LINE_PARTITION, due_shard, job_key, line_user_key
+from gencore.adapters.job_keys import due_shard, job_key, line_head_key, line_partition, line_user_key
 from gencore.domain.errors import TransitionConflict
 from gencore.domain.models import Job, JobStatus
+from gencore.domain.policy import IMAGE
 from gencore.domain.waiting import turn_of
 
 
@@ -26,25 +28,25 @@ class LineWrites:
     _table: str
     _writer: Writer
 
-    def _oldest(self, kind: str, *, limit: int, until: int | None = None) -> list[str]:
+    def _oldest(self, parts: list[str], *, limit: int, until: int | None = None) -> list[str]:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
     @staticmethod
     def _to_job(item: dict[str, Any]) -> Job:
         raise NotImplementedError  # pragma: no cover - provided by DynamoJobStore
 
-    def waiting_job_ids(self, *, limit: int) -> list[str]:
-        """The first `limit` jobs of the waiting line, lowest turn first."""
-        return self._oldest("L", limit=limit)
+    def waiting_job_ids(self, *, limit: int, pool: str = IMAGE) -> list[str]:
+        """The first `limit` jobs of a pool's waiting line, lowest turn first."""
+        return self._oldest([line_partition(pool)], limit=limit)
 
-    def park(self, job: Job) -> bool:
+    def park(self, job: Job, pool: str = IMAGE) -> bool:
         """Put a QUEUED job without a slot in the waiting line at its turn (domain/waiting.py):
         the one it was given when it first parked, else the next of its user's.
 
         Only the holder of the live submit token may park it: a newer message (a re-send or a
         wake) keeps the job where it is. False when the job moved on meanwhile.
         """
-        turn = job.line_turn or self._next_turn(job)
+        turn = job.line_turn or self._next_turn(job, pool)
         live = "submit_token = :token"
         if not job.submit_token:
             live = f"(attribute_not_exists(submit_token) OR {live})"
@@ -57,21 +59,23 @@ class LineWrites:
                 ConditionExpression=condition,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=_values(
-                    turn=turn, line=LINE_PARTITION, queued="QUEUED", token=job.submit_token
+                    turn=turn, line=line_partition(pool), queued="QUEUED", token=job.submit_token
                 ),
             )
         except ConditionFailed:
             return False  # the user's turn it took stays a gap: harmless
         return True
 
-    def _next_turn(self, job: Job) -> int:
+    def _next_turn(self, job: Job, pool: str) -> int:
         """Take the next turn of the job's user: one write, conditioned on the last turn we read."""
-        head = self._db.get_item(TableName=self._table, Key=LINE_HEAD_KEY, ConsistentRead=True).get("Item")
+        head = self._db.get_item(TableName=self._table, Key=line_head_key(pool), ConsistentRead=True).get(
+            "Item"
+        )
         # Before the first wake the head is the arrival of this job (the line's old arrival order).
         line_head = int(head["turn"]["N"]) if head else int(job.created_at.timestamp())
         for _ in range(8):
             item = self._db.get_item(
-                TableName=self._table, Key=line_user_key(job.user_id), ConsistentRead=True
+                TableName=self._table, Key=line_user_key(job.user_id, pool), ConsistentRead=True
             ).get("Item")
             last = int(item["last_turn"]["N"]) if item else None
             turn = turn_of(line_head, last)
@@ -80,7 +84,7 @@ class LineWrites:
             try:
                 self._writer.update(
                     TableName=self._table,
-                    Key=line_user_key(job.user_id),
+                    Key=line_user_key(job.user_id, pool),
                     UpdateExpression="SET last_turn = :turn",
                     ConditionExpression=seen,
                     ExpressionAttributeValues=values,
@@ -90,7 +94,7 @@ class LineWrites:
                 continue  # another job of the same user took a turn meanwhile: take the next
         raise TransitionConflict(f"the line turns of {job.user_id} kept changing")
 
-    def leave_line(self, job_id: str, *, due_at: int) -> Job | None:
+    def leave_line(self, job_id: str, *, due_at: int, pool: str = IMAGE) -> Job | None:
         """Take a job out of the waiting line with a new live submit token; the job as left (the
         write's own answer: the waker reads nothing more).
 
@@ -110,7 +114,7 @@ class LineWrites:
                     zero=0,
                     one=1,
                     queued="QUEUED",
-                    line="DUE#L",
+                    line=line_partition(pool),
                 ),
                 ReturnValues="ALL_NEW",
             )
@@ -118,15 +122,15 @@ class LineWrites:
             return None
         woken = result["Attributes"]
         if "line_turn" in woken:
-            self._advance_head(int(woken["line_turn"]["N"]))
+            self._advance_head(int(woken["line_turn"]["N"]), pool)
         return self._to_job(woken)
 
-    def _advance_head(self, turn: int) -> None:
+    def _advance_head(self, turn: int, pool: str) -> None:
         """The line's head moves to the turn just woken (never back): later arrivals start there."""
         with contextlib.suppress(ConditionFailed):
             self._writer.update(
                 TableName=self._table,
-                Key=LINE_HEAD_KEY,
+                Key=line_head_key(pool),
                 UpdateExpression="SET turn = :turn",
                 ConditionExpression="attribute_not_exists(turn) OR turn < :turn",
                 ExpressionAttributeValues=_values(turn=turn),

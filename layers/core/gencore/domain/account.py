@@ -6,6 +6,10 @@ would fail the same way, forever and silently. The first submit that meets it tr
 Leonardo, the reconciler reports `LeonardoAccountBlocked` (alarmed) and probes the account with
 backoff, and the first good probe clears the block and the waiting line moves again. Jobs held
 longer than the hold limit fail with `leonardo_unavailable` rather than wait forever.
+
+The guard also keeps the account's create **pause**: Leonardo refusing a create for its rate (429)
+refuses every create until its window opens, so the first 429 pauses them all for its Retry-After
+(or `Policy.rate_pause_seconds`), and nothing is sent, or woken to be sent, before that.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ class AccountGuard:
         self._store, self._clock, self._policy = store, clock, policy or AccountPolicy()
         self._lock = threading.Lock()
         self._cached: tuple[datetime, AccountBlock | None] | None = None  # (read at, answer)
+        self._pause: tuple[datetime, datetime | None] | None = None  # (read at, paused until)
 
     @property
     def policy(self) -> AccountPolicy:
@@ -112,6 +117,31 @@ class AccountGuard:
         )
         return False
 
+    def pause(self, seconds: float) -> datetime:
+        """Leonardo refused a create for its rate: no create before `seconds` from now (a later pause
+        already stored stands). Returns the end of the pause."""
+        now = self._clock()
+        until = self._store.pause(now + timedelta(seconds=seconds))
+        with self._lock:
+            self._pause = (now, until)
+        log.info("creates paused for Leonardo's rate", extra={"until": until.isoformat()})
+        return until
+
+    def paused_for(self) -> float:
+        """Seconds until creates may be sent again (0 when they may go now). Answers from memory for
+        `cache_seconds` after a read, like blocked()."""
+        now = self._clock()
+        with self._lock:
+            cached = self._pause
+        if cached is None or not timedelta(0) <= now - cached[0] < timedelta(
+            seconds=self._policy.cache_seconds
+        ):
+            cached = (now, self._store.paused_until())
+            with self._lock:
+                self._pause = cached
+        until = cached[1]
+        return max(0.0, (until - now).total_seconds()) if until is not None else 0.0
+
     def hold_over(self, block: AccountBlock) -> bool:
         """The block has lasted longer than jobs are held: the held jobs fail."""
         return (self._clock() - block.since).total_seconds() > self._policy.hold_max_seconds
@@ -129,7 +159,7 @@ class AccountGuard:
     def forget(self) -> None:
         """Drop the remembered answer: the next blocked() reads the item (after a SnapStart restore)."""
         with self._lock:
-            self._cached = None
+            self._cached = self._pause = None
 
     def _remember(self, now: datetime, block: AccountBlock | None) -> None:
         with self._lock:

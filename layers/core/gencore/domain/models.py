@@ -126,6 +126,7 @@ class Job(BaseModel):
     submitted_at: datetime | None = None  # accepted by Leonardo; the job's age limit counts from here
     slot_held: bool = False
     slot_acquired_at: datetime | None = None
+    slot_pool: str | None = None  # the Leonardo pool its slot counts against (Policy.pools); None: image
     submit_attempts: int = 0
     # Which submit message is the live one: the reconciler bumps it when it re-sends, and older
     # copies stop cycling, so a lagging queue never fills with copies of waiting jobs.

@@ -14,12 +14,18 @@ from datetime import datetime
 
 Clock = Callable[[], datetime]
 
+IMAGE, VIDEO = "image", "video"  # Leonardo's concurrency pools (Policy.pools)
+KNOWN_POOLS = (IMAGE, VIDEO)
+
 
 @dataclass(frozen=True)
 class Policy:
     """Tuning of the pipeline; read from settings once per cold start."""
 
-    max_in_flight: int = 10
+    max_in_flight: int = 10  # the image pool: Leonardo's concurrency for the account
+    # Video's own pool, when Leonardo gives it one: 0 counts video jobs against the image pool (the
+    # contract documents one pool only).
+    video_max_in_flight: int = 0
     dedupe_window_seconds: int = 60
     max_job_age_seconds: int = 3600
     submit_lease_seconds: int = 120  # longer than the submitter's timeout: a lease older than this was lost
@@ -38,8 +44,22 @@ class Policy:
     # How long after an unanswered POST a generation could still appear in Leonardo's list: the
     # lookup must have found nothing for this long before sending again is safe.
     submit_settle_seconds: int = 60
+    # How long every create waits after a 429 that named no Retry-After (the account's pause).
+    rate_pause_seconds: int = 10
     # Stateless (os.urandom): environments restored from one SnapStart snapshot draw their own jitter.
     rng: random.Random = field(default_factory=random.SystemRandom, compare=False)
+
+    @property
+    def pools(self) -> tuple[str, ...]:
+        """Leonardo's concurrency pools we keep apart, each with its own cap and waiting line."""
+        return (IMAGE, VIDEO) if self.video_max_in_flight else (IMAGE,)
+
+    def pool(self, wanted: str) -> str:
+        """The pool a job of a kind that counts against `wanted` takes its slot from."""
+        return wanted if wanted in self.pools else IMAGE
+
+    def cap(self, pool: str) -> int:
+        return self.video_max_in_flight if pool == VIDEO and self.video_max_in_flight else self.max_in_flight
 
     def requeue_delay(self, attempt: int, retry_after: float | None = None) -> int:
         """Exponential backoff with full jitter, never shorter than Leonardo's Retry-After."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,6 +17,10 @@ if TYPE_CHECKING:  # annotations only: a module importing a port does not load t
 class Page:
     jobs: list[Job]
     next_cursor: str | None
+
+
+# A job -> the Leonardo pool its slot comes from and that pool's cap (domain/waiting.py, Pools).
+PoolOf = Callable[["Job"], tuple[str, int]]
 
 
 @dataclass(frozen=True)
@@ -61,13 +65,22 @@ class JobStore(Protocol):
 
     def job_for_generation(self, generation_id: str) -> Job | None: ...
 
-    def claim_slot(self, job_id: str, *, max_in_flight: int, now: datetime, lease_seconds: int) -> SlotClaim:
-        """Atomically take a slot (or take over an expired lease) for a QUEUED job."""
+    def claim_slot(self, job_id: str, *, pools: PoolOf, now: datetime, lease_seconds: int) -> SlotClaim:
+        """Atomically take a slot of the job's pool, under that pool's cap (or take over an expired
+        lease) for a QUEUED job; the job records the pool (`slot_pool`) its release gives back to."""
 
     def mark_submitted(
-        self, job: Job, *, generation_id: str, cost: Cost | None, now: datetime, due_at: int
+        self,
+        job: Job,
+        *,
+        generation_id: str,
+        cost: Cost | None,
+        now: datetime,
+        due_at: int,
+        pool: str = "image",
     ) -> Job:
         """QUEUED -> SUBMITTED and map the generation to the job, fenced on the caller's slot claim.
+        A job without a slot (an unanswered POST's generation adopted) takes one of `pool` uncapped.
 
         GenerationTaken if another job owns the generation; TransitionConflict if the job moved on
         or the claim was taken over.
@@ -122,17 +135,18 @@ class JobStore(Protocol):
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]: ...
 
-    def park(self, job: Job) -> bool:
-        """Move a QUEUED job without a slot to the waiting line if `job.submit_token` is still live."""
+    def park(self, job: Job, pool: str = "image") -> bool:
+        """Move a QUEUED job without a slot to `pool`'s waiting line if `job.submit_token` is still live."""
 
-    def waiting_job_ids(self, *, limit: int) -> list[str]:
-        """The head of the waiting line, longest waiting first."""
+    def waiting_job_ids(self, *, limit: int, pool: str = "image") -> list[str]:
+        """The head of a pool's waiting line, longest waiting first."""
 
-    def leave_line(self, job_id: str, *, due_at: int) -> Job | None:
-        """Take a waiting job out of the line with a new submit token; the job as that left it
-        (None if it was not waiting)."""
+    def leave_line(self, job_id: str, *, due_at: int, pool: str = "image") -> Job | None:
+        """Take a waiting job out of `pool`'s line with a new submit token; the job as that left it
+        (None if it was not waiting there)."""
 
-    def in_flight(self) -> int: ...
+    def in_flight(self, pool: str = "image") -> int:
+        """Generations holding a slot of one of Leonardo's pools."""
 
 
 class SubmitQueue(Protocol):
@@ -311,6 +325,13 @@ class AccountStateStore(Protocol):
 
     def clear(self, since: datetime) -> bool:
         """Remove the block if it is still the one since `since`; False if it changed or is gone."""
+
+    def pause(self, until: datetime) -> datetime:
+        """Pause every create until `until` (Leonardo's Retry-After), unless a later pause is stored;
+        returns the pause that stands."""
+
+    def paused_until(self) -> datetime | None:
+        """The end of the account's create pause (past or not), None if none was ever set."""
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,7 @@ class Processor:
                 job, to, now=self._clock(), release_slot=release_slot, due_at=due_at, **fields
             )
             if release_slot and job.slot_held:
-                self._waker.after_release()
+                self._waker.after_release(job.slot_pool)
             return moved
         except TransitionConflict:
             current = self._store.get(job.id)

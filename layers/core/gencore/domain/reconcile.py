@@ -62,7 +62,7 @@ class Reconciler:
     ) -> None:
         self._store, self._leonardo, self._events, self._queue = store, leonardo, events, submit_queue
         self._clock, self._policy = clock, policy
-        self._waker = Waker(store, submit_queue, clock, policy)
+        self._waker = Waker(store, submit_queue, clock, policy, guard)
         self._guard, self._reserve = guard, reserve_seconds
 
     def run(self, *, ends_at: datetime | None = None) -> dict[str, int]:
@@ -77,7 +77,8 @@ class Reconciler:
 
         While Leonardo refuses our account (the guard is tripped) the account is probed when due,
         held jobs fail once the hold is over, and nobody is woken: a woken job would only be held
-        again. A good probe clears the block, and this run wakes the line.
+        again. A good probe clears the block, and this run wakes the line. While creates are paused
+        for Leonardo's rate (domain/account.py) nobody is woken either: the run after the pause does.
         """
         started = self._clock()
         hard = ends_at - timedelta(seconds=self._reserve) if ends_at is not None else None
@@ -91,7 +92,9 @@ class Reconciler:
             self._check_due(pool, outcomes, soft, hard)
         finally:
             pool.shutdown(wait=False, cancel_futures=True)  # a check left behind is not waited for
-        if not blocked and (woken := self._waker.wake_free()):
+        if blocked or self._waker.paused():
+            return outcomes  # a job woken now would only be held, or wait for the pause to end
+        if woken := self._waker.wake_free():
             outcomes["woken"] = woken
         return outcomes
 
@@ -124,7 +127,10 @@ class Reconciler:
             f"Leonardo has refused our account ({block.reason}) since {block.since.isoformat()}, "
             "longer than jobs are held"
         )
-        for job_id in self._store.waiting_job_ids(limit=limit):
+        held: list[str] = []
+        for pool in (*self._waker.pools.names, *self._waker.pools.retired):  # every pool's line
+            held += self._store.waiting_job_ids(limit=limit, pool=pool)
+        for job_id in held[:limit]:
             job = self._store.get(job_id)
             if job is None or job.status != JobStatus.QUEUED:
                 continue
@@ -206,7 +212,7 @@ class Reconciler:
             # Its submit message is late or lost. Either way the job needs a slot, not a message:
             # into the line it goes, and this run ends by waking one waiting job per free slot. A
             # message still on its way finds the job in line and carries on as usual.
-            return "parked" if self._store.park(job) else "raced"
+            return "parked" if self._store.park(job, self._waker.pools.of(job)) else "raced"
         if job.status == JobStatus.QUEUED:
             # A submitter took a slot and went quiet (crashed, or its answer was lost): re-send, so
             # the next attempt takes the lease over once it has run out (never a second slot). A new

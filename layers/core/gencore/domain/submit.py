@@ -1,7 +1,7 @@
 """Submitting a QUEUED job to Leonardo under the concurrency cap, paying exactly once.
 
 The protocol (docs/architecture.md, "The paid POST"):
-1. claim a slot (or take over an expired lease) for the job;
+1. claim a slot of the job's pool (or take over an expired lease);
 2. if an earlier POST of the job may have created a generation, look for it first (adopt it, wait
    for it to show, or give up with `submit_outcome_unknown`), and send again only once the list
    has shown nothing for `submit_settle_seconds`;
@@ -44,8 +44,8 @@ Remaining = Callable[[], float]  # seconds the invocation has left
 
 
 class SubmitResult(NamedTuple):
-    # submitted | adopted | waiting | held | throttled | uncertain | deferred | superseded | failed
-    # | skipped | missing
+    # submitted | adopted | waiting | held | throttled | paused | uncertain | deferred | superseded
+    # | failed | skipped | missing
     outcome: str
     cost: Cost | None = None  # what a successful POST cost, as Leonardo reported it
 
@@ -65,7 +65,8 @@ class Submitter:
     ) -> None:
         self._store, self._leonardo, self._queue = store, leonardo, submit_queue
         self._sources, self._clock, self._policy = sources, clock, policy
-        self._waker = Waker(store, submit_queue, clock, policy)
+        self._waker = Waker(store, submit_queue, clock, policy, guard)
+        self._pools = self._waker.pools
         self._guard = guard
 
     def submit(
@@ -75,10 +76,7 @@ class Submitter:
         if not self._time_for_post(remaining):
             return self._defer(job_id, attempt, token)
         claim = self._store.claim_slot(
-            job_id,
-            max_in_flight=self._policy.max_in_flight,
-            now=self._clock(),
-            lease_seconds=self._policy.submit_lease_seconds,
+            job_id, pools=self._pools, now=self._clock(), lease_seconds=self._policy.submit_lease_seconds
         )
         job = claim.job
         if job is None:
@@ -99,10 +97,13 @@ class Submitter:
             # Leonardo refuses the account itself: every job would meet the same answer. Hold this
             # one in the line (the reconciler probes the account and wakes the line when it clears).
             return self._hold(job, token, block.reason)
+        if self._guard is not None and (pause := self._guard.paused_for()) > 0:
+            # Leonardo refuses every create until its window opens: come back then, sending nothing.
+            return self._wait(self._release(job, wake=False), attempt, token, pause, "paused")
         # Nothing of an earlier POST exists: this job needs one (now, or later if time is short).
         if not self._time_for_post(remaining):
             self._store.release_slot(job, now=self._clock())
-            self._waker.after_release()
+            self._waker.after_release(job.slot_pool)
             return self._defer(job.id, attempt, token)
         return self._post(job, attempt, token)
 
@@ -146,8 +147,7 @@ class Submitter:
             return self._hold(job, token, refused.reason)
         except LeonardoBusy as busy:
             # Refused for sure (429, never sent): nothing was created, nothing to look for.
-            job = self._store.end_uncertainty(job)
-            return self._wait(self._release(job, wake=False), attempt, token, busy.retry_after, "throttled")
+            return self._throttled(self._store.end_uncertainty(job), attempt, token, busy.retry_after)
         except LeonardoRejected as rejected:
             # Refused for sure: nothing was created (and nothing charged: the ledger releases it).
             return self._fail(job, rejected.code, rejected.message, submit_uncertain_since=None)
@@ -232,7 +232,7 @@ class Submitter:
         try:
             self._store.mark_submitted(
                 job, generation_id=generation_id, cost=None, now=now,
-                due_at=epoch(now) + self._policy.first_poll_seconds,
+                due_at=epoch(now) + self._policy.first_poll_seconds, pool=self._pools.of(job),
             )  # fmt: skip
         except GenerationTaken:
             return None  # recorded by another job meanwhile: not ours after all
@@ -252,8 +252,16 @@ class Submitter:
         other release, and the reconciler, wake the line as usual."""
         released = self._store.release_slot(job, now=self._clock())
         if job.slot_held and wake:
-            self._waker.after_release()
+            self._waker.after_release(job.slot_pool)
         return released
+
+    def _throttled(self, job: Job, attempt: int, token: int, retry_after: float | None) -> SubmitResult:
+        """Leonardo refused the create for its rate: every create waits for its window (the account's
+        pause: nothing is sent, or woken to be sent, before it ends), this job among the first back."""
+        pause = retry_after or float(self._policy.rate_pause_seconds)
+        if self._guard is not None:
+            pause = max(pause, (self._guard.pause(pause) - self._clock()).total_seconds())
+        return self._wait(self._release(job, wake=False), attempt, token, pause, "throttled")
 
     def _fail(self, job: Job, code: str, message: str, **fields: Any) -> SubmitResult:
         try:
@@ -264,7 +272,7 @@ class Submitter:
         except TransitionConflict:
             return SubmitResult("superseded")
         if job.slot_held:
-            self._waker.after_release()
+            self._waker.after_release(job.slot_pool)
         log.warning("submit failed", extra={"job_id": job.id, "error_code": code})
         return SubmitResult("failed")
 
@@ -275,19 +283,21 @@ class Submitter:
         """
         log.warning("submit held: Leonardo refuses the account", extra={"job_id": job.id, "reason": reason})
         job = self._store.release_slot(job, now=self._clock())
-        if token != job.submit_token or not self._store.park(job):
+        if token != job.submit_token or not self._store.park(job, self._pools.of(job)):
             return SubmitResult("superseded")
         return SubmitResult("held")
 
     def _park(self, job: Job, token: int) -> SubmitResult:
-        """Every slot is taken: wait in line, with no message cycling, until a release wakes the job."""
+        """Every slot of its pool is taken: wait in that pool's line, with no message cycling, until a
+        release wakes the job."""
         if token != job.submit_token:
             return SubmitResult("superseded")  # a newer message for this job is live
-        if not self._store.park(job):
+        pool = self._pools.of(job)
+        if not self._store.park(job, pool):
             return SubmitResult("superseded")  # woken or re-sent meanwhile: that message carries on
         # A slot given back between our failed claim and the park found the line without us: look.
-        if self._store.in_flight() < self._policy.max_in_flight:
-            self._waker.wake(1)
+        if self._waker.free(pool) > 0:
+            self._waker.wake(1, pool)
         return SubmitResult("waiting")
 
     def _defer(self, job_id: str, attempt: int, token: int) -> SubmitResult:

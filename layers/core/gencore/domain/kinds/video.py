@@ -75,7 +75,9 @@ def motion_call(request: dict[str, Any], refs: Refs, seed: int | None) -> Leonar
 
 
 KINDS = (
-    Kind(name="text_to_video", remote="video", build=text_to_video_call, output="video"),
-    Kind(name="image_to_video", remote="video", build=image_to_video_call, output="video"),
-    Kind(name="motion", remote="video", build=motion_call, output="video", takes_variation=True),
+    Kind(name="text_to_video", remote="video", build=text_to_video_call, output="video", pool="video"),
+    Kind(name="image_to_video", remote="video", build=image_to_video_call, output="video", pool="video"),
+    Kind(
+        name="motion", remote="video", build=motion_call, output="video", pool="video", takes_variation=True
+    ),
 )
