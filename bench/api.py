@@ -67,9 +67,8 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 warnings.filterwarnings("ignore", message="No application metrics to publish")  # a read adds none
 
 import botocore.session  # noqa: E402
-from moto import mock_aws  # noqa: E402
 
-from bench.inprocess import deploy  # noqa: E402
+from bench.inprocess import deploy, local_aws  # noqa: E402
 from stackrunner.gateway import JwtVerifier  # noqa: E402
 from stackrunner.issuer import LocalIssuer  # noqa: E402
 from stackrunner.plans import unlimited_plans_json  # noqa: E402
@@ -411,7 +410,7 @@ def measure(args: argparse.Namespace) -> tuple[dict[str, Samples], list[float], 
     saved_env = dict(os.environ)
     try:
         with (
-            mock_aws(),
+            local_aws(),
             tempfile.TemporaryDirectory(prefix="api-bench-jwt-") as jwt_dir,
             open(os.devnull, "w") as devnull,
             redirect_stdout(devnull),  # the function's EMF metrics and logs, as on Lambda

@@ -32,10 +32,10 @@ from bench.report import ROOT, Report, percentile, quiet_handlers, ratio, setup_
 setup_paths()
 quiet_handlers()
 
-from moto import mock_aws  # noqa: E402
+
 from PIL import Image  # noqa: E402
 
-from bench.inprocess import deploy  # noqa: E402
+from bench.inprocess import deploy, local_aws  # noqa: E402
 from leonardo_simulator import SimulatorConfig, serve_in_thread  # noqa: E402
 from stackrunner.plans import unlimited_plans_json  # noqa: E402
 from stackrunner.template import Template  # noqa: E402
@@ -57,7 +57,7 @@ def report(args: argparse.Namespace) -> Report:
     result = Report("realtime", parameters=vars(args) | {"results": None})
     rng = random.Random(args.seed)
     config = SimulatorConfig(api_key=API_KEY, webhook_url=None, lcm_answer_seconds=0.0, port=0)
-    with serve_in_thread(config) as simulator, mock_aws():
+    with serve_in_thread(config) as simulator, local_aws():
         template = Template(
             ROOT / "template.yaml",
             parameters={

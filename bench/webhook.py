@@ -33,9 +33,8 @@ from bench.report import ROOT, Report, percentile, quiet_handlers, ratio, setup_
 setup_paths()
 quiet_handlers()
 
-from moto import mock_aws  # noqa: E402
 
-from bench.inprocess import deploy  # noqa: E402
+from bench.inprocess import deploy, local_aws  # noqa: E402
 from stackrunner.template import Template  # noqa: E402
 
 FUNCTION = "WebhookFunction"
@@ -66,7 +65,7 @@ def callback_event(n: int) -> dict:
 def report(args: argparse.Namespace) -> Report:
     result = Report("webhook", parameters=vars(args) | {"results": None})
     rng = random.Random(args.seed)
-    with mock_aws():
+    with local_aws():
         handler, context, queue_url = build()
         from gencore.clients import aws
 
