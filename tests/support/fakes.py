@@ -36,7 +36,6 @@ from gencore.domain.ports import (
     RemoteSummary,
     SlotClaim,
 )
-from gencore.domain.rate_limits import BucketState
 from gencore.domain.waiting import turn_of
 
 T0 = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
@@ -705,19 +704,17 @@ class FakeEventBus:
 
 
 class FakeBucketStore:
-    """The BucketStore port (domain/rate_limits.py) in memory, with the same condition as DynamoDB's."""
+    """The BucketStore port (domain/rate_limits.py) in memory: each bucket's TAT, moved as DynamoDB's
+    conditional writes move it."""
 
     def __init__(self) -> None:
-        self.items: dict[str, BucketState] = {}
+        self.items: dict[str, datetime] = {}
         self._lock = threading.Lock()
 
-    def load(self, key: str) -> BucketState | None:
+    def advance(self, key: str, *, now: datetime, interval: float, tolerance: float) -> datetime | None:
         with self._lock:
-            return self.items.get(key)
-
-    def save(self, key: str, state: BucketState, *, expected: BucketState | None) -> bool:
-        with self._lock:
-            if self.items.get(key) != expected:
-                return False
-            self.items[key] = state
-            return True
+            tat = max(self.items.get(key, now), now)
+            if (tat - now).total_seconds() > tolerance:
+                return self.items[key]
+            self.items[key] = tat + timedelta(seconds=interval)
+            return None

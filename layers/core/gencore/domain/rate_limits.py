@@ -1,9 +1,13 @@
 """Per-user token buckets in DynamoDB: how often a user may call something costly.
 
 A bucket holds up to `capacity` tokens and gains `per_second` tokens per second; each call takes
-one. It is one item per (user, purpose), read and written back with a condition on the moment it
-was last refilled, so two concurrent calls cannot both take the last token. Guardrails reuse the
-same buckets for their own limits (DECISIONS.md: built by the first issue that needs it).
+one. It is kept as the generic cell rate algorithm keeps it, the same limit in other terms: one
+number per (user, purpose), the bucket's *theoretical arrival time* (TAT), the moment it would be
+full again. A call fits if the TAT is at most `(capacity - 1) / per_second` ahead of now, and moves
+it on by `1 / per_second` (from now, if it was in the past). So taking a token is one conditional
+write, with no read before it and no race to lose: two concurrent calls each move the TAT on, and a
+call that would not fit changes nothing. Guardrails reuse the same buckets for their own limits
+(DECISIONS.md: built by the first issue that needs it).
 """
 
 from __future__ import annotations
@@ -28,42 +32,37 @@ class RateLimited(DomainError):
 
 
 @dataclass(frozen=True)
-class BucketState:
-    tokens: float
-    refilled_at: datetime
-
-
-@dataclass(frozen=True)
 class BucketLimit:
     capacity: float
     per_second: float
 
+    @property
+    def interval(self) -> float:
+        """Seconds one call moves the bucket's TAT on (a token's refill time)."""
+        return 1.0 / self.per_second
+
+    @property
+    def tolerance(self) -> float:
+        """How far ahead of now the TAT may be for a call to fit: a full bucket admits `capacity` at once."""
+        return max(0.0, self.capacity - 1) * self.interval
+
 
 class BucketStore(Protocol):
-    def load(self, key: str) -> BucketState | None: ...
-
-    def save(self, key: str, state: BucketState, *, expected: BucketState | None) -> bool:
-        """Write `state` if the bucket is still `expected` (None: it does not exist); False if not."""
+    def advance(self, key: str, *, now: datetime, interval: float, tolerance: float) -> datetime | None:
+        """Admit one call if it fits: move the bucket's TAT to max(TAT, now) + `interval` when
+        max(TAT, now) - now <= `tolerance` (a missing bucket is full). None when admitted; else the
+        stored TAT, unchanged."""
 
 
 class TokenBuckets:
-    def __init__(self, store: BucketStore, clock: Clock, *, attempts: int = 5) -> None:
-        self._store, self._clock, self._attempts = store, clock, attempts
+    def __init__(self, store: BucketStore, clock: Clock) -> None:
+        self._store, self._clock = store, clock
 
     def take(self, user_id: str, purpose: str, limit: BucketLimit) -> None:
         """Take one token from the user's bucket for `purpose`, or raise RateLimited."""
-        key = f"{purpose}#{user_id}"
-        for _ in range(self._attempts):
-            now = self._clock()
-            current = self._store.load(key)
-            tokens = limit.capacity
-            if current is not None:
-                elapsed = max(0.0, (now - current.refilled_at).total_seconds())
-                tokens = min(limit.capacity, current.tokens + elapsed * limit.per_second)
-            if tokens < 1:
-                wait = math.ceil((1 - tokens) / limit.per_second)
-                raise RateLimited(f"Too many {purpose} calls; try again in {wait} s", retry_after=wait)
-            if self._store.save(key, BucketState(tokens=tokens - 1, refilled_at=now), expected=current):
-                return
-        # Lost every race: the bucket is being drained by concurrent calls right now.
-        raise RateLimited(f"Too many {purpose} calls at once", retry_after=1)
+        now = self._clock()
+        tat = self._store.advance(f"{purpose}#{user_id}", now=now, interval=limit.interval,
+                                  tolerance=limit.tolerance)  # fmt: skip
+        if tat is not None:
+            wait = max(1, math.ceil((tat - now).total_seconds() - limit.tolerance))
+            raise RateLimited(f"Too many {purpose} calls; try again in {wait} s", retry_after=wait)
