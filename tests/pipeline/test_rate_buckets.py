@@ -4,13 +4,13 @@ calls racing from threads; a refused call leaves the bucket as it was."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from gencore import wiring
 from gencore.adapters.usage import DynamoBucketStore
+from tests.support.concurrency import at_once
 
 pytestmark = pytest.mark.integration
 
@@ -45,17 +45,5 @@ def test_a_busy_bucket_admits_its_capacity_then_names_when_it_fits_again(buckets
 
 def test_racing_calls_are_admitted_up_to_the_capacity_and_no_further(buckets):
     store, _ = buckets
-    outcomes: list[datetime | None] = []
-    lock = threading.Lock()
-
-    def call() -> None:
-        outcome = store.advance("requests#carol", now=NOW, interval=1.0, tolerance=9.0)
-        with lock:
-            outcomes.append(outcome)
-
-    threads = [threading.Thread(target=call) for _ in range(25)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = at_once(lambda: store.advance("requests#carol", now=NOW, interval=1.0, tolerance=9.0), 25)
     assert outcomes.count(None) == 10

@@ -4,11 +4,10 @@ takes nothing; however many calls race, no more are admitted than the bucket all
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from gencore.domain.rate_limits import BucketLimit, RateLimited, TokenBuckets
+from tests.support.concurrency import at_once
 from tests.support.fakes import FakeBucketStore, FakeClock
 
 pytestmark = pytest.mark.unit
@@ -62,17 +61,4 @@ def test_users_and_purposes_have_buckets_of_their_own():
 def test_racing_calls_never_get_more_than_the_bucket_holds():
     buckets = TokenBuckets(FakeBucketStore(), FakeClock())
     limit = BucketLimit(capacity=20, per_second=0.001)
-    results: list[bool] = []
-    lock = threading.Lock()
-
-    def call() -> None:
-        outcome = admitted(buckets, limit=limit)
-        with lock:
-            results.append(outcome)
-
-    threads = [threading.Thread(target=call) for _ in range(60)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert results.count(True) == 20
+    assert at_once(lambda: admitted(buckets, limit=limit), 60).count(True) == 20
