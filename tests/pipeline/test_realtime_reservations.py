@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 
 from gencore import wiring
-from gencore.adapters.ledger import DynamoCallLedger, DynamoLedger, call_key
+from gencore.adapters.job_keys import call_key
+from gencore.adapters.ledger import DynamoCallLedger, DynamoLedger
 from gencore.domain.call_sweep import CALL_LOST_AFTER, open_call
 from gencore.domain.ledger import BudgetExceeded, reserve
 from gencore.domain.plans import Budget

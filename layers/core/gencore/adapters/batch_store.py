@@ -25,6 +25,7 @@ from typing import Any
 from gencore.adapters.batch_fanout_writes import FanOutWrites
 from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, decimal_value, encode_cursor, plain_item
 from gencore.adapters.ddb import values as _values
+from gencore.adapters.due_index import oldest_due
 from gencore.adapters.dynamo import DynamoJobStore
 from gencore.adapters.job_keys import (
     BATCH_DUE_PARTITION,
@@ -73,14 +74,8 @@ class DynamoBatchStore(FanOutWrites):  # the fan-out's writes: adapters/batch_fa
         return [DynamoJobStore._to_job(item) for item in items], last
 
     def due_batch_ids(self, *, now: int, limit: int) -> list[str]:
-        result = self._db.query(
-            TableName=self._table,
-            IndexName="DueJobs",
-            KeyConditionExpression="due_pk = :p AND due_at <= :now",
-            ExpressionAttributeValues=_values(p=BATCH_DUE_PARTITION, now=now),
-            Limit=limit,
-        )
-        return [item["pk"]["S"].removeprefix("BATCH#") for item in result["Items"]]
+        entries = oldest_due(self._db, self._table, [BATCH_DUE_PARTITION], limit=limit, until=now)
+        return [entry["pk"]["S"].removeprefix("BATCH#") for entry in entries]
 
     def _page(
         self, partition: str, *, limit: int, cursor: str | None, newest_first: bool

@@ -52,6 +52,7 @@ from gencore.adapters.ddb import (
 )
 from gencore.adapters.ddb import is_condition_failure as is_condition_failure  # re-exported for uploads
 from gencore.adapters.ddb import values as _values
+from gencore.adapters.due_index import oldest_due
 from gencore.adapters.job_keys import (
     SEMAPHORE_KEY,
     due_shard,
@@ -140,28 +141,10 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         return ids
 
     def _oldest(self, parts: list[str], *, limit: int, until: int | None = None) -> list[str]:
-        """The `limit` lowest due_at of some DueJobs partitions (at most `until`).
-
-        Each shard answers its oldest and the answers are merged by due_at, so one busy shard
-        cannot fill every batch and starve the others.
-        """
-        condition, values = "due_pk = :p", {}
-        if until is not None:
-            condition, values = condition + " AND due_at <= :until", {":until": {"N": str(until)}}
-        found: list[tuple[int, str]] = []
-        for partition in parts:
-            result = self._db.query(
-                TableName=self._table,
-                IndexName="DueJobs",
-                KeyConditionExpression=condition,
-                ExpressionAttributeValues={":p": {"S": partition}} | values,
-                Limit=limit,
-            )
-            found.extend(
-                (int(item["due_at"]["N"]), item["pk"]["S"].removeprefix("JOB#")) for item in result["Items"]
-            )
-        found.sort()
-        return [job_id for _, job_id in found[:limit]]
+        """The ids of the jobs with the `limit` lowest due_at in some DueJobs partitions (at most
+        `until`), lowest first (adapters/due_index.py)."""
+        entries = oldest_due(self._db, self._table, parts, limit=limit, until=until)
+        return [entry["pk"]["S"].removeprefix("JOB#") for entry in entries]
 
     def in_flight(self, pool: str = IMAGE) -> int:
         item = self._db.get_item(TableName=self._table, Key=semaphore_key(pool), ConsistentRead=True).get(

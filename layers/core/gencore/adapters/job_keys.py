@@ -35,8 +35,19 @@ def due_shard(job_id: str, status: JobStatus) -> str:
     Kept apart so a backlog of waiting jobs can never crowd the polls out of a reconciler batch:
     a job to poll may hold a Leonardo slot that only its completion gives back.
     """
-    kind = "Q" if status == JobStatus.QUEUED else "P"
-    return f"DUE#{kind}{zlib.crc32(job_id.encode()) % DUE_SHARDS}"
+    return due_partition("Q" if status == JobStatus.QUEUED else "P", job_id)
+
+
+def due_partition(kind: str, item_id: str) -> str:
+    """`DUE#<kind><n>`: the shard of one kind of DueJobs partition an item is due in."""
+    return f"DUE#{kind}{zlib.crc32(item_id.encode()) % DUE_SHARDS}"
+
+
+CALL_DUE = "C"  # the DueJobs partitions of open realtime calls (adapters/ledger.py, DynamoCallLedger)
+
+
+def call_key(call_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"CALL#{call_id}"}, "sk": {"S": "CALL"}}
 
 
 # The waiting line: one partition per Leonardo pool, read (Limit a few) on every wake. Not sharded:

@@ -24,7 +24,8 @@ from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.ddb import ConditionFailed, Writer, decimal_value
-from gencore.adapters.job_keys import DUE_SHARDS
+from gencore.adapters.due_index import oldest_due, still_due
+from gencore.adapters.job_keys import CALL_DUE, call_key, due_partition, partitions
 from gencore.domain.call_sweep import CallCharge, OpenCall
 from gencore.domain.ledger import BudgetExceeded, Delta, Period, resets_at
 from gencore.domain.models import Charge
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 PERIODS = ("day", "month")
 SPEND_INDEX = "TopSpenders"
 SPEND_SHARDS = 4
-DUE_INDEX = "DueJobs"
 
 
 def ledger_key(user_id: str, period: str, key: str) -> dict[str, Any]:
@@ -194,25 +194,12 @@ def budget_refusal(
 
 # A synchronous call's record (domain/call_sweep.py): CALL#<call_id> / CALL, with user_id, plan, the
 # charge (unit, estimate, day, month), created_at, and while open due_pk = DUE#C<n>, due_at = when it
-# counts as lost (the DueJobs index, beside the jobs' partitions). Settling removes due_pk/due_at and
-# records what it settled at. The TTL (expires_at) only collects records: an open one is kept a week
-# past its due time (the sweep settles it within minutes), a settled one a day.
-CALL_DUE_PREFIX = "DUE#C"
+# counts as lost (the DueJobs index, beside the jobs' partitions; keys in job_keys.py). Settling
+# removes due_pk/due_at and records what it settled at. The TTL (expires_at) only collects records:
+# an open one is kept a week past its due time (the sweep settles it within minutes), a settled one a
+# day.
 OPEN_CALL_RETENTION = timedelta(days=7)
 SETTLED_CALL_RETENTION = timedelta(days=1)
-
-
-def call_key(call_id: str) -> dict[str, Any]:
-    return {"pk": {"S": f"CALL#{call_id}"}, "sk": {"S": "CALL"}}
-
-
-def call_due_partition(call_id: str) -> str:
-    """The DueJobs partition of an open call: sharded like the jobs' (DUE_SHARDS), read all at once."""
-    return f"{CALL_DUE_PREFIX}{zlib.crc32(call_id.encode()) % DUE_SHARDS}"
-
-
-def call_due_partitions() -> list[str]:
-    return [f"{CALL_DUE_PREFIX}{shard}" for shard in range(DUE_SHARDS)]
 
 
 def _epoch(moment: datetime) -> dict[str, Any]:
@@ -268,26 +255,15 @@ class DynamoCallLedger:
     def due(self, *, now: datetime, limit: int) -> list[OpenCall]:
         """Open calls past their due time, oldest first, over every shard; each read again
         (consistently) from the table: the index keeps keys only and follows the table late."""
-        found: list[tuple[int, str, dict[str, Any]]] = []
-        for partition in call_due_partitions():
-            result = self._db.query(
-                TableName=self._table,
-                IndexName=DUE_INDEX,
-                KeyConditionExpression="due_pk = :p AND due_at <= :now",
-                ExpressionAttributeValues={":p": {"S": partition}, ":now": _epoch(now)},
-                Limit=limit,
-            )
-            found.extend((int(i["due_at"]["N"]), i["pk"]["S"], i) for i in result["Items"])
+        entries = oldest_due(
+            self._db, self._table, partitions(CALL_DUE), limit=limit, until=int(now.timestamp())
+        )
         calls = []
-        for _, _, keys in sorted(found, key=lambda f: (f[0], f[1]))[:limit]:
-            key = {"pk": keys["pk"], "sk": keys["sk"]}
-            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-            if item is None or "due_pk" not in item:  # settled meanwhile
-                continue
+        for item in still_due(self._db, self._table, entries):  # those settled meanwhile left out
             try:
                 calls.append(_open_call(item))
             except (KeyError, ValueError):  # not ours to settle; its TTL collects it
-                log.error("an open call's record is unreadable", extra={"pk": keys["pk"]["S"]})
+                log.error("an open call's record is unreadable", extra={"pk": item["pk"]["S"]})
         return calls
 
     def _open_record(self, user_id: str, charge: CallCharge, plan: str | None) -> dict[str, Any]:
@@ -300,7 +276,7 @@ class DynamoCallLedger:
             "day": {"S": charge.day},
             "month": {"S": charge.month},
             "created_at": {"S": charge.created_at.isoformat()},
-            "due_pk": {"S": call_due_partition(charge.call_id)},
+            "due_pk": {"S": due_partition(CALL_DUE, charge.call_id)},
             "due_at": _epoch(charge.due_at),
             "expires_at": _epoch(charge.due_at + OPEN_CALL_RETENTION),
         } | ({"plan": {"S": plan}} if plan else {})

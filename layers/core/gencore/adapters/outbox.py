@@ -18,6 +18,7 @@ from typing import Any
 
 from gencore.adapters.ddb import ConditionFailed, Writer
 from gencore.adapters.ddb import values as _values
+from gencore.adapters.due_index import oldest_due, still_due
 from gencore.domain.events import SAFETY_NET_DELAY_SECONDS, CompletionEvent
 
 OUTBOX_SHARDS = 4  # spreads the pending events over a few index partitions; the publisher reads them all
@@ -67,23 +68,9 @@ class DynamoOutbox:
     def pending(self, *, now: datetime, limit: int) -> list[CompletionEvent]:
         """Oldest first over every shard; each is read again (consistently) from the table: the
         index is eventually consistent and keeps keys only."""
-        found: list[tuple[int, str, dict[str, Any]]] = []
-        for shard in range(OUTBOX_SHARDS):
-            result = self._db.query(
-                TableName=self._table,
-                IndexName="DueJobs",
-                KeyConditionExpression="due_pk = :p AND due_at <= :now",
-                ExpressionAttributeValues=_values(p=f"OUTBOX#{shard}", now=int(now.timestamp())),
-                Limit=limit,
-            )
-            found.extend((int(i["due_at"]["N"]), i["pk"]["S"], i) for i in result["Items"])
-        events = []
-        for _, _, keys in sorted(found, key=lambda f: (f[0], f[1]))[:limit]:
-            key = {"pk": keys["pk"], "sk": keys["sk"]}
-            item = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
-            if item is not None and "due_pk" in item:  # not published meanwhile
-                events.append(event_of(item))
-        return events
+        shards = [f"OUTBOX#{shard}" for shard in range(OUTBOX_SHARDS)]
+        entries = oldest_due(self._db, self._table, shards, limit=limit, until=int(now.timestamp()))
+        return [event_of(item) for item in still_due(self._db, self._table, entries)]  # unpublished
 
     def mark_published(self, event: CompletionEvent, *, now: datetime) -> None:
         with contextlib.suppress(ConditionFailed):  # gone already (expired after an earlier publish)
