@@ -54,10 +54,8 @@ class AccountGuard:
         now = self._clock()
         with self._lock:
             cached = self._cached
-        if not fresh and cached is not None:
-            read_at, answer = cached
-            if timedelta(0) <= now - read_at < timedelta(seconds=self._policy.cache_seconds):
-                return answer
+        if not fresh and cached is not None and self._recent(cached[0], now):
+            return cached[1]
         block = self._store.load()
         self._remember(now, block)
         return block
@@ -133,9 +131,7 @@ class AccountGuard:
         now = self._clock()
         with self._lock:
             cached = self._pause
-        if cached is None or not timedelta(0) <= now - cached[0] < timedelta(
-            seconds=self._policy.cache_seconds
-        ):
+        if cached is None or not self._recent(cached[0], now):
             cached = (now, self._store.paused_until())
             with self._lock:
                 self._pause = cached
@@ -160,6 +156,10 @@ class AccountGuard:
         """Drop the remembered answer: the next blocked() reads the item (after a SnapStart restore)."""
         with self._lock:
             self._cached = self._pause = None
+
+    def _recent(self, read_at: datetime, now: datetime) -> bool:
+        """Whether an answer read at `read_at` may still be given from memory (`cache_seconds`)."""
+        return timedelta(0) <= now - read_at < timedelta(seconds=self._policy.cache_seconds)
 
     def _remember(self, now: datetime, block: AccountBlock | None) -> None:
         with self._lock:
