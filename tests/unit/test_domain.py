@@ -106,6 +106,22 @@ def test_settings_come_from_the_environment_and_fail_loudly_when_missing():
         Settings.from_env({k: v for k, v in env.items() if k != "JOBS_TABLE"})
     with pytest.raises(ValidationError):
         Settings.from_env(env | {"LEONARDO_MAX_CONCURRENCY": "0"})
+    # Video shares the image pool unless given one of its own; the create pause stays within SQS's delay.
+    assert settings.policy().pools == ("image",)
+    apart = Settings.from_env(
+        env | {"LEONARDO_VIDEO_MAX_CONCURRENCY": "3", "LEONARDO_RATE_PAUSE_SECONDS": "30"}
+    )
+    assert apart.policy().pools == ("image", "video") and apart.policy().cap("video") == 3
+    assert apart.policy().rate_pause_seconds == 30
+    bad_values = [
+        {"LEONARDO_VIDEO_MAX_CONCURRENCY": "-1"},
+        {"LEONARDO_VIDEO_MAX_CONCURRENCY": "many"},
+        {"LEONARDO_RATE_PAUSE_SECONDS": "0"},
+        {"LEONARDO_RATE_PAUSE_SECONDS": "901"},
+    ]
+    for bad in bad_values:
+        with pytest.raises(ValidationError):
+            Settings.from_env(env | bad)
 
 
 def _job(status: JobStatus, **fields) -> Job:
