@@ -261,3 +261,15 @@ def test_a_disabled_app_webhook_endpoint_alarms_at_the_first_one():
     assert alarm["Threshold"] == 0
     assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
     assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_a_realtime_call_settled_by_the_sweep_alarms_at_the_first_one():
+    # The reconciler counts each sweep outcome as LostRealtimeCalls_<outcome>; `settled` is a call
+    # whose invocation died between Leonardo's answer and the ledger, charged at its estimate.
+    source = Path("functions/reconciler/app.py").read_text()
+    assert 'name=f"LostRealtimeCalls_{name}"' in source
+    assert '"settled"' in Path("layers/core/gencore/domain/call_sweep.py").read_text()
+    alarm = _app_metric_alarm("LostRealtimeCalls_settled")
+    _fires_on_the_first_datapoint(alarm)
+    assert "docs/runbook.md#lost-realtime-calls" in alarm["AlarmDescription"]
+    assert "## Lost realtime calls" in RUNBOOK
