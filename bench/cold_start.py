@@ -74,6 +74,8 @@ TARGETS = {"WebhookFunction": "<= 1.2"}  # every other function: "<= 1.5"
 # Metrics everywhere (the baseline), a validated Event Handler with one pydantic model for the API,
 # the batch utility and one pydantic message for the queue consumers (plus Idempotency for the
 # processor), pydantic for the reconciler's settings. The webhook's floor is the baseline itself.
+# The batch utility comes before pydantic, as in the functions: imported after it, it also loads
+# Powertools' parser models for every event source (about 30 ms), which no function of ours uses.
 _MODEL = "class M(pydantic.BaseModel):\n    name: str = pydantic.Field(min_length=1)\n    n: int = 0\n"
 FLOORS = {
     "ApiFunction": (
@@ -83,13 +85,13 @@ FLOORS = {
         "@app.post('/m')\ndef create(m: M) -> M:\n    return m\n"
     ),
     "SubmitterFunction": (
-        "import boto3, pydantic\nfrom aws_lambda_powertools import Logger, Metrics\n"
-        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType\n" + _MODEL
-        + "p = BatchProcessor(event_type=EventType.SQS)\n"
+        "import boto3\nfrom aws_lambda_powertools import Logger, Metrics\n"
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType\nimport pydantic\n"
+        + _MODEL + "p = BatchProcessor(event_type=EventType.SQS)\n"
     ),
     "ProcessorFunction": (
-        "import boto3, pydantic\nfrom aws_lambda_powertools import Logger, Metrics\n"
-        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType\n"
+        "import boto3\nfrom aws_lambda_powertools import Logger, Metrics\n"
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType\nimport pydantic\n"
         "from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function\n"
         + _MODEL + "p = BatchProcessor(event_type=EventType.SQS)\n"
     ),

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.template import load_template
+
 ROOT = Path(__file__).resolve().parents[2]
 HEAVY = ("PIL", "httpx", "aws_xray_sdk", "gencore.leonardo.client", "gencore.adapters.images")
+# Powertools' parser models for every event source: the batch utility loads them when pydantic was
+# imported before it; no function uses them (the batch utility's import comes first).
+PARSER_MODELS = "aws_lambda_powertools.utilities.parser"
+FUNCTIONS = ["api", "webhook", "submitter", "processor", "reconciler", "batch", "app_webhook"]
 
 
 def _loaded_after(statement: str, function: str | None = None) -> set[str]:
@@ -42,10 +48,16 @@ def test_the_client_still_loads_on_first_use():
     assert {"gencore.leonardo.client", "httpx"} <= loaded
 
 
-@pytest.mark.parametrize("function", ["api", "webhook", "submitter", "processor", "reconciler"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_no_handler_loads_pillow_httpx_or_the_xray_sdk_at_init(function):
     loaded = _loaded_after("import app", function)
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_no_handler_loads_powertools_parser_models_at_init(function):
+    loaded = _loaded_after("import app", function)
+    assert not {m for m in loaded if m.startswith(PARSER_MODELS)}
 
 
 def test_the_webhook_loads_neither_pydantic_nor_the_event_handler_at_init():
@@ -54,3 +66,23 @@ def test_the_webhook_loads_neither_pydantic_nor_the_event_handler_at_init():
     assert not {m for m in loaded if m == "pydantic" or m.startswith(("pydantic.", "pydantic_core"))}
     assert not {m for m in loaded if m.startswith("aws_lambda_powertools.event_handler")}
     assert "gencore.settings" not in loaded and "gencore.wiring" not in loaded
+
+
+def test_no_cold_start_scans_the_path_for_pydantic_plugins():
+    """pydantic reads every distribution's entry points at its first model unless told not to."""
+    env = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+    probe = (
+        "import importlib.metadata as m\n"
+        "def scan(*a, **k): raise AssertionError('scanned for plugins')\n"
+        "m.entry_points = scan\n"
+        "import pydantic.plugin._loader as loader\n"
+        "loader.entry_points = scan\n"
+        "class M(pydantic.BaseModel):\n    n: int = 0\n"
+        "print(M(n=1).n)"
+    )
+    done = subprocess.run(  # noqa: S603 (this interpreter, a fixed probe)
+        [sys.executable, "-c", "import pydantic\n" + probe],
+        capture_output=True, text=True, check=False,
+        env=os.environ | {"PYDANTIC_DISABLE_PLUGINS": env["PYDANTIC_DISABLE_PLUGINS"]},
+    )  # fmt: skip
+    assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr[-2000:]
