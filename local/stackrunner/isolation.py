@@ -29,10 +29,12 @@ class ExecutionEnvironments:
     record reported in another batch's response). Here every invocation takes a free environment, or
     cold-starts a new module copy, so concurrency stays what the template allows and nothing is shared.
 
-    Module copies are not enough for the HTTP functions: Powertools' event handler stores the event
-    on the `BaseRouter` class (`BaseRouter.current_event = ...`), shared by every resolver in the
-    process. Invocations of the functions in `serialized` (the HTTP API's) therefore run one at a
-    time, process-wide.
+    Module copies are not enough for functions built on Powertools' event handler: it stores the
+    event on the `BaseRouter` class (`BaseRouter.current_event = ...`), shared by every resolver in
+    the process. Invocations of the functions in `serialized` (the HTTP API's) whose module holds a
+    resolver or router therefore run one at a time, process-wide. The others (the webhook, matched
+    by hand, and the docs) run side by side like any function: a callback is not held behind a
+    create.
     """
 
     def __init__(self, runtime: Any, serialized: set[str] | None = None) -> None:
@@ -44,6 +46,7 @@ class ExecutionEnvironments:
         self._count: Counter[str] = Counter()
         self._modules: list[str] = []
         self._previous: Any = None
+        self._routes_events: dict[str, bool] = {}  # function -> whether its module holds a router
 
     def __enter__(self) -> ExecutionEnvironments:
         self._previous = self._runtime.__dict__.get("handler")
@@ -79,13 +82,20 @@ class ExecutionEnvironments:
         if environment is None:
             environment = self._first(logical_id) if number == 1 else self._load(logical_id, number)
         try:
-            if logical_id in self._serialized:
+            if logical_id in self._serialized and self._holds_a_router(logical_id, environment):
                 with self._http_lock:
                     return environment(event, context)
             return environment(event, context)
         finally:
             with self._lock:
                 self._free[logical_id].append(environment)
+
+    def _holds_a_router(self, logical_id: str, environment: Any) -> bool:
+        # Every copy of a module holds the same kind of objects: decided once, at its first environment.
+        known = self._routes_events.get(logical_id)
+        if known is None:
+            known = self._routes_events[logical_id] = holds_a_router(environment)
+        return known
 
     def _load(self, logical_id: str, number: int) -> Any:
         spec = self._runtime.functions[logical_id]
@@ -98,6 +108,16 @@ class ExecutionEnvironments:
         with self._lock:
             self._modules.append(name)
         return getattr(module, spec.function_name)
+
+
+def holds_a_router(handler: Any) -> bool:
+    """Whether a handler's module keeps a Powertools resolver or router (whose event lives on a class
+    shared process-wide). A handler whose module cannot be found counts as one, to be safe."""
+    module = sys.modules.get(getattr(handler, "__module__", ""))
+    if module is None:
+        return True
+    routing = sys.modules.get("aws_lambda_powertools.event_handler.api_gateway")
+    return routing is not None and any(isinstance(v, routing.BaseRouter) for v in vars(module).values())
 
 
 # ----- DynamoDB transactions that behave like DynamoDB's ------------------------------------------

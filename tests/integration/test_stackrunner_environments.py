@@ -1,0 +1,156 @@
+"""The local runtime's execution environments: one event at a time per environment, and the HTTP
+functions built on Powertools' event handler one at a time process-wide (it keeps the event on a
+class); every other function, the webhook included, runs side by side."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from stackrunner.isolation import ExecutionEnvironments
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
+
+# Each handler reports to the event's meter, shared by every module copy, how many invocations run
+# at once, and waits at the event's barrier when given one: two invocations that can overlap both
+# pass it; two that cannot leave the first one waiting until it breaks.
+_RECORDING = """
+import time
+{resolver}
+
+def handler(event, context):
+    with event["meter"]:
+        if event.get("barrier") is not None:
+            event["barrier"].wait(timeout=5)
+        time.sleep(event.get("hold", 0))
+    return {{"statusCode": 200}}
+"""
+_RESOLVER = (
+    "from aws_lambda_powertools.event_handler import APIGatewayHttpResolver\napp = APIGatewayHttpResolver()"
+)
+
+
+class _Meter:
+    """Counts the invocations inside at once, across every environment; keeps the most seen."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.inside = self.most = 0
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self.inside -= 1
+
+
+@dataclass
+class _Spec:
+    module_path: Path
+    function_name: str = "handler"
+
+
+class _Runtime:
+    """What ExecutionEnvironments uses of the runtime: `handler` (the first cold start) and `functions`."""
+
+    def __init__(self, functions: dict[str, Path]) -> None:
+        self.functions = {name: _Spec(path) for name, path in functions.items()}
+        self._loaded: dict[str, object] = {}
+
+    def handler(self, logical_id: str):
+        if logical_id not in self._loaded:
+            spec = importlib.util.spec_from_file_location(
+                f"fn_{logical_id}_test", self.functions[logical_id].module_path
+            )
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[spec.name] = module
+            spec.loader.exec_module(module)
+            self._loaded[logical_id] = module.handler
+        return self._loaded[logical_id]
+
+
+@pytest.fixture
+def runtime(tmp_path):
+    routed = tmp_path / "routed.py"
+    routed.write_text(_RECORDING.format(resolver=_RESOLVER))
+    plain = tmp_path / "plain.py"
+    plain.write_text(_RECORDING.format(resolver=""))
+    return _Runtime({"RoutedFunction": routed, "PlainFunction": plain})
+
+
+def _at_once(*calls):
+    threads = [threading.Thread(target=handler, args=(event, None)) for handler, event in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+
+
+BOTH = {"RoutedFunction", "PlainFunction"}
+
+
+def test_a_function_without_a_router_runs_its_invocations_side_by_side(runtime):
+    meter, barrier = _Meter(), threading.Barrier(2)
+    with ExecutionEnvironments(runtime, serialized=BOTH) as envs:
+        plain = runtime.handler("PlainFunction")
+        _at_once(*[(plain, {"meter": meter, "barrier": barrier})] * 2)
+    # Both passed the barrier together: two environments, one event each, at the same time.
+    assert not barrier.broken and meter.most == 2
+    assert envs.environments == {"PlainFunction": 2}
+
+
+def test_a_function_holding_a_powertools_router_runs_one_event_at_a_time(runtime):
+    meter = _Meter()
+    with ExecutionEnvironments(runtime, serialized=BOTH) as envs:
+        routed = runtime.handler("RoutedFunction")
+        _at_once(*[(routed, {"meter": meter, "hold": 0.05})] * 4)
+    # Module copies were made for the concurrent invocations, yet none ran beside another.
+    assert envs.environments["RoutedFunction"] >= 2
+    assert meter.most == 1
+
+
+def test_a_routed_function_and_a_plain_one_do_not_wait_for_each_other(runtime):
+    meter, barrier = _Meter(), threading.Barrier(2)
+    with ExecutionEnvironments(runtime, serialized=BOTH):
+        routed, plain = runtime.handler("RoutedFunction"), runtime.handler("PlainFunction")
+        _at_once(
+            (routed, {"meter": meter, "barrier": barrier}), (plain, {"meter": meter, "barrier": barrier})
+        )
+    assert not barrier.broken and meter.most == 2
+
+
+def test_functions_not_named_serialized_run_side_by_side_even_with_a_router(runtime):
+    meter, barrier = _Meter(), threading.Barrier(2)
+    with ExecutionEnvironments(runtime, serialized=set()):
+        routed = runtime.handler("RoutedFunction")
+        _at_once(*[(routed, {"meter": meter, "barrier": barrier})] * 2)
+    assert not barrier.broken and meter.most == 2
+
+
+@pytest.mark.parametrize(("function", "routed"), [("api", True), ("webhook", False), ("docs", False)])
+def test_of_the_stacks_http_functions_only_the_api_holds_a_router(function, routed):
+    """The real handlers, each in a fresh interpreter: the webhook is matched by hand, so a callback
+    is never held behind a create."""
+    probe = (
+        "import app\nfrom stackrunner.isolation import holds_a_router\n"
+        "print(holds_a_router(app.lambda_handler))"
+    )
+    paths = [ROOT / "layers/core", ROOT / "functions" / function, ROOT / "local"]
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(map(str, paths)), "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run(  # noqa: S603 (this interpreter, a fixed probe)
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=False, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == str(routed)
