@@ -99,6 +99,8 @@ FLOORS = {
         "import boto3, pydantic\nfrom aws_lambda_powertools import Logger, Metrics\n" + _MODEL
     ),
 }  # fmt: skip
+# The batch fan-out and the app webhooks' delivery are queue consumers like the submitter.
+FLOORS["BatchFunction"] = FLOORS["AppWebhookFunction"] = FLOORS["SubmitterFunction"]
 # Packages worth naming in the import table: what a function pays for at init.
 HEAVY = (
     "pydantic",
