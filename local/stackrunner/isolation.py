@@ -46,7 +46,7 @@ class ExecutionEnvironments:
         self._count: Counter[str] = Counter()
         self._modules: list[str] = []
         self._previous: Any = None
-        self._routes_events: dict[str, bool] = {}  # function -> whether its module holds a router
+        self._router_held: dict[str, bool] = {}  # function -> holds_a_router(its handler)
 
     def __enter__(self) -> ExecutionEnvironments:
         self._previous = self._runtime.__dict__.get("handler")
@@ -92,9 +92,9 @@ class ExecutionEnvironments:
 
     def _holds_a_router(self, logical_id: str, environment: Any) -> bool:
         # Every copy of a module holds the same kind of objects: decided once, at its first environment.
-        known = self._routes_events.get(logical_id)
+        known = self._router_held.get(logical_id)
         if known is None:
-            known = self._routes_events[logical_id] = holds_a_router(environment)
+            known = self._router_held[logical_id] = holds_a_router(environment)
         return known
 
     def _load(self, logical_id: str, number: int) -> Any:
