@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from stackrunner.isolation import ExecutionEnvironments
+from tests.support.concurrency import all_at_once, at_once
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,14 +91,6 @@ def runtime(tmp_path):
     return _Runtime({"RoutedFunction": routed, "PlainFunction": plain})
 
 
-def _at_once(*calls):
-    threads = [threading.Thread(target=handler, args=(event, None)) for handler, event in calls]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-
-
 BOTH = {"RoutedFunction", "PlainFunction"}
 
 
@@ -105,7 +98,7 @@ def test_a_function_without_a_router_runs_its_invocations_side_by_side(runtime):
     meter, barrier = _Meter(), threading.Barrier(2)
     with ExecutionEnvironments(runtime, serialized=BOTH) as envs:
         plain = runtime.handler("PlainFunction")
-        _at_once(*[(plain, {"meter": meter, "barrier": barrier})] * 2)
+        at_once(lambda: plain({"meter": meter, "barrier": barrier}, None), 2)
     # Both passed the barrier together: two environments, one event each, at the same time.
     assert not barrier.broken and meter.most == 2
     assert envs.environments == {"PlainFunction": 2}
@@ -115,7 +108,7 @@ def test_a_function_holding_a_powertools_router_runs_one_event_at_a_time(runtime
     meter = _Meter()
     with ExecutionEnvironments(runtime, serialized=BOTH) as envs:
         routed = runtime.handler("RoutedFunction")
-        _at_once(*[(routed, {"meter": meter, "hold": 0.05})] * 4)
+        at_once(lambda: routed({"meter": meter, "hold": 0.05}, None), 4)
     # Module copies were made for the concurrent invocations, yet none ran beside another.
     assert envs.environments["RoutedFunction"] >= 2
     assert meter.most == 1
@@ -125,9 +118,8 @@ def test_a_routed_function_and_a_plain_one_do_not_wait_for_each_other(runtime):
     meter, barrier = _Meter(), threading.Barrier(2)
     with ExecutionEnvironments(runtime, serialized=BOTH):
         routed, plain = runtime.handler("RoutedFunction"), runtime.handler("PlainFunction")
-        _at_once(
-            (routed, {"meter": meter, "barrier": barrier}), (plain, {"meter": meter, "barrier": barrier})
-        )
+        event = {"meter": meter, "barrier": barrier}
+        all_at_once(lambda: routed(event, None), lambda: plain(event, None))
     assert not barrier.broken and meter.most == 2
 
 
@@ -135,7 +127,7 @@ def test_functions_not_named_serialized_run_side_by_side_even_with_a_router(runt
     meter, barrier = _Meter(), threading.Barrier(2)
     with ExecutionEnvironments(runtime, serialized=set()):
         routed = runtime.handler("RoutedFunction")
-        _at_once(*[(routed, {"meter": meter, "barrier": barrier})] * 2)
+        at_once(lambda: routed({"meter": meter, "barrier": barrier}, None), 2)
     assert not barrier.broken and meter.most == 2
 
 
