@@ -32,7 +32,6 @@ from bench.report import ROOT, Report, percentile, quiet_handlers, ratio, setup_
 setup_paths()
 quiet_handlers()
 
-
 from PIL import Image  # noqa: E402
 
 from bench.inprocess import deploy, local_aws  # noqa: E402

@@ -33,7 +33,6 @@ from bench.report import ROOT, Report, percentile, quiet_handlers, ratio, setup_
 setup_paths()
 quiet_handlers()
 
-
 from bench.inprocess import deploy, local_aws  # noqa: E402
 from stackrunner.template import Template  # noqa: E402
 
