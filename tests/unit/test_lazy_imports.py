@@ -60,6 +60,28 @@ def test_no_handler_loads_powertools_parser_models_at_init(function):
     assert not {m for m in loaded if m.startswith(PARSER_MODELS)}
 
 
+@pytest.mark.parametrize("function", ["processor", "reconciler"])
+def test_functions_that_build_no_leonardo_call_do_not_load_the_request_rules_at_init(function):
+    """Only a submit turns a request into a paid call: the kinds' builders load the recipes, the
+    parameter rules and the request models on first use, not where a kind is only looked up."""
+    loaded = _loaded_after("import app", function)
+    rules = {"gencore.domain.recipes", "gencore.domain.parameters", "gencore.domain.requests"}
+    assert not loaded & rules, sorted(loaded & rules)
+    assert "gencore.domain.kinds" in loaded
+
+
+def test_a_kind_still_builds_its_call_on_first_use():
+    probe = (
+        "from gencore.domain.kinds import kind_of, Refs\n"
+        "call = kind_of('text_to_image').build({'prompt': 'a cat', 'model_id': None}, Refs(), 7)\n"
+        "video = kind_of('text_to_video').build({'prompt': 'a cat', 'resolution': '720p'}, Refs(), 7)\n"
+        "assert call.route == '/generations' and call.body['seed'] == 7, call\n"
+        "assert video.body['resolution'] == 'RESOLUTION_720', video"
+    )
+    loaded = _loaded_after(probe)
+    assert {"gencore.domain.recipes", "gencore.domain.video_requests"} <= loaded
+
+
 def test_the_webhook_loads_neither_pydantic_nor_the_event_handler_at_init():
     """Leonardo waits on the webhook's cold start: a hand-written route and parse, no models."""
     loaded = _loaded_after("import app", "webhook")

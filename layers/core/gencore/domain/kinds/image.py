@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..recipes import to_leonardo
 from .base import Kind, LeonardoCall, Refs
 
 
 def generation_call(request: dict[str, Any], refs: Refs, seed: int | None) -> LeonardoCall:
     """Our normalized request -> the body of `POST /generations`."""
+    # Only the submitter builds calls: the recipes and their parameter rules load here, not at the
+    # init of every function that looks a kind up (the processor, the reconciler).
+    from ..recipes import to_leonardo
+
     body = to_leonardo(request, init_image_ids=refs.guide_image_ids)
     body["seed"] = seed if seed is not None else request.get("seed")
     if refs.canvas_init_id:
