@@ -8,8 +8,10 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from pydantic import BaseModel, ConfigDict, Field
 
-# Every event runs the submit use case: its modules load here, at init, where Lambda gives the CPU
-# burst (the first event has none); wiring.submitter() still builds it and its clients on first use.
+# Every event runs the submit use case and builds its call with the recipes (the kinds' builders load
+# them on first use): their modules load here, at init, where Lambda gives the CPU burst (the first
+# event has none); wiring.submitter() still builds the use case and its clients on first use.
+import gencore.domain.recipes
 import gencore.domain.submit  # noqa: F401
 from gencore import snapstart, wiring
 from gencore.observability import MetricUnit, logger, metrics

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from stackrunner.template import Template
 from tests.support.template import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,13 +20,18 @@ HEAVY = ("PIL", "httpx", "aws_xray_sdk", "gencore.leonardo.client", "gencore.ada
 # Powertools' parser models for every event source: the batch utility loads them when pydantic was
 # imported before it; no function uses them (the batch utility's import comes first).
 PARSER_MODELS = "aws_lambda_powertools.utilities.parser"
+# Building a boto3 client needs credentials (nothing is sent); without them it asks the instance.
+PLACEHOLDER_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "placeholder", "AWS_SECRET_ACCESS_KEY": "placeholder",
+                           "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
 FUNCTIONS = ["api", "webhook", "submitter", "processor", "reconciler", "batch", "app_webhook"]
 
 
-def _loaded_after(statement: str, function: str | None = None) -> set[str]:
+def _loaded_after(statement: str, function: str | None = None, env: dict[str, str] | None = None) -> set[str]:
+    """The modules loaded once `statement` ran in a fresh interpreter (`env` on top of ours)."""
     paths = [str(ROOT / "layers/core")] + ([str(ROOT / "functions" / function)] if function else [])
     probe = f"import sys, json\n{statement}\nprint(json.dumps(sorted(sys.modules)))"
-    env = os.environ | {"PYTHONPATH": os.pathsep.join(paths), "POWERTOOLS_TRACE_DISABLED": "true"}
+    env = os.environ | (env or {}) | {"PYTHONPATH": os.pathsep.join(paths)}
+    env["POWERTOOLS_TRACE_DISABLED"] = "true"
     done = subprocess.run(  # noqa: S603 (this interpreter, a fixed probe)
         [sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True, cwd=ROOT
     )
@@ -60,14 +66,36 @@ def test_no_handler_loads_powertools_parser_models_at_init(function):
     assert not {m for m in loaded if m.startswith(PARSER_MODELS)}
 
 
+# What turns a request into a paid call: only a submit needs them (and the API, which checks requests).
+REQUEST_RULES = {
+    "gencore.domain.recipes", "gencore.domain.parameters", "gencore.domain.requests",
+    "gencore.domain.video_requests", "gencore.domain.quality",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize("function", ["processor", "reconciler"])
 def test_functions_that_build_no_leonardo_call_do_not_load_the_request_rules_at_init(function):
-    """Only a submit turns a request into a paid call: the kinds' builders load the recipes, the
-    parameter rules and the request models on first use, not where a kind is only looked up."""
+    """The kinds' builders load the recipes and parameter rules on first use, not where a kind is
+    only looked up."""
     loaded = _loaded_after("import app", function)
-    rules = {"gencore.domain.recipes", "gencore.domain.parameters", "gencore.domain.requests"}
-    assert not loaded & rules, sorted(loaded & rules)
+    assert not loaded & REQUEST_RULES, sorted(loaded & REQUEST_RULES)
     assert "gencore.domain.kinds" in loaded
+
+
+def test_the_submitter_loads_what_every_submit_uses_at_init():
+    """Every submit builds a paid call: the recipes and their rules load under the init's CPU burst."""
+    loaded = _loaded_after("import app", "submitter")
+    assert {"gencore.domain.submit", "gencore.domain.recipes", "gencore.domain.parameters"} <= loaded
+
+
+def test_the_processor_never_loads_the_request_rules_not_even_for_its_first_event():
+    """Its prime builds what its events use (the use case, its adapters, the plans' NSFW policy):
+    the plans' caps read the video catalog and the model catalog, not the request rules."""
+    spec = Template(ROOT / "template.yaml").functions()["ProcessorFunction"]
+    prime = "import app\nfrom gencore import wiring\nwiring.processor(), app._handle_once()"
+    loaded = _loaded_after(prime, "processor", env=spec.environment | PLACEHOLDER_CREDENTIALS)
+    assert {"gencore.domain.processing", "gencore.domain.plans", "gencore.adapters.dynamo"} <= loaded
+    assert not loaded & REQUEST_RULES, sorted(loaded & REQUEST_RULES)
 
 
 def test_a_kind_still_builds_its_call_on_first_use():
@@ -78,8 +106,7 @@ def test_a_kind_still_builds_its_call_on_first_use():
         "assert call.route == '/generations' and call.body['seed'] == 7, call\n"
         "assert video.body['resolution'] == 'RESOLUTION_720', video"
     )
-    loaded = _loaded_after(probe)
-    assert {"gencore.domain.recipes", "gencore.domain.video_requests"} <= loaded
+    assert "gencore.domain.recipes" in _loaded_after(probe)
 
 
 def test_the_webhook_loads_neither_pydantic_nor_the_event_handler_at_init():

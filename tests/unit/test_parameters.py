@@ -8,9 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from gencore.domain.errors import InvalidRequest
-from gencore.domain.model_catalog import FLUX_SEED_CAP, SEED_CAP
+from gencore.domain.model_catalog import DEFAULT_MODEL_ID, FLUX_SEED_CAP, SEED_CAP
 from gencore.domain.parameters import (
-    DEFAULT_MODEL_ID,
     RULES,
     ImageParameters,
     InvalidCombination,

@@ -13,7 +13,8 @@ from pydantic import ValidationError
 
 from gencore.domain.errors import PlanLimit
 from gencore.domain.estimates import Estimator, pricing_query, table_credits
-from gencore.domain.parameters import DEFAULT_MODEL_ID, ImageParameters, check_rules
+from gencore.domain.model_catalog import DEFAULT_MODEL_ID
+from gencore.domain.parameters import ImageParameters, check_rules
 from gencore.domain.plans import check_caps, default_plans
 from gencore.domain.quality import PRESETS, apply_quality
 from gencore.domain.recipes import to_leonardo

@@ -32,10 +32,9 @@ from fractions import Fraction
 from typing import Any, Literal, Protocol
 
 from .errors import LeonardoBusy, LeonardoRejected
-from .model_catalog import family_of, model_info
-from .parameters import DEFAULT_MODEL_ID
+from .model_catalog import DEFAULT_MODEL_ID, family_of, model_info
 from .policy import Clock
-from .video_requests import clip_seconds
+from .video_catalog import clip_seconds
 
 log = logging.getLogger(__name__)
 

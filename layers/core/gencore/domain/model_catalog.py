@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 CATALOG_VERSION = "2026-12-04"
+DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # Leonardo Lightning XL (Leonardo's default too)
 FLUX_SEED_CAP = 2_147_483_637
 SEED_CAP = 9_999_999_998
 

@@ -51,6 +51,8 @@ JobKind = Literal[
     "text_to_video", "image_to_video", "motion",
 ]  # fmt: skip
 VariationType = Literal["upscale", "unzoom", "no_background", "universal_upscale"]
+# Our ids (uploads) and Leonardo's (models, elements) alike: a UUID in its canonical text form.
+UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
 
 
 class Cost(BaseModel):

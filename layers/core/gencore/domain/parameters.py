@@ -22,9 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_core import PydanticCustomError
 
 from .errors import InvalidRequest
-from .model_catalog import SEED_CAP, STRENGTH_TYPES, ModelFamily, family_of, model_info
+from .model_catalog import DEFAULT_MODEL_ID, SEED_CAP, STRENGTH_TYPES, ModelFamily, family_of, model_info
+from .models import UUID_PATTERN
 
-DEFAULT_MODEL_ID = "b24e16ff-06e3-43eb-8d33-4416c2d75876"  # Leonardo Lightning XL (Leonardo's default too)
 MAX_SEED = 2_147_483_637  # the smallest family cap: a seed we draw for a job fits every model
 
 
@@ -34,7 +34,6 @@ def job_seed(asked: int | None) -> int:
     return asked if asked is not None else secrets.randbelow(MAX_SEED + 1)
 
 
-UUID_PATTERN = r"^[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}$"
 Dimension = Annotated[int, Field(ge=32, le=1536, multiple_of=8)]
 Number = Annotated[float, Field(strict=True)]  # a JSON number, never a string ("0.5" is refused)
 ElementWeight = Annotated[float, Field(strict=True, ge=-1.0, le=2.0)]

@@ -22,10 +22,9 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from .errors import PlanLimit
-from .models import JobKind, NsfwPolicy
-from .parameters import UUID_PATTERN
+from .models import UUID_PATTERN, JobKind, NsfwPolicy
 from .rate_limits import BucketLimit
-from .video_requests import Resolution, VideoModel, clip_seconds
+from .video_catalog import Resolution, VideoModel, clip_seconds
 
 PlanName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
 ModelId = Annotated[str, Field(pattern=UUID_PATTERN)]

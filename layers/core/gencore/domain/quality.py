@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from .parameters import DEFAULT_MODEL_ID, ImageParameters, broken_rules
+from .model_catalog import DEFAULT_MODEL_ID
+from .parameters import ImageParameters, broken_rules
 
 Quality = Literal["draft", "final"]
 

@@ -17,8 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from .models import JobKind, UploadContentType, UploadPurpose, VariationType
-from .parameters import UUID_PATTERN, ImageParameters, broken_rules, settle
+from .models import UUID_PATTERN, JobKind, UploadContentType, UploadPurpose, VariationType
+from .parameters import ImageParameters, broken_rules, settle
 from .quality import Quality, apply_quality
 
 

@@ -2,12 +2,11 @@
 of an image (`mode`, DECISIONS.md: `mode` belongs to video). Each mode is a job kind of its own
 (`text_to_video`, `image_to_video`, `motion`; domain/kinds/video.py says how each is sent).
 
-The rules come from Leonardo's motion document (../shared/leonardo/openapi, motion API); where it
-disagrees with itself the schema wins (leonardo/motion.py lists each case):
-- `duration` only where documented: 4, 6 or 8 s on VEO3 / VEO3FAST (text and image), 5 or 10 s on
-  KLING2_5 (image only); elsewhere 422 `invalid_combination` rather than a silent drop;
-- resolutions per model (the pricing calculator's document: Motion 2.0 480p or 720p, Veo 3 720p);
-- the seed's documented maximum per model (2,147,483,637 for MOTION2; 4,294,967,293 for VEO3);
+The rules come from Leonardo's motion document (../shared/leonardo/openapi, motion API), with the
+per-model facts in video_catalog.py:
+- `duration` only where documented for the model and mode; elsewhere 422 `invalid_combination`
+  rather than a silent drop;
+- resolutions per model, and the seed's documented maximum per model;
 - `end_frame` only on KLING2_1 with an image (not offered yet: refused by `extra="forbid"`);
 - `motion_strength` (1-10) is the SVD motion's, and only its.
 """
@@ -19,34 +18,17 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .requests import Source, invalid_combination
+from .video_catalog import (
+    DURATIONS,
+    RESOLUTIONS,
+    RESOLUTIONS_OF,
+    SEED_MAX,
+    Resolution,
+    VideoModel,
+    clip_seconds,
+)
 
 VideoMode = Literal["text_to_video", "image_to_video", "motion"]
-VideoModel = Literal["MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5"]
-Resolution = Literal["480p", "720p", "1080p"]
-RESOLUTIONS = {"480p": "RESOLUTION_480", "720p": "RESOLUTION_720", "1080p": "RESOLUTION_1080"}
-# Documented durations (seconds) per model and mode; a model not listed takes none.
-DURATIONS: dict[tuple[str, str], tuple[int, ...]] = {
-    ("VEO3", "text_to_video"): (4, 6, 8),
-    ("VEO3FAST", "text_to_video"): (4, 6, 8),
-    ("VEO3", "image_to_video"): (4, 6, 8),
-    ("VEO3FAST", "image_to_video"): (4, 6, 8),
-    ("KLING2_5", "image_to_video"): (5, 10),
-}
-DEFAULT_SECONDS = {"VEO3": 8, "VEO3FAST": 8, "KLING2_5": 5}  # Leonardo's defaults; others: 5 s clips
-
-
-def clip_seconds(model: str | None, duration: int | None) -> int:
-    """A clip's length: the duration asked, else its model's default (the plan's cap and the
-    estimate count the same seconds)."""
-    return duration or DEFAULT_SECONDS.get(model or "", 5)
-
-
-# Resolutions per model, from the pricing calculator's document (Motion 2.0: 480 or 720; Veo 3: 720);
-# the Kling models' are not documented, so none of ours is refused for them.
-RESOLUTIONS_OF = {"MOTION2": ("480p", "720p"), "MOTION2FAST": ("480p", "720p"), "VEO3": ("720p",),
-                  "VEO3FAST": ("720p",)}  # fmt: skip
-SEED_MAX = {"MOTION2": 2_147_483_637, "MOTION2FAST": 2_147_483_637, "VEO3": 4_294_967_293,
-            "VEO3FAST": 4_294_967_293}  # fmt: skip
 PROMPT_MAX = 1500
 
 

@@ -23,7 +23,9 @@ from pydantic import AliasChoices, Field
 from .models import ElementInput, GenerationJob, _Request, _Response
 from .transport import PaidRoutes
 
-VideoModel = Literal["MOTION2", "VEO3", "MOTION2FAST", "VEO3FAST", "KLING2_1", "KLING2_5"]
+# In domain/video_catalog.py's order: Literals of the same values are equal, and pydantic's schema
+# of whichever it meets first is reused for the other, so docs/openapi.json would follow import order.
+VideoModel = Literal["MOTION2", "MOTION2FAST", "VEO3", "VEO3FAST", "KLING2_1", "KLING2_5"]
 VideoResolution = Literal["RESOLUTION_480", "RESOLUTION_720", "RESOLUTION_1080"]
 ImageType = Literal["GENERATED", "UPLOADED"]
 

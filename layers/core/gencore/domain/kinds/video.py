@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..video_catalog import RESOLUTIONS
 from .base import Kind, LeonardoCall, Refs
 
 # Our field -> Leonardo's, for the options both video routes take.
@@ -35,8 +36,6 @@ VIDEO_NAMES = {
 def _options(request: dict[str, Any], seed: int | None) -> dict[str, Any]:
     body = {wire: request[ours] for ours, wire in VIDEO_NAMES.items() if request.get(ours) is not None}
     if request.get("resolution"):
-        from ..video_requests import RESOLUTIONS  # as in image.py: the request rules load on first build
-
         body["resolution"] = RESOLUTIONS[request["resolution"]]
     if seed is not None:
         body["seed"] = seed
