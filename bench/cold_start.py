@@ -37,7 +37,10 @@ the API's validation; nothing is sent). Without SnapStart the first event pays i
 it is in the snapshot. It is timed in a fresh interpreter after the handler's import, with a
 stand-in for the runtime's `snapshot_restore_py` that records the hooks. Sizes: each function's
 package (zipped CodeUri) and the layer (zipped and unzipped; Lambda's limit is 250 MB unzipped for
-a function and its layers). Raw samples go to bench/results/cold_start.json.
+a function and its layers). Exact counts beside the timings, untimed, one interpreter each: the
+modules of ours each function loads at init (and with the first event's build), and the pydantic
+models and dataclasses they create (each class is built at every cold start). Raw samples go to
+bench/results/cold_start.json.
 """
 
 from __future__ import annotations
@@ -153,6 +156,33 @@ sys.modules["snapshot_restore_py"] = hooks
 import {module}
 """
 PRIME = "for hook in reversed(before):\n    hook()"
+# What our code builds, counted (exact where the timings are noisy): the modules of the layer's
+# gencore and of the function's CodeUri, and the pydantic models and dataclasses they create. Hooks
+# wrap pydantic's metaclass and dataclasses' class processing; nothing here is timed.
+COUNT = """\
+import sys, json, dataclasses
+sys.path[:0] = {paths!r}
+import pydantic._internal._model_construction as construction
+made = []
+_new = construction.ModelMetaclass.__new__
+def _counted(mcs, name, bases, namespace, *args, **kwargs):
+    made.append(("model", namespace.get("__module__", "")))
+    return _new(mcs, name, bases, namespace, *args, **kwargs)
+construction.ModelMetaclass.__new__ = _counted
+_process = dataclasses._process_class
+def _counted_dataclass(cls, *args, **kwargs):
+    made.append(("dataclass", cls.__module__))
+    return _process(cls, *args, **kwargs)
+dataclasses._process_class = _counted_dataclass
+{setup}
+{statement}
+roots = {roots!r}
+ours = {{name for name, m in list(sys.modules.items())
+         if (getattr(m, "__file__", None) or "").startswith(tuple(roots))}}
+print(json.dumps({{"modules": len(ours),
+                  "models": sum(1 for k, m in made if k == "model" and m in ours),
+                  "dataclasses": sum(1 for k, m in made if k == "dataclass" and m in ours)}}))
+"""
 
 
 @dataclass(frozen=True)
@@ -162,6 +192,7 @@ class Target:
     paths: tuple[str, ...]
     env: dict[str, str]
     setup: str = ""
+    roots: tuple[str, ...] = ()  # where our code lives (counted), for a function's targets
 
 
 # ----- the file system Lambda would see --------------------------------------------------------
@@ -298,6 +329,19 @@ def sample(target: Target) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def count(target: Target) -> dict[str, int]:
+    """Our modules loaded, and our pydantic models and dataclasses created, once `target` ran."""
+    code = COUNT.format(paths=list(target.paths), setup=target.setup, statement=target.statement,
+                        roots=list(target.roots))  # fmt: skip
+    done = subprocess.run(  # noqa: S603 (this interpreter, our own probe)
+        [sys.executable, "-I", "-S", "-B", "-c", code],
+        env=target.env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"{target.name}: the count failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def build_targets(work: Path, template: Template, layer: Path, baseline_layer: Path, source_layer: Path):
     runtime = work / "runtime"
     targets = []
@@ -308,7 +352,8 @@ def build_targets(work: Path, template: Template, layer: Path, baseline_layer: P
         env = lambda_env(spec, task)
         module = env.pop("_MODULE")
         paths = (str(task), str(layer / "python"), str(runtime))
-        targets.append(Target(logical, f"import {module}", paths, env))
+        roots = (f"{task}/", f"{layer / 'python' / 'gencore'}/")
+        targets.append(Target(logical, f"import {module}", paths, env, roots=roots))
         if logical in FLOORS:
             empty = work / "task" / "empty"
             empty.mkdir(parents=True, exist_ok=True)
@@ -316,7 +361,7 @@ def build_targets(work: Path, template: Template, layer: Path, baseline_layer: P
             targets.append(Target(f"floor {logical}", FLOORS[logical], floor_paths, env))
         if logical in snapstart_functions(template):
             setup = PRIME_SETUP.format(module=module)
-            targets.append(Target(f"prime {logical}", PRIME, paths, env, setup))
+            targets.append(Target(f"prime {logical}", PRIME, paths, env, setup, roots))
         if logical == "ApiFunction":
             source_paths = (str(task), str(source_layer / "python"), str(runtime))
             unbuilt = f"{logical} (layer without bytecode)"
@@ -371,13 +416,28 @@ def main() -> None:
             layer = source_layer
         targets = build_targets(work, template, layer, baseline_layer, source_layer)
         results = measure(targets, args.samples, args.seed)
+        counts = {t.name: count(t) for t in targets if t.roots}
         report = build_report(args, template, build_method, compiled_by, dists, results, baseline_layer)
+        add_counts(report, template, counts)
         report.finish(args.results)
     finally:
         if args.keep:
             print(f"kept: {work}", file=sys.stderr)
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def add_counts(report: Report, template: Template, counts: dict[str, dict[str, int]]) -> None:
+    """What our code builds at init, and with the first event's build, per function: exact counts."""
+    for logical in template.functions():
+        name = short(logical)
+        for label, key in (("at init", logical), ("init + first event's build", f"prime {logical}")):
+            if key in counts:
+                c = counts[key]
+                value = f"{c['modules']} / {c['models']} / {c['dataclasses']}"
+                note = "gencore and CodeUri modules loaded; pydantic models and dataclasses built"
+                report.add(f"our code {label}: {name}", value, "modules / models / dataclasses", note=note)
+    report.raw["our_code_counts"] = counts
 
 
 def build_report(args, template, build_method, compiled_by, dists, results, layer: Path) -> Report:
