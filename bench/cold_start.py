@@ -318,28 +318,27 @@ def lambda_env(spec, task: Path) -> dict[str, str]:
     }  # fmt: skip
 
 
-def sample(target: Target) -> dict:
-    code = PROBE.format(paths=list(target.paths), setup=target.setup, statement=target.statement, heavy=HEAVY)
+def _run(target: Target, code: str, what: str) -> dict:
+    """Run a probe in a fresh interpreter with the target's environment; the JSON its last line prints."""
     done = subprocess.run(  # noqa: S603 (this interpreter, our own probe)
         [sys.executable, "-I", "-S", "-B", "-c", code],
         env=target.env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        raise RuntimeError(f"{target.name}: the import failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(f"{target.name}: the {what} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def sample(target: Target) -> dict:
+    code = PROBE.format(paths=list(target.paths), setup=target.setup, statement=target.statement, heavy=HEAVY)
+    return _run(target, code, "import")
 
 
 def count(target: Target) -> dict[str, int]:
     """Our modules loaded, and our pydantic models and dataclasses created, once `target` ran."""
     code = COUNT.format(paths=list(target.paths), setup=target.setup, statement=target.statement,
                         roots=list(target.roots))  # fmt: skip
-    done = subprocess.run(  # noqa: S603 (this interpreter, our own probe)
-        [sys.executable, "-I", "-S", "-B", "-c", code],
-        env=target.env, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise RuntimeError(f"{target.name}: the count failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return _run(target, code, "count")
 
 
 def build_targets(work: Path, template: Template, layer: Path, baseline_layer: Path, source_layer: Path):
