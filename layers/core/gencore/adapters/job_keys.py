@@ -39,8 +39,12 @@ def due_shard(job_id: str, status: JobStatus) -> str:
 
 
 def due_partition(kind: str, item_id: str) -> str:
-    """`DUE#<kind><n>`: the shard of one kind of DueJobs partition an item is due in."""
-    return f"DUE#{kind}{zlib.crc32(item_id.encode()) % DUE_SHARDS}"
+    """The shard of one kind of DueJobs partition an item is due in."""
+    return _shard(kind, zlib.crc32(item_id.encode()) % DUE_SHARDS)
+
+
+def _shard(kind: str, n: int) -> str:
+    return f"DUE#{kind}{n}"
 
 
 CALL_DUE = "C"  # the DueJobs partitions of open realtime calls (adapters/ledger.py, DynamoCallLedger)
@@ -76,7 +80,8 @@ def line_user_key(user_id: str, pool: str = IMAGE) -> dict[str, Any]:
 
 
 def partitions(kind: str) -> list[str]:
-    return [f"DUE#{kind}{shard}" for shard in range(DUE_SHARDS)]
+    """Every shard of one kind of DueJobs partition (`DUE#<kind><n>`), for the reconciler to query."""
+    return [_shard(kind, n) for n in range(DUE_SHARDS)]
 
 
 def index_keys(job: Job, created_at: str) -> dict[str, str]:
