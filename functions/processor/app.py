@@ -24,7 +24,7 @@ from aws_lambda_powertools.utilities.idempotency import (
 # CPU burst (the first event has none); wiring.processor() still builds it and its clients on first use.
 import gencore.domain.processing  # noqa: F401
 from gencore import snapstart, wiring
-from gencore.domain.errors import GenerationNotReady, UnknownGeneration
+from gencore.domain.errors import AlreadyRecovered, GenerationNotReady, UnknownGeneration
 from gencore.domain.models import GenerationEvent
 from gencore.observability import MetricUnit, logger, metrics
 
@@ -82,6 +82,10 @@ def process(record: SQSRecord) -> str:
         # A callback ahead of Leonardo's own record (or a forged one): the job stays due, and the
         # reconciler polls it. Nothing is kept under this event's idempotency key.
         outcome = "not_ready"
+    except AlreadyRecovered:
+        # Held in the queue past the job's first poll: the reconciler read Leonardo's record and
+        # sent it as its own event, which finishes the job. Nothing is read again or kept here.
+        outcome = "already_recovered"
     except Exception as error:
         # Retried after the visibility timeout, then the DLQ (alarmed): say why, every time.
         # The type and code only: an error's message could carry a Leonardo or AWS answer.

@@ -218,21 +218,25 @@ class Pipeline:
             messages = self.receive(queue)
             if not messages:
                 break
-            arn = f"arn:aws:sqs:us-east-1:123456789012:{queue}"
-            event = {"Records": [self._sqs_record(m, arn) for m in messages]}
-            response = self.runtime.invoke(function, event)
+            response = self.deliver(queue, function, messages)
             responses.append(response)
-            keep = self._failed_ids(response, [m["MessageId"] for m in messages])
-            for message in messages:
-                if message["MessageId"] in keep:
-                    self.failed_handles.setdefault(queue, []).append(message["ReceiptHandle"])
-                else:
-                    self.sqs.delete_message(
-                        QueueUrl=self.queues[queue], ReceiptHandle=message["ReceiptHandle"]
-                    )
-            if keep:
+            if self._failed_ids(response, [m["MessageId"] for m in messages]):
                 break  # failed messages stay invisible until their visibility timeout, as on AWS
         return responses
+
+    def deliver(self, queue: str, function: str, messages: list[dict]) -> dict:
+        """Deliver received messages of `queue` to `function` as one batch: the ones it processed are
+        deleted, the ones it failed stay invisible until their visibility timeout."""
+        arn = f"arn:aws:sqs:us-east-1:123456789012:{queue}"
+        event = {"Records": [self._sqs_record(m, arn) for m in messages]}
+        response = self.runtime.invoke(function, event)
+        keep = self._failed_ids(response, [m["MessageId"] for m in messages])
+        for message in messages:
+            if message["MessageId"] in keep:
+                self.failed_handles.setdefault(queue, []).append(message["ReceiptHandle"])
+            else:
+                self.sqs.delete_message(QueueUrl=self.queues[queue], ReceiptHandle=message["ReceiptHandle"])
+        return response
 
     def expire_visibility(self, queue: str) -> None:
         """Stand-in for the visibility timeout running out on the messages a batch failed."""

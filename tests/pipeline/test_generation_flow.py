@@ -208,6 +208,58 @@ def test_dropped_webhook_is_recovered_by_the_reconciler(pipeline, monkeypatch):
     assert len(pipeline.outputs()) == 2
 
 
+def _generation_gets(pipeline) -> int:
+    return pipeline.stack.simulator.stats()["requests"].get("GET /api/rest/v1/generations/{id}", 0)
+
+
+def _queued_events(pipeline) -> dict[str, dict]:
+    """The events queue's messages by their event's source (one of each expected)."""
+    messages = pipeline.receive("EventsQueue")
+    by_source = {json.loads(m["Body"])["source"]: m for m in messages}
+    assert len(by_source) == len(messages)
+    return by_source
+
+
+def test_a_callback_held_in_the_queue_past_the_first_poll_reads_nothing_more(pipeline, monkeypatch):
+    # The callback arrives, but a backlog holds it in the queue until after the job's first poll:
+    # the reconciler reads the finished generation and sends an event of its own.
+    item = submit_one(pipeline)
+    assert pipeline.webhook(callback_for(pipeline, item["generation_id"]))[0] == 202
+    monkeypatch.setenv("POLL_FIRST_SECONDS", "1")
+    _make_due(pipeline, item["id"])
+    gets, downloads = _generation_gets(pipeline), pipeline.stack.simulator.stats()["cdn_downloads"]
+    assert pipeline.reconcile()["outcomes"] == {"recovered": 1}
+    assert pipeline.job_item(item["id"])["recovered_at"]
+    events = _queued_events(pipeline)
+    # The callback first: it reads nothing from Leonardo, and keeps nothing under its dedupe key,
+    # which the reconciler's event shares.
+    response = pipeline.deliver("EventsQueue", "ProcessorFunction", [events["webhook"]])
+    assert response["batchItemFailures"] == []
+    assert pipeline.job_item(item["id"])["status"] == "SUBMITTED"
+    pipeline.deliver("EventsQueue", "ProcessorFunction", [events["reconciler"]])
+    assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
+    assert _generation_gets(pipeline) - gets == 1  # the reconciler's poll, nothing more
+    assert pipeline.stack.simulator.stats()["cdn_downloads"] - downloads == 2  # each output once
+    assert len(pipeline.outputs()) == 2 and pipeline.in_flight() == 0
+
+
+def test_a_recovered_job_whose_event_is_lost_is_polled_again(pipeline, monkeypatch):
+    item = submit_one(pipeline)
+    pipeline.webhook(callback_for(pipeline, item["generation_id"]))
+    monkeypatch.setenv("POLL_FIRST_SECONDS", "1")
+    _make_due(pipeline, item["id"])
+    pipeline.reconcile()
+    events = _queued_events(pipeline)  # the reconciler's event is received and never processed
+    pipeline.deliver("EventsQueue", "ProcessorFunction", [events["webhook"]])
+    assert pipeline.job_item(item["id"])["status"] == "SUBMITTED"
+    # The job is due again after the finalize check; its next poll sends the record again.
+    _make_due(pipeline, item["id"])
+    assert pipeline.reconcile()["outcomes"] == {"recovered": 1}
+    pipeline.drain("EventsQueue", "ProcessorFunction")
+    assert pipeline.job_item(item["id"])["status"] == "COMPLETE"
+    assert len(pipeline.outputs()) == 2 and pipeline.in_flight() == 0
+
+
 def test_bad_webhook_token_is_401_and_enqueues_nothing(pipeline):
     item = submit_one(pipeline)
     callback = callback_for(pipeline, item["generation_id"])

@@ -243,7 +243,7 @@ class FakeJobStore:
                 self.jobs[job.id] = current
             return current
 
-    def reschedule(self, job, *, due_at, checks=None, submit_token=None) -> None:
+    def reschedule(self, job, *, due_at, checks=None, submit_token=None, recovered_at=None) -> None:
         with self._lock:
             current = self.jobs.get(job.id)
             if current is None or current.status != job.status:
@@ -253,6 +253,8 @@ class FakeJobStore:
                 updates["checks"] = checks
             if submit_token is not None:
                 updates["submit_token"] = submit_token
+            if recovered_at is not None:
+                updates["recovered_at"] = recovered_at
             self.jobs[job.id] = current.model_copy(update=updates)
             self.partition[job.id] = "Q" if current.status == JobStatus.QUEUED else "P"
 

@@ -291,7 +291,13 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         return job.model_copy(update=updates)
 
     def reschedule(
-        self, job: Job, *, due_at: int, checks: int | None = None, submit_token: int | None = None
+        self,
+        job: Job,
+        *,
+        due_at: int,
+        checks: int | None = None,
+        submit_token: int | None = None,
+        recovered_at: datetime | None = None,
     ) -> None:
         names = {"#s": "status"}
         expression = "SET due_at = :due, due_pk = :shard"
@@ -302,6 +308,9 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         if submit_token is not None:
             expression += ", submit_token = :token"
             values |= _values(token=submit_token)
+        if recovered_at is not None:
+            expression += ", recovered_at = :recovered"
+            values |= _values(recovered=recovered_at.isoformat())
         with contextlib.suppress(ConditionFailed):  # never put a job that moved on back in the index
             self._writer.update(
                 TableName=self._table,

@@ -57,6 +57,13 @@ class GenerationNotReady(DomainError):
     code = "generation_not_ready"
 
 
+class AlreadyRecovered(DomainError):
+    """A callback for a job the reconciler has already recovered: it read the finished generation
+    from Leonardo and sent that record as an event of its own, which finishes the job."""
+
+    code = "already_recovered"
+
+
 class UnknownGeneration(DomainError):
     """An event names a Leonardo generation we have no job for (yet)."""
 

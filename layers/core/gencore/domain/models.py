@@ -141,6 +141,9 @@ class Job(BaseModel):
     submit_uncertain_since: datetime | None = None
     post_fingerprint: str | None = None  # the request as Leonardo echoes it, hashed (the request lock)
     checks: int = 0  # reconciler polls so far (drives the adaptive interval)
+    # When the reconciler read the finished generation from Leonardo and sent it as an event: a
+    # callback processed after that is left to the event (domain/processing.py), never read again.
+    recovered_at: datetime | None = None
     due_at: int | None = None  # epoch seconds of the next reconciler check; None once terminal
     plan: str | None = None  # the plan of its user when it was accepted (domain/plans.py)
     waiting_counted: bool = False  # counted in its user's waiting jobs (the plan's cap) while QUEUED

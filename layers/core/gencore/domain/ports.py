@@ -130,8 +130,15 @@ class JobStore(Protocol):
         """The id of the job that recorded this generation, if any."""
 
     def reschedule(
-        self, job: Job, *, due_at: int, checks: int | None = None, submit_token: int | None = None
-    ) -> None: ...
+        self,
+        job: Job,
+        *,
+        due_at: int,
+        checks: int | None = None,
+        submit_token: int | None = None,
+        recovered_at: datetime | None = None,
+    ) -> None:
+        """Move the job's next check (and what is given) if it is still in the status it was read in."""
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]: ...
 

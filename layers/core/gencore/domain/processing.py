@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 
 from .errors import (
+    AlreadyRecovered,
     GenerationMissing,
     GenerationNotReady,
     OutputRejected,
@@ -44,7 +45,9 @@ class Processor:
 
     A callback proves only that its sender holds the webhook key, so for a webhook event the
     status and output URLs come from Leonardo's own record (one GET); a reconciler event already
-    carries that record.
+    carries that record. So a callback that is processed after the reconciler has recovered its job
+    (a backlog held it in the queue past the job's first poll) reads nothing: the reconciler's event
+    finishes the job, and if that event is lost, the reconciler polls again.
     """
 
     def __init__(
@@ -68,6 +71,10 @@ class Processor:
         log.info("generation event for job", extra={"job_id": job.id, "job_status": str(job.status)})
         if job.status.terminal:
             return "already_terminal"
+        if event.source == "webhook" and job.recovered_at is not None:
+            # Raised, not returned: the reconciler's event has this event's dedupe key, and must not
+            # find it taken.
+            raise AlreadyRecovered(f"job {job.id} was recovered by the reconciler at {job.recovered_at}")
         try:
             status, images = self._authoritative(event, job)
         except GenerationMissing:

@@ -247,6 +247,14 @@ class Reconciler:
                 job, due_at=now + self._policy.poll_interval(job.checks), checks=job.checks + 1
             )
             return "pending"
+        # Marked before the event is sent: a callback processed after this reads nothing more from
+        # Leonardo (domain/processing.py). If the event is lost, the job is due again to look later.
+        self._store.reschedule(
+            job,
+            due_at=now + self._policy.finalize_check_seconds,
+            checks=job.checks + 1,
+            recovered_at=self._clock(),
+        )
         self._events.send(
             GenerationEvent(
                 source="reconciler",
@@ -256,6 +264,4 @@ class Reconciler:
                 api_credit_cost=remote.api_credit_cost,
             )
         )
-        # If that event is lost too, look again later.
-        self._store.reschedule(job, due_at=now + self._policy.finalize_check_seconds, checks=job.checks + 1)
         return "recovered"
