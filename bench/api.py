@@ -50,8 +50,8 @@ import time
 import uuid
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, redirect_stdout
+from collections.abc import Callable
+from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -66,9 +66,8 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 warnings.filterwarnings("ignore", message="No application metrics to publish")  # a read adds none
 
-import botocore.session  # noqa: E402
 
-from bench.inprocess import deploy, local_aws  # noqa: E402
+from bench.inprocess import CallCounter, Tally, deploy, local_aws  # noqa: E402
 from stackrunner.gateway import JwtVerifier  # noqa: E402
 from stackrunner.issuer import LocalIssuer  # noqa: E402
 from stackrunner.plans import unlimited_plans_json  # noqa: E402
@@ -82,72 +81,6 @@ PATTERN = (
     ("COMPLETE", 4), ("COMPLETE", 1), ("QUEUED", 0), ("COMPLETE", 2), ("FAILED", 0),
     ("SUBMITTED", 0), ("COMPLETE", 4), ("COMPLETE", 1), ("FINALIZING", 0), ("COMPLETE", 2),
 )  # fmt: skip
-
-
-# ----- counting AWS calls ------------------------------------------------------------------------
-
-
-@dataclass
-class Tally:
-    """What one request (or one baseline call) did: AWS calls by operation, presigns, time in calls."""
-
-    calls: Counter = field(default_factory=Counter)  # "dynamodb.GetItem" -> n
-    presigns: int = 0
-    aws_seconds: float = 0.0
-
-    def of(self, service: str) -> int:
-        return sum(n for op, n in self.calls.items() if op.startswith(service + "."))
-
-
-class CallCounter:
-    """Hooks every botocore client made from now on (wiring's, Powertools' and ours) and tallies
-    each API call and each presigned URL into the current `Tally`."""
-
-    SERVICES = {"DynamoDB": "dynamodb", "S3": "s3", "SQS": "sqs", "Secrets Manager": "secretsmanager"}
-
-    def __init__(self) -> None:
-        self.current = Tally()
-        self._started: list[float] = []
-        self._original = botocore.session.Session.create_client
-
-    def install(self) -> None:
-        counter, original = self, self._original
-
-        def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
-            client = original(session, *args, **kwargs)
-            counter.attach(client)
-            return client
-
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
-
-    def uninstall(self) -> None:
-        botocore.session.Session.create_client = self._original  # type: ignore[method-assign]
-
-    def attach(self, client: Any) -> None:
-        events = client.meta.events
-        events.register("before-call", self._before)
-        events.register("after-call", self._after)
-        events.register("after-call-error", self._after)
-        events.register("before-sign", self._signing)
-
-    @contextmanager
-    def measure(self) -> Iterator[Tally]:
-        self.current = Tally()
-        self._started.clear()
-        yield self.current
-
-    def _before(self, model: Any, **_: Any) -> None:
-        service = self.SERVICES.get(model.service_model.service_id, str(model.service_model.service_id))
-        self.current.calls[f"{service}.{model.name}"] += 1
-        self._started.append(time.perf_counter())
-
-    def _after(self, **_: Any) -> None:
-        if self._started:
-            self.current.aws_seconds += time.perf_counter() - self._started.pop()
-
-    def _signing(self, signature_version: str = "", **_: Any) -> None:
-        if str(signature_version).endswith("-query"):  # a presigned URL: signed here, never sent
-            self.current.presigns += 1
 
 
 # ----- the stack: resources, environment, history --------------------------------------------------

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
+from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.session
 from moto import mock_aws
 
 from stackrunner.aws import CREDENTIALS, ResourceCreator
@@ -59,3 +63,66 @@ def deploy(
         os.environ.pop(name, None)
     os.environ.update(env | (environment or {}))
     return FunctionRuntime(functions)
+
+
+@dataclass
+class Tally:
+    """What one request (or one baseline call) did: AWS calls by operation, presigns, time in calls."""
+
+    calls: Counter = field(default_factory=Counter)  # "dynamodb.GetItem" -> n
+    presigns: int = 0
+    aws_seconds: float = 0.0
+
+    def of(self, service: str) -> int:
+        return sum(n for op, n in self.calls.items() if op.startswith(service + "."))
+
+
+class CallCounter:
+    """Hooks every botocore client made from now on (wiring's, Powertools' and ours) and tallies
+    each API call and each presigned URL into the current `Tally`."""
+
+    SERVICES = {"DynamoDB": "dynamodb", "S3": "s3", "SQS": "sqs", "Secrets Manager": "secretsmanager"}
+
+    def __init__(self) -> None:
+        self.current = Tally()
+        self._started: list[float] = []
+        self._original = botocore.session.Session.create_client
+
+    def install(self) -> None:
+        counter, original = self, self._original
+
+        def create_client(session: Any, *args: Any, **kwargs: Any) -> Any:
+            client = original(session, *args, **kwargs)
+            counter.attach(client)
+            return client
+
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        botocore.session.Session.create_client = self._original  # type: ignore[method-assign]
+
+    def attach(self, client: Any) -> None:
+        events = client.meta.events
+        events.register("before-call", self._before)
+        events.register("after-call", self._after)
+        events.register("after-call-error", self._after)
+        events.register("before-sign", self._signing)
+
+    @contextlib.contextmanager
+    def measure(self) -> Iterator[Tally]:
+        self.current = Tally()
+        self._started.clear()
+        yield self.current
+
+    def _before(self, model: Any, **_: Any) -> None:
+        service = self.SERVICES.get(model.service_model.service_id, str(model.service_model.service_id))
+        self.current.calls[f"{service}.{model.name}"] += 1
+        self._started.append(time.perf_counter())
+
+    def _after(self, **_: Any) -> None:
+        if self._started:
+            self.current.aws_seconds += time.perf_counter() - self._started.pop()
+
+    def _signing(self, signature_version: str = "", **_: Any) -> None:
+        if str(signature_version).endswith("-query"):  # a presigned URL: signed here, never sent
+            self.current.presigns += 1
