@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.cold_start import PRIME, PRIME_SETUP
 from stackrunner.template import Template
 from tests.support.template import load_template
 
@@ -92,14 +93,9 @@ def test_the_processor_never_loads_the_request_rules_not_even_for_its_first_even
     """Its prime builds what its events use (the use case, its adapters, the plans' NSFW policy):
     the plans' caps read the video catalog and the model catalog, not the request rules."""
     spec = Template(ROOT / "template.yaml").functions()["ProcessorFunction"]
-    # The prime the handler registers, run as Lambda runs it before a snapshot (a stand-in for the
-    # runtime's snapshot_restore_py records it), so this follows whatever the handler primes.
-    prime = (
-        "import types\nhooks = types.ModuleType('snapshot_restore_py')\nbefore = []\n"
-        "hooks.register_before_snapshot, hooks.register_after_restore = before.append, lambda hook: None\n"
-        "sys.modules['snapshot_restore_py'] = hooks\n"
-        "import app\nassert before, 'no prime registered'\nfor hook in before: hook()"
-    )
+    # The prime the handler registers, run as Lambda runs it before a snapshot, through the cold start
+    # bench's stand-in for the runtime's snapshot_restore_py: this follows whatever the handler primes.
+    prime = PRIME_SETUP.format(module="app") + "assert before, 'no prime registered'\n" + PRIME
     loaded = _loaded_after(prime, "processor", env=spec.environment | PLACEHOLDER_CREDENTIALS)
     assert {"gencore.domain.processing", "gencore.domain.plans", "gencore.adapters.dynamo"} <= loaded
     assert not loaded & REQUEST_RULES, sorted(loaded & REQUEST_RULES)
