@@ -173,6 +173,38 @@ def test_an_idempotency_key_reused_with_another_batch_is_refused(pipeline):
     assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
 
 
+def test_the_batch_list_pages_newest_first_with_a_cursor_of_its_own(pipeline):
+    ids = [create(pipeline, {"items": items(2)})["id"] for _ in range(3)]
+    seen, cursor = [], None
+    while True:
+        query = {"limit": "1"} | ({"cursor": cursor} if cursor else {})
+        status, page = pipeline.api("GET", "/v1/batches", query=query)
+        assert status == 200, page
+        seen += [batch["id"] for batch in page["batches"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert seen == list(reversed(ids))
+
+    _, page = pipeline.api("GET", "/v1/batches", query={"limit": "1"})
+    for user, path in (("bob", "/v1/batches"), ("alice", "/v1/generations")):
+        status, body = pipeline.api("GET", path, query={"cursor": page["next_cursor"]}, user=user)
+        assert status == 400 and body["error"]["code"] == "invalid_cursor", (user, path)
+
+
+def test_a_results_cursor_pages_only_its_own_batch(pipeline):
+    first, second = (create(pipeline, {"items": items(2)})["id"] for _ in range(2))
+    pipeline.drain("BatchQueue", "BatchFunction")
+    status, _ = pipeline.api_raw("GET", f"/v1/batches/{first}/results", query={"limit": "1"})
+    cursor = pipeline.last_headers.get("x-next-cursor")
+    assert status == 200 and cursor
+    status, body = pipeline.api_raw("GET", f"/v1/batches/{second}/results", query={"cursor": cursor})
+    assert status == 400 and json.loads(body)["error"]["code"] == "invalid_cursor"
+    status, body = pipeline.api_raw("GET", "/v1/batches", query={"cursor": cursor})
+    assert status == 400 and json.loads(body)["error"]["code"] == "invalid_cursor"
+    status, body = pipeline.api_raw("GET", f"/v1/batches/{first}/results", query={"cursor": cursor})
+    assert status == 200 and len(body.splitlines()) == 1
+
+
 def test_another_users_batch_is_not_found(pipeline):
     batch = create(pipeline, {"items": items(1)})
     for method, path in (

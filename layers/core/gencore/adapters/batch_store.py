@@ -13,20 +13,17 @@ Items are jobs (adapters/dynamo.py), indexed by batch and line (adapters/job_key
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
-import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from gencore.adapters.batch_fanout_writes import FanOutWrites
-from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, decimal_value, encode_cursor, plain_item
+from gencore.adapters.ddb import ConditionFailed, Writer, ddb_value, decimal_value, plain_item
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.due_index import oldest_due
 from gencore.adapters.dynamo import DynamoJobStore
+from gencore.adapters.index_pages import BATCH_ITEMS, USER_BATCHES, read_page
 from gencore.adapters.job_keys import (
     BATCH_DUE_PARTITION,
     batch_items_partition,
@@ -35,7 +32,7 @@ from gencore.adapters.job_keys import (
 from gencore.adapters.ledger import PERIODS, budget_refusal, reservation_updates
 from gencore.adapters.outbox import outbox_put
 from gencore.domain.batch_records import ITEM_STATES, Batch, BatchStatus
-from gencore.domain.errors import InvalidCursor, TransitionConflict
+from gencore.domain.errors import TransitionConflict
 from gencore.domain.events import batch_completed_event
 from gencore.domain.ledger import decimal_text
 from gencore.domain.models import Job
@@ -43,8 +40,6 @@ from gencore.domain.plans import Budget
 
 _DECIMALS = ("reserved", "spent", "unassigned")
 _COUNTERS = ("created", "done", *(f"n_{state}" for state in ITEM_STATES))
-_MAX_CURSOR_CHARS = 1024
-_UUID = r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
 FIRST_CHECK_SECONDS = 60
 
 
@@ -64,34 +59,21 @@ class DynamoBatchStore(FanOutWrites):  # the fan-out's writes: adapters/batch_fa
 
     def list_batches(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
         partition = f"BATCHES#{user_id}"
-        items, last = self._page(partition, limit=limit, cursor=cursor, newest_first=True)
+        items, last = read_page(
+            self._db, self._table, partition, USER_BATCHES, limit=limit, cursor=cursor, newest_first=True
+        )
         return [_to_batch(item) for item in items], last
 
     def items(self, batch_id: str, *, limit: int, cursor: str | None) -> tuple[list[Job], str | None]:
-        items, last = self._page(
-            batch_items_partition(batch_id), limit=limit, cursor=cursor, newest_first=False
-        )
+        items, last = read_page(
+            self._db, self._table, batch_items_partition(batch_id), BATCH_ITEMS,
+            limit=limit, cursor=cursor, newest_first=False,
+        )  # fmt: skip
         return [DynamoJobStore._to_job(item) for item in items], last
 
     def due_batch_ids(self, *, now: int, limit: int) -> list[str]:
         entries = oldest_due(self._db, self._table, [BATCH_DUE_PARTITION], limit=limit, until=now)
         return [entry["pk"]["S"].removeprefix("BATCH#") for entry in entries]
-
-    def _page(
-        self, partition: str, *, limit: int, cursor: str | None, newest_first: bool
-    ) -> tuple[list[dict[str, Any]], str | None]:
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "UserJobs",
-            "KeyConditionExpression": "gsi1pk = :p",
-            "ExpressionAttributeValues": {":p": {"S": partition}},
-            "ScanIndexForward": not newest_first,
-            "Limit": limit,
-        }
-        if cursor:
-            query["ExclusiveStartKey"] = _decode_cursor(cursor, partition)
-        result = self._db.query(**query)
-        return result["Items"], encode_cursor(result.get("LastEvaluatedKey"))
 
     # --- writes ----------------------------------------------------------------------------------
     def create_batch(
@@ -228,33 +210,3 @@ def _to_batch(item: dict[str, Any]) -> Batch:
     decimals = {name: decimal_text(Decimal(item[name]["N"])) if name in item else "0" for name in _DECIMALS}
     fields = {k: v for k, v in plain.items() if k in Batch.model_fields}
     return Batch.model_validate(fields | decimals | {"counts": counts})
-
-
-_KEYS = {
-    "BATCHES#": (re.compile(rf"BATCH#({_UUID})"), "BATCH", re.compile(rf"[0-9T:.+Z-]{{10,40}}#({_UUID})")),
-    "BATCH#": (re.compile(rf"JOB#({_UUID})"), "JOB", re.compile(rf"\d{{6}}#({_UUID})")),
-}
-
-
-def _decode_cursor(cursor: str, partition: str) -> dict[str, Any]:
-    """Our own LastEvaluatedKey back, or InvalidCursor: only for the partition it was made for."""
-    if len(cursor) > _MAX_CURSOR_CHARS:
-        raise InvalidCursor("The cursor is not valid")
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (binascii.Error, ValueError) as error:
-        raise InvalidCursor("The cursor is not valid") from error
-    prefix = "BATCHES#" if partition.startswith("BATCHES#") else "BATCH#"
-    pk, sk, sort = _KEYS[prefix]
-    if (
-        not isinstance(plain, dict)
-        or set(plain) != {"pk", "sk", "gsi1pk", "gsi1sk"}
-        or not all(isinstance(v, str) for v in plain.values())
-        or plain["gsi1pk"] != partition
-        or plain["sk"] != sk
-    ):
-        raise InvalidCursor("The cursor is not valid")
-    key, order = pk.fullmatch(plain["pk"]), sort.fullmatch(plain["gsi1sk"])
-    if not key or not order or key.group(1) != order.group(1):
-        raise InvalidCursor("The cursor is not valid")
-    return {k: {"S": v} for k, v in plain.items()}

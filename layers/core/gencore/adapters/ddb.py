@@ -9,7 +9,6 @@ A cancelled transaction means one of two different things, and they must never b
 
 from __future__ import annotations
 
-import base64
 import json
 import random
 import time
@@ -55,15 +54,6 @@ def plain_item(item: dict[str, Any]) -> dict[str, Any]:
         return v
 
     return {k: norm(_deserializer.deserialize(v)) for k, v in item.items()}
-
-
-def encode_cursor(last_key: dict[str, Any] | None) -> str | None:
-    """A Query's LastEvaluatedKey (string attributes) as an opaque cursor; None on the last page.
-    Each store decodes its own, checking every value against the partition it was made for."""
-    if not last_key:
-        return None
-    plain = {k: v["S"] for k, v in last_key.items()}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
 def update_clauses(

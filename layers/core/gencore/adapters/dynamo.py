@@ -3,7 +3,8 @@
 The paid POST's writes (slot claim, durable uncertainty, request lock, the generation's record)
 are in `submission.py`, the waiting line's in `waiting_line.py`, what rides in a job write's own
 transaction (the ledger, the waiting count, the completion outbox) in `job_side_items.py`; item keys
-and due-index partitions in `job_keys.py`.
+and due-index partitions in `job_keys.py`; pages of the UserJobs index and their cursors in
+`index_pages.py`.
 
 Items (pk / sk):
 - JOB#<id> / JOB           the job; UserJobs index (gsi1pk=USER#<sub>, gsi1sk=<created>#<id>);
@@ -31,12 +32,8 @@ Items (pk / sk):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 import logging
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -45,7 +42,6 @@ from gencore.adapters.ddb import (
     ConditionFailed,
     Writer,
     ddb_value,
-    encode_cursor,
     plain_item,
     update_clauses,
     update_expression,
@@ -53,6 +49,7 @@ from gencore.adapters.ddb import (
 from gencore.adapters.ddb import is_condition_failure as is_condition_failure  # re-exported for uploads
 from gencore.adapters.ddb import values as _values
 from gencore.adapters.due_index import oldest_due
+from gencore.adapters.index_pages import USER_JOBS, read_page
 from gencore.adapters.job_keys import (
     SEMAPHORE_KEY,
     due_shard,
@@ -65,7 +62,7 @@ from gencore.adapters.job_side_items import ChargeObserver, SideItems
 from gencore.adapters.ledger import PERIODS, reservation_updates
 from gencore.adapters.submission import SubmissionWrites
 from gencore.adapters.waiting_line import LineWrites
-from gencore.domain.errors import InvalidCursor, TooManyWaiting, TransitionConflict
+from gencore.domain.errors import TooManyWaiting, TransitionConflict
 from gencore.domain.events import SAFETY_NET_DELAY_SECONDS, CompletionEvent
 from gencore.domain.ledger import Pricing
 from gencore.domain.models import TRANSITIONS, Job, JobStatus
@@ -78,15 +75,6 @@ _ddb, _plain = ddb_value, plain_item
 __all__ = ["SEMAPHORE_KEY", "ChargeObserver", "DynamoJobStore", "is_condition_failure", "plain_item"]
 
 log = logging.getLogger(__name__)
-
-# A cursor is our own LastEvaluatedKey of the UserJobs index. Anything else is refused before
-# DynamoDB sees it: it answers an empty or oversized key value with a 400 (which moto does not).
-_MAX_CURSOR_CHARS = 1024
-_UUID = r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
-_CURSOR_PK = re.compile(rf"JOB#({_UUID})")
-_CURSOR_SORT = re.compile(
-    rf"\d{{4}}-\d{{2}}-\d{{2}}T\d{{2}}:\d{{2}}:\d{{2}}(?:\.\d{{1,6}})?(?:Z|[+-]\d{{2}}:\d{{2}})#({_UUID})"
-)
 
 
 class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins before the stubs they fill
@@ -116,20 +104,10 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         return self.get(item["job_id"]["S"]) if item else None
 
     def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page:
-        partition = f"USER#{user_id}"
-        query: dict[str, Any] = {
-            "TableName": self._table,
-            "IndexName": "UserJobs",
-            "KeyConditionExpression": "gsi1pk = :p",
-            "ExpressionAttributeValues": {":p": {"S": partition}},
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if cursor:
-            query["ExclusiveStartKey"] = self._decode_cursor(cursor, partition)
-        result = self._db.query(**query)
-        last = result.get("LastEvaluatedKey")
-        return Page(jobs=[self._to_job(i) for i in result["Items"]], next_cursor=encode_cursor(last))
+        items, last = read_page(
+            self._db, self._table, f"USER#{user_id}", USER_JOBS, limit=limit, cursor=cursor, newest_first=True
+        )
+        return Page(jobs=[self._to_job(item) for item in items], next_cursor=last)
 
     def due_job_ids(self, *, now: int, limit: int) -> list[str]:
         """Up to `limit` overdue jobs, most overdue first: jobs to poll before jobs to re-submit."""
@@ -406,28 +384,3 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
     def _to_job(item: dict[str, Any]) -> Job:
         data = _plain(item)
         return Job.model_validate({k: v for k, v in data.items() if k in _JOB_FIELDS})
-
-    @staticmethod
-    def _decode_cursor(cursor: str, partition: str) -> dict[str, Any]:
-        """Our own LastEvaluatedKey back, or InvalidCursor: every value is checked, not only types."""
-        if len(cursor) > _MAX_CURSOR_CHARS:
-            raise InvalidCursor("The cursor is not valid")
-        try:
-            raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-            plain = json.loads(raw)
-        except (binascii.Error, ValueError) as error:
-            raise InvalidCursor("The cursor is not valid") from error
-        expected = {"pk", "sk", "gsi1pk", "gsi1sk"}
-        if (
-            not isinstance(plain, dict)
-            or set(plain) != expected
-            or not all(isinstance(v, str) for v in plain.values())
-            or plain["gsi1pk"] != partition  # a cursor only pages through its own user's jobs
-            or plain["sk"] != "JOB"
-        ):
-            raise InvalidCursor("The cursor is not valid")
-        job = _CURSOR_PK.fullmatch(plain["pk"])
-        sort = _CURSOR_SORT.fullmatch(plain["gsi1sk"])
-        if not job or not sort or job.group(1) != sort.group(1):
-            raise InvalidCursor("The cursor is not valid")
-        return {k: {"S": v} for k, v in plain.items()}
