@@ -219,11 +219,33 @@ class Retrier:
         return self._rng.uniform(0, self.policy.ceiling(retry_index))
 
 
-class ApiTransport:
-    """The authenticated HTTP client for Leonardo's API and the one request wrapper over it.
+class LazyHttp:
+    """An httpx client built on first use (once, under a lock) and dropped by :meth:`close`: the next
+    use builds another, so a client closed after a SnapStart restore reconnects lazily. Subclasses
+    say how to build it (:meth:`_build`)."""
 
-    The httpx client is built on first use and dropped by :meth:`close` (it reconnects lazily).
-    """
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.http: httpx.Client | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            http, self.http = self.http, None
+        if http is not None:
+            http.close()
+
+    def _client(self) -> httpx.Client:
+        with self._lock:
+            if self.http is None:
+                self.http = self._build()
+            return self.http
+
+    def _build(self) -> httpx.Client:
+        raise NotImplementedError
+
+
+class ApiTransport(LazyHttp):
+    """The authenticated HTTP client for Leonardo's API and the one request wrapper over it."""
 
     def __init__(
         self,
@@ -233,19 +255,12 @@ class ApiTransport:
         retrier: Retrier,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
+        super().__init__()
         self._base_url = base_url
         self._secret = secret
         self._timeout = timeout
         self._retrier = retrier
         self._transport = transport
-        self._lock = threading.Lock()
-        self.http: httpx.Client | None = None
-
-    def close(self) -> None:
-        with self._lock:
-            http, self.http = self.http, None
-        if http is not None:
-            http.close()
 
     def request(
         self,
@@ -268,18 +283,15 @@ class ApiTransport:
             attempts=attempts,
         )
 
-    def _client(self) -> httpx.Client:
-        with self._lock:
-            if self.http is None:
-                self.http = httpx.Client(
-                    base_url=self._base_url,
-                    timeout=self._timeout,
-                    transport=self._transport,
-                    auth=BearerAuth(self._secret),
-                    headers={"accept": "application/json"},
-                    follow_redirects=False,
-                )
-            return self.http
+    def _build(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self._base_url,
+            timeout=self._timeout,
+            transport=self._transport,
+            auth=BearerAuth(self._secret),
+            headers={"accept": "application/json"},
+            follow_redirects=False,
+        )
 
     def _attempt(
         self,

@@ -8,14 +8,13 @@ and retry policy as the API calls: posting the same bytes to the same key again 
 
 import ipaddress
 import re
-import threading
 from typing import Any
 
 import httpx
 
 from .errors import BadResponseError, LeonardoError, RetryableError, UploadRefusedError, UploadRejectedError
 from .models import InitImageUpload
-from .transport import Retrier, parse_retry_after
+from .transport import LazyHttp, Retrier, parse_retry_after
 
 # Leonardo's presigned init-image uploads go to S3 (e.g. <bucket>.s3-accelerate.amazonaws.com).
 DEFAULT_UPLOAD_HOSTS: tuple[str, ...] = ("*.amazonaws.com",)
@@ -68,8 +67,8 @@ def _s3_code(response: httpx.Response) -> str | None:
     return found.group(1) if found else None
 
 
-class PresignedUploader:
-    """Posts files to presigned S3 slots; the httpx client is built on first use."""
+class PresignedUploader(LazyHttp):
+    """Posts files to presigned S3 slots."""
 
     def __init__(
         self,
@@ -80,18 +79,11 @@ class PresignedUploader:
     ) -> None:
         if isinstance(upload_hosts, str):  # type: ignore[unreachable]  # for untyped callers
             raise ValueError("upload_hosts must be a tuple of hosts, not one string")
+        super().__init__()
         self._upload_hosts = tuple(check_host_pattern(p) for p in upload_hosts)
         self._timeout = timeout
         self._retrier = retrier
         self._transport = transport
-        self._lock = threading.Lock()
-        self.http: httpx.Client | None = None
-
-    def close(self) -> None:
-        with self._lock:
-            http, self.http = self.http, None
-        if http is not None:
-            http.close()
 
     def send(self, upload: InitImageUpload, content: bytes, content_type: str) -> None:
         """Post ``upload.fields`` then the file (last, named ``file``: S3 ignores anything after
@@ -117,14 +109,9 @@ class PresignedUploader:
             raise UploadRefusedError(f"init-image upload host {host!r} is not in upload_hosts")
         return url
 
-    def _client(self) -> httpx.Client:
+    def _build(self) -> httpx.Client:
         # No auth hook and no default headers: S3 refuses Leonardo's Authorization header.
-        with self._lock:
-            if self.http is None:
-                self.http = httpx.Client(
-                    timeout=self._timeout, transport=self._transport, follow_redirects=False
-                )
-            return self.http
+        return httpx.Client(timeout=self._timeout, transport=self._transport, follow_redirects=False)
 
     def _attempt(
         self, url: httpx.URL, target: str, fields: dict[str, str], files: dict[str, Any]
