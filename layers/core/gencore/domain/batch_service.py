@@ -42,13 +42,12 @@ from .ledger import decimal_text
 from .models import Job
 from .parameters import job_seed
 from .plans import Plan
-from .policy import Clock, epoch
+from .policy import IDEMPOTENCY_KEY_TTL_SECONDS, Clock, epoch
 from .ports import UploadBucket
 from .sources import Sources
 from .uploads import Uploads
 
 log = logging.getLogger(__name__)
-IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 
 
 class Batches:

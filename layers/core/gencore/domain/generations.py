@@ -18,14 +18,13 @@ from .admission import Admission, Admitted
 from .errors import InvalidRequest, JobNotFound
 from .models import Job, JobKind, JobStatus
 from .parameters import job_seed
-from .policy import Clock, Policy, epoch
+from .policy import IDEMPOTENCY_KEY_TTL_SECONDS, Clock, Policy, epoch
 from .ports import JobStore, Page, SubmitQueue
 from .requests import ImageGenerationRequest, Source, UploadUpscaleRequest, VariationRequest
 from .sources import Sources
 from .video_requests import VideoRequest
 
 log = logging.getLogger(__name__)
-IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 
 
 class Generations:

@@ -16,6 +16,8 @@ Clock = Callable[[], datetime]
 
 IMAGE, VIDEO = "image", "video"  # Leonardo's concurrency pools (Policy.pools)
 KNOWN_POOLS = (IMAGE, VIDEO)
+# How long an Idempotency-Key of a POST route (a job, a batch) returns what it first made.
+IDEMPOTENCY_KEY_TTL_SECONDS = 24 * 3600
 
 
 @dataclass(frozen=True)
