@@ -52,6 +52,7 @@ from .models import (
 from .motion import MotionCalls
 from .pricing import PricingEnvelope, PricingRequest, PricingService
 from .realtime import RealtimeCalls
+from .retry import Retrier, RetryPolicy, parse_retry_after
 from .tools import (
     CanvasUpload,
     CanvasUploadEnvelope,
@@ -72,7 +73,7 @@ from .tools import (
     VariationJob,
     VariationRequest,
 )
-from .transport import ApiTransport, Envelope, Retrier, RetryPolicy, Secret, parse_retry_after
+from .transport import ApiTransport, Envelope, Secret
 from .uploads import DEFAULT_UPLOAD_HOSTS, PresignedUploader
 
 DEFAULT_BASE_URL = "https://cloud.leonardo.ai/api/rest/v1"

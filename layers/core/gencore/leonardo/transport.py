@@ -1,12 +1,10 @@
-"""How one call reaches Leonardo: the key, the retry policy, and the one request wrapper.
+"""How one call reaches Leonardo: the key, the one request wrapper, and what its answer means.
 
 Every Leonardo API call goes through :meth:`ApiTransport.request`, the single place that
-authenticates, retries and classifies failures:
+authenticates, retries (under leonardo/retry.py's policy) and classifies failures:
 
-* 429, 5xx and transport failures are retried with exponential backoff and
-  full jitter (``uniform(0, min(max_delay, base_delay * 2**n))``), or after
-  Leonardo's ``Retry-After`` (seconds or HTTP date, capped at ``max_delay``),
-  at most ``RetryPolicy.max_attempts`` attempts in total.
+* 429, 5xx and transport failures are retried (leonardo/retry.py: backoff with full jitter, or
+  Leonardo's ``Retry-After``), at most ``RetryPolicy.max_attempts`` attempts in total.
 * A paid POST (``attempts=1``, not idempotent) is sent exactly once per call.
   Only an answer that proves Leonardo did not act on it is reported as
   retryable: a connect failure or pool timeout (never sent) or a 429
@@ -25,14 +23,8 @@ unwraps; it is never an exception argument, never logged and not in repr().
 Error bodies are redacted in case Leonardo (or a proxy) echoes our headers.
 """
 
-import email.utils
-import logging
-import random
 import threading
-import time
-from collections.abc import Callable, Generator
-from dataclasses import dataclass
-from datetime import UTC
+from collections.abc import Generator
 from typing import Any, TypeVar
 
 import httpx
@@ -50,15 +42,13 @@ from .errors import (
     RetryableError,
     UnreadableAnswerError,
 )
-
-logger = logging.getLogger("gencore.leonardo.client")  # the name operators already filter on
+from .retry import Retrier, parse_retry_after
 
 MAX_BODY_TEXT = 500
 # Failures where the request provably never reached Leonardo: safe to resend even a POST.
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 Envelope = TypeVar("Envelope", bound=BaseModel)
-T = TypeVar("T")
 
 
 class PaidRoutes:
@@ -67,25 +57,6 @@ class PaidRoutes:
 
     def _paid(self, path: str, envelope: type[Envelope], body: dict[str, Any] | None = None) -> Envelope:
         raise NotImplementedError  # pragma: no cover - provided by LeonardoClient
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """``max_attempts`` counts the first try; delays are in seconds."""
-
-    max_attempts: int = 4
-    base_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError("delays must not be negative")
-
-    def ceiling(self, retry_index: int) -> float:
-        """Upper bound of the full-jitter sleep before retry number ``retry_index`` (0-based)."""
-        return min(self.max_delay, self.base_delay * 2.0**retry_index)
 
 
 class Secret:
@@ -119,27 +90,6 @@ class BearerAuth(httpx.Auth):
         yield request
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP date); None if absent/invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        pass
-    else:
-        return max(0.0, seconds) if seconds == seconds else None  # NaN guard
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    current = time.time() if now is None else now
-    return max(0.0, when.timestamp() - current)
-
-
 def redact(value: Any, secret: str) -> Any:
     """Remove the key from an error body in case Leonardo (or a proxy) echoes our headers."""
     if not secret:
@@ -157,66 +107,6 @@ def describe(error: ValidationError) -> str:
     """Where validation failed, without the offending values (they could be anything)."""
     parts = [f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['type']}" for e in error.errors()[:5]]
     return "; ".join(parts)
-
-
-class Retrier:
-    """Runs one attempt at a time under a :class:`RetryPolicy`; shared by API calls and uploads."""
-
-    def __init__(self, policy: RetryPolicy, sleep: Callable[[float], None], rng: random.Random) -> None:
-        self.policy = policy
-        self._sleep = sleep
-        self._rng = rng
-
-    def run(
-        self,
-        method: str,
-        path: str,
-        attempt_once: Callable[[], T | LeonardoError],
-        what: str = "call",
-        attempts: int | None = None,
-    ) -> T:
-        """Run ``attempt_once`` until it returns a result or a non-retryable error,
-        within the retry policy; log each failure (never bodies or headers)."""
-        attempts = attempts or self.policy.max_attempts
-        for attempt in range(1, attempts + 1):
-            outcome = attempt_once()
-            if not isinstance(outcome, LeonardoError):
-                return outcome
-            error = outcome
-            if not error.retryable or attempt == attempts:
-                # A 404 is routine (polling a deleted generation); the rest deserve attention.
-                level = logging.INFO if isinstance(error, NotFoundError) else logging.WARNING
-                logger.log(
-                    level,
-                    f"leonardo {what} failed",
-                    extra={
-                        "method": method,
-                        "path": path,
-                        "status": error.status,
-                        "code": error.code,
-                        "attempt": attempt,
-                    },
-                )
-                raise error
-            delay = self.delay(attempt - 1, getattr(error, "retry_after", None))
-            logger.info(
-                f"leonardo {what} will be retried",
-                extra={
-                    "method": method,
-                    "path": path,
-                    "status": error.status,
-                    "code": error.code,
-                    "attempt": attempt,
-                    "delay": round(delay, 3),
-                },
-            )
-            self._sleep(delay)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def delay(self, retry_index: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(self.policy.max_delay, retry_after)
-        return self._rng.uniform(0, self.policy.ceiling(retry_index))
 
 
 class LazyHttp:
@@ -388,12 +278,4 @@ def parse_answer[E: BaseModel](
         )
 
 
-__all__ = [
-    "ApiTransport",
-    "BearerAuth",
-    "Retrier",
-    "RetryPolicy",
-    "Secret",
-    "parse_retry_after",
-    "redact",
-]
+__all__ = ["ApiTransport", "BearerAuth", "LazyHttp", "Secret", "redact"]

@@ -14,7 +14,8 @@ import httpx
 
 from .errors import BadResponseError, LeonardoError, RetryableError, UploadRefusedError, UploadRejectedError
 from .models import InitImageUpload
-from .transport import LazyHttp, Retrier, parse_retry_after
+from .retry import Retrier, parse_retry_after
+from .transport import LazyHttp
 
 # Leonardo's presigned init-image uploads go to S3 (e.g. <bucket>.s3-accelerate.amazonaws.com).
 DEFAULT_UPLOAD_HOSTS: tuple[str, ...] = ("*.amazonaws.com",)
