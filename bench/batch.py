@@ -417,7 +417,9 @@ def main() -> None:
         children = ChildRuns(Path(work))
         with LocalStack(config) as stack:
             children.attach(stack.runtime)
-            token = stack.token("batch-bench")
+            # One token for the whole run: it must outlive the wait (a 10,000-item run on a slow
+            # machine takes over an hour, the issuer's default lifetime), and the results read after it.
+            token = stack.token("batch-bench", ttl_seconds=int(timeout) + 3600)
             with (
                 Client(stack.api_url, token=token, timeout=120) as client,
                 httpx.Client(base_url=stack.api_url, timeout=120) as api,

@@ -559,7 +559,9 @@ class _Run:
         self.stack, self.sc, self.report, self.log = stack, scenario, report, log
         self.nonce = uuid.uuid4().hex[:8]
         self.specs = plan_jobs(scenario, self.nonce)
-        self.tokens = {s.user: stack.token(s.user) for s in self.specs}
+        # Tokens outlive the run: the submit phase, the drain deadline and the settling after it.
+        ttl = int(scenario.deadline) + 3600
+        self.tokens = {s.user: stack.token(s.user, ttl_seconds=ttl) for s in self.specs}
         self.accepted: dict[str, JobSpec] = {}  # job id -> spec
         self.views: dict[str, dict] = {}  # job id -> last terminal view
         self.ddb = stack.boto3_client("dynamodb")
