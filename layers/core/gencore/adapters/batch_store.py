@@ -28,6 +28,7 @@ from gencore.adapters.job_keys import (
     BATCH_DUE_PARTITION,
     batch_items_partition,
     batch_key,
+    user_batches_partition,
 )
 from gencore.adapters.ledger import PERIODS, budget_refusal, reservation_updates
 from gencore.adapters.outbox import outbox_put
@@ -58,7 +59,7 @@ class DynamoBatchStore(FanOutWrites):  # the fan-out's writes: adapters/batch_fa
         return _to_batch(item) if item else None
 
     def list_batches(self, user_id: str, *, limit: int, cursor: str | None) -> tuple[list[Batch], str | None]:
-        partition = f"BATCHES#{user_id}"
+        partition = user_batches_partition(user_id)
         items, last = read_page(
             self._db, self._table, partition, USER_BATCHES, limit=limit, cursor=cursor, newest_first=True
         )
@@ -193,7 +194,7 @@ def _to_item(batch: Batch) -> dict[str, Any]:
     data |= {
         "pk": f"BATCH#{batch.id}",
         "sk": "BATCH",
-        "gsi1pk": f"BATCHES#{batch.user_id}",
+        "gsi1pk": user_batches_partition(batch.user_id),
         "gsi1sk": f"{data['created_at']}#{batch.id}",
     }
     if not batch.fanned_out:

@@ -57,6 +57,7 @@ from gencore.adapters.job_keys import (
     job_key,
     partitions,
     semaphore_key,
+    user_jobs_partition,
 )
 from gencore.adapters.job_side_items import ChargeObserver, SideItems
 from gencore.adapters.ledger import PERIODS, reservation_updates
@@ -104,8 +105,9 @@ class DynamoJobStore(SideItems, LineWrites, SubmissionWrites):  # the mixins bef
         return self.get(item["job_id"]["S"]) if item else None
 
     def list_for_user(self, user_id: str, *, limit: int, cursor: str | None) -> Page:
+        partition = user_jobs_partition(user_id)
         items, last = read_page(
-            self._db, self._table, f"USER#{user_id}", USER_JOBS, limit=limit, cursor=cursor, newest_first=True
+            self._db, self._table, partition, USER_JOBS, limit=limit, cursor=cursor, newest_first=True
         )
         return Page(jobs=[self._to_job(item) for item in items], next_cursor=last)
 

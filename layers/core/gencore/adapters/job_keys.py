@@ -92,7 +92,17 @@ def index_keys(job: Job, created_at: str) -> dict[str, str]:
             "gsi1pk": batch_items_partition(job.batch.batch_id),
             "gsi1sk": f"{job.batch.line:06d}#{job.id}",
         }
-    return {"gsi1pk": f"USER#{job.user_id}", "gsi1sk": f"{created_at}#{job.id}"}
+    return {"gsi1pk": user_jobs_partition(job.user_id), "gsi1sk": f"{created_at}#{job.id}"}
+
+
+def user_jobs_partition(user_id: str) -> str:
+    """A user's history in the UserJobs index (their jobs outside batches)."""
+    return f"USER#{user_id}"
+
+
+def user_batches_partition(user_id: str) -> str:
+    """A user's batches in the UserJobs index."""
+    return f"BATCHES#{user_id}"
 
 
 def batch_key(batch_id: str) -> dict[str, Any]:
