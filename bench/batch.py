@@ -24,7 +24,8 @@ typed client, over HTTP, on a stack with the test clock (StackConfig.fast). Meas
   `--create-rate` so the stack, not that limit, is what is measured);
 - **Leonardo calls per item**: the simulator's request counters over the run, the job's own routes
   (POST, GET of its generation) per completed item; account-level calls in their own rows, per
-  minute, as bench/slots.py counts them;
+  minute, as bench/slots.py counts them; and the generations read or fetched from the CDN more
+  than once, with the time between their reads (the simulator's log, `readAt` and `downloadedAt`);
 - **results read time**: every page of `GET /v1/batches/{id}/results` (JSONL, `X-Next-Cursor`).
 
 `--budget-seconds` is the time the whole run (submit, makespan, results) is reported against; by
@@ -46,6 +47,8 @@ import threading
 import time
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +269,7 @@ class Run:
     requests: dict[str, int] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     results: dict[str, Any] = field(default_factory=dict)
+    repeats: dict[str, Any] = field(default_factory=dict)
 
     def execute(self, stack: Any, client: Any, api: Any, token: str, path: Path) -> Run:
         before = stack.simulator.stats()
@@ -276,6 +280,7 @@ class Run:
         self.accepted = time.monotonic()
         self.create_seconds = self.accepted - started - self.upload_seconds
         self._watch(stack, client)
+        self.repeats = repeated_reads(stack.simulator.generation_log())
         after = stack.simulator.stats()
         self.stats = after
         self.requests = {k: v - before["requests"].get(k, 0) for k, v in after["requests"].items()}
@@ -495,6 +500,7 @@ def figures(report: Report, run: Run, children: ChildRuns, args: argparse.Namesp
         "batch_function_runs": children.runs,
         "batch_function_outcomes": outcomes,
         "results": results,
+        "repeated_reads": run.repeats,
         "results_page_p50": percentile(results.get("page_seconds") or [], 50),
     }
 
@@ -515,6 +521,44 @@ def _calls(report: Report, run: Run, account_routes: tuple[str, ...]) -> None:
         short = route.replace("/api/rest/v1", "")
         report.add(f"  account: {short}", run.requests.get(route, 0) / minutes, "req/min")
     report.add("  429s from Leonardo (rate limited)", run.stats.get("deltas", {}).get("rate_limited", 0))
+    repeats = run.repeats
+    report.add("  generations read more than once", repeats.get("read_again"),
+               note=f"{repeats.get('extra_reads')} extra GET(s); seconds from one read to the next: "
+               f"{_spread(repeats.get('read_gaps') or [])}")  # fmt: skip
+    report.add("  generations fetched from the CDN again", repeats.get("fetched_again"),
+               note=f"{repeats.get('extra_downloads')} extra download(s)")  # fmt: skip
+
+
+def repeated_reads(log: list[dict[str, Any]]) -> dict[str, Any]:
+    """Which generations were read (GET) or fetched from the CDN more than once, from the simulator's
+    log (`readAt`, `downloadedAt`): how many, and the time from each read to the one before it. The
+    gap names the cause: under a second a retried call, the events queue's visibility timeout a
+    message delivered again, the reconciler's schedule a poll."""
+    read_again = [e for e in log if len(e["readAt"]) > 1]
+    images = {e["id"]: e["request"].get("num_images", 1) for e in log}
+    fetched_again = [e for e in log if len(e["downloadedAt"]) > images[e["id"]]]
+    gaps = [
+        (datetime.fromisoformat(later) - datetime.fromisoformat(earlier)).total_seconds()
+        for e in read_again
+        for earlier, later in pairwise(e["readAt"])
+    ]
+    return {
+        "read_again": len(read_again),
+        "extra_reads": sum(len(e["readAt"]) - 1 for e in read_again),
+        "fetched_again": len(fetched_again),
+        "extra_downloads": sum(len(e["downloadedAt"]) - images[e["id"]] for e in fetched_again),
+        "read_gaps": sorted(round(g, 3) for g in gaps),
+        "examples": [
+            {k: e[k] for k in ("id", "createdAt", "updatedAt", "readAt", "downloadedAt")}
+            for e in (read_again + [f for f in fetched_again if f not in read_again])[:50]
+        ],
+    }
+
+
+def _spread(values: list[float]) -> str:
+    if not values:
+        return "none"
+    return f"min {min(values):.2f}, p50 {percentile(values, 50):.2f}, max {max(values):.2f}"
 
 
 if __name__ == "__main__":

@@ -241,6 +241,7 @@ async def get_generation(request: Request, sim: Simulator) -> Response:
     record = sim.store.get(generation_id)
     if record is None:
         raise errors.not_found(f"generation {generation_id} not found")
+    sim.store.note(record, "read_at", views.now())
     variations = sim.variations.store.by_source()
     return JSONResponse({"generations_by_pk": views.generation_rest(record, variations)})
 
@@ -348,8 +349,13 @@ async def delete_init_image(request: Request, sim: Simulator) -> Response:
 # -- CDN (no auth, like cdn.leonardo.ai) -------------------------------------------
 
 
-async def _cdn_response(sim: Simulator, body: bytes | Body, media_type: str = "image/png") -> Response:
+async def _cdn_response(
+    sim: Simulator, body: bytes | Body, media_type: str = "image/png", *, of: GenerationRecord | None = None
+) -> Response:
+    """A CDN file's answer; `of`, a generation's file, is noted in that generation's log entry."""
     sim.stats.incr("cdn_downloads")
+    if of is not None:
+        sim.store.note(of, "downloaded_at", views.now())
     size = body.size if isinstance(body, Body) else len(body)
     headers = {"content-length": str(size), "cache-control": "public, max-age=31536000, immutable"}
     delay = sim.faults.config.cdn_delay_seconds
@@ -388,7 +394,7 @@ async def cdn_generation_image(request: Request) -> Response:
         raise errors.not_found("image not found")
     key = image_key(record.prompt, record.seed, image.index, record.init_fingerprint)
     if sim.cfg.output_type == "video/mp4":
-        return await _cdn_response(sim, mp4(sim.cfg.output_bytes, key), "video/mp4")
+        return await _cdn_response(sim, mp4(sim.cfg.output_bytes, key), "video/mp4", of=record)
     png = await run_in_threadpool(
         render_png,
         record.prompt,
@@ -399,7 +405,7 @@ async def cdn_generation_image(request: Request) -> Response:
         record.init_fingerprint,
     )
     return await _cdn_response(
-        sim, padded_png(png, sim.cfg.output_bytes, key) if sim.cfg.output_bytes else png
+        sim, padded_png(png, sim.cfg.output_bytes, key) if sim.cfg.output_bytes else png, of=record
     )
 
 
@@ -418,9 +424,9 @@ async def _cdn_video(sim: Simulator, record: GenerationRecord, ext: str) -> Resp
         render_clip, key, width, height, video.duration_seconds, motion, video.source_picture
     )
     if ext == "jpg":
-        return await _cdn_response(sim, poster, "image/jpeg")
+        return await _cdn_response(sim, poster, "image/jpeg", of=record)
     body = padded_mp4(clip, sim.cfg.output_bytes, key) if sim.cfg.output_bytes else clip
-    return await _cdn_response(sim, body, "video/mp4")
+    return await _cdn_response(sim, body, "video/mp4", of=record)
 
 
 async def cdn_variation_image(request: Request) -> Response:

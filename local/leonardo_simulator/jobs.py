@@ -89,6 +89,10 @@ class GenerationRecord:
     answered_at: datetime | None = None  # when the answer was handed to the server
     deleted: bool = False  # deleted through the API: gone from the store, kept in the log
     video: VideoSpec | None = None  # set on a video generation (text-to-video, image-to-video, SVD)
+    # When each GET of it was answered and each of its CDN files was served (the request log's
+    # `readAt` and `downloadedAt`): which generation was read or fetched twice, and when.
+    read_at: list[datetime] = field(default_factory=list)
+    downloaded_at: list[datetime] = field(default_factory=list)
 
 
 class GenerationStore:
@@ -137,6 +141,11 @@ class GenerationStore:
         with self._lock:
             for name, value in changes.items():
                 setattr(record, name, value)
+
+    def note(self, record: GenerationRecord, what: str, when: datetime) -> None:
+        """Append `when` to one of the record's time lists (`read_at`, `downloaded_at`)."""
+        with self._lock:
+            getattr(record, what).append(when)
 
     def snapshot(self) -> dict[str, GenerationRecord]:
         with self._lock:

@@ -171,6 +171,8 @@ def generation_log_entry(record: GenerationRecord) -> dict[str, Any]:
         "client": record.client,
         "requestHeaders": dict(record.request_headers),
         "video": _video_log(record),
+        "readAt": [iso(t) for t in record.read_at],
+        "downloadedAt": [iso(t) for t in record.downloaded_at],
     }
 
 

@@ -309,6 +309,8 @@ def test_generation_log_route_shape_deletes_and_reset(start_sim):
             "client",
             "requestHeaders",
             "video",
+            "readAt",
+            "downloadedAt",
         }
         assert first["video"] is None  # a picture, not a video
         assert first["request"] == {"prompt": "kept", "seed": 5, "width": 64, "height": 64, "num_images": 1}
@@ -326,6 +328,27 @@ def test_generation_log_route_shape_deletes_and_reset(start_sim):
         assert admin.get("/_admin/generations").json() == []
         create(c)
         assert [e["sequence"] for e in sim.generation_log()] == [1]
+
+
+def test_the_log_says_when_each_generation_was_read_and_its_files_served(start_sim):
+    """`readAt` and `downloadedAt`: the times of each answered GET of the generation and of each
+    of its CDN files served, so a bench can name the generations read or fetched more than once."""
+    sim = start_sim()
+    with client(sim) as c, httpx.Client() as cdn:
+        generation_id = create(c)
+        entry = wait_for(lambda: (e := only_generation(sim))["status"] == "COMPLETE" and e, timeout=5)
+        assert (entry["readAt"], entry["downloadedAt"]) == ([], [])
+        first = c.get(f"/generations/{generation_id}").json()["generations_by_pk"]
+        c.get(f"/generations/{generation_id}").raise_for_status()
+        assert c.get("/generations/not-a-generation").status_code == 404
+        [image] = first["generated_images"]
+        cdn.get(image["url"]).raise_for_status()
+        assert cdn.get(image["url"].replace(".png", ".webp")).status_code == 404  # not served
+        entry = only_generation(sim)
+    reads, downloads = entry["readAt"], entry["downloadedAt"]
+    assert len(reads) == 2 and len(downloads) == 1
+    assert entry["createdAt"] <= reads[0] <= reads[1] <= downloads[0]
+    assert all(ISO_MICROS.match(t) for t in reads + downloads)
 
 
 def test_admin_routes_refuse_non_loopback_clients():
