@@ -27,7 +27,8 @@ class ExecutionEnvironments:
     loads one module per function and calls it from several threads at once, so concurrent
     invocations overwrite each other's state (a job created under another caller's `sub`, a failed
     record reported in another batch's response). Here every invocation takes a free environment, or
-    cold-starts a new module copy, so concurrency stays what the template allows and nothing is shared.
+    cold-starts a new module copy, so concurrency stays what the template allows and no state is shared.
+    Every copy runs under the same module name, as every Lambda environment imports the same `app`.
 
     Module copies are not enough for functions built on Powertools' event handler: it stores the
     event on the `BaseRouter` class (`BaseRouter.current_event = ...`), shared by every resolver in
@@ -42,6 +43,7 @@ class ExecutionEnvironments:
         self._serialized = serialized or set()
         self._http_lock = threading.Lock()
         self._lock = threading.Lock()
+        self._load_lock = threading.Lock()  # one module copy executing under the shared name at a time
         self._free: dict[str, list[Any]] = defaultdict(list)
         self._count: Counter[str] = Counter()
         self._modules: list[str] = []
@@ -98,15 +100,35 @@ class ExecutionEnvironments:
         return known
 
     def _load(self, logical_id: str, number: int) -> Any:
+        """Another copy of the function's handler module, under the first copy's module name.
+
+        On Lambda every execution environment imports the handler as the same module, and what is
+        keyed on the module name is shared by all of them: Powertools Idempotency keys each record
+        `<function>#<module>.<qualname>#<hash>`. Under a name of its own, each copy kept its own
+        Idempotency records, so a message delivered again to another environment was processed
+        again (a second GET and a second copy of the outputs). The copy is registered in
+        `sys.modules` under a key of its own, and under the shared name only while it executes, so
+        names it resolves through its module at import (pydantic, dataclasses) are its own.
+        """
         spec = self._runtime.functions[logical_id]
-        name = f"fn_{logical_id}_env{number}"
-        loader = importlib.util.spec_from_file_location(name, spec.module_path)
+        shared = getattr(self._first(logical_id), "__module__", None) or f"fn_{logical_id}"
+        loader = importlib.util.spec_from_file_location(shared, spec.module_path)
         assert loader is not None and loader.loader is not None
         module = importlib.util.module_from_spec(loader)
-        sys.modules[name] = module
-        loader.loader.exec_module(module)
+        key = f"{shared}_env{number}"
+        with self._load_lock:
+            first = sys.modules.get(shared)
+            sys.modules[shared] = module
+            try:
+                loader.loader.exec_module(module)
+            finally:
+                if first is None:
+                    sys.modules.pop(shared, None)
+                else:
+                    sys.modules[shared] = first
+        sys.modules[key] = module
         with self._lock:
-            self._modules.append(name)
+            self._modules.append(key)
         return getattr(module, spec.function_name)
 
 

@@ -131,6 +131,29 @@ def test_functions_not_named_serialized_run_side_by_side_even_with_a_router(runt
     assert not barrier.broken and meter.most == 2
 
 
+def test_every_environment_runs_the_handler_under_one_module_name(tmp_path):
+    """On Lambda every environment imports the same module, and Powertools Idempotency keys its
+    records by the handler's module and name: copies under names of their own would each keep their
+    own records, and an event delivered again to another environment would be processed again."""
+    path = tmp_path / "named.py"
+    path.write_text(
+        "import threading\n"
+        "own = object()\n"
+        "def handler(event, context):\n"
+        "    event['barrier'].wait(timeout=5)\n"
+        "    return __name__, handler.__module__, id(own)\n"
+    )
+    runtime = _Runtime({"NamedFunction": path})
+    barrier = threading.Barrier(3)
+    with ExecutionEnvironments(runtime) as envs:
+        named = runtime.handler("NamedFunction")
+        answers = at_once(lambda: named({"barrier": barrier}, None), 3)
+        assert sys.modules["fn_NamedFunction_test"].handler is runtime._loaded["NamedFunction"]
+    assert not barrier.broken and envs.environments == {"NamedFunction": 3}
+    assert {(name, module) for name, module, _ in answers} == {("fn_NamedFunction_test",) * 2}
+    assert len({own for _, _, own in answers}) == 3  # one name, yet three copies with state of their own
+
+
 @pytest.mark.parametrize(("function", "routed"), [("api", True), ("webhook", False), ("docs", False)])
 def test_of_the_stacks_http_functions_only_the_api_holds_a_router(function, routed):
     """The real handlers, each in a fresh interpreter: the webhook is matched by hand, so a callback
