@@ -25,7 +25,6 @@ import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -58,28 +57,18 @@ from .tools import (
     CanvasUploadEnvelope,
     CanvasUploadRequest,
     CanvasUploadSlots,
-    NobgEnvelope,
     PromptEnvelope,
     PromptGeneration,
     PromptImproveRequest,
-    UltraUpscaleStyle,
-    UniversalUpscaleEnvelope,
-    UniversalUpscaleRequest,
-    UnzoomEnvelope,
-    UpscaleEnvelope,
-    UpscalerStyle,
-    Variation,
-    VariationEnvelope,
-    VariationJob,
-    VariationRequest,
 )
-from .transport import ApiTransport, Envelope, Secret
+from .transport import ApiTransport, Envelope, Secret, path_segment
 from .uploads import DEFAULT_UPLOAD_HOSTS, PresignedUploader
+from .variations import VariationCalls
 
 DEFAULT_BASE_URL = "https://cloud.leonardo.ai/api/rest/v1"
 
 
-class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonardo/realtime.py
+class LeonardoClient(MotionCalls, RealtimeCalls, VariationCalls):  # motion.py, realtime.py, variations.py
     """Typed client for the Leonardo generation API. Reusable; call :meth:`close` when done.
 
     ``upload_hosts`` lists the hosts :meth:`send_init_image` may post files to:
@@ -166,7 +155,7 @@ class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonard
         return self._paid("/generations", CreateGenerationEnvelope, request.to_payload()).sd_generation_job
 
     def get_generation(self, generation_id: str) -> Generation:
-        envelope = self._read("GET", f"/generations/{_segment(generation_id)}", GetGenerationEnvelope)
+        envelope = self._read("GET", f"/generations/{path_segment(generation_id)}", GetGenerationEnvelope)
         if envelope.generations_by_pk is None:
             raise NotFoundError("Leonardo has no such generation", status=200)
         return envelope.generations_by_pk
@@ -174,7 +163,8 @@ class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonard
     def delete_generation(self, generation_id: str) -> str:
         """Delete and return the deleted id. A retried DELETE whose first try
         succeeded unseen answers 404: callers may treat NotFoundError as done."""
-        envelope = self._read("DELETE", f"/generations/{_segment(generation_id)}", DeleteGenerationEnvelope)
+        path = f"/generations/{path_segment(generation_id)}"
+        envelope = self._read("DELETE", path, DeleteGenerationEnvelope)
         if envelope.delete_generations_by_pk is None:
             raise NotFoundError("Leonardo has no such generation", status=200)
         return envelope.delete_generations_by_pk.id
@@ -184,7 +174,7 @@ class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonard
             raise ValueError("offset must be >= 0 and limit >= 1")
         envelope = self._read(
             "GET",
-            f"/generations/user/{_segment(user_id)}",
+            f"/generations/user/{path_segment(user_id)}",
             UserGenerationsEnvelope,
             params={"offset": offset, "limit": limit},
         )
@@ -231,14 +221,14 @@ class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonard
         self._uploads.send(upload, content, content_type)
 
     def init_image(self, init_image_id: str) -> InitImage:
-        envelope = self._read("GET", f"/init-image/{_segment(init_image_id)}", InitImageEnvelope)
+        envelope = self._read("GET", f"/init-image/{path_segment(init_image_id)}", InitImageEnvelope)
         if envelope.init_images_by_pk is None:
             raise NotFoundError("Leonardo has no such init image", status=200)
         return envelope.init_images_by_pk
 
     def delete_init_image(self, init_image_id: str) -> str:
         """Delete and return the deleted id; a 404 after a retry may mean it is already gone."""
-        envelope = self._read("DELETE", f"/init-image/{_segment(init_image_id)}", DeleteInitImageEnvelope)
+        envelope = self._read("DELETE", f"/init-image/{path_segment(init_image_id)}", DeleteInitImageEnvelope)
         if envelope.delete_init_images_by_pk is None:
             raise NotFoundError("Leonardo has no such init image", status=200)
         return envelope.delete_init_images_by_pk.id
@@ -259,61 +249,6 @@ class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonard
         ).to_payload()
         return self._free_post("/canvas-init-image", CanvasUploadEnvelope, body).upload
 
-    # -- variations (billed; answered with a variation id, followed by polling) --
-
-    def create_upscale(self, image_id: str) -> VariationJob:
-        body = VariationRequest(id=image_id).to_payload()
-        return self._paid("/variations/upscale", UpscaleEnvelope, body).job
-
-    def create_unzoom(self, image_id: str, *, is_variation: bool = False) -> VariationJob:
-        body = VariationRequest(id=image_id, is_variation=is_variation).to_payload()
-        return self._paid("/variations/unzoom", UnzoomEnvelope, body).job
-
-    def create_no_background(self, image_id: str, *, is_variation: bool = False) -> VariationJob:
-        body = VariationRequest(id=image_id, is_variation=is_variation).to_payload()
-        return self._paid("/variations/nobg", NobgEnvelope, body).job
-
-    def create_universal_upscale(
-        self,
-        request: UniversalUpscaleRequest | None = None,
-        *,
-        generated_image_id: str | None = None,
-        init_image_id: str | None = None,
-        variation_id: str | None = None,
-        upscaler_style: UpscalerStyle | None = None,
-        ultra_upscale_style: UltraUpscaleStyle | None = None,
-        creativity_strength: int | None = None,
-        detail_contrast: int | None = None,
-        similarity: int | None = None,
-        upscale_multiplier: float | None = None,
-        prompt: str | None = None,
-    ) -> VariationJob:
-        """Upscale one image (exactly one of the three source ids) with the universal upscaler:
-        either a built :class:`UniversalUpscaleRequest` or its options as keywords."""
-        options = {
-            "generated_image_id": generated_image_id,
-            "init_image_id": init_image_id,
-            "variation_id": variation_id,
-            "upscaler_style": upscaler_style,
-            "ultra_upscale_style": ultra_upscale_style,
-            "creativity_strength": creativity_strength,
-            "detail_contrast": detail_contrast,
-            "similarity": similarity,
-            "upscale_multiplier": upscale_multiplier,
-            "prompt": prompt,
-        }
-        given = {name: value for name, value in options.items() if value is not None}
-        if request is not None and given:
-            raise ValueError("pass a UniversalUpscaleRequest or its options, not both")
-        body = (request or UniversalUpscaleRequest.model_validate(given)).to_payload()
-        return self._paid("/variations/universal-upscaler", UniversalUpscaleEnvelope, body).job
-
-    def get_variation(self, variation_id: str) -> Variation:
-        envelope = self._read("GET", f"/variations/{_segment(variation_id)}", VariationEnvelope)
-        if not envelope.generated_image_variation_generic:
-            raise NotFoundError("Leonardo has no such variation", status=200)
-        return envelope.generated_image_variation_generic[0]
-
     # -- prompt tools (billed, synchronous) -------------------------------
 
     def improve_prompt(
@@ -328,13 +263,6 @@ class LeonardoClient(MotionCalls, RealtimeCalls):  # leonardo/motion.py, leonard
     def random_prompt(self) -> PromptGeneration:
         """A random prompt (``.prompt``) and what it cost (``.cost``). The POST has no body."""
         return self._paid("/prompt/random", PromptEnvelope).prompt_generation
-
-
-def _segment(value: str) -> str:
-    """Quote an id as one path segment, so an id like ``../me`` cannot change the route."""
-    if not value or not isinstance(value, str):
-        raise ValueError("an id is required")
-    return quote(value, safe="")
 
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_UPLOAD_HOSTS", "LeonardoClient", "RetryPolicy", "parse_retry_after"]

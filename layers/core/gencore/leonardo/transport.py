@@ -26,6 +26,7 @@ Error bodies are redacted in case Leonardo (or a proxy) echoes our headers.
 import threading
 from collections.abc import Generator
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -52,11 +53,22 @@ Envelope = TypeVar("Envelope", bound=BaseModel)
 
 
 class PaidRoutes:
-    """Base of LeonardoClient's route mixins (leonardo/motion.py, realtime.py): their billed POST is
-    the client's `_paid` (one attempt, never resent once it may have reached Leonardo)."""
+    """Base of LeonardoClient's route mixins (leonardo/motion.py, realtime.py, variations.py): their
+    billed POST is the client's `_paid` (one attempt, never resent once it may have reached
+    Leonardo), their reads its `_read` (retried under the policy)."""
 
     def _paid(self, path: str, envelope: type[Envelope], body: dict[str, Any] | None = None) -> Envelope:
         raise NotImplementedError  # pragma: no cover - provided by LeonardoClient
+
+    def _read(self, method: str, path: str, envelope: type[Envelope], **kwargs: Any) -> Envelope:
+        raise NotImplementedError  # pragma: no cover - provided by LeonardoClient
+
+
+def path_segment(value: str) -> str:
+    """Quote an id as one path segment, so an id like ``../me`` cannot change the route."""
+    if not value or not isinstance(value, str):
+        raise ValueError("an id is required")
+    return quote(value, safe="")
 
 
 class Secret:
