@@ -532,8 +532,9 @@ def _calls(report: Report, run: Run, account_routes: tuple[str, ...]) -> None:
 def repeated_reads(log: list[dict[str, Any]]) -> dict[str, Any]:
     """Which generations were read (GET) or fetched from the CDN more than once, from the simulator's
     log (`readAt`, `downloadedAt`): how many, and the time from each read to the one before it. The
-    gap names the cause: under a second a retried call, the events queue's visibility timeout a
-    message delivered again, the reconciler's schedule a poll."""
+    gap and the downloads hint at the cause: a retried call reads again within the retry policy's
+    backoff and downloads once; two processings of one event side by side read a moment apart and
+    download twice; a reconciler's poll comes on its schedule."""
     read_again = [e for e in log if len(e["readAt"]) > 1]
     images = {e["id"]: e["request"].get("num_images", 1) for e in log}
     fetched_again = [e for e in log if len(e["downloadedAt"]) > images[e["id"]]]
