@@ -19,6 +19,7 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
+from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
 # Every event runs the processing use case: its modules load here, at init, where Lambda gives the
 # CPU burst (the first event has none); wiring.processor() still builds it and its clients on first use.
@@ -82,6 +83,16 @@ def process(record: SQSRecord) -> str:
         # A callback ahead of Leonardo's own record (or a forged one): the job stays due, and the
         # reconciler polls it. Nothing is kept under this event's idempotency key.
         outcome = "not_ready"
+    except IdempotencyAlreadyInProgressError:
+        # Another invocation is processing this same event right now: the message came back after
+        # its visibility timeout while the first processing ran, or SQS delivered it twice. Nothing
+        # is read or copied here; retried after the visibility timeout, the stored result answers
+        # it. Expected of at-least-once delivery, so counted, not warned.
+        metrics.add_metric(name="Process_in_progress_elsewhere", unit=MetricUnit.Count, value=1)
+        receives = record.attributes.approximate_receive_count
+        logger.info("event already being processed by another invocation; it will be retried",
+                    extra={"receives": receives})  # fmt: skip
+        raise
     except AlreadyRecovered:
         # Held in the queue past the job's first poll: the reconciler read Leonardo's record and
         # sent it as its own event, which finishes the job. Nothing is read again or kept here.
