@@ -158,7 +158,7 @@ class Reconciler:
             seen.update(fresh)
             # The budget is checked per job, as a worker picks it up, not per batch: a batch of
             # slow Leonardo answers must not run the invocation past its end.
-            futures = [pool.submit(self._check_before, job_id, soft) for job_id in fresh]
+            futures = [pool.submit(self._check_before, job_id, soft, now) for job_id in fresh]
             done, left = wait(futures, timeout=seconds_until(self._clock, hard))
             for future in done:
                 _count(outcomes, future.result())
@@ -176,24 +176,31 @@ class Reconciler:
             if len(due) < self._policy.reconcile_batch or not fresh:
                 return
 
-    def _check_before(self, job_id: str, soft: datetime) -> str:
+    def _check_before(self, job_id: str, soft: datetime, listed_at: int) -> str:
         if self._clock() >= soft:
             return "deferred"  # not started: still due, the next run takes it
-        return self._check_safely(job_id)
+        return self._check_safely(job_id, listed_at)
 
-    def _check_safely(self, job_id: str) -> str:
+    def _check_safely(self, job_id: str, listed_at: int) -> str:
         try:
-            return self.check(job_id)
+            return self.check(job_id, due_by=listed_at)
         except TransitionConflict:
             return "raced"
         except Exception:
             log.exception("reconcile check failed", extra={"job_id": job_id})
             return "error"
 
-    def check(self, job_id: str) -> str:
+    def check(self, job_id: str, *, due_by: int | None = None) -> str:
+        """Look at one job now. `due_by` (the scheduled run's listing time) skips a job whose own
+        record, read here, is due later: the due index is read eventually consistent and can list a
+        job its last write already moved on (a QUEUED job's recheck, listed just as the submitter
+        wrote SUBMITTED with a first poll 30 s away, would be polled while still PENDING). Without
+        it (the ops CLI) the job is looked at whatever its due time."""
         job = self._store.get(job_id)
         if job is None or job.status.terminal:
             return "gone"
+        if due_by is not None and job.due_at is not None and job.due_at > due_by:
+            return "not_due"
         now = self._clock()
         # The age limit is for generations Leonardo never finishes. Waiting for one of our own
         # slots is not that: a QUEUED job waits as long as the line takes.
