@@ -137,7 +137,6 @@ def test_every_environment_runs_the_handler_under_one_module_name(tmp_path):
     own records, and an event delivered again to another environment would be processed again."""
     path = tmp_path / "named.py"
     path.write_text(
-        "import threading\n"
         "own = object()\n"
         "def handler(event, context):\n"
         "    event['barrier'].wait(timeout=5)\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from functools import partial
 
 import boto3
 import pytest
@@ -13,6 +14,7 @@ from moto import mock_aws
 
 from stackrunner import free_port
 from stackrunner.aws import LocalAws
+from tests.support.concurrency import all_at_once
 
 pytestmark = pytest.mark.integration
 
@@ -219,12 +221,10 @@ def test_received_messages_stay_hidden_for_their_visibility_timeout(aws):
     )
 
 
-def _racing_claims(endpoint: str, trials: int, racers: int = 4) -> int:
-    """How many of `trials` had more than one winner when `racers` threads made the same
+def _racing_claims(aws: LocalAws, trials: int, racers: int = 4) -> int:
+    """How many of `trials` had more than one winner when `racers` clients made the same
     conditional put at once (Powertools Idempotency's claim, the slot and lock writes' shape)."""
-    settings = {"endpoint_url": endpoint, "region_name": "us-east-1"}
-    settings |= {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-    clients = [boto3.client("dynamodb", **settings) for _ in range(racers)]
+    clients = [aws.client("dynamodb") for _ in range(racers)]
     name = f"t{uuid.uuid4().hex[:8]}"
     clients[0].create_table(
         TableName=name,
@@ -232,48 +232,40 @@ def _racing_claims(endpoint: str, trials: int, racers: int = 4) -> int:
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         BillingMode="PAY_PER_REQUEST",
     )
+
+    def claim(client, key: str) -> bool:
+        try:
+            client.put_item(
+                TableName=name,
+                Item={"id": {"S": key}},
+                ConditionExpression="attribute_not_exists(id) OR expiration < :now",
+                ExpressionAttributeValues={":now": {"N": "0"}},
+            )
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+            return False
+        return True
+
     doubled = 0
     for trial in range(trials):
-        winners: list[int] = []
-        start = threading.Barrier(racers)
-
-        def claim(client, racer: int, key: str = f"k{trial}", start=start, winners=winners) -> None:
-            start.wait()
-            try:
-                client.put_item(
-                    TableName=name,
-                    Item={"id": {"S": key}, "racer": {"N": str(racer)}},
-                    ConditionExpression="attribute_not_exists(id) OR expiration < :now",
-                    ExpressionAttributeValues={":now": {"N": "0"}},
-                )
-                winners.append(racer)
-            except ClientError as error:
-                assert error.response["Error"]["Code"] == "ConditionalCheckFailedException"
-
-        threads = [threading.Thread(target=claim, args=(c, n)) for n, c in enumerate(clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        doubled += len(winners) > 1
+        won = all_at_once(*[partial(claim, client, f"k{trial}") for client in clients])
+        doubled += sum(won) > 1
     return doubled
 
 
 def test_a_conditional_write_is_checked_and_written_in_one_step():
     """DynamoDB decides a conditional write atomically: of claims racing for one key, one wins.
     moto as it ships checks the condition and writes in two steps, and under thread switching two
-    racers can both pass the check (6 to 13 trials in 100 here without the patch). The local stack's moto
+    racers can both pass the check (6 to 58 trials in 100 here without the patch). The local stack's moto
     serialises its DynamoDB backend (IsolatedDynamoDB), so exactly-once claims hold there too."""
-    import logging
     import sys
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     server = LocalAws(port=free_port(), in_process=True)  # the same patches as the child's
     interval = sys.getswitchinterval()
     server.start()
     try:
         sys.setswitchinterval(1e-6)  # a thread switch every few bytecodes: what a loaded server sees
-        assert _racing_claims(server.endpoint, trials=100) == 0
+        assert _racing_claims(server, trials=100) == 0
     finally:
         sys.setswitchinterval(interval)
         server.stop()

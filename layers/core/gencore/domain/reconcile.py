@@ -176,14 +176,14 @@ class Reconciler:
             if len(due) < self._policy.reconcile_batch or not fresh:
                 return
 
-    def _check_before(self, job_id: str, soft: datetime, listed_at: int) -> str:
+    def _check_before(self, job_id: str, soft: datetime, due_by: int) -> str:
         if self._clock() >= soft:
             return "deferred"  # not started: still due, the next run takes it
-        return self._check_safely(job_id, listed_at)
+        return self._check_safely(job_id, due_by)
 
-    def _check_safely(self, job_id: str, listed_at: int) -> str:
+    def _check_safely(self, job_id: str, due_by: int) -> str:
         try:
-            return self.check(job_id, due_by=listed_at)
+            return self.check(job_id, due_by=due_by)
         except TransitionConflict:
             return "raced"
         except Exception:
