@@ -40,8 +40,7 @@ class Figure:
         """ "pass", "FAIL", or "" when there is no target (or no value to check)."""
         if self.target is None or not isinstance(self.value, int | float):
             return ""
-        op, _, bound = self.target.partition(" ")
-        limit = float(bound)
+        op, limit = self._target()
         ok = {
             "<=": self.value <= limit,
             ">=": self.value >= limit,
@@ -52,12 +51,26 @@ class Figure:
             raise ValueError(f"unknown target {self.target!r}")
         return "pass" if ok[op] else "FAIL"
 
+    def _target(self) -> tuple[str, float]:
+        op, _, bound = (self.target or "").partition(" ")
+        return op, float(bound)
+
     def shown(self) -> str:
         if self.value is None:
             return "-"
-        if isinstance(self.value, float):
-            return f"{self.value:.3g}" if abs(self.value) < 100 else f"{self.value:.0f}"
-        return str(self.value)
+        if not isinstance(self.value, float):
+            return str(self.value)
+        text = f"{self.value:.3g}" if abs(self.value) < 100 else f"{self.value:.0f}"
+        if self.target is None:
+            return text
+        # A value rounded onto its target's bound would read as meeting it (2.0002 shown as "2" beside
+        # "<= 2.0" and FAIL): show the digits that decide.
+        limit = self._target()[1]
+        digits = 3
+        while float(text) == limit != self.value and digits < 12:
+            digits += 1
+            text = f"{self.value:.{digits}g}"
+        return text
 
 
 @dataclass
