@@ -56,6 +56,7 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 import httpx  # noqa: E402
 
+from bench import report as bench_report  # noqa: E402
 from gencore.adapters import dynamo, outputs  # noqa: E402
 from gencore.domain.models import JobStatus  # noqa: E402
 from leonardo_simulator import FaultConfig  # noqa: E402
@@ -959,14 +960,40 @@ def _quiet_runner_warnings() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+HEADROOM = 1.5  # the drain deadline over the time to drain, for seeds 7, 13 and 42 (issue 10)
+
+
+def figures(report: Report, deadline: float) -> bench_report.Report:
+    """The run in the benches' one table and JSON (bench/report.py): `chaos_seed<seed>.json`."""
+    parameters = {"jobs": report.jobs, "seed": report.seed, "deadline": deadline}
+    out = bench_report.Report(f"chaos_seed{report.seed}", parameters=parameters)
+    unfinished = report.accepted - report.terminal
+    out.add("jobs accepted / planned", f"{report.accepted}/{report.jobs}")
+    out.add("invariant violations", len(report.violations), target="<= 0",
+            note="; ".join(report.violations[:3]))  # fmt: skip
+    out.add("jobs not terminal at the deadline", unfinished, target="<= 0")
+    headroom = deadline / report.drain_seconds if report.drain_seconds and not unfinished else None
+    out.add("deadline / drain", headroom, "ratio", f">= {HEADROOM}",
+            note=f"drain {report.drain_seconds:.0f} s, deadline {deadline:.0f} s")  # fmt: skip
+    out.add("time to submit all", report.submit_seconds, "s")
+    out.add("throughput", report.throughput, "jobs/s")
+    out.add("time to terminal p95", report.percentile(0.95), "s")
+    out.add("Leonardo generations per job", _counts(report.generations_per_job, "x") or "-")
+    out.add("wall time", report.wall_seconds, "s")
+    out.raw = {"rows": dict(report.rows()), "violations": report.violations, "dlq": report.dlq,
+               "times_to_terminal": report.times_to_terminal}  # fmt: skip
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--jobs", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--users", type=int, default=8)
+    parser.add_argument("--jobs", type=int, default=200, help="jobs to create (default 200)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of every fault and request drawn")
+    parser.add_argument("--users", type=int, default=8, help="users the jobs are spread over")
     parser.add_argument(
         "--deadline", type=float, default=None, help="seconds to drain (default 120 + 0.5/job)"
     )
+    parser.add_argument("--results", default=None, help="directory for the JSON (default bench/results)")
     args = parser.parse_args(argv)
     scenario = Scenario(jobs=args.jobs, seed=args.seed, users=args.users, drain_deadline=args.deadline)
     # Powertools prints EMF metric blobs to stdout every 100 values, even with metrics disabled:
@@ -975,6 +1002,7 @@ def main(argv: list[str] | None = None) -> int:
         report = run(args.jobs, args.seed, scenario=scenario)
     print(report.table())
     print(f"(wall time {report.wall_seconds:.0f}s)")
+    figures(report, scenario.deadline).finish(args.results)
     return 0 if report.ok else 1
 
 

@@ -54,3 +54,18 @@ def test_the_faults_were_really_injected(report):
     assert report.submitter_crashes > 0, report.table()
     assert report.failed_by_code.get("generation_failed", 0) > 0, report.table()
     assert sum(report.crashes_fired.values()) > 0, report.table()
+
+
+@pytest.mark.timeout(60)
+def test_the_run_reports_its_headroom_in_the_bench_table(report):
+    """`bench/run.py --set long` reads the run back from its JSON: the same verdicts as the checks above."""
+    from bench.chaos import Scenario, figures
+
+    deadline = Scenario(jobs=JOBS, seed=SEED).deadline
+    shown = {f.name: f for f in figures(report, deadline).figures}
+
+    assert shown["invariant violations"].verdict == "pass"
+    assert shown["jobs not terminal at the deadline"].verdict == "pass"
+    headroom = shown["deadline / drain"]
+    assert headroom.value == pytest.approx(deadline / report.drain_seconds)
+    assert headroom.target == ">= 1.5"
