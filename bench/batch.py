@@ -248,6 +248,45 @@ class ChildRuns:
         return max(r["rss_peak_kib"] - r["rss_ready_kib"] for r in runs) / 1024
 
 
+@dataclass
+class Deliveries:
+    """Counts each queue consumer's records, and those SQS delivered again (ApproximateReceiveCount > 1).
+
+    A record comes back when its invocation failed or reported it, and, on a test clock whose
+    visibility timeouts are shorter than the Timeouts, when its batch ran longer than the timeout
+    (the runner keeps running batches hidden: stackrunner/pollers.py). Counted where the runtime
+    looks a handler up, so it sees every invocation the pollers make.
+    """
+
+    records: dict[str, int] = field(default_factory=dict)
+    again: dict[str, int] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach(self, runtime: Any) -> None:
+        original = runtime.handler
+
+        def handler(logical_id: str) -> Any:
+            function = original(logical_id)
+
+            def counted(event: Any, context: Any) -> Any:
+                self._count(logical_id, event)
+                return function(event, context)
+
+            return counted
+
+        runtime.handler = handler
+
+    def _count(self, logical_id: str, event: Any) -> None:
+        records = event.get("Records") if isinstance(event, dict) else None
+        if not isinstance(records, list) or not records or records[0].get("eventSource") != "aws:sqs":
+            return
+        counts = [int(r.get("attributes", {}).get("ApproximateReceiveCount", "1")) for r in records]
+        again = sum(1 for n in counts if n > 1)
+        with self.lock:
+            self.records[logical_id] = self.records.get(logical_id, 0) + len(records)
+            self.again[logical_id] = self.again.get(logical_id, 0) + again
+
+
 # ----- the run ---------------------------------------------------------------------------------------
 
 
@@ -419,9 +458,10 @@ def main() -> None:
             jwt_state_dir=Path(work) / "jwt",
         )  # fmt: skip
         path = manifest(Path(work) / "manifest.jsonl", args.items, args.seed)
-        children = ChildRuns(Path(work))
+        children, deliveries = ChildRuns(Path(work)), Deliveries()
         with LocalStack(config) as stack:
             children.attach(stack.runtime)
+            deliveries.attach(stack.runtime)
             # One token for the whole run: it must outlive the wait (a 10,000-item run on a slow
             # machine takes over an hour, the issuer's default lifetime), and the results read after it.
             token = stack.token("batch-bench", ttl_seconds=int(timeout) + 3600)
@@ -432,6 +472,7 @@ def main() -> None:
                 run = Run(args.items, args.pending, args.cap, args.seed, timeout)
                 run.execute(stack, client, api, token, path)
     figures(report, run, children, args, budget)
+    _deliveries(report, deliveries)
     report.finish(args.results)
 
 
@@ -527,6 +568,16 @@ def _calls(report: Report, run: Run, account_routes: tuple[str, ...]) -> None:
                f"{_spread(repeats.get('read_gaps') or [])}")  # fmt: skip
     report.add("  generations fetched from the CDN again", repeats.get("fetched_again"),
                note=f"{repeats.get('extra_downloads')} extra download(s)")  # fmt: skip
+
+
+def _deliveries(report: Report, deliveries: Deliveries) -> None:
+    again = sum(deliveries.again.values())
+    by_function = ", ".join(
+        f"{name.removesuffix('Function').lower()} {deliveries.again.get(name, 0)} of {n}"
+        for name, n in sorted(deliveries.records.items())
+    )
+    report.add("  queue records delivered again", again, note=by_function or "no queue records")
+    report.raw["deliveries"] = {"records": deliveries.records, "again": deliveries.again}
 
 
 def repeated_reads(log: list[dict[str, Any]]) -> dict[str, Any]:
