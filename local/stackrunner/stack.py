@@ -387,6 +387,7 @@ class LocalStack:
                 lambda: self.aws.client("sqs"),
                 self.runtime.invoke,
                 visibility_timeout=float(visibility),
+                function_timeout=float(self.template.functions()[source.function].timeout),
             )
             poller.start()
             self._pollers.append(poller)
