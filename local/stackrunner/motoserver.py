@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -230,11 +231,55 @@ def patched_moto() -> Iterator[None]:
 
 
 def make_server(host: str, port: int) -> Any:
-    """A threaded werkzeug server for moto, as moto's ThreadedMotoServer makes it."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    """A threaded werkzeug server for moto, as moto's ThreadedMotoServer makes it, with keep-alive."""
     from werkzeug.serving import make_server as werkzeug_server
 
-    return werkzeug_server(host, port, cached_dispatcher(), True, request_handler=MotoRequestHandler)
+    return werkzeug_server(host, port, cached_dispatcher(), True, request_handler=keep_alive_handler())
+
+
+@functools.cache
+def keep_alive_handler() -> type:
+    """moto's request handler, keeping each connection open for the client's next request.
+
+    werkzeug's development server closes every connection after one response ("Connection: close"),
+    because Python's http.server cannot tell where an unread request body ends, and after each
+    response it reads whatever else the client sent. So each AWS call paid a TCP connect, an
+    accept and a new server thread, and the SDK found its pooled connection dropped every time.
+    Here a request whose body length is known (a Content-Length, or none and no chunked body) is
+    read through a stream that ends with its body, so nothing of the next request is read with it,
+    the rest of its body is read once the response is sent, and the connection stays open. A chunked
+    body is served as werkzeug serves it, and closes the connection. An idle connection closes after
+    a minute.
+    """
+    from moto.moto_server.werkzeug_app import MotoRequestHandler
+    from werkzeug.wsgi import LimitedStream
+
+    class KeepAliveRequestHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
+        timeout = 60  # seconds a kept-alive connection waits for its next request
+        disable_nagle_algorithm = True  # headers and body leave in two writes: no delayed-ACK stall
+        body: Any = None  # this request's body, when its end is known
+
+        def run_wsgi(self) -> None:
+            length = self.headers.get("Content-Length", "0").strip()
+            if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
+                self.body = None
+                super().run_wsgi()
+                return
+            connection = self.rfile
+            self.body = self.rfile = LimitedStream(connection, int(length))
+            try:
+                super().run_wsgi()
+            finally:
+                self.rfile = connection
+            if not self.close_connection:
+                self.body.exhaust()  # what moto left unread, so the next request line starts clean
+
+        def send_header(self, keyword: str, value: str) -> None:
+            if keyword.lower() == "connection" and value.lower() == "close" and self.body is not None:
+                return  # werkzeug's blanket close: this request's end is known, so keep the connection
+            super().send_header(keyword, value)
+
+    return KeepAliveRequestHandler
 
 
 class InThreadMoto:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 import uuid
 from functools import partial
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
@@ -269,3 +271,64 @@ def test_a_conditional_write_is_checked_and_written_in_one_step():
     finally:
         sys.setswitchinterval(interval)
         server.stop()
+
+
+def _raw(
+    connection: http.client.HTTPConnection, method: str, url: str, body: bytes = b""
+) -> tuple[int, bytes]:
+    """One request on `connection` to a presigned URL's path and query; the status and the body.
+
+    The server must keep the connection open for the next request (no "Connection: close").
+    """
+    parts = urlsplit(url)
+    headers = {"Content-Length": str(len(body))} if body else {}
+    connection.request(method, f"{parts.path}?{parts.query}", body=body or None, headers=headers)
+    answer = connection.getresponse()
+    content = answer.read()
+    assert not answer.will_close, answer.getheaders()
+    return answer.status, content
+
+
+def _signed(s3, method: str, bucket: str, key: str) -> str:
+    return s3.generate_presigned_url(method, Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
+
+
+def test_a_connection_stays_open_for_the_next_request(aws):
+    # werkzeug closes every connection after one answer; each AWS call then paid a connect, an accept
+    # and a server thread. The SDK's pooled connection now serves call after call.
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="kept-alive")
+    s3.put_object(Bucket="kept-alive", Key="a", Body=b"first")
+    url = _signed(s3, "get_object", "kept-alive", "a")
+    connection = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
+    try:
+        assert _raw(connection, "GET", url) == (200, b"first")
+        opened = connection.sock
+        assert opened is not None
+        for _ in range(5):
+            assert _raw(connection, "GET", url) == (200, b"first")
+        assert connection.sock is opened  # the same connection all along, not a new one per request
+    finally:
+        connection.close()
+
+
+def test_a_body_moto_leaves_unread_does_not_reach_the_next_request(aws):
+    # A GET with a body: moto answers without reading it. Were it left on the connection, the next
+    # request line would be read from it.
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="unread-body")
+    s3.put_object(Bucket="unread-body", Key="a", Body=b"object")
+    get = _signed(s3, "get_object", "unread-body", "a")
+    connection = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
+    try:
+        smuggled = f"GET {urlsplit(get).path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 20
+        assert _raw(connection, "GET", get, body=smuggled) == (200, b"object")
+        opened = connection.sock
+        assert _raw(connection, "GET", get) == (200, b"object")
+        assert connection.sock is opened
+        assert (
+            _raw(connection, "PUT", _signed(s3, "put_object", "unread-body", "b"), body=b"second")[0] == 200
+        )
+        assert s3.get_object(Bucket="unread-body", Key="b")["Body"].read() == b"second"
+    finally:
+        connection.close()
