@@ -9,8 +9,7 @@ import uuid
 
 import pytest
 
-from stackrunner import free_port
-from stackrunner.aws import LocalAws, ResourceCreator
+from stackrunner.aws import ResourceCreator
 from stackrunner.bus import BusTap, tap_bus
 from stackrunner.template import Template
 
@@ -34,14 +33,6 @@ TEMPLATE = textwrap.dedent(
             - {Id: inbox, Arn: !GetAtt Inbox.Arn}
     """
 )
-
-
-@pytest.fixture(scope="module")
-def aws():
-    server = LocalAws(port=free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -21,14 +21,6 @@ from tests.support.concurrency import all_at_once
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def aws():
-    server = LocalAws(port=free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
 def _table(ddb, name: str) -> None:
     ddb.create_table(
         TableName=name,
@@ -289,46 +281,46 @@ def _raw(
     return answer.status, content
 
 
+def _object(s3, bucket: str, body: bytes) -> str:
+    """A bucket holding `body` at key "a"; a presigned GET of it."""
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a", Body=body)
+    return _signed(s3, "get_object", bucket, "a")
+
+
 def _signed(s3, method: str, bucket: str, key: str) -> str:
     return s3.generate_presigned_url(method, Params={"Bucket": bucket, "Key": key}, ExpiresIn=300)
 
 
-def test_a_connection_stays_open_for_the_next_request(aws):
+@pytest.fixture
+def connection(aws):
+    """One HTTP connection to the local moto, held across requests as the SDK's pool holds it."""
+    connection = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
+    yield connection
+    connection.close()
+
+
+def test_a_connection_stays_open_for_the_next_request(aws, connection):
     # werkzeug closes every connection after one answer; each AWS call then paid a connect, an accept
     # and a server thread. The SDK's pooled connection now serves call after call.
-    s3 = aws.client("s3")
-    s3.create_bucket(Bucket="kept-alive")
-    s3.put_object(Bucket="kept-alive", Key="a", Body=b"first")
-    url = _signed(s3, "get_object", "kept-alive", "a")
-    connection = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
-    try:
+    url = _object(aws.client("s3"), "kept-alive", b"first")
+    assert _raw(connection, "GET", url) == (200, b"first")
+    opened = connection.sock
+    assert opened is not None
+    for _ in range(5):
         assert _raw(connection, "GET", url) == (200, b"first")
-        opened = connection.sock
-        assert opened is not None
-        for _ in range(5):
-            assert _raw(connection, "GET", url) == (200, b"first")
-        assert connection.sock is opened  # the same connection all along, not a new one per request
-    finally:
-        connection.close()
+    assert connection.sock is opened  # the same connection all along, not a new one per request
 
 
-def test_a_body_moto_leaves_unread_does_not_reach_the_next_request(aws):
+def test_a_body_moto_leaves_unread_does_not_reach_the_next_request(aws, connection):
     # A GET with a body: moto answers without reading it. Were it left on the connection, the next
     # request line would be read from it.
     s3 = aws.client("s3")
-    s3.create_bucket(Bucket="unread-body")
-    s3.put_object(Bucket="unread-body", Key="a", Body=b"object")
-    get = _signed(s3, "get_object", "unread-body", "a")
-    connection = http.client.HTTPConnection("127.0.0.1", aws.port, timeout=10)
-    try:
-        smuggled = f"GET {urlsplit(get).path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 20
-        assert _raw(connection, "GET", get, body=smuggled) == (200, b"object")
-        opened = connection.sock
-        assert _raw(connection, "GET", get) == (200, b"object")
-        assert connection.sock is opened
-        assert (
-            _raw(connection, "PUT", _signed(s3, "put_object", "unread-body", "b"), body=b"second")[0] == 200
-        )
-        assert s3.get_object(Bucket="unread-body", Key="b")["Body"].read() == b"second"
-    finally:
-        connection.close()
+    get = _object(s3, "unread-body", b"object")
+    smuggled = f"GET {urlsplit(get).path} HTTP/1.1\r\nHost: x\r\n\r\n".encode() * 20
+    assert _raw(connection, "GET", get, body=smuggled) == (200, b"object")
+    opened = connection.sock
+    assert _raw(connection, "GET", get) == (200, b"object")
+    assert connection.sock is opened
+    assert _raw(connection, "PUT", _signed(s3, "put_object", "unread-body", "b"), body=b"second")[0] == 200
+    assert s3.get_object(Bucket="unread-body", Key="b")["Body"].read() == b"second"

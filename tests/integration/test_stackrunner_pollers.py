@@ -14,22 +14,12 @@ import uuid
 
 import pytest
 
-from stackrunner import free_port
-from stackrunner.aws import LocalAws
 from stackrunner.pollers import SqsPoller
 from stackrunner.template import SqsSource
 
 pytestmark = pytest.mark.integration
 
 VISIBILITY = 1  # seconds, as a test clock makes them
-
-
-@pytest.fixture(scope="module")
-def aws():
-    server = LocalAws(port=free_port())
-    server.start()
-    yield server
-    server.stop()
 
 
 class Counting:
