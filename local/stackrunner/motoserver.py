@@ -238,7 +238,7 @@ def make_server(host: str, port: int) -> Any:
 
 
 @functools.cache
-def keep_alive_handler() -> type:
+def keep_alive_handler(idle_seconds: float = 60.0) -> type:
     """moto's request handler, keeping each connection open for the client's next request.
 
     werkzeug's development server closes every connection after one response ("Connection: close"),
@@ -248,22 +248,34 @@ def keep_alive_handler() -> type:
     Here a request whose body length is known (a Content-Length, or none and no chunked body) is
     read through a stream that ends with its body, so nothing of the next request is read with it,
     the rest of its body is read once the response is sent, and the connection stays open. A chunked
-    body is served as werkzeug serves it, and closes the connection. An idle connection closes after
-    a minute.
+    body is served as werkzeug serves it, and closes the connection. A connection left idle for
+    `idle_seconds` between requests is closed without a word (the SDK opens another when it needs
+    one); a request that stalls part-way still logs its timeout as an error.
     """
     from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.wsgi import LimitedStream
 
     class KeepAliveRequestHandler(MotoRequestHandler):  # type: ignore[misc, valid-type]
-        timeout = 60  # seconds a kept-alive connection waits for its next request
+        timeout = idle_seconds  # seconds a kept-alive connection waits for its next request
         disable_nagle_algorithm = True  # headers and body leave in two writes: no delayed-ACK stall
         body: Any = None  # this request's body, when its end is known
+        idle = True  # between requests: waiting for the next request line
+
+        def parse_request(self) -> bool:
+            self.idle = False  # a request line came in: its headers are read from here
+            return bool(super().parse_request())
+
+        def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+            if self.idle and format.startswith("Request timed out"):
+                return  # an idle kept-alive connection closing is routine, not an error
+            super().log_error(format, *args)
 
         def run_wsgi(self) -> None:
             length = self.headers.get("Content-Length", "0").strip()
             if "chunked" in self.headers.get("Transfer-Encoding", "").lower() or not length.isdigit():
                 self.body = None
                 super().run_wsgi()
+                self.idle = True
                 return
             connection = self.rfile
             self.body = self.rfile = LimitedStream(connection, int(length))
@@ -273,6 +285,7 @@ def keep_alive_handler() -> type:
                 self.rfile = connection
             if not self.close_connection:
                 self.body.exhaust()  # what moto left unread, so the next request line starts clean
+            self.idle = True
 
         def send_header(self, keyword: str, value: str) -> None:
             if keyword.lower() == "connection" and value.lower() == "close" and self.body is not None:

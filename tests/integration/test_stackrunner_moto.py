@@ -324,3 +324,42 @@ def test_a_body_moto_leaves_unread_does_not_reach_the_next_request(aws, connecti
     assert connection.sock is opened
     assert _raw(connection, "PUT", _signed(s3, "put_object", "unread-body", "b"), body=b"second")[0] == 200
     assert s3.get_object(Bucket="unread-body", Key="b")["Body"].read() == b"second"
+
+
+@pytest.fixture
+def short_idle_server():
+    """A server with moto's kept-alive handler whose idle connections close after 0.3 s, on a plain
+    WSGI app (the handler, not moto, is under test)."""
+    from werkzeug.serving import make_server as werkzeug_server
+
+    from stackrunner.motoserver import keep_alive_handler
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "2")])
+        return [b"ok"]
+
+    server = werkzeug_server("127.0.0.1", 0, app, True, request_handler=keep_alive_handler(0.3))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_idle_connection_is_closed_without_an_error(short_idle_server, caplog):
+    # Every kept-alive connection the SDK leaves in its pool times out in the end: routine, not an
+    # error line in every local run.
+    connection = http.client.HTTPConnection("127.0.0.1", short_idle_server.server_port, timeout=5)
+    connection.request("GET", "/")
+    assert connection.getresponse().read() == b"ok"
+    assert connection.sock is not None
+    assert connection.sock.recv(1) == b""  # the server closed it once the idle time ran out
+    connection.close()
+    assert not [r for r in caplog.records if "timed out" in r.getMessage()]
+
+
+def test_a_request_stalled_part_way_still_logs_its_timeout(short_idle_server, caplog):
+    with socket.create_connection(("127.0.0.1", short_idle_server.server_port), timeout=5) as client:
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")  # the headers never end
+        assert client.recv(1) == b""
+    assert [r for r in caplog.records if "Request timed out" in r.getMessage()]
