@@ -343,7 +343,8 @@ class SubmitterCrashes(_FunctionPatches):
     """Makes `rate` of the paid POSTs' submitter invocations die after Leonardo accepted the POST
     and before the generation id is written (DynamoJobStore.mark_submitted of a fresh POST). The
     killed invocation reports nothing, so its whole batch comes back after the visibility timeout,
-    and the job's lease must run out before another submitter takes it over and adopts."""
+    and the next message adopts the generation under the dead holder's lease, once the POST has
+    gone unanswered for the settle time (domain/unanswered.py)."""
 
     def __init__(self, runtime: Any, *, seed: int, rate: float, function: str = "SubmitterFunction") -> None:
         super().__init__(runtime, function)

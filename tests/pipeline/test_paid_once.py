@@ -160,6 +160,44 @@ def test_a_crash_between_the_post_and_its_record_is_adopted_by_the_next_holder(p
     assert pipeline.in_flight() == 1  # the slot was taken over, never counted twice
 
 
+def settle_post(pipeline, job_id: str) -> None:
+    """Stand-in for the settle time passing: the POST noted an hour ago, the job due now."""
+    from gencore.adapters.job_keys import job_key
+
+    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    pipeline.ddb.update_item(
+        TableName=pipeline.stack.env["JOBS_TABLE"],
+        Key=job_key(job_id),
+        UpdateExpression="SET submit_uncertain_since = :old, due_at = :past",
+        ExpressionAttributeValues={":old": {"S": old}, ":past": {"N": "0"}},
+    )
+
+
+def test_a_crash_between_the_post_and_its_record_is_adopted_before_the_lease_runs_out(pipeline, monkeypatch):
+    from gencore.adapters.dynamo import DynamoJobStore
+
+    def database_down(self, job, **kwargs):
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
+
+    original = DynamoJobStore.mark_submitted
+    monkeypatch.setattr(DynamoJobStore, "mark_submitted", database_down)
+    job_id = accept(pipeline)
+    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    monkeypatch.setattr(DynamoJobStore, "mark_submitted", original)
+    item = pipeline.job_item(job_id)
+    claim, noted = item["slot_acquired_at"], datetime.fromisoformat(item["submit_uncertain_since"])
+    # Due again once the POST has had its settle time, long before the lease runs out.
+    settle = int(pipeline.stack.env.get("SUBMIT_SETTLE_SECONDS", "60"))
+    assert int(item["due_at"]) == int(noted.timestamp()) + settle
+
+    settle_post(pipeline, job_id)
+    assert pipeline.reconcile()["outcomes"].get("resubmitted") == 1
+    pipeline.drain("SubmitQueue", "SubmitterFunction")
+    generation_of(pipeline, job_id)
+    assert created(pipeline) == 1 and pipeline.in_flight() == 1
+    assert pipeline.job_item(job_id)["slot_acquired_at"] == claim  # adopted under the dead holder's claim
+
+
 def test_a_submitter_whose_lease_was_taken_over_cannot_record_anything(pipeline):
     from gencore.domain.errors import TransitionConflict
     from gencore.domain.models import Cost

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from gencore.domain.errors import (
     GenerationTaken,
@@ -358,7 +359,9 @@ class FakeJobStore:
             raise TransitionConflict(f"job {job.id} is no longer as read")
         return current
 
-    def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
+    def begin_post(
+        self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int, due_at: int | None = None
+    ) -> Job:
         with self._lock:
             current = self._fenced(job)
             holder = self.jobs.get(self.locks.get(fingerprint, ""))
@@ -366,9 +369,10 @@ class FakeJobStore:
             if live and holder.id != job.id and holder.post_fingerprint == fingerprint:
                 raise IdenticalRequestInFlight(f"job {holder.id} has an identical request unanswered")
             self.locks[fingerprint] = job.id
-            moved = current.model_copy(
-                update={"submit_uncertain_since": now, "post_fingerprint": fingerprint}
-            )
+            updates: dict[str, Any] = {"submit_uncertain_since": now, "post_fingerprint": fingerprint}
+            if due_at is not None:
+                updates["due_at"] = due_at
+            moved = current.model_copy(update=updates)
             self.jobs[job.id] = moved
             return moved
 
@@ -488,6 +492,7 @@ class PaidLeonardo:
     calls: list[LeonardoCall] = field(default_factory=list)
     list_error: BaseException | None = None
     on_post: Callable[[], None] = lambda: None
+    lookups: int = 0  # calls of find_generations
 
     def start(self, call: LeonardoCall):
         from gencore.domain.errors import SubmitOutcomeUnknown
@@ -519,6 +524,7 @@ class PaidLeonardo:
         return f"{body['prompt']}|{body.get('width')}x{body.get('height')}|{body['seed']}"
 
     def find_generations(self, call: LeonardoCall, *, since: datetime) -> list[str]:
+        self.lookups += 1
         if self.list_error is not None:
             raise self.list_error
         wanted = self.request_fingerprint(call)

@@ -11,6 +11,7 @@ import pytest
 from gencore.domain.account import AUTH
 from gencore.domain.errors import AccountRefused, LeonardoBusy, LeonardoRejected, LookupIncomplete
 from gencore.domain.models import Job, JobStatus
+from gencore.domain.policy import epoch
 from tests.support.fakes import (
     SUBMIT_POLICY,
     FakeJobStore,
@@ -148,6 +149,94 @@ def test_a_crash_after_the_post_is_resolved_by_the_next_holder_without_paying_ag
     assert submitter.submit(job.id).outcome == "adopted"
     assert leonardo.posts == 1 and store.get(job.id).generation_id == leonardo.created[0].id
     assert store.in_flight() == 1
+
+
+def die_after_sending(submitter, store, job: Job) -> Job:
+    """The submitter's POST is answered, and its invocation dies before recording it."""
+    original = store.mark_submitted
+
+    def database_error(*args, **kwargs):
+        raise RuntimeError("DynamoDB unavailable")
+
+    store.mark_submitted = database_error
+    with pytest.raises(RuntimeError):
+        submitter.submit(job.id)
+    store.mark_submitted = original
+    return store.get(job.id)
+
+
+def test_a_holder_that_died_after_sending_is_looked_for_once_its_post_has_settled(
+    submitter, store, leonardo, clock
+):
+    # The lease outlives the submitter's Timeout; the job and its slot need not wait for it. Once
+    # the POST has gone unanswered for the settle time, the next message for the job looks, and
+    # adopts under the dead holder's own claim.
+    job = queued(store)
+    held = die_after_sending(submitter, store, job)
+    assert held.slot_held and held.submit_uncertain_since == clock()
+    # The reconciler re-sends the job's message then, whatever the lease says.
+    assert (
+        held.due_at
+        == epoch(clock()) + POLICY.submit_settle_seconds
+        < epoch(clock()) + POLICY.submit_lease_seconds
+    )
+    clock.advance(POLICY.submit_settle_seconds - 1)
+    assert submitter.submit(job.id).outcome == "skipped"  # its holder may still be waiting for the answer
+    assert leonardo.lookups == 0
+    clock.advance(1)
+    assert submitter.submit(job.id).outcome == "adopted"
+    stored = store.get(job.id)
+    assert stored.status == JobStatus.SUBMITTED and stored.generation_id == leonardo.created[0].id
+    assert stored.slot_acquired_at == held.slot_acquired_at  # the holder's claim: no takeover, no new slot
+    assert leonardo.posts == 1 and store.in_flight() == 1
+
+
+def test_a_look_while_the_lease_is_live_never_sends(submitter, store, leonardo, clock):
+    # The holder noted its POST and died before it reached Leonardo: the list shows nothing. Only
+    # the lease's next holder, with every rule of the settle window, may send again.
+    job = queued(store)
+    claim = store.claim_slot(
+        job.id, pools=image_pool(2), now=clock(), lease_seconds=POLICY.submit_lease_seconds
+    )
+    store.begin_post(claim.job, now=clock(), fingerprint="a red fox|512x512|1234", lock_expires_at=0)
+    clock.advance(POLICY.submit_settle_seconds)
+    assert submitter.submit(job.id).outcome == "skipped"
+    assert leonardo.lookups == 1 and leonardo.posts == 0
+    stored = store.get(job.id)
+    assert stored.status == JobStatus.QUEUED and stored.slot_acquired_at == claim.job.slot_acquired_at
+    clock.advance(POLICY.submit_lease_seconds)
+    assert submitter.submit(job.id).outcome == "submitted"  # the lease's next holder sends, once
+    assert leonardo.posts == 1 and store.in_flight() == 1
+
+
+def test_a_look_while_the_lease_is_live_adopts_only_a_single_match(submitter, store, leonardo, clock):
+    # Two generations nobody owns answer the description: which is the holder's is for the lease's
+    # next holder to settle, with every rule of the lookup.
+    job = queued(store)
+    die_after_sending(submitter, store, job)
+    leonardo.listed(job.request, seed=1234)  # an identical-looking request of another client
+    clock.advance(POLICY.submit_settle_seconds)
+    assert submitter.submit(job.id).outcome == "skipped"
+    assert store.get(job.id).status == JobStatus.QUEUED and leonardo.posts == 1
+
+
+def test_a_holder_answered_after_a_look_adopted_its_generation_records_it_once(
+    submitter, store, leonardo, clock
+):
+    # A slow answer: the look took the holder for dead and adopted the generation; the holder,
+    # alive after all, finds its answer already recorded, and reports what it spent.
+    job = queued(store)
+
+    def another_message_meanwhile() -> None:
+        clock.advance(POLICY.submit_settle_seconds)
+        assert submitter.submit(job.id).outcome == "adopted"
+
+    leonardo.on_post = another_message_meanwhile
+    result = submitter.submit(job.id)
+    assert result.outcome == "submitted" and result.cost is not None
+    stored = store.get(job.id)
+    assert stored.status == JobStatus.SUBMITTED and stored.generation_id == leonardo.created[0].id
+    assert leonardo.posts == 1 and store.in_flight() == 1
 
 
 def test_a_holder_whose_lease_was_taken_over_cannot_record_its_answer(submitter, store, leonardo, clock):

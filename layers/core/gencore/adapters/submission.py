@@ -117,14 +117,18 @@ class SubmissionWrites:
             granted=True, job=job.model_copy(update=held | {"slot_held": True, "slot_pool": pool})
         )
 
-    def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
+    def begin_post(
+        self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int, due_at: int | None = None
+    ) -> Job:
         """Record, before the paid POST leaves, that it may create a generation from now on.
 
         Fenced on the caller's own claim (a submitter whose lease was taken over cannot write), and
         in the same transaction the request lock: no other job may have an identical-looking POST
         unanswered at the same time, so whatever the later lookup finds is this job's own.
         """
-        updates = {"submit_uncertain_since": now, "post_fingerprint": fingerprint}
+        updates: dict[str, Any] = {"submit_uncertain_since": now, "post_fingerprint": fingerprint}
+        if due_at is not None:
+            updates["due_at"] = due_at
         update = self._update_for(job, updates, release=False, fence=True)
         steal_from: str | None = None
         for _ in range(3):

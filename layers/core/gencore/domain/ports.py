@@ -112,9 +112,12 @@ class JobStore(Protocol):
         of it may be unanswered; TransitionConflict otherwise. With `failure` (code, message) it
         ends FAILED instead, on the same terms (a batch's deadline)."""
 
-    def begin_post(self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int) -> Job:
+    def begin_post(
+        self, job: Job, *, now: datetime, fingerprint: str, lock_expires_at: int, due_at: int | None = None
+    ) -> Job:
         """Durably note, before the paid POST, that it may create a generation from `now` on, and
-        take the request lock for `fingerprint`. Fenced on the caller's slot claim.
+        take the request lock for `fingerprint`. Fenced on the caller's slot claim. With `due_at`,
+        the reconciler looks at the job then, should the answer never be recorded.
 
         Raises TransitionConflict if the claim was lost, IdenticalRequestInFlight if another job's
         identical-looking POST is still unanswered.

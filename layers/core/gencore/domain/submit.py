@@ -16,26 +16,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from .account import AccountGuard
 from .errors import (
     AccountRefused,
-    GenerationTaken,
     IdenticalRequestInFlight,
     LeonardoBusy,
     LeonardoRejected,
-    LookupIncomplete,
     SourceUnavailable,
     SubmitOutcomeUnknown,
     TransitionConflict,
     UploadNotReady,
 )
 from .kinds import LeonardoCall, kind_of
-from .models import Cost, Job, JobStatus
+from .models import Job, JobStatus
 from .policy import Clock, Policy, epoch
 from .ports import JobStore, Leonardo, SubmitQueue
 from .sources import Sources
+from .unanswered import SubmitResult, UnansweredPosts
 from .waiting import Waker, expired_in_queue, expiry_of
 
 log = logging.getLogger(__name__)
@@ -43,14 +42,7 @@ log = logging.getLogger(__name__)
 Remaining = Callable[[], float]  # seconds the invocation has left
 
 
-class SubmitResult(NamedTuple):
-    # submitted | adopted | waiting | held | throttled | paused | uncertain | deferred | superseded
-    # | failed | skipped | missing
-    outcome: str
-    cost: Cost | None = None  # what a successful POST cost, as Leonardo reported it
-
-
-class Submitter:
+class Submitter(UnansweredPosts):
     """Starts QUEUED jobs at Leonardo without exceeding the concurrency cap or paying twice."""
 
     def __init__(
@@ -84,9 +76,11 @@ class Submitter:
         if job.status == JobStatus.QUEUED and expired_in_queue(job, self._clock()):
             return self._fail(job, *expiry_of(job))
         if not claim.granted:
-            if job.status != JobStatus.QUEUED or job.slot_held:
-                # Already submitted, terminal, or another submitter holds a live lease.
-                return SubmitResult("skipped")
+            if job.status != JobStatus.QUEUED:
+                return SubmitResult("skipped")  # already submitted, or terminal
+            if job.slot_held:
+                # Another submitter holds a live lease: it carries on, unless it died after sending.
+                return self._look_while_held(job)
             if job.submit_uncertain_since:
                 # Looking needs no slot, and must not wait for one: the list only grows.
                 return self._resolve(job, attempt, token) or self._settled_nothing(job, token)
@@ -123,7 +117,12 @@ class Submitter:
         # Past this the lock may be taken over (a job whose list stays unreadable fails by then).
         lock_until = epoch(now) + self._policy.max_job_age_seconds + self._policy.submit_settle_seconds
         try:
-            job = self._store.begin_post(job, now=now, fingerprint=fingerprint, lock_expires_at=lock_until)
+            # Unanswered past the settle time, the job is looked at again (a holder that died after
+            # sending is then looked for by the next message, not when its lease runs out).
+            due_at = epoch(now) + self._policy.submit_settle_seconds
+            job = self._store.begin_post(
+                job, now=now, fingerprint=fingerprint, lock_expires_at=lock_until, due_at=due_at
+            )
         except IdenticalRequestInFlight as busy:
             # Two identical-looking POSTs unanswered at once could not be told apart: ours waits.
             delay = float(self._policy.submit_settle_seconds)
@@ -161,8 +160,13 @@ class Submitter:
                 due_at=epoch(now) + self._policy.first_poll_seconds,
             )
         except TransitionConflict:
-            # Only a submitter that outlived its lease gets here (the lease is longer than the
-            # function's timeout): the new holder looks for this generation and adopts it.
+            current = self._store.get(job.id)
+            if current is not None and current.generation_id == generation_id:
+                # Adopted while our answer was on its way, by a look that took us for dead.
+                log.info("the answer was already recorded", extra={"job_id": job.id})
+                return SubmitResult("submitted", cost=cost)
+            # Otherwise only a submitter that outlived its lease gets here (the lease is longer
+            # than the function's timeout): the new holder looks for this generation and adopts it.
             log.error(
                 "submit answer arrived after the lease was taken over",
                 extra={"job_id": job.id, "generation_id": generation_id},
@@ -177,72 +181,6 @@ class Submitter:
         """The job's paid call, its source resolved to Leonardo's ids (an upload handed over on
         first use). The same job builds the same call every time: the lookup relies on it."""
         return kind_of(job.kind).build(job.request, self._sources.refs(job), job.leonardo_seed)
-
-    # --- an earlier POST may have created a generation -----------------------------------------
-    def _resolve(
-        self, job: Job, attempt: int, token: int, *, retry_after: float | None = None
-    ) -> SubmitResult | None:
-        """Settle what an unanswered POST did. None means it created nothing: POST again."""
-        since = job.submit_uncertain_since
-        assert since is not None
-        if not kind_of(job.kind).adopts:
-            # Nothing at Leonardo can tell whether this call created its work: never send it again.
-            return self._fail(job, "submit_outcome_unknown", "Leonardo's answer to the paid call was lost")
-        waited = (self._clock() - since).total_seconds()
-        try:
-            found = self._leonardo.find_generations(self._call(job), since=since)
-        except (UploadNotReady, SourceUnavailable) as gone:
-            # The source went away while the POST's outcome is unknown: its generation, if any, is
-            # still ours to find; without the source's id we cannot describe it. Fail, never resend.
-            return self._fail(job, "submit_outcome_unknown", gone.message)
-        except LookupIncomplete as incomplete:
-            return self._fail(job, incomplete.code, incomplete.message)
-        except LeonardoBusy as busy:  # cannot tell yet: never risk a second generation, look again later
-            if waited > self._policy.max_job_age_seconds:
-                return self._fail(job, "submit_outcome_unknown", "Leonardo's list never said what it did")
-            delay = busy.retry_after or retry_after
-            return self._wait(self._release(job), attempt, token, delay, "uncertain")
-        unowned = [g for g in found if self._store.generation_owner(g) in (None, job.id)]
-        if len(unowned) > 1 and job.request.get("seed") is not None:
-            # The caller's seed: another job may share everything Leonardo echoes. Do not guess.
-            return self._fail(
-                job, "submit_outcome_unknown", f"{len(unowned)} generations match the unanswered request"
-            )
-        for generation_id in unowned:  # oldest first: a later one is a re-send's
-            adopted = self._adopt(job, generation_id, extra=len(unowned) - 1)
-            if adopted:
-                return adopted
-        if waited < self._policy.submit_settle_seconds:
-            # Nothing yet, but a POST still in Leonardo's hands could show up: look again later.
-            wait = max(self._policy.submit_settle_seconds - waited, retry_after or 0.0)
-            return self._wait(self._release(job), attempt, token, wait, "uncertain")
-        log.warning("unanswered POST created nothing; sending again", extra={"job_id": job.id})
-        return None
-
-    def _settled_nothing(self, job: Job, token: int) -> SubmitResult:
-        """No slot, and the unanswered POST created nothing: wait in line to send it again."""
-        try:
-            job = self._store.end_uncertainty(job)
-        except TransitionConflict:
-            return SubmitResult("superseded")
-        return self._park(job, token)
-
-    def _adopt(self, job: Job, generation_id: str, *, extra: int) -> SubmitResult | None:
-        now = self._clock()
-        try:
-            self._store.mark_submitted(
-                job, generation_id=generation_id, cost=None, now=now,
-                due_at=epoch(now) + self._policy.first_poll_seconds, pool=self._pools.of(job),
-            )  # fmt: skip
-        except GenerationTaken:
-            return None  # recorded by another job meanwhile: not ours after all
-        except TransitionConflict:
-            return SubmitResult("superseded")
-        log.warning(
-            "adopted the generation of an unanswered POST",
-            extra={"job_id": job.id, "generation_id": generation_id, "other_matches": extra},
-        )
-        return SubmitResult("adopted")
 
     # --- waiting, failing ----------------------------------------------------------------------
     def _release(self, job: Job, *, wake: bool = True) -> Job:
