@@ -144,7 +144,7 @@ def test_a_crash_after_the_post_is_resolved_by_the_next_holder_without_paying_ag
     stored = store.get(job.id)
     assert stored.status == JobStatus.QUEUED and stored.slot_held and stored.submit_uncertain_since
 
-    assert submitter.submit(job.id).outcome == "skipped"  # the lease is still live
+    assert submitter.submit(job.id).outcome == "uncertain"  # the lease is still live: come back later
     clock.advance(POLICY.submit_lease_seconds + 1)
     assert submitter.submit(job.id).outcome == "adopted"
     assert leonardo.posts == 1 and store.get(job.id).generation_id == leonardo.created[0].id
@@ -166,7 +166,7 @@ def die_after_sending(submitter, store, job: Job) -> Job:
 
 
 def test_a_holder_that_died_after_sending_is_looked_for_once_its_post_has_settled(
-    submitter, store, leonardo, clock
+    submitter, store, leonardo, queue, clock
 ):
     # The lease outlives the submitter's Timeout; the job and its slot need not wait for it. Once
     # the POST has gone unanswered for the settle time, the next message for the job looks, and
@@ -181,8 +181,9 @@ def test_a_holder_that_died_after_sending_is_looked_for_once_its_post_has_settle
         < epoch(clock()) + POLICY.submit_lease_seconds
     )
     clock.advance(POLICY.submit_settle_seconds - 1)
-    assert submitter.submit(job.id).outcome == "skipped"  # its holder may still be waiting for the answer
-    assert leonardo.lookups == 0
+    # Its holder may still be waiting for the answer: the live message comes back after the rest.
+    assert submitter.submit(job.id).outcome == "uncertain"
+    assert leonardo.lookups == 0 and queue.delays[job.id] >= 1
     clock.advance(1)
     assert submitter.submit(job.id).outcome == "adopted"
     stored = store.get(job.id)
@@ -191,17 +192,21 @@ def test_a_holder_that_died_after_sending_is_looked_for_once_its_post_has_settle
     assert leonardo.posts == 1 and store.in_flight() == 1
 
 
-def test_a_look_while_the_lease_is_live_never_sends(submitter, store, leonardo, clock):
+def test_a_look_while_the_lease_is_live_never_sends(submitter, store, leonardo, queue, clock):
     # The holder noted its POST and died before it reached Leonardo: the list shows nothing. Only
-    # the lease's next holder, with every rule of the settle window, may send again.
+    # the lease's next holder, with every rule of the settle window, may send again; meanwhile the
+    # job's live message keeps coming back, and a stale copy is dropped.
     job = queued(store)
     claim = store.claim_slot(
         job.id, pools=image_pool(2), now=clock(), lease_seconds=POLICY.submit_lease_seconds
     )
     store.begin_post(claim.job, now=clock(), fingerprint="a red fox|512x512|1234", lock_expires_at=0)
     clock.advance(POLICY.submit_settle_seconds)
-    assert submitter.submit(job.id).outcome == "skipped"
-    assert leonardo.lookups == 1 and leonardo.posts == 0
+    assert submitter.submit(job.id).outcome == "uncertain"
+    assert leonardo.lookups == 1 and leonardo.posts == 0 and queue.sent == [(job.id, job.submit_token)]
+    store.reschedule(store.get(job.id), due_at=0, submit_token=job.submit_token + 1)  # a newer one is live
+    assert submitter.submit(job.id, token=job.submit_token).outcome == "skipped"
+    assert leonardo.lookups == 2 and len(queue.sent) == 1
     stored = store.get(job.id)
     assert stored.status == JobStatus.QUEUED and stored.slot_acquired_at == claim.job.slot_acquired_at
     clock.advance(POLICY.submit_lease_seconds)
@@ -216,7 +221,7 @@ def test_a_look_while_the_lease_is_live_adopts_only_a_single_match(submitter, st
     die_after_sending(submitter, store, job)
     leonardo.listed(job.request, seed=1234)  # an identical-looking request of another client
     clock.advance(POLICY.submit_settle_seconds)
-    assert submitter.submit(job.id).outcome == "skipped"
+    assert submitter.submit(job.id).outcome == "uncertain"
     assert store.get(job.id).status == JobStatus.QUEUED and leonardo.posts == 1
 
 

@@ -215,16 +215,17 @@ class Reconciler:
             )  # fmt: skip
             log.warning("job timed out", extra={"job_id": job.id, "status": str(job.status)})
             return "timed_out"
-        if job.status == JobStatus.QUEUED and not job.slot_held:
+        if job.status == JobStatus.QUEUED and not job.slot_held and job.submit_uncertain_since is None:
             # Its submit message is late or lost. Either way the job needs a slot, not a message:
             # into the line it goes, and this run ends by waking one waiting job per free slot. A
             # message still on its way finds the job in line and carries on as usual.
             return "parked" if self._store.park(job, self._waker.pools.of(job)) else "raced"
         if job.status == JobStatus.QUEUED:
-            # A submitter took a slot and went quiet (crashed, or its answer was lost): re-send, so
-            # the next attempt takes the lease over once it has run out (never a second slot). A new
-            # live message: any older copy still cycling stops at its next wait. Backing off keeps
-            # a lagging submit queue from being flooded.
+            # A submitter took a slot and went quiet (crashed, or its answer was lost), or a POST
+            # is unresolved (looking needs no slot, and must not wait in the line while the list it
+            # reads grows): re-send, so the next attempt looks, or takes the lease over once it has
+            # run out (never a second slot). A new live message: any older copy still cycling
+            # stops at its next wait. Backing off keeps a lagging submit queue from being flooded.
             token = job.submit_token + 1
             wait = self._policy.queued_recheck(job.checks)
             self._store.reschedule(job, due_at=epoch(now) + wait, checks=job.checks + 1, submit_token=token)

@@ -80,7 +80,7 @@ class Submitter(UnansweredPosts):
                 return SubmitResult("skipped")  # already submitted, or terminal
             if job.slot_held:
                 # Another submitter holds a live lease: it carries on, unless it died after sending.
-                return self._look_while_held(job)
+                return self._look_while_held(job, attempt, token)
             if job.submit_uncertain_since:
                 # Looking needs no slot, and must not wait for one: the list only grows.
                 return self._resolve(job, attempt, token) or self._settled_nothing(job, token)

@@ -135,24 +135,33 @@ class UnansweredPosts:
         )
         return SubmitResult("adopted")
 
-    def _look_while_held(self, job: Job) -> SubmitResult:
+    def _look_while_held(self, job: Job, attempt: int, token: int) -> SubmitResult:
         """Another submitter holds the job's slot under a live lease. Its POST unanswered past
         `submit_settle_seconds` means that holder most likely died after sending: look for the
         generation now rather than when the lease runs out (the slot and the job's customer wait
         all that time). Read-only but for one case: exactly one match nobody owns is adopted, fenced
         on the holder's claim, so a holder still alive finds its answer recorded (domain/submit.py).
         Nothing found, several matches, or a list that cannot be read: left to the holder, or to
-        the lease's next holder, which settles it with every rule of `_resolve`."""
+        the lease's next holder, which settles it with every rule of `_resolve`. If this message is
+        the job's live one (the reconciler's, sent once the POST had settled), it keeps cycling: a
+        holder alive after all stops its own at the next wait, and the job must never be left
+        without one while its POST is unresolved."""
         since = job.submit_uncertain_since
         if since is None or not kind_of(job.kind).adopts:
             return SubmitResult("skipped")  # nothing unanswered, or nothing the list could show
-        if (self._clock() - since).total_seconds() < self._policy.submit_settle_seconds:
-            return SubmitResult("skipped")  # its holder may still be waiting for the answer
-        try:
-            found = self._leonardo.find_generations(self._call(job), since=since)
-        except (UploadNotReady, SourceUnavailable, LookupIncomplete, LeonardoBusy):
-            return SubmitResult("skipped")
-        unowned = [g for g in found if self._store.generation_owner(g) in (None, job.id)]
-        if len(unowned) != 1:
-            return SubmitResult("skipped")
-        return self._adopt(job, unowned[0], extra=0) or SubmitResult("skipped")
+        waited = (self._clock() - since).total_seconds()
+        retry_after: float | None = self._policy.submit_settle_seconds - waited
+        if waited >= self._policy.submit_settle_seconds:  # before that its holder may still be waiting
+            retry_after = None
+            try:
+                found = self._leonardo.find_generations(self._call(job), since=since)
+            except (UploadNotReady, SourceUnavailable, LookupIncomplete):
+                found = []
+            except LeonardoBusy as busy:
+                found, retry_after = [], busy.retry_after
+            unowned = [g for g in found if self._store.generation_owner(g) in (None, job.id)]
+            if len(unowned) == 1 and (adopted := self._adopt(job, unowned[0], extra=0)):
+                return adopted
+        if token != job.submit_token:
+            return SubmitResult("skipped")  # a stale copy: the live message carries the job
+        return self._wait(job, attempt, token, retry_after, "uncertain")
