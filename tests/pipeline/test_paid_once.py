@@ -46,15 +46,15 @@ def set_env(monkeypatch, **values: str) -> None:
     wiring.reset()
 
 
-def expire_lease(pipeline, job_id: str) -> None:
-    """Stand-in for the lease running out: the submitter that held it is long dead."""
+def backdate(pipeline, job_id: str, field: str) -> None:
+    """Stand-in for time passing: the job's `field` an hour ago, and the job due now."""
     from gencore.adapters.job_keys import job_key
 
     old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     pipeline.ddb.update_item(
         TableName=pipeline.stack.env["JOBS_TABLE"],
         Key=job_key(job_id),
-        UpdateExpression="SET slot_acquired_at = :old, due_at = :past",
+        UpdateExpression=f"SET {field} = :old, due_at = :past",
         ExpressionAttributeValues={":old": {"S": old}, ":past": {"N": "0"}},
     )
 
@@ -152,25 +152,12 @@ def test_a_crash_between_the_post_and_its_record_is_adopted_by_the_next_holder(p
     item = pipeline.job_item(job_id)
     assert item["status"] == "QUEUED" and item["slot_held"] and item["submit_uncertain_since"]
 
-    expire_lease(pipeline, job_id)
+    backdate(pipeline, job_id, "slot_acquired_at")  # the lease ran out: its holder is long dead
     assert pipeline.reconcile()["outcomes"].get("resubmitted") == 1
     pipeline.drain("SubmitQueue", "SubmitterFunction")
     record = generation_of(pipeline, job_id)
     assert created(pipeline) == 1 and record.seed == pipeline.job_item(job_id)["leonardo_seed"]
     assert pipeline.in_flight() == 1  # the slot was taken over, never counted twice
-
-
-def settle_post(pipeline, job_id: str) -> None:
-    """Stand-in for the settle time passing: the POST noted an hour ago, the job due now."""
-    from gencore.adapters.job_keys import job_key
-
-    old = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    pipeline.ddb.update_item(
-        TableName=pipeline.stack.env["JOBS_TABLE"],
-        Key=job_key(job_id),
-        UpdateExpression="SET submit_uncertain_since = :old, due_at = :past",
-        ExpressionAttributeValues={":old": {"S": old}, ":past": {"N": "0"}},
-    )
 
 
 def test_a_crash_between_the_post_and_its_record_is_adopted_before_the_lease_runs_out(pipeline, monkeypatch):
@@ -190,7 +177,7 @@ def test_a_crash_between_the_post_and_its_record_is_adopted_before_the_lease_run
     settle = int(pipeline.stack.env.get("SUBMIT_SETTLE_SECONDS", "60"))
     assert int(item["due_at"]) == int(noted.timestamp()) + settle
 
-    settle_post(pipeline, job_id)
+    backdate(pipeline, job_id, "submit_uncertain_since")  # the POST has had its settle time
     assert pipeline.reconcile()["outcomes"].get("resubmitted") == 1
     pipeline.drain("SubmitQueue", "SubmitterFunction")
     generation_of(pipeline, job_id)
