@@ -265,7 +265,7 @@ def keep_alive_handler(idle_seconds: float = 60.0) -> type:
             self.idle = False  # a request line came in: its headers are read from here
             return bool(super().parse_request())
 
-        def log_error(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+        def log_error(self, format: str, *args: Any) -> None:
             if self.idle and format.startswith("Request timed out"):
                 return  # an idle kept-alive connection closing is routine, not an error
             super().log_error(format, *args)
