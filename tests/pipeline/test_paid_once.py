@@ -136,18 +136,23 @@ def test_a_definite_refusal_clears_the_uncertainty(pipeline):
 # --- crashes ---------------------------------------------------------------------------------------
 
 
-def test_a_crash_between_the_post_and_its_record_is_adopted_by_the_next_holder(pipeline, monkeypatch):
+def crash_after_post(pipeline, monkeypatch) -> str:
+    """A job whose submitter dies after Leonardo answered its POST, before recording it."""
     from gencore.adapters.dynamo import DynamoJobStore
 
     def database_down(self, job, **kwargs):
         raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
 
-    original = DynamoJobStore.mark_submitted
-    monkeypatch.setattr(DynamoJobStore, "mark_submitted", database_down)
-    job_id = accept(pipeline)
-    [response] = pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
+    with monkeypatch.context() as patch:
+        patch.setattr(DynamoJobStore, "mark_submitted", database_down)
+        job_id = accept(pipeline)
+        [response] = pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
     assert len(response["batchItemFailures"]) == 1  # the invocation died after Leonardo said yes
-    monkeypatch.setattr(DynamoJobStore, "mark_submitted", original)
+    return job_id
+
+
+def test_a_crash_between_the_post_and_its_record_is_adopted_by_the_next_holder(pipeline, monkeypatch):
+    job_id = crash_after_post(pipeline, monkeypatch)
     assert created(pipeline) == 1
     item = pipeline.job_item(job_id)
     assert item["status"] == "QUEUED" and item["slot_held"] and item["submit_uncertain_since"]
@@ -161,16 +166,7 @@ def test_a_crash_between_the_post_and_its_record_is_adopted_by_the_next_holder(p
 
 
 def test_a_crash_between_the_post_and_its_record_is_adopted_before_the_lease_runs_out(pipeline, monkeypatch):
-    from gencore.adapters.dynamo import DynamoJobStore
-
-    def database_down(self, job, **kwargs):
-        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "boom"}}, "TransactWriteItems")
-
-    original = DynamoJobStore.mark_submitted
-    monkeypatch.setattr(DynamoJobStore, "mark_submitted", database_down)
-    job_id = accept(pipeline)
-    pipeline.drain("SubmitQueue", "SubmitterFunction", rounds=1)
-    monkeypatch.setattr(DynamoJobStore, "mark_submitted", original)
+    job_id = crash_after_post(pipeline, monkeypatch)
     item = pipeline.job_item(job_id)
     claim, noted = item["slot_acquired_at"], datetime.fromisoformat(item["submit_uncertain_since"])
     # Due again once the POST has had its settle time, long before the lease runs out.
