@@ -26,6 +26,19 @@ def test_reads_return_exactly_what_was_asked_across_pieces():
     assert reader.read(10) == b""
 
 
+def test_a_read_of_nothing_takes_nothing():
+    reader = download(b"abc").reader()
+    assert reader.read(0) == b""
+    assert reader.read(len(HEAD) + 3) == HEAD + b"abc"
+
+
+def test_a_part_sized_read_past_the_end_returns_only_the_bytes_there_are():
+    reader = download(*(bytes([n]) * 1000 for n in range(5)), max_bytes=10_000).reader()
+    part = reader.read(outputs.PART_BYTES)  # sized up front for a whole part, then cut to what came
+    assert part == HEAD + b"".join(bytes([n]) * 1000 for n in range(5))
+    assert reader.read(outputs.PART_BYTES) == b""
+
+
 def test_a_read_without_a_size_returns_the_rest():
     reader = download(b"abc", b"def").reader()
     assert reader.read() == HEAD + b"abcdef"

