@@ -13,6 +13,7 @@ import importlib.util
 import sys
 import threading
 from collections import Counter, defaultdict
+from contextvars import ContextVar
 from typing import Any
 
 # ----- one invocation per execution environment ---------------------------------------------------
@@ -36,6 +37,12 @@ class ExecutionEnvironments:
     resolver or router therefore run one at a time, process-wide. The others (the webhook, matched
     by hand, and the docs) run side by side like any function: a callback is not held behind a
     create.
+
+    The layer's Powertools Logger is one object in the process, shared by every function, and it
+    keeps the keys it adds to each line (`function_name`, `function_request_id`, `correlation_id`,
+    `cold_start`, whatever a handler appends) on its formatter. While environments run, each one
+    gets its own copy of those keys (`EnvironmentLogKeys`), as each Lambda environment has its own
+    Logger: a line carries its own invocation's keys, not those of one running beside it.
     """
 
     def __init__(self, runtime: Any, serialized: set[str] | None = None) -> None:
@@ -49,8 +56,10 @@ class ExecutionEnvironments:
         self._modules: list[str] = []
         self._previous: Any = None
         self._router_held: dict[str, bool] = {}  # function -> holds_a_router(its handler)
+        self._log_keys: EnvironmentLogKeys | None = None  # installed by this set of environments
 
     def __enter__(self) -> ExecutionEnvironments:
+        self._log_keys = EnvironmentLogKeys.install()
         self._previous = self._runtime.__dict__.get("handler")
         original = self._runtime.handler
         self._first = original
@@ -69,6 +78,8 @@ class ExecutionEnvironments:
             self._runtime.handler = self._previous
         for name in self._modules:
             sys.modules.pop(name, None)
+        if self._log_keys is not None:
+            self._log_keys.uninstall()
 
     @property
     def environments(self) -> dict[str, int]:
@@ -83,12 +94,14 @@ class ExecutionEnvironments:
                 number = self._count[logical_id]
         if environment is None:
             environment = self._first(logical_id) if number == 1 else self._load(logical_id, number)
+        running = _ENVIRONMENT.set(environment)
         try:
             if logical_id in self._serialized and self._holds_a_router(logical_id, environment):
                 with self._http_lock:
                     return environment(event, context)
             return environment(event, context)
         finally:
+            _ENVIRONMENT.reset(running)
             with self._lock:
                 self._free[logical_id].append(environment)
 
@@ -130,6 +143,64 @@ class ExecutionEnvironments:
         with self._lock:
             self._modules.append(key)
         return getattr(module, spec.function_name)
+
+
+# The execution environment the current thread is running an event in (None: none, as at import).
+_ENVIRONMENT: ContextVar[Any] = ContextVar("stackrunner_environment", default=None)
+
+
+class EnvironmentLogKeys:
+    """Powertools' log formatter's keys (`log_format`), one copy per execution environment.
+
+    Set on the formatter class, this data descriptor takes the place of each formatter's own
+    `log_format` attribute: read or written outside an event (at import, when the Logger is built),
+    it is the formatter's own dict, as before; inside an event, the environment's copy, made from
+    the formatter's own the first time that environment reads it. Keys an environment appends stay
+    with it from one of its events to the next, as they do on Lambda.
+    """
+
+    OWN = "log_format"  # the instance attribute the formatter's methods read and write
+    COPIES = "_stackrunner_log_formats"  # environment -> its keys, on each formatter
+
+    def __init__(self, owner: type) -> None:
+        self._owner = owner
+
+    @classmethod
+    def install(cls) -> EnvironmentLogKeys | None:
+        """On the Powertools formatter class, unless already there (an enclosing set of environments)."""
+        from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+        if isinstance(LambdaPowertoolsFormatter.__dict__.get(cls.OWN), cls):
+            return None
+        keys = cls(LambdaPowertoolsFormatter)
+        setattr(LambdaPowertoolsFormatter, cls.OWN, keys)
+        return keys
+
+    def uninstall(self) -> None:
+        if self._owner.__dict__.get(self.OWN) is self:
+            delattr(self._owner, self.OWN)
+
+    def __get__(self, formatter: Any, owner: type | None = None) -> Any:
+        if formatter is None:
+            return self
+        state = vars(formatter)
+        if self.OWN not in state:
+            raise AttributeError(self.OWN)
+        environment = _ENVIRONMENT.get()
+        if environment is None:
+            return state[self.OWN]
+        copies = state.setdefault(self.COPIES, {})
+        if environment not in copies:
+            copies[environment] = dict(state[self.OWN])
+        return copies[environment]
+
+    def __set__(self, formatter: Any, keys: dict[str, Any]) -> None:
+        state = vars(formatter)
+        environment = _ENVIRONMENT.get()
+        if environment is None or self.OWN not in state:
+            state[self.OWN] = keys
+        if environment is not None:
+            state.setdefault(self.COPIES, {})[environment] = keys
 
 
 def holds_a_router(handler: Any) -> bool:

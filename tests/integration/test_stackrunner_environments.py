@@ -1,16 +1,19 @@
 """The local runtime's execution environments: one event at a time per environment, and the HTTP
 functions built on Powertools' event handler one at a time process-wide (it keeps the event on a
-class); every other function, the webhook included, runs side by side."""
+class); every other function, the webhook included, runs side by side; each environment's log lines
+carry its own keys, though the layer's Logger is one object in the process."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -151,6 +154,79 @@ def test_every_environment_runs_the_handler_under_one_module_name(tmp_path):
     assert not barrier.broken and envs.environments == {"NamedFunction": 3}
     assert {(name, module) for name, module, _ in answers} == {("fn_NamedFunction_test",) * 2}
     assert len({own for _, _, own in answers}) == 3  # one name, yet three copies with state of their own
+
+
+# One Logger for every function, as the layer's gencore.observability is: it writes to `lines`. Its
+# service (the name of the standard logger it configures, once per process) is the test's own.
+_SHARED_LOGGER = """
+import io, logging
+from aws_lambda_powertools import Logger
+lines = io.StringIO()
+logger = Logger(service="{service}", logger_handler=logging.StreamHandler(lines))
+"""
+_LOGGING = """
+from shared_logger import logger
+
+@logger.inject_lambda_context
+def handler(event, context):
+    logger.append_keys(job_id=event["job"])
+    event["barrier"].wait(timeout=5)  # every invocation has appended its keys before any logs
+    logger.info("done")
+    return {"statusCode": 200}
+"""
+
+
+def _context(function: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        function_name=function, memory_limit_in_mb=128, aws_request_id=f"request-{function}",
+        invoked_function_arn=f"arn:aws:lambda:eu-west-1:123456789012:function:{function}",
+    )  # fmt: skip
+
+
+def test_each_environment_logs_with_its_own_keys_though_the_logger_is_shared(tmp_path, monkeypatch):
+    """The layer's Logger keeps the keys it adds to each line on its formatter, one per process here:
+    without an environment's own copy, a line takes the function name and job id of whichever event
+    appended last, as the local stack's logs did."""
+    (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "shared_logger", raising=False)
+    for name in ("ThumbFunction", "VideoFunction"):
+        (tmp_path / f"{name}.py").write_text(_LOGGING)
+    runtime = _Runtime({name: tmp_path / f"{name}.py" for name in ("ThumbFunction", "VideoFunction")})
+    barrier = threading.Barrier(4)
+    with ExecutionEnvironments(runtime) as envs:
+        thumb, video = runtime.handler("ThumbFunction"), runtime.handler("VideoFunction")
+        calls = [
+            lambda f=f, n=n, job=f"{f}-{n}": (thumb if f == "thumb" else video)(
+                {"job": job, "barrier": barrier}, _context(f)
+            )
+            for f in ("thumb", "video")
+            for n in (1, 2)
+        ]
+        all_at_once(*calls)
+    assert not barrier.broken and envs.environments == {"ThumbFunction": 2, "VideoFunction": 2}
+    logged = [json.loads(line) for line in sys.modules["shared_logger"].lines.getvalue().splitlines()]
+    assert sorted(line["job_id"] for line in logged) == ["thumb-1", "thumb-2", "video-1", "video-2"]
+    assert all(line["job_id"].startswith(line["function_name"]) for line in logged)
+    assert all(line["function_request_id"] == f"request-{line['function_name']}" for line in logged)
+
+
+def test_outside_the_environments_the_formatter_keeps_its_own_keys(tmp_path, monkeypatch):
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "shared_logger", raising=False)
+    (tmp_path / "ThumbFunction.py").write_text(_LOGGING)
+    runtime = _Runtime({"ThumbFunction": tmp_path / "ThumbFunction.py"})
+    with ExecutionEnvironments(runtime):
+        thumb = runtime.handler("ThumbFunction")
+        thumb({"job": "thumb-1", "barrier": threading.Barrier(1)}, _context("thumb"))
+        shared = sys.modules["shared_logger"].logger
+        assert "job_id" not in shared.get_current_keys()  # the event's keys stayed with its environment
+    assert "log_format" not in vars(LambdaPowertoolsFormatter)  # the class is as Powertools made it
+    shared.append_keys(after="yes")
+    assert shared.get_current_keys()["after"] == "yes"
 
 
 @pytest.mark.parametrize(("function", "routed"), [("api", True), ("webhook", False), ("docs", False)])
