@@ -41,8 +41,9 @@ class ExecutionEnvironments:
     The layer's Powertools Logger is one object in the process, shared by every function, and it
     keeps the keys it adds to each line (`function_name`, `function_request_id`, `correlation_id`,
     `cold_start`, whatever a handler appends) on its formatter. While environments run, each one
-    gets its own copy of those keys (`EnvironmentLogKeys`), as each Lambda environment has its own
-    Logger: a line carries its own invocation's keys, not those of one running beside it.
+    gets its own copy of those keys and its own cold start (`EnvironmentLogState`), as each Lambda
+    environment has its own Logger: a line carries its own invocation's keys, not those of one
+    running beside it.
     """
 
     def __init__(self, runtime: Any, serialized: set[str] | None = None) -> None:
@@ -56,10 +57,10 @@ class ExecutionEnvironments:
         self._modules: list[str] = []
         self._previous: Any = None
         self._router_held: dict[str, bool] = {}  # function -> holds_a_router(its handler)
-        self._log_keys: EnvironmentLogKeys | None = None  # installed by this set of environments
+        self._log_state: EnvironmentLogState | None = None  # installed by this set of environments
 
     def __enter__(self) -> ExecutionEnvironments:
-        self._log_keys = EnvironmentLogKeys.install()
+        self._log_state = EnvironmentLogState.install()
         self._previous = self._runtime.__dict__.get("handler")
         original = self._runtime.handler
         self._first = original
@@ -78,8 +79,8 @@ class ExecutionEnvironments:
             self._runtime.handler = self._previous
         for name in self._modules:
             sys.modules.pop(name, None)
-        if self._log_keys is not None:
-            self._log_keys.uninstall()
+        if self._log_state is not None:
+            self._log_state.uninstall()
 
     @property
     def environments(self) -> dict[str, int]:
@@ -149,36 +150,55 @@ class ExecutionEnvironments:
 _ENVIRONMENT: ContextVar[Any] = ContextVar("stackrunner_environment", default=None)
 
 
-class EnvironmentLogKeys:
-    """Powertools' log formatter's keys (`log_format`), one copy per execution environment.
+class EnvironmentLogState:
+    """What Powertools' Logger keeps per process, kept per execution environment: the formatter's
+    keys (`log_format`) and the cold-start flag.
 
     Set on the formatter class, this data descriptor takes the place of each formatter's own
     `log_format` attribute: read or written outside an event (at import, when the Logger is built),
     it is the formatter's own dict, as before; inside an event, the environment's copy, made from
     the formatter's own the first time that environment reads it. Keys an environment appends stay
-    with it from one of its events to the next, as they do on Lambda.
+    with it from one of its events to the next, as they do on Lambda. In place of the Logger
+    module's `_is_cold_start` (a flag of the process: only its first event was a cold start), each
+    environment's first event is its cold start.
     """
 
     OWN = "log_format"  # the instance attribute the formatter's methods read and write
     COPIES = "_stackrunner_log_formats"  # environment -> its keys, on each formatter
 
-    def __init__(self, owner: type) -> None:
+    def __init__(self, owner: type, logger_module: Any) -> None:
         self._owner = owner
+        self._logger_module = logger_module
+        self._process_cold_start = logger_module._is_cold_start
+        self._started: set[Any] = set()  # the environments whose first event has asked
 
     @classmethod
-    def install(cls) -> EnvironmentLogKeys | None:
+    def install(cls) -> EnvironmentLogState | None:
         """On the Powertools formatter class, unless already there (an enclosing set of environments)."""
+        from aws_lambda_powertools.logging import logger as logger_module
         from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
         if isinstance(LambdaPowertoolsFormatter.__dict__.get(cls.OWN), cls):
             return None
-        keys = cls(LambdaPowertoolsFormatter)
-        setattr(LambdaPowertoolsFormatter, cls.OWN, keys)
-        return keys
+        state = cls(LambdaPowertoolsFormatter, logger_module)
+        setattr(LambdaPowertoolsFormatter, cls.OWN, state)
+        logger_module._is_cold_start = state.is_cold_start
+        return state
 
     def uninstall(self) -> None:
         if self._owner.__dict__.get(self.OWN) is self:
             delattr(self._owner, self.OWN)
+        if self._logger_module._is_cold_start == self.is_cold_start:
+            self._logger_module._is_cold_start = self._process_cold_start
+
+    def is_cold_start(self) -> bool:
+        environment = _ENVIRONMENT.get()
+        if environment is None:
+            return bool(self._process_cold_start())
+        if environment in self._started:
+            return False
+        self._started.add(environment)
+        return True
 
     def __get__(self, formatter: Any, owner: type | None = None) -> Any:
         if formatter is None:

@@ -211,7 +211,26 @@ def test_each_environment_logs_with_its_own_keys_though_the_logger_is_shared(tmp
     assert all(line["function_request_id"] == f"request-{line['function_name']}" for line in logged)
 
 
+def test_each_environments_first_event_is_its_cold_start(tmp_path, monkeypatch):
+    """Powertools keeps one cold-start flag per process: only the process's first event was logged
+    as a cold start, though each new environment is one."""
+    (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "shared_logger", raising=False)
+    (tmp_path / "ThumbFunction.py").write_text(_LOGGING)
+    runtime = _Runtime({"ThumbFunction": tmp_path / "ThumbFunction.py"})
+    barrier = threading.Barrier(2)
+    with ExecutionEnvironments(runtime) as envs:
+        thumb = runtime.handler("ThumbFunction")
+        at_once(lambda: thumb({"job": "thumb-1", "barrier": barrier}, _context("thumb")), 2)
+        thumb({"job": "thumb-2", "barrier": threading.Barrier(1)}, _context("thumb"))
+    assert envs.environments == {"ThumbFunction": 2}
+    logged = [json.loads(line) for line in sys.modules["shared_logger"].lines.getvalue().splitlines()]
+    assert [line["cold_start"] for line in logged] == [True, True, False]
+
+
 def test_outside_the_environments_the_formatter_keeps_its_own_keys(tmp_path, monkeypatch):
+    from aws_lambda_powertools.logging import logger as logger_module
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
     (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
@@ -225,6 +244,7 @@ def test_outside_the_environments_the_formatter_keeps_its_own_keys(tmp_path, mon
         shared = sys.modules["shared_logger"].logger
         assert "job_id" not in shared.get_current_keys()  # the event's keys stayed with its environment
     assert "log_format" not in vars(LambdaPowertoolsFormatter)  # the class is as Powertools made it
+    assert logger_module._is_cold_start.__module__ == logger_module.__name__  # and so is the flag
     shared.append_keys(after="yes")
     assert shared.get_current_keys()["after"] == "yes"
 
