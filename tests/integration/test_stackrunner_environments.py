@@ -176,6 +176,21 @@ def handler(event, context):
 """
 
 
+@pytest.fixture
+def logging_runtime(tmp_path, monkeypatch):
+    """Two functions logging through one shared Logger (`shared_logger`), importable from tmp_path."""
+    (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "shared_logger", raising=False)
+    for name in ("ThumbFunction", "VideoFunction"):
+        (tmp_path / f"{name}.py").write_text(_LOGGING)
+    return _Runtime({name: tmp_path / f"{name}.py" for name in ("ThumbFunction", "VideoFunction")})
+
+
+def _logged() -> list[dict]:
+    return [json.loads(line) for line in sys.modules["shared_logger"].lines.getvalue().splitlines()]
+
+
 def _context(function: str) -> SimpleNamespace:
     return SimpleNamespace(
         function_name=function, memory_limit_in_mb=128, aws_request_id=f"request-{function}",
@@ -183,19 +198,13 @@ def _context(function: str) -> SimpleNamespace:
     )  # fmt: skip
 
 
-def test_each_environment_logs_with_its_own_keys_though_the_logger_is_shared(tmp_path, monkeypatch):
+def test_each_environment_logs_with_its_own_keys_though_the_logger_is_shared(logging_runtime):
     """The layer's Logger keeps the keys it adds to each line on its formatter, one per process here:
     without an environment's own copy, a line takes the function name and job id of whichever event
     appended last, as the local stack's logs did."""
-    (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "shared_logger", raising=False)
-    for name in ("ThumbFunction", "VideoFunction"):
-        (tmp_path / f"{name}.py").write_text(_LOGGING)
-    runtime = _Runtime({name: tmp_path / f"{name}.py" for name in ("ThumbFunction", "VideoFunction")})
     barrier = threading.Barrier(4)
-    with ExecutionEnvironments(runtime) as envs:
-        thumb, video = runtime.handler("ThumbFunction"), runtime.handler("VideoFunction")
+    with ExecutionEnvironments(logging_runtime) as envs:
+        thumb, video = logging_runtime.handler("ThumbFunction"), logging_runtime.handler("VideoFunction")
         calls = [
             lambda f=f, n=n, job=f"{f}-{n}": (thumb if f == "thumb" else video)(
                 {"job": job, "barrier": barrier}, _context(f)
@@ -205,41 +214,31 @@ def test_each_environment_logs_with_its_own_keys_though_the_logger_is_shared(tmp
         ]
         all_at_once(*calls)
     assert not barrier.broken and envs.environments == {"ThumbFunction": 2, "VideoFunction": 2}
-    logged = [json.loads(line) for line in sys.modules["shared_logger"].lines.getvalue().splitlines()]
+    logged = _logged()
     assert sorted(line["job_id"] for line in logged) == ["thumb-1", "thumb-2", "video-1", "video-2"]
     assert all(line["job_id"].startswith(line["function_name"]) for line in logged)
     assert all(line["function_request_id"] == f"request-{line['function_name']}" for line in logged)
 
 
-def test_each_environments_first_event_is_its_cold_start(tmp_path, monkeypatch):
+def test_each_environments_first_event_is_its_cold_start(logging_runtime):
     """Powertools keeps one cold-start flag per process: only the process's first event was logged
     as a cold start, though each new environment is one."""
-    (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "shared_logger", raising=False)
-    (tmp_path / "ThumbFunction.py").write_text(_LOGGING)
-    runtime = _Runtime({"ThumbFunction": tmp_path / "ThumbFunction.py"})
     barrier = threading.Barrier(2)
-    with ExecutionEnvironments(runtime) as envs:
-        thumb = runtime.handler("ThumbFunction")
+    with ExecutionEnvironments(logging_runtime) as envs:
+        thumb = logging_runtime.handler("ThumbFunction")
         at_once(lambda: thumb({"job": "thumb-1", "barrier": barrier}, _context("thumb")), 2)
         thumb({"job": "thumb-2", "barrier": threading.Barrier(1)}, _context("thumb"))
     assert envs.environments == {"ThumbFunction": 2}
-    logged = [json.loads(line) for line in sys.modules["shared_logger"].lines.getvalue().splitlines()]
+    logged = _logged()
     assert [line["cold_start"] for line in logged] == [True, True, False]
 
 
-def test_outside_the_environments_the_formatter_keeps_its_own_keys(tmp_path, monkeypatch):
+def test_outside_the_environments_the_formatter_keeps_its_own_keys(logging_runtime):
     from aws_lambda_powertools.logging import logger as logger_module
     from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
-    (tmp_path / "shared_logger.py").write_text(_SHARED_LOGGER.format(service=tmp_path.name))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.delitem(sys.modules, "shared_logger", raising=False)
-    (tmp_path / "ThumbFunction.py").write_text(_LOGGING)
-    runtime = _Runtime({"ThumbFunction": tmp_path / "ThumbFunction.py"})
-    with ExecutionEnvironments(runtime):
-        thumb = runtime.handler("ThumbFunction")
+    with ExecutionEnvironments(logging_runtime):
+        thumb = logging_runtime.handler("ThumbFunction")
         thumb({"job": "thumb-1", "barrier": threading.Barrier(1)}, _context("thumb"))
         shared = sys.modules["shared_logger"].logger
         assert "job_id" not in shared.get_current_keys()  # the event's keys stayed with its environment

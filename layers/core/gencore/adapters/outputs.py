@@ -125,18 +125,16 @@ class _StreamReader:
             out.seek(wanted - 1)
             out.write(b"\0")
             out.seek(0)
-        have = 0
-        while have < wanted:
+        while out.tell() < wanted:
             if not self._pending:
                 chunk = next(self._download.chunks, b"")
                 if not chunk:
                     break
                 self._take(chunk)
-            piece = self._pending[: wanted - have]  # the whole chunk, uncopied, unless it overshoots
+            piece = self._pending[: wanted - out.tell()]  # the whole chunk, uncopied, unless it overshoots
             self._pending = self._pending[len(piece) :]
             out.write(piece)
-            have += len(piece)
-        out.truncate(have)  # the last part is shorter than asked
+        out.truncate()  # at what was written: the last part is shorter than asked
         return out.getvalue()
 
     def _take(self, chunk: bytes) -> None:

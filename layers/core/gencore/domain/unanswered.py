@@ -150,8 +150,10 @@ class UnansweredPosts:
         if since is None or not kind_of(job.kind).adopts:
             return SubmitResult("skipped")  # nothing unanswered, or nothing the list could show
         waited = (self._clock() - since).total_seconds()
-        retry_after: float | None = self._policy.submit_settle_seconds - waited
-        if waited >= self._policy.submit_settle_seconds:  # before that its holder may still be waiting
+        retry_after: float | None
+        if waited < self._policy.submit_settle_seconds:  # its holder may still be waiting for the answer
+            retry_after = self._policy.submit_settle_seconds - waited
+        else:
             retry_after = None
             try:
                 found = self._leonardo.find_generations(self._call(job), since=since)
